@@ -1,0 +1,1 @@
+"""Home Craft 3D engagement service: Engagement events, trending scores, reviews, seller ratings, Q&A and reports."""

@@ -1,0 +1,4 @@
+from engagement.models import Base
+from homecraft_shared.migrations import run_migrations_env
+
+run_migrations_env(Base.metadata)

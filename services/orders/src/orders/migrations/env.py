@@ -1,0 +1,4 @@
+from homecraft_shared.migrations import run_migrations_env
+from orders.models import Base
+
+run_migrations_env(Base.metadata)

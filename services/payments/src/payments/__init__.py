@@ -1,0 +1,1 @@
+"""Home Craft 3D payments service: Stripe Connect, checkout, webhooks, transfers, refunds, disputes and the seller ledger."""

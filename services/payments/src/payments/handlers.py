@@ -1,0 +1,7 @@
+"""Every event the payments service consumes, registered in one place."""
+
+from __future__ import annotations
+
+from homecraft_shared.messaging.consumer import HandlerRegistry
+
+handlers = HandlerRegistry(consumer_name="payments")

@@ -1,0 +1,78 @@
+"""The one service-to-service HTTP client.
+
+httpx's API over an aiohttp transport (several times faster than httpx's own on fan-outs), with
+timeouts on every call, retries only for idempotent calls, and the caller's correlation id and
+identity token passed on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import httpx
+from httpx_aiohttp import AiohttpTransport
+
+from homecraft_shared.identity import identity_token_var
+from homecraft_shared.observability import CORRELATION_HEADER, current_correlation_id
+
+logger = logging.getLogger(__name__)
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+RETRYABLE_STATUS = frozenset({502, 503, 504})
+
+
+class ServiceUnavailable(Exception):
+    """The other service could not be reached or kept failing."""
+
+
+class ServiceClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 5.0,
+        retries: int = 2,
+        retry_backoff: float = 0.1,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._retries = retries
+        self._retry_backoff = retry_backoff
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
+            transport=transport or AiohttpTransport(),
+        )
+
+    async def request(self, method: str, url: str, *, idempotent: bool | None = None, **kwargs: Any) -> httpx.Response:
+        """Send a request; ``idempotent=True`` allows retrying a POST that carries an idempotency key."""
+        method = method.upper()
+        headers = httpx.Headers(kwargs.pop("headers", None))
+        headers.setdefault(CORRELATION_HEADER, current_correlation_id())
+        token = identity_token_var.get()
+        if token and "authorization" not in headers:
+            headers["Authorization"] = f"Bearer {token}"
+        retryable = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
+        attempts = 1 + (self._retries if retryable else 0)
+        for attempt in range(1, attempts + 1):
+            try:
+                response = await self._client.request(method, url, headers=headers, **kwargs)
+            except httpx.TransportError as exc:
+                if attempt == attempts:
+                    raise ServiceUnavailable(f"{method} {self._client.base_url}{url}: {exc!r}") from exc
+            else:
+                if response.status_code not in RETRYABLE_STATUS or attempt == attempts:
+                    return response
+            logger.info("retrying service call", extra={"method": method, "url": url, "attempt": attempt})
+            await asyncio.sleep(self._retry_backoff * attempt)
+        raise AssertionError("unreachable")
+
+    async def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("GET", url, **kwargs)
+
+    async def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("POST", url, **kwargs)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

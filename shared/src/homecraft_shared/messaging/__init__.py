@@ -1,0 +1,1 @@
+"""Events between services: envelope, versioned contracts, transactional outbox, idempotent consumers."""

@@ -1,0 +1,124 @@
+"""Structured JSON logs and the correlation id that follows a request across services and events.
+
+The correlation id lives in a context variable: the HTTP middleware sets it from the incoming
+``X-Correlation-Id`` header (or makes one), the service client forwards it, the outbox stamps it
+on every event, and the consumer restores it from the envelope before running a handler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CORRELATION_HEADER = "X-Correlation-Id"
+
+correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+# The id of the event being handled, so events it causes carry it as their causation id.
+causation_id_var: ContextVar[str | None] = ContextVar("causation_id", default=None)
+
+
+def current_correlation_id() -> str:
+    """The correlation id in force, creating one for work that started without any."""
+    value = correlation_id_var.get()
+    if value is None:
+        value = uuid.uuid4().hex
+        correlation_id_var.set(value)
+    return value
+
+
+@contextlib.contextmanager
+def correlation_scope(correlation_id: str | None, causation_id: str | None = None) -> Iterator[None]:
+    token = correlation_id_var.set(correlation_id or uuid.uuid4().hex)
+    cause_token = causation_id_var.set(causation_id)
+    try:
+        yield
+    finally:
+        correlation_id_var.reset(token)
+        causation_id_var.reset(cause_token)
+
+
+_RESERVED = set(vars(logging.makeLogRecord({})))
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "service": self.service,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        correlation = correlation_id_var.get()
+        if correlation:
+            entry["correlation_id"] = correlation
+        for key, value in record.__dict__.items():
+            if key not in _RESERVED and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+class PlainFormatter(logging.Formatter):
+    def __init__(self, service: str) -> None:
+        super().__init__(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        correlation = correlation_id_var.get()
+        return f"{text} [cid={correlation}]" if correlation else text
+
+
+def configure_logging(service: str, level: str = "INFO", json_logs: bool = True) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter(service) if json_logs else PlainFormatter(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # uvicorn's access log duplicates what the request middleware logs.
+    logging.getLogger("uvicorn.access").disabled = True
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+
+
+class CorrelationMiddleware:
+    """Pure ASGI middleware: adopt or mint the correlation id and echo it on the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.header = CORRELATION_HEADER.lower().encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = next((v.decode() for k, v in scope["headers"] if k == self.header), None)
+        correlation = incoming if incoming and len(incoming) <= 128 else uuid.uuid4().hex
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (self.header, correlation.encode())]
+            await send(message)
+
+        token = correlation_id_var.set(correlation)
+        try:
+            await self.app(scope, receive, send_with_header)
+        finally:
+            correlation_id_var.reset(token)

@@ -1,0 +1,139 @@
+"""What a running service holds: database, NATS, outbox relay, consumers, identity verifier.
+
+``ServiceRuntime.start`` / ``stop`` are driven by the app's lifespan (``homecraft_shared.app``), and
+the same runtime serves the service's CLI commands (migrate, replay dead letters, seed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+import homecraft_shared.events  # noqa: F401  (registers every event contract)
+from homecraft_shared.db import create_engine, create_sessionmaker, ping
+from homecraft_shared.identity import IdentityVerifier
+from homecraft_shared.messaging import jetstream
+from homecraft_shared.messaging.consumer import ConsumerSettings, EventConsumer, HandlerRegistry
+from homecraft_shared.messaging.contracts import CONTRACTS
+from homecraft_shared.messaging.outbox import OutboxRelay
+from homecraft_shared.migrations import upgrade_to_head
+from homecraft_shared.settings import ServiceSettings
+
+logger = logging.getLogger(__name__)
+
+Hook = Callable[["ServiceRuntime"], Awaitable[None]]
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        migrations: Path,
+        handlers: HandlerRegistry | None = None,
+        on_start: list[Hook] | None = None,
+        on_stop: list[Hook] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.name = settings.service_name
+        self.migrations = migrations
+        self.handlers = handlers
+        self._on_start = on_start or []
+        self._on_stop = on_stop or []
+        self.engine: AsyncEngine = create_engine(settings.database_url)
+        self.sessionmaker: async_sessionmaker[AsyncSession] = create_sessionmaker(self.engine)
+        key = settings.identity_public_key
+        self.identity_verifier = IdentityVerifier(key.get_secret_value()) if key else None
+        self.nats: NATS | None = None
+        self.js: JetStreamContext | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.state: dict[str, Any] = {}
+
+    @property
+    def produces_events(self) -> bool:
+        return bool(CONTRACTS.for_producer(self.name))
+
+    async def migrate(self) -> None:
+        await asyncio.to_thread(upgrade_to_head, self.migrations, self.settings.database_url)
+
+    async def start(self) -> None:
+        if self.settings.run_migrations_on_start:
+            await self.migrate()
+        self.nats = await jetstream.connect(self.settings.nats_url, name=self.name)
+        self.js = self.nats.jetstream()
+        if self.produces_events:
+            await jetstream.ensure_stream(self.js, self.name, self.settings.stream_replicas)
+            relay = OutboxRelay(self.sessionmaker, self.js, poll_seconds=self.settings.relay_poll_seconds)
+            self._spawn(relay.run(), "outbox-relay")
+        if self.handlers and self.handlers.handlers():
+            consumer = EventConsumer(self.handlers, self.sessionmaker, self.js, self.consumer_settings())
+            self._spawn(consumer.run(), "event-consumer")
+        for hook in self._on_start:
+            await hook(self)
+        logger.info("service started", extra={"database": self.engine.url.render_as_string()})
+
+    def consumer_settings(self) -> ConsumerSettings:
+        return ConsumerSettings(
+            max_attempts=self.settings.consumer_max_attempts,
+            ack_wait_seconds=self.settings.consumer_ack_wait_seconds,
+            backoff_seconds=self.settings.consumer_backoff_seconds,
+        )
+
+    def _spawn(self, coro: Awaitable[None], name: str) -> None:
+        async def supervised() -> None:
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # A background loop dying silently would stop event flow; make it loud and visible.
+                logger.exception("background task crashed", extra={"task": name})
+                self.state[f"{name}_crashed"] = True
+
+        self._tasks.append(asyncio.create_task(supervised(), name=f"{self.name}:{name}"))
+
+    async def stop(self) -> None:
+        for hook in self._on_stop:
+            with contextlib.suppress(Exception):
+                await hook(self)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self.nats is not None and not self.nats.is_closed:
+            with contextlib.suppress(Exception):
+                await self.nats.close()
+        await self.engine.dispose()
+
+    async def readiness(self) -> dict[str, str]:
+        """Each dependency's state; the service is ready when every one is 'ok'."""
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(ping(self.engine), timeout=2.0)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unreachable: {exc.__class__.__name__}"
+        checks["nats"] = "ok" if self.nats is not None and self.nats.is_connected else "disconnected"
+        crashed = [key for key in self.state if key.endswith("_crashed")]
+        checks["background"] = "ok" if not crashed else f"crashed: {', '.join(crashed)}"
+        return checks
+
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """FastAPI dependency: one transaction per request, committed by the request, not the service."""
+        async with self.sessionmaker() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise

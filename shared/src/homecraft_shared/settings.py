@@ -1,0 +1,47 @@
+"""Settings every service shares; each service subclasses with its own env prefix."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Base settings. A service subclass sets ``model_config`` with ``env_prefix="CATALOG_"`` etc.
+
+    ``environment="local"`` is the embedded default (SQLite files, a local nats-server); any other
+    environment refuses to start while a secret listed in ``required_secrets`` is unset.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    required_secrets: ClassVar[tuple[str, ...]] = ("identity_public_key",)
+
+    service_name: str = "service"
+    environment: Literal["local", "test", "production"] = "local"
+    database_url: str = "sqlite+aiosqlite:///./var/service.db"
+    nats_url: str = "nats://127.0.0.1:4222"
+    # Number of JetStream replicas for the streams this service produces (3 in production).
+    stream_replicas: int = 1
+    run_migrations_on_start: bool = True
+    identity_public_key: SecretStr | None = None
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # Consumer tuning (see docs/decisions/0004-consumer-settings.md).
+    consumer_max_attempts: int = 5
+    consumer_ack_wait_seconds: float = 30.0
+    consumer_backoff_seconds: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0)
+    relay_poll_seconds: float = 0.5
+
+    @model_validator(mode="after")
+    def _secrets_outside_local(self) -> ServiceSettings:
+        if self.environment == "production":
+            missing = [name for name in self.required_secrets if not getattr(self, name)]
+            if missing:
+                prefix = self.model_config.get("env_prefix", "")
+                names = ", ".join(f"{prefix}{name}".upper() for name in missing)
+                raise ValueError(f"these secrets must be set outside local mode: {names}")
+        return self

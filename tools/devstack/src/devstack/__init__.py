@@ -1,0 +1,1 @@
+"""Local tooling: run the whole marketplace, run every test suite."""
