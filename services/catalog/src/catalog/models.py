@@ -1,8 +1,206 @@
-"""The catalog service's tables. The messaging tables (outbox, inbox, dead letters) come from shared."""
+"""The catalog's tables: categories, products, images, digital assets, and the projections it keeps
+from other services' events (seller payout readiness, seller ratings). Product rating summaries and
+trending scores are projection columns on the product itself.
+
+The messaging tables (outbox, inbox, dead letters) come from shared.
+"""
 
 from __future__ import annotations
 
-from homecraft_shared.db import Base
+import datetime as dt
+import enum
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from homecraft_shared.db import Base, UtcDateTime, utcnow
 from homecraft_shared.messaging import tables as messaging_tables
 
-__all__ = ["Base", "messaging_tables"]
+
+class CatalogType(enum.StrEnum):
+    """Both a category tree's type and a product's kind (C1, C2)."""
+
+    MODEL = "MODEL"  # physical print, shipped
+    FILE = "FILE"  # digital download
+
+
+class ListingStatus(enum.StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    UNLISTED = "unlisted"
+
+
+class AssetFormat(enum.StrEnum):
+    STL = "STL"
+    THREE_MF = "3MF"
+    OBJ = "OBJ"
+    ZIP = "ZIP"
+
+
+def _enum(kind: type[enum.StrEnum], length: int = 16) -> sa.Enum:
+    # Stored as plain strings (no native enum type), so adding a value is not a schema change.
+    return sa.Enum(kind, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+
+
+class Category(Base):
+    __tablename__ = "categories"
+    __table_args__ = (
+        # parent_key is 0 for roots so roots' slugs are unique too (NULLs never collide in SQL).
+        sa.UniqueConstraint("type", "parent_key", "slug"),
+        sa.Index("ix_categories_type_active_sort", "type", "is_active", "sort_order"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    type: Mapped[CatalogType] = mapped_column(_enum(CatalogType))
+    name: Mapped[str] = mapped_column(sa.String(120))
+    slug: Mapped[str] = mapped_column(sa.String(140))
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("categories.id", ondelete="CASCADE"), index=True)
+    parent_key: Mapped[int] = mapped_column(sa.Integer, default=0)
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    is_active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    sort_order: Mapped[int] = mapped_column(sa.Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+    parent: Mapped[Category | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[Category]] = relationship(back_populates="parent")
+
+    @property
+    def is_root(self) -> bool:
+        return self.parent_id is None
+
+
+class Product(Base):
+    __tablename__ = "products"
+    __table_args__ = (
+        sa.UniqueConstraint("seller_id", "slug"),
+        sa.CheckConstraint("price_cents >= 0", name="price_not_negative"),
+        sa.Index("ix_products_visible_created", "status", "is_active", "created_at"),
+        sa.Index("ix_products_kind_visible_created", "kind", "status", "is_active", "created_at"),
+        sa.Index("ix_products_category_visible", "category_id", "status", "is_active"),
+        sa.Index("ix_products_visible_trending", "status", "is_active", "trending_score"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    seller_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    kind: Mapped[CatalogType] = mapped_column(_enum(CatalogType))
+    title: Mapped[str] = mapped_column(sa.String(160))
+    slug: Mapped[str] = mapped_column(sa.String(180))
+    short_description: Mapped[str] = mapped_column(sa.String(280), default="")
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    category_id: Mapped[int] = mapped_column(sa.ForeignKey("categories.id", ondelete="RESTRICT"))
+    price_cents: Mapped[int] = mapped_column(sa.Integer, default=0)
+    currency: Mapped[str] = mapped_column(sa.String(3), default="usd")
+    is_free: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+
+    status: Mapped[ListingStatus] = mapped_column(_enum(ListingStatus), default=ListingStatus.DRAFT)
+    is_active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    is_featured: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    is_trending: Mapped[bool] = mapped_column(sa.Boolean, default=False)  # manual flag (C6, C7)
+
+    # Physical specs (MODEL only)
+    material: Mapped[str] = mapped_column(sa.String(120), default="")
+    color: Mapped[str] = mapped_column(sa.String(120), default="")
+    width_mm: Mapped[int | None] = mapped_column(sa.Integer)
+    height_mm: Mapped[int | None] = mapped_column(sa.Integer)
+    depth_mm: Mapped[int | None] = mapped_column(sa.Integer)
+    # License (FILE only)
+    license_text: Mapped[str] = mapped_column(sa.Text, default="")
+
+    # Projections from engagement events (review.posted, trending.scores_updated)
+    rating_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    rating_sum: Mapped[int] = mapped_column(sa.Integer, default=0)
+    trending_score: Mapped[float] = mapped_column(sa.Float, default=0.0)
+
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+    category: Mapped[Category] = relationship()
+    images: Mapped[list[ProductImage]] = relationship(
+        back_populates="product", order_by="(ProductImage.sort_order, ProductImage.id)",
+        cascade="all, delete-orphan",
+    )
+    assets: Mapped[list[DigitalAsset]] = relationship(
+        back_populates="product", order_by="DigitalAsset.created_at", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_visible(self) -> bool:
+        return self.status == ListingStatus.PUBLISHED and self.is_active
+
+    @property
+    def rating_avg(self) -> float | None:
+        return round(self.rating_sum / self.rating_count, 2) if self.rating_count else None
+
+
+class ProductImage(Base):
+    __tablename__ = "product_images"
+    __table_args__ = (sa.Index("ix_product_images_product_primary_sort", "product_id", "is_primary", "sort_order"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    product_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("products.id", ondelete="CASCADE"))
+    storage_key: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    content_type: Mapped[str] = mapped_column(sa.String(50))
+    size_bytes: Mapped[int] = mapped_column(sa.Integer)
+    alt_text: Mapped[str] = mapped_column(sa.String(160), default="")
+    is_primary: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    sort_order: Mapped[int] = mapped_column(sa.Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    product: Mapped[Product] = relationship(back_populates="images")
+
+
+class DigitalAsset(Base):
+    """A downloadable 3D file of a FILE product; stored outside the database, never served publicly."""
+
+    __tablename__ = "digital_assets"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    product_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("products.id", ondelete="CASCADE"), index=True)
+    original_filename: Mapped[str] = mapped_column(sa.String(255))
+    file_format: Mapped[AssetFormat] = mapped_column(_enum(AssetFormat, 8))
+    storage_key: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    size_bytes: Mapped[int] = mapped_column(sa.BigInteger)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    product: Mapped[Product] = relationship(back_populates="assets")
+
+
+class SellerPayoutStatus(Base):
+    """Projection of seller.payout_readiness_changed (P2, C4, C10)."""
+
+    __tablename__ = "seller_payout_status"
+
+    seller_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    ready: Mapped[bool] = mapped_column(sa.Boolean)
+    # When the fact was true at the producer; an older event never overwrites a newer one.
+    as_of: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class SellerRating(Base):
+    """Projection of seller_review.posted (C9)."""
+
+    __tablename__ = "seller_ratings"
+
+    seller_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    rating_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    rating_sum: Mapped[int] = mapped_column(sa.Integer, default=0)
+    as_of: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+__all__ = [
+    "AssetFormat",
+    "Base",
+    "CatalogType",
+    "Category",
+    "DigitalAsset",
+    "ListingStatus",
+    "Product",
+    "ProductImage",
+    "SellerPayoutStatus",
+    "SellerRating",
+    "messaging_tables",
+]
