@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
+from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from homecraft_shared.settings import ServiceSettings
@@ -8,5 +11,14 @@ from homecraft_shared.settings import ServiceSettings
 class GatewaySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
 
+    # The gateway signs identities; only it holds the private key.
+    required_secrets: ClassVar[tuple[str, ...]] = ("identity_private_key",)
+
     service_name: str = "gateway"
     database_url: str = "sqlite+aiosqlite:///./var/data/gateway.db"
+    identity_private_key: SecretStr | None = None
+    catalog_url: str = "http://127.0.0.1:8101"
+    orders_url: str = "http://127.0.0.1:8102"
+    payments_url: str = "http://127.0.0.1:8103"
+    refunds_url: str = "http://127.0.0.1:8104"
+    engagement_url: str = "http://127.0.0.1:8105"

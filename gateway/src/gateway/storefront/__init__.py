@@ -1,0 +1,1 @@
+"""Storefront pages, composed from the services."""

@@ -1,0 +1,211 @@
+"""The run command: nats-server, the five services and the gateway, each with its own SQLite file.
+
+Children run in their own process groups so Ctrl-C reaches only this supervisor, which then stops
+them in order (gateway and services first, nats-server last) and leaves nothing behind. A child
+that exits on its own is reported by name and brings the stack down with a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from homecraft_shared.identity import generate_keypair
+from homecraft_shared.local_infra import NatsServer, free_port
+
+SERVICES = ("catalog", "orders", "payments", "refunds", "engagement")
+APPS = ("gateway", *SERVICES)  # the gateway takes the base port, services the next ones
+NATS_DEFAULT_PORT = 4222
+
+
+@dataclass
+class Child:
+    name: str
+    port: int
+    process: asyncio.subprocess.Process | None = None
+    pump: asyncio.Task[None] | None = None
+    stopping: bool = field(default=False)
+
+
+def port_is_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def pick_port(preferred: int) -> int:
+    return preferred if port_is_free(preferred) else free_port()
+
+
+def load_or_create_keys(folder: Path) -> tuple[str, str]:
+    """The local identity key pair: the gateway signs with the private half, services verify."""
+    folder.mkdir(parents=True, exist_ok=True)
+    private_file, public_file = folder / "identity-private.pem", folder / "identity-public.pem"
+    if not (private_file.exists() and public_file.exists()):
+        private_pem, public_pem = generate_keypair()
+        private_file.write_text(private_pem)
+        private_file.chmod(0o600)
+        public_file.write_text(public_pem)
+    return private_file.read_text(), public_file.read_text()
+
+
+def app_environment(
+    name: str, data_dir: Path, nats_url: str, keys: tuple[str, str], ports: dict[str, int]
+) -> dict[str, str]:
+    prefix = name.upper()
+    env = {
+        **os.environ,
+        f"{prefix}_ENVIRONMENT": "local",
+        f"{prefix}_DATABASE_URL": f"sqlite+aiosqlite:///{data_dir / 'data' / f'{name}.db'}",
+        f"{prefix}_NATS_URL": nats_url,
+        f"{prefix}_IDENTITY_PUBLIC_KEY": keys[1],
+        f"{prefix}_MEDIA_ROOT": str(data_dir / "data" / f"{name}-media"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    for other, port in ports.items():
+        env[f"{prefix}_{other.upper()}_URL"] = f"http://127.0.0.1:{port}"
+    if name == "gateway":
+        env["GATEWAY_IDENTITY_PRIVATE_KEY"] = keys[0]
+    return env
+
+
+async def pump_output(name: str, stream: asyncio.StreamReader, log_file: Path) -> None:
+    width = max(len(app) for app in APPS)
+    with log_file.open("ab") as log:
+        while line := await stream.readline():
+            log.write(line)
+            log.flush()
+            text = line.decode(errors="replace").rstrip()
+            print(f"{name:<{width}} | {text}", flush=True)
+
+
+async def wait_ready(children: list[Child], timeout: float) -> list[str]:
+    """Poll every /readyz until all answer 200; returns the names still not ready."""
+    pending = {child.name: child for child in children}
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=1.0) as client:
+        while pending and time.monotonic() < deadline:
+            for name, child in list(pending.items()):
+                if child.process is not None and child.process.returncode is not None:
+                    return [name]
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"http://127.0.0.1:{child.port}/readyz")).status_code == 200:
+                        del pending[name]
+            await asyncio.sleep(0.25)
+    return list(pending)
+
+
+async def run_step(command: list[str], env: dict[str, str], label: str, log_file: Path) -> bool:
+    process = await asyncio.create_subprocess_exec(
+        *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    assert process.stdout is not None
+    await pump_output(label, process.stdout, log_file)
+    return await process.wait() == 0
+
+
+async def run(root: Path, data_dir: Path, base_port: int, ready_timeout: float) -> int:
+    started = time.monotonic()
+    logs = data_dir / "logs"
+    for folder in (logs, data_dir / "data"):
+        folder.mkdir(parents=True, exist_ok=True)
+    keys = load_or_create_keys(data_dir / "keys")
+    ports = {name: pick_port(base_port + offset) for offset, name in enumerate(APPS)}
+
+    nats = NatsServer(data_dir / "nats", port=pick_port(NATS_DEFAULT_PORT), log_file=logs / "nats.log")
+    print(f"starting nats-server (JetStream, fsync before ack) on {nats.url}", flush=True)
+    nats.start()
+    children = [Child(name, ports[name]) for name in APPS]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    exit_code = 0
+    try:
+        catalog_env = app_environment("catalog", data_dir, nats.url, keys, ports)
+        if not await run_step([sys.executable, "-m", "catalog", "seed"], catalog_env, "seed", logs / "seed.log"):
+            print("!! loading the demo catalog failed; see var/logs/seed.log", flush=True)
+            return 1
+        for child in children:
+            env = app_environment(child.name, data_dir, nats.url, keys, ports)
+            child.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", child.name, "serve", "--port", str(child.port),
+                env=env, cwd=root, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
+            assert child.process.stdout is not None
+            child.pump = asyncio.create_task(pump_output(child.name, child.process.stdout, logs / f"{child.name}.log"))
+        not_ready = await wait_ready(children, ready_timeout)
+        if not_ready:
+            print(f"!! not ready after {ready_timeout:.0f}s or exited: {', '.join(not_ready)} (logs in {logs})",
+                  flush=True)
+            return 1
+        banner(ports, nats, data_dir, logs, time.monotonic() - started)
+        exit_code = await supervise(children, stop)
+    finally:
+        await shutdown(children)
+        nats.stop()
+        print("stopped every process this command started.", flush=True)
+    return exit_code
+
+
+def banner(ports: dict[str, int], nats: NatsServer, data_dir: Path, logs: Path, seconds: float) -> None:
+    lines = [
+        "",
+        f"Home Craft 3D is running (ready in {seconds:.1f}s).",
+        f"  storefront:  http://127.0.0.1:{ports['gateway']}/",
+        *(f"  {name:<11} http://127.0.0.1:{ports[name]}/docs" for name in SERVICES),
+        f"  nats:        {nats.url}",
+        f"  data:        {data_dir / 'data'}",
+        f"  logs:        {logs}",
+        "Press Ctrl-C to stop everything.",
+        "",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+async def supervise(children: list[Child], stop: asyncio.Event) -> int:
+    """Wait for Ctrl-C or for a child to die; a death is reported by name."""
+    stop_waiter = asyncio.create_task(stop.wait())
+    exits = {asyncio.create_task(child.process.wait()): child for child in children if child.process}
+    done, _ = await asyncio.wait([stop_waiter, *exits], return_when=asyncio.FIRST_COMPLETED)
+    stop_waiter.cancel()
+    for task in exits:
+        task.cancel()
+    died = [exits[task] for task in done if task in exits]
+    for child in died:
+        code = child.process.returncode if child.process else None
+        print(f"!! {child.name} exited unexpectedly with code {code}; stopping the stack "
+              f"(see its log for why)", flush=True)
+    return 1 if died else 0
+
+
+async def shutdown(children: list[Child]) -> None:
+    running = [c for c in children if c.process is not None and c.process.returncode is None]
+    for child in running:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.process.pid, signal.SIGTERM)
+    for child in running:
+        try:
+            await asyncio.wait_for(child.process.wait(), timeout=10)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.process.pid, signal.SIGKILL)
+            await child.process.wait()
+    for child in children:
+        if child.pump is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(child.pump, timeout=2)

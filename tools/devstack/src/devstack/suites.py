@@ -1,0 +1,105 @@
+"""The test command: ruff, then every package's pytest suite in its own process, then the contract tests.
+
+Each package is tested from its own folder (its own pytest configuration), as a team owning only
+that package would. ``--postgres`` creates a throwaway PostgreSQL cluster for the run and points
+every database fixture at it. The last line is the combined count.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass
+from pathlib import Path
+
+from homecraft_shared.local_infra import PostgresCluster
+
+PACKAGES = (
+    "shared",
+    "services/catalog",
+    "services/orders",
+    "services/payments",
+    "services/refunds",
+    "services/engagement",
+    "gateway",
+    "tests/contract",
+)
+
+
+@dataclass
+class Outcome:
+    package: str
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    exit_code: int = 0
+
+
+def run(root: Path, *, postgres: bool, lint: bool, only: list[str]) -> int:
+    bin_dir = Path(sys.executable).parent
+    if lint:
+        print("== ruff check", flush=True)
+        if subprocess.call([str(bin_dir / "ruff"), "check", "."], cwd=root) != 0:
+            print("0 passed, 1 failed (ruff found problems; fix them or run ruff check --fix)")
+            return 1
+    packages = [p.rstrip("/") for p in only] or [p for p in PACKAGES if (root / p).exists()]
+    env = {**os.environ}
+    cluster: PostgresCluster | None = None
+    with tempfile.TemporaryDirectory(prefix="homecraft-tests-") as scratch:
+        if postgres:
+            if not PostgresCluster.available():
+                print("initdb/pg_ctl/postgres are not on PATH; cannot run the PostgreSQL suite", flush=True)
+                return 2
+            cluster = PostgresCluster(Path(scratch) / "pg")
+            cluster.start()
+            env["HOMECRAFT_TEST_POSTGRES_URL"] = cluster.admin_url()
+            print(f"== PostgreSQL cluster on port {cluster.port} (throwaway)", flush=True)
+        try:
+            outcomes = [run_package(root, bin_dir, package, env, Path(scratch)) for package in packages]
+        finally:
+            if cluster is not None:
+                cluster.stop()
+    return report(outcomes, "PostgreSQL" if postgres else "SQLite")
+
+
+def run_package(root: Path, bin_dir: Path, package: str, env: dict[str, str], scratch: Path) -> Outcome:
+    folder = root / package
+    junit = scratch / f"{package.replace('/', '_')}.xml"
+    print(f"== {package}", flush=True)
+    started = time.monotonic()
+    exit_code = subprocess.call(
+        [str(bin_dir / "pytest"), "-q", "-p", "no:cacheprovider", f"--junitxml={junit}"], cwd=folder, env=env
+    )
+    outcome = Outcome(package, seconds=time.monotonic() - started, exit_code=exit_code)
+    if junit.exists():
+        for suite in ElementTree.parse(junit).getroot().iter("testsuite"):
+            tests = int(suite.get("tests", 0))
+            failures = int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+            skipped = int(suite.get("skipped", 0))
+            outcome.failed += failures
+            outcome.skipped += skipped
+            outcome.passed += tests - failures - skipped
+    if exit_code not in (0, 5) and outcome.failed == 0:
+        outcome.failed = 1  # pytest itself failed (collection error, crash): count it
+    if exit_code == 5:
+        print(f"!! {package} has no tests", flush=True)
+        outcome.failed += 1
+    return outcome
+
+
+def report(outcomes: list[Outcome], database: str) -> int:
+    print(f"\n== summary ({database})", flush=True)
+    for o in outcomes:
+        status = "ok" if o.failed == 0 else "FAILED"
+        print(f"  {o.package:<22} {o.passed:>4} passed {o.failed:>3} failed {o.skipped:>3} skipped "
+              f"{o.seconds:>6.1f}s  {status}")
+    passed = sum(o.passed for o in outcomes)
+    failed = sum(o.failed for o in outcomes)
+    skipped = sum(o.skipped for o in outcomes)
+    print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""), flush=True)
+    return 0 if failed == 0 else 1
