@@ -46,7 +46,8 @@ def correlation_scope(correlation_id: str | None, causation_id: str | None = Non
         causation_id_var.reset(cause_token)
 
 
-_RESERVED = set(vars(logging.makeLogRecord({})))
+# Standard LogRecord attributes, and uvicorn's ANSI-coloured duplicate of the message.
+_RESERVED = {*vars(logging.makeLogRecord({})), "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

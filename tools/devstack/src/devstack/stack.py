@@ -92,10 +92,10 @@ async def pump_output(name: str, stream: asyncio.StreamReader, log_file: Path) -
             print(f"{name:<{width}} | {text}", flush=True)
 
 
-async def wait_ready(children: list[Child], timeout: float) -> list[str]:
+async def wait_ready(children: list[Child], within_seconds: float) -> list[str]:
     """Poll every /readyz until all answer 200; returns the names still not ready."""
     pending = {child.name: child for child in children}
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within_seconds
     async with httpx.AsyncClient(timeout=1.0) as client:
         while pending and time.monotonic() < deadline:
             for name, child in list(pending.items()):

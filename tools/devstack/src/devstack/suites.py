@@ -27,6 +27,7 @@ PACKAGES = (
     "services/engagement",
     "gateway",
     "tests/contract",
+    "tools/devstack",
 )
 
 
