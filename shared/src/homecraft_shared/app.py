@@ -6,9 +6,12 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from sqlalchemy import func, select
 
+from homecraft_shared.db import utcnow
 from homecraft_shared.errors import install_error_handlers
+from homecraft_shared.messaging.tables import DeadLetter, OutboxEvent
 from homecraft_shared.observability import CorrelationMiddleware, configure_logging
 from homecraft_shared.runtime import ServiceRuntime
 
@@ -28,6 +31,33 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "service": runtime.name, "checks": checks},
         status_code=200 if ready else 503,
+    )
+
+
+@health_router.get("/metrics", response_class=PlainTextResponse, summary="Operator metrics (Prometheus text)")
+async def metrics(request: Request) -> str:
+    """Event-flow gauges an operator alerts on: an outbox that does not drain, dead letters waiting."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    async with runtime.sessionmaker() as session:
+        unpublished = await session.scalar(
+            select(func.count()).select_from(OutboxEvent).where(OutboxEvent.published_at.is_(None))
+        )
+        oldest = await session.scalar(select(func.min(OutboxEvent.created_at)).where(OutboxEvent.published_at.is_(None)))
+        dead = await session.scalar(
+            select(func.count()).select_from(DeadLetter).where(DeadLetter.replayed_at.is_(None))
+        )
+    age = (utcnow() - oldest).total_seconds() if oldest else 0.0
+    labels = f'service="{runtime.name}"'
+    return (
+        "# HELP homecraft_outbox_unpublished Events committed but not yet acked by JetStream.\n"
+        "# TYPE homecraft_outbox_unpublished gauge\n"
+        f"homecraft_outbox_unpublished{{{labels}}} {unpublished or 0}\n"
+        "# HELP homecraft_outbox_oldest_unpublished_seconds Age of the oldest unpublished event.\n"
+        "# TYPE homecraft_outbox_oldest_unpublished_seconds gauge\n"
+        f"homecraft_outbox_oldest_unpublished_seconds{{{labels}}} {age:.3f}\n"
+        "# HELP homecraft_dead_letters Events that exhausted their attempts and await a replay.\n"
+        "# TYPE homecraft_dead_letters gauge\n"
+        f"homecraft_dead_letters{{{labels}}} {dead or 0}\n"
     )
 
 

@@ -93,6 +93,8 @@ def configure_logging(service: str, level: str = "INFO", json_logs: bool = True)
     root.setLevel(level.upper())
     # uvicorn's access log duplicates what the request middleware logs.
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every request at INFO; the correlation id already ties calls together.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
