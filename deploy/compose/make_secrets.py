@@ -1,0 +1,68 @@
+"""Write the secrets docker-compose.yml mounts: ``.venv/bin/python deploy/compose/make_secrets.py``.
+
+Creates, in deploy/compose/secrets/ (git-ignored), whatever is missing:
+- ``identity_private_key.pem`` / ``identity_public_key.pem``: the gateway's Ed25519 key pair; the
+  gateway signs identity tokens with the private key, every service verifies with the public key;
+- ``postgres_password``: the PostgreSQL superuser's;
+- ``<service>_db_password`` and ``<service>_database_url`` for each service: its own role and
+  database (``postgresql+asyncpg://<service>:<password>@postgres:5432/<service>``).
+
+Existing files are kept (the database was initialised with those passwords); ``--force`` replaces
+everything, which also needs a fresh ``postgres-data`` volume.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+SERVICES = ("catalog", "orders", "payments", "refunds", "engagement", "gateway")
+SECRETS = Path(__file__).resolve().parent / "secrets"
+POSTGRES_HOST = "postgres:5432"
+
+
+def write(path: Path, content: str, *, force: bool) -> None:
+    if path.exists() and not force:
+        print(f"kept    {path.name}")
+        return
+    path.write_text(content)
+    # Readable inside the containers (they run as other users); keep the folder itself private.
+    path.chmod(0o644)
+    print(f"wrote   {path.name}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--force", action="store_true", help="replace existing secrets")
+    args = parser.parse_args()
+
+    SECRETS.mkdir(exist_ok=True)
+    SECRETS.chmod(0o700)
+    private_path, public_path = SECRETS / "identity_private_key.pem", SECRETS / "identity_public_key.pem"
+    if args.force or not (private_path.exists() and public_path.exists()):
+        key = Ed25519PrivateKey.generate()
+        private_pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        public_pem = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode()
+        write(private_path, private_pem, force=True)
+        write(public_path, public_pem, force=True)
+    else:
+        print("kept    identity key pair")
+    write(SECRETS / "postgres_password", secrets.token_hex(24), force=args.force)
+    for service in SERVICES:
+        password_path = SECRETS / f"{service}_db_password"
+        write(password_path, secrets.token_hex(24), force=args.force)
+        password = password_path.read_text().strip()
+        url = f"postgresql+asyncpg://{service}:{password}@{POSTGRES_HOST}/{service}"
+        write(SECRETS / f"{service}_database_url", url, force=True)
+
+
+if __name__ == "__main__":
+    main()
