@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -106,19 +107,39 @@ class PostgresCluster:
     def admin_url(self, database: str = "postgres") -> str:
         return f"postgresql+asyncpg://{self.user}@127.0.0.1:{self.port}/{database}"
 
+    def _as_owner(self, command: list[str]) -> list[str]:
+        """initdb and postgres refuse to run as root: as root, run them as the ``postgres`` user."""
+        if os.geteuid() != 0:
+            return command
+        return ["runuser", "-u", "postgres", "--", *command]
+
+    def _prepare_data_dir(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam("postgres")
+            os.chown(self.data_dir, owner.pw_uid, owner.pw_gid)
+            # The postgres user must be able to reach the folder (temporary folders are 0700).
+            for parent in self.data_dir.parents:
+                if parent == Path("/"):
+                    break
+                parent.chmod(parent.stat().st_mode | 0o011)
+
     def start(self) -> None:
         env = {**os.environ, "LC_ALL": "C"}
+        self._prepare_data_dir()
         subprocess.run(
-            ["initdb", "-D", str(self.data_dir), "-U", self.user, "--auth=trust", "-E", "UTF8", "--no-sync"],
+            self._as_owner(["initdb", "-D", str(self.data_dir), "-U", self.user, "--auth=trust", "-E", "UTF8",
+                            "--no-sync"]),
             check=True, capture_output=True, env=env,
         )
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir} -c fsync=off -c max_connections=300"
+        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir} -c fsync=off "
+                   "-c max_connections=300")
         subprocess.run(
-            ["pg_ctl", "-D", str(self.data_dir), "-o", options, "-l", str(self.data_dir / "server.log"), "-w",
-             "start"],
+            self._as_owner(["pg_ctl", "-D", str(self.data_dir), "-o", options, "-l",
+                            str(self.data_dir / "server.log"), "-w", "start"]),
             check=True, capture_output=True, env=env,
         )
 
     def stop(self) -> None:
-        subprocess.run(["pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "stop"],
+        subprocess.run(self._as_owner(["pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "stop"]),
                        check=False, capture_output=True)

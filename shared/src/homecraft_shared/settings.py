@@ -11,8 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class ServiceSettings(BaseSettings):
     """Base settings. A service subclass sets ``model_config`` with ``env_prefix="CATALOG_"`` etc.
 
-    ``environment="local"`` is the embedded default (SQLite files, a local nats-server); any other
-    environment refuses to start while a secret listed in ``required_secrets`` is unset.
+    ``environment="local"`` is the embedded default (SQLite files, a local nats-server) and ``"test"``
+    is for test suites; ``"production"`` refuses to start while a secret in ``required_secrets`` is unset.
     """
 
     model_config = SettingsConfigDict(extra="ignore")

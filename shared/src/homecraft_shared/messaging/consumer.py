@@ -10,6 +10,7 @@ fix, ``replay_dead_letters`` runs it through the same path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -32,6 +33,9 @@ from homecraft_shared.messaging.tables import DeadLetter, InboxEvent
 from homecraft_shared.observability import correlation_scope
 
 logger = logging.getLogger(__name__)
+
+# Consecutive fetch failures (~0.5 s apart) before the consumer is set up again from scratch.
+MAX_FETCH_FAILURES = 20
 
 HandlerFunc = Callable[[AsyncSession, EventData, EventEnvelope], Awaitable[None]]
 
@@ -85,7 +89,9 @@ class ConsumerSettings:
     max_ack_pending: int = 1000
 
     def delay_after(self, attempt: int) -> float:
-        return self.backoff_seconds[min(attempt, len(self.backoff_seconds)) - 1]
+        if not self.backoff_seconds:
+            return 0.0
+        return self.backoff_seconds[max(1, min(attempt, len(self.backoff_seconds))) - 1]
 
 
 async def apply_event(
@@ -130,11 +136,29 @@ class EventConsumer:
         self.settings = settings or ConsumerSettings()
 
     async def run(self) -> None:
-        subscriptions = []
-        for producer, subjects in self.registry.subjects_by_producer().items():
-            await ensure_stream(self._js, producer)
-            subscriptions.append(await self._subscribe(producer, subjects))
-        await asyncio.gather(*(self._fetch_loop(sub) for sub in subscriptions))
+        await asyncio.gather(
+            *(self._consume(producer, subjects) for producer, subjects in self.registry.subjects_by_producer().items())
+        )
+
+    async def _consume(self, producer: str, subjects: list[str]) -> None:
+        """Set up the durable consumer and fetch; set it up again whenever that keeps failing
+        (NATS not ready yet, the stream or consumer deleted on the server)."""
+        while True:
+            subscription = None
+            try:
+                await ensure_stream(self._js, producer)
+                subscription = await self._subscribe(producer, subjects)
+                await self._fetch_loop(subscription)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("consumer setup or fetch keeps failing; setting up again",
+                               extra={"stream": stream_name(producer), "error": repr(exc)})
+                await asyncio.sleep(1.0)
+            finally:
+                if subscription is not None:
+                    with contextlib.suppress(Exception):
+                        await subscription.unsubscribe()
 
     async def _subscribe(self, producer: str, subjects: list[str]) -> JetStreamContext.PullSubscription:
         stream = stream_name(producer)
@@ -153,19 +177,33 @@ class EventConsumer:
         return await self._js.pull_subscribe_bind(durable=durable, stream=stream)
 
     async def _fetch_loop(self, subscription: JetStreamContext.PullSubscription) -> None:
+        failures = 0
         while True:
             try:
                 messages = await subscription.fetch(self.settings.fetch_batch, timeout=1.0)
+                failures = 0
             except nats.errors.TimeoutError:
+                failures = 0
                 continue
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # connection lost, server restarting: keep trying
+            except Exception as exc:  # connection lost, server restarting: keep trying for a while
+                failures += 1
+                if failures >= MAX_FETCH_FAILURES:
+                    raise
                 logger.warning("fetch failed; retrying", extra={"error": repr(exc)})
                 await asyncio.sleep(0.5)
                 continue
             for message in messages:
-                await self.handle_message(message)
+                try:
+                    await self.handle_message(message)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    # E.g. the database is down while dead-lettering. The message stays unacked and
+                    # comes back after ack_wait; one bad moment must not stop the consumer for good.
+                    logger.exception("handling a message failed; it will be redelivered",
+                                     extra={"subject": message.subject, "error": repr(exc)})
 
     async def handle_message(self, message: Msg) -> None:
         attempt = message.metadata.num_delivered

@@ -1,0 +1,38 @@
+"""Run by test_relay_crash.py as a subprocess: a relay that dies (SIGKILL) right after JetStream
+acked its first publish, before it could mark the outbox row published.
+
+usage: python relay_crash.py DATABASE_URL NATS_URL
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+
+import testsvc  # noqa: F401  (registers the test contract)
+
+from homecraft_shared.db import create_engine, create_sessionmaker
+from homecraft_shared.messaging.jetstream import connect
+from homecraft_shared.messaging.outbox import OutboxRelay
+from homecraft_shared.messaging.tables import OutboxEvent
+
+
+class DyingRelay(OutboxRelay):
+    async def _publish(self, row: OutboxEvent) -> None:
+        await super()._publish(row)  # JetStream has acked: the event is stored
+        print(f"published {row.event_id}; dying before marking it", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+async def main(database_url: str, nats_url: str) -> None:
+    engine = create_engine(database_url)
+    connection = await connect(nats_url, name="dying-relay")
+    await DyingRelay(create_sessionmaker(engine), connection.jetstream()).publish_pending()
+    print("relay survived: the kill did not happen", flush=True)
+    sys.exit(3)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2]))

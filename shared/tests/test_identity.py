@@ -1,0 +1,96 @@
+"""Identity tokens: the gateway signs with Ed25519, services verify and reject anything else."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from homecraft_shared.errors import Unauthorized
+from homecraft_shared.identity import AUDIENCE, ISSUER, Identity, IdentitySigner, IdentityVerifier, generate_keypair
+
+ALICE = Identity(user_id="u-1", username="alice", roles=frozenset({"seller", "buyer"}))
+
+
+@pytest.fixture(scope="module")
+def keys() -> tuple[str, str]:
+    return generate_keypair()
+
+
+def test_sign_then_verify_round_trips(keys: tuple[str, str]) -> None:
+    private, public = keys
+    token = IdentitySigner(private).sign(ALICE)
+    assert IdentityVerifier(public).verify(token) == ALICE
+    assert jwt.get_unverified_header(token)["alg"] == "EdDSA"
+
+
+def test_roles(keys: tuple[str, str]) -> None:
+    assert Identity("1", "o", frozenset({"owner"})).is_owner
+    assert Identity("1", "o", frozenset({"owner"})).is_seller
+    assert not Identity("1", "b", frozenset({"buyer"})).is_seller
+    assert Identity("1", "s", frozenset({"staff"})).is_staff
+
+
+def test_token_from_another_key_is_rejected(keys: tuple[str, str]) -> None:
+    other_private, _ = generate_keypair()
+    token = IdentitySigner(other_private).sign(ALICE)
+    with pytest.raises(Unauthorized, match="identity token rejected"):
+        IdentityVerifier(keys[1]).verify(token)
+
+
+def test_expired_token_is_rejected(keys: tuple[str, str]) -> None:
+    token = IdentitySigner(keys[0], ttl=dt.timedelta(seconds=-30)).sign(ALICE)  # beyond the 5 s leeway
+    with pytest.raises(Unauthorized, match="expired"):
+        IdentityVerifier(keys[1]).verify(token)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def test_tampered_claims_are_rejected(keys: tuple[str, str]) -> None:
+    token = IdentitySigner(keys[0]).sign(ALICE)
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["roles"] = ["owner", "staff"]  # privilege escalation attempt
+    forged = ".".join([header, _b64(json.dumps(claims).encode()), signature])
+    with pytest.raises(Unauthorized, match="identity token rejected"):
+        IdentityVerifier(keys[1]).verify(forged)
+
+
+def test_tampered_signature_is_rejected(keys: tuple[str, str]) -> None:
+    token = IdentitySigner(keys[0]).sign(ALICE)
+    header, payload, signature = token.split(".")
+    flipped = signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")
+    with pytest.raises(Unauthorized):
+        IdentityVerifier(keys[1]).verify(f"{header}.{payload}.{flipped}")
+
+
+def test_unsigned_and_hmac_tokens_are_rejected(keys: tuple[str, str]) -> None:
+    now = int(dt.datetime.now(dt.UTC).timestamp())
+    claims = {"sub": "u-1", "roles": ["owner"], "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 60}
+    body = _b64(json.dumps(claims).encode())
+    unsigned = f"{_b64(json.dumps({'alg': 'none', 'typ': 'JWT'}).encode())}.{body}."
+    # The classic algorithm confusion: HS256 keyed with the (public) verification key.
+    hs_header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    mac = hmac.new(keys[1].encode(), f"{hs_header}.{body}".encode(), hashlib.sha256).digest()
+    confused = f"{hs_header}.{body}.{_b64(mac)}"
+    for token in (unsigned, confused, "not-a-token", ""):
+        with pytest.raises(Unauthorized):
+            IdentityVerifier(keys[1]).verify(token)
+
+
+def test_wrong_audience_or_issuer_is_rejected(keys: tuple[str, str]) -> None:
+    now = dt.datetime.now(dt.UTC)
+    private = serialization.load_pem_private_key(keys[0].encode(), password=None)
+    base = {"sub": "u-1", "iat": now, "exp": now + dt.timedelta(minutes=1)}
+    for extra in ({"iss": ISSUER, "aud": "someone-else"}, {"iss": "not-the-gateway", "aud": AUDIENCE}):
+        token = jwt.encode({**base, **extra}, private, algorithm="EdDSA")
+        with pytest.raises(Unauthorized):
+            IdentityVerifier(keys[1]).verify(token)

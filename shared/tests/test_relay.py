@@ -1,0 +1,65 @@
+"""The outbox relay: publishes in order under the event id, retries failures, wakes on commit."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from testsvc import PRODUCER, STREAM, background, outbox_rows, record_item, stream_messages, wait_until
+
+from homecraft_shared.messaging.envelope import EventEnvelope
+from homecraft_shared.messaging.jetstream import connect, ensure_stream
+from homecraft_shared.messaging.outbox import OutboxRelay
+
+Maker = async_sessionmaker[AsyncSession]
+
+
+async def test_relay_publishes_in_commit_order_under_the_event_id(sessionmaker: Maker, js: JetStreamContext) -> None:
+    envelopes = [await record_item(sessionmaker, f"item-{i}") for i in range(5)]
+    relay = OutboxRelay(sessionmaker, js, batch_size=2)
+    assert [await relay.publish_pending() for _ in range(4)] == [2, 2, 1, 0]
+    for seq, envelope in enumerate(envelopes, start=1):
+        message = await js.get_msg(STREAM, seq=seq)
+        assert message.headers["Nats-Msg-Id"] == str(envelope.id)
+        assert message.subject == "test_item.recorded.v1"
+        assert EventEnvelope.model_validate_json(message.data) == envelope
+    rows = await outbox_rows(sessionmaker)
+    assert all(row.published_at is not None and row.attempts == 1 for row in rows)
+
+
+async def test_failed_publish_is_recorded_and_retried_under_the_same_id(sessionmaker: Maker, nats_url: str) -> None:
+    connection = await connect(nats_url, name="relay")
+    try:
+        js = connection.jetstream()
+        envelope = await record_item(sessionmaker, "a")
+        relay = OutboxRelay(sessionmaker, js, publish_timeout=0.5)
+        with pytest.raises(Exception):  # noqa: B017  (no stream yet: nobody stores the subject)
+            await relay.publish_pending()
+        [row] = await outbox_rows(sessionmaker)
+        assert row.published_at is None and row.attempts == 1 and row.last_error
+
+        await ensure_stream(js, PRODUCER)
+        assert await relay.publish_pending() == 1
+        [row] = await outbox_rows(sessionmaker)
+        assert row.published_at is not None and row.attempts == 2
+        assert (await js.get_msg(STREAM, seq=1)).headers["Nats-Msg-Id"] == str(envelope.id)
+    finally:
+        await connection.close()
+
+
+async def test_a_commit_wakes_the_relay_before_its_poll_interval(sessionmaker: Maker, js: JetStreamContext) -> None:
+    relay = OutboxRelay(sessionmaker, js, poll_seconds=30.0)
+    async with background() as tasks:
+        tasks.start(relay.run(), "relay")
+        await asyncio.sleep(0.2)  # the relay has found nothing and sleeps for up to 30 s
+        started = time.monotonic()
+        await record_item(sessionmaker, "a")
+
+        async def published() -> bool:
+            return await stream_messages(js) == 1
+
+        await wait_until(published, within=5, what="the event published", tasks=tasks)
+    assert time.monotonic() - started < 5
