@@ -120,6 +120,17 @@ async def apply_event(
     return True
 
 
+class _NeedsOneByOne(Exception):
+    """A message in the batch must take the one-by-one path (e.g. it is past its attempts)."""
+
+
+@dataclass(frozen=True)
+class BatchFailure:
+    index: int  # the message whose handler failed, or -1 when no single handler is to blame
+    envelope: EventEnvelope | None
+    error: Exception
+
+
 class EventConsumer:
     """Consumes every subject a registry handles, one durable consumer per producer stream."""
 
@@ -194,9 +205,13 @@ class EventConsumer:
                 logger.warning("fetch failed; retrying", extra={"error": repr(exc)})
                 await asyncio.sleep(0.5)
                 continue
-            for message in messages:
+            failure = await self._apply_batch(messages)
+            for index, message in enumerate(messages if failure else []):
                 try:
-                    await self.handle_message(message)
+                    if index == failure.index:  # its handler already ran and failed in the batch
+                        await self._handle_failure(message, failure.envelope, failure.error)
+                    else:
+                        await self.handle_message(message)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
@@ -204,6 +219,34 @@ class EventConsumer:
                     # comes back after ack_wait; one bad moment must not stop the consumer for good.
                     logger.exception("handling a message failed; it will be redelivered",
                                      extra={"subject": message.subject, "error": repr(exc)})
+
+    async def _apply_batch(self, messages: list[Msg]) -> BatchFailure | None:
+        """Apply a fetched batch in ONE transaction, then ack each message; None when that worked.
+
+        Exactly-once still holds: every effect and inbox row commit together and the acks follow
+        the commit. If a handler fails, nothing of the batch is kept and the caller handles the
+        messages one by one (each retried, backed off and dead-lettered on its own), except the
+        failing one, which goes straight to failure handling so its handler runs once per delivery.
+        """
+        index = -1
+        envelope: EventEnvelope | None = None
+        try:
+            async with self._sessionmaker() as session:
+                for position, message in enumerate(messages):
+                    index, envelope = position, None
+                    if message.metadata.num_delivered > self.settings.max_attempts:
+                        raise _NeedsOneByOne()
+                    envelope = EventEnvelope.model_validate_json(message.data)
+                    await apply_event(session, self.registry, envelope)
+                await session.commit()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            handler_failed = envelope is not None and not isinstance(exc, IntegrityError)
+            return BatchFailure(index if handler_failed else -1, envelope, exc)
+        for message in messages:
+            await self._ack(message)
+        return None
 
     async def handle_message(self, message: Msg) -> None:
         attempt = message.metadata.num_delivered
@@ -223,23 +266,26 @@ class EventConsumer:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            duplicate = isinstance(exc, IntegrityError) and await self._already_processed(envelope)
-            if duplicate:  # another replica committed it first
-                await self._ack(message)
-                return
-            logger.warning(
-                "event handler failed",
-                extra={"event_id": str(envelope.id), "type": envelope.type, "attempt": attempt,
-                       "error": repr(exc)},
-            )
-            if attempt >= self.settings.max_attempts:
-                await self._dead_letter(message, envelope, repr(exc), attempt)
-            else:
-                await message.nak(delay=self.settings.delay_after(attempt))
+            await self._handle_failure(message, envelope, exc)
             return
         if not applied:
             logger.info("duplicate event ignored", extra={"event_id": str(envelope.id), "type": envelope.type})
         await self._ack(message)
+
+    async def _handle_failure(self, message: Msg, envelope: EventEnvelope, exc: Exception) -> None:
+        """After the handler's transaction failed: retry later with backoff, or dead-letter."""
+        attempt = message.metadata.num_delivered
+        if isinstance(exc, IntegrityError) and await self._already_processed(envelope):
+            await self._ack(message)  # another replica committed it first
+            return
+        logger.warning(
+            "event handler failed",
+            extra={"event_id": str(envelope.id), "type": envelope.type, "attempt": attempt, "error": repr(exc)},
+        )
+        if attempt >= self.settings.max_attempts:
+            await self._dead_letter(message, envelope, repr(exc), attempt)
+        else:
+            await message.nak(delay=self.settings.delay_after(attempt))
 
     async def _already_processed(self, envelope: EventEnvelope) -> bool:
         async with self._sessionmaker() as session:
