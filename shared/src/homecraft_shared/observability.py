@@ -13,7 +13,7 @@ import logging
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
@@ -46,8 +46,24 @@ def correlation_scope(correlation_id: str | None, causation_id: str | None = Non
         causation_id_var.reset(cause_token)
 
 
+def _stamp_correlation(factory: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    """Stamp each record with the correlation id when it is created, not when it is formatted
+    (a handler may format later, outside the request's context)."""
+
+    def make_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        record.correlation_id = correlation_id_var.get()
+        return record
+
+    make_record.homecraft = True  # type: ignore[attr-defined]
+    return make_record
+
+
+if not getattr(logging.getLogRecordFactory(), "homecraft", False):
+    logging.setLogRecordFactory(_stamp_correlation(logging.getLogRecordFactory()))
+
 # Standard LogRecord attributes, and uvicorn's ANSI-coloured duplicate of the message.
-_RESERVED = {*vars(logging.makeLogRecord({})), "color_message"}
+_RESERVED = {*vars(logging.makeLogRecord({})), "color_message", "correlation_id"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -64,7 +80,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        correlation = correlation_id_var.get()
+        correlation = getattr(record, "correlation_id", None)
         if correlation:
             entry["correlation_id"] = correlation
         for key, value in record.__dict__.items():
@@ -81,7 +97,7 @@ class PlainFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
-        correlation = correlation_id_var.get()
+        correlation = getattr(record, "correlation_id", None)
         return f"{text} [cid={correlation}]" if correlation else text
 
 
@@ -101,11 +117,15 @@ def configure_logging(service: str, level: str = "INFO", json_logs: bool = True)
 
 
 class CorrelationMiddleware:
-    """Pure ASGI middleware: adopt or mint the correlation id and echo it on the response."""
+    """Pure ASGI middleware: adopt or mint the correlation id, echo it on the response, and log one
+    line per request (method, path, status, duration) under it."""
+
+    QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.header = CORRELATION_HEADER.lower().encode()
+        self.logger = logging.getLogger("homecraft.request")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -113,15 +133,25 @@ class CorrelationMiddleware:
             return
         incoming = next((v.decode() for k, v in scope["headers"] if k == self.header), None)
         correlation = incoming if incoming and len(incoming) <= 128 else uuid.uuid4().hex
+        status = 500
+        started = time.perf_counter()
 
         async def send_with_header(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (self.header, correlation.encode())]
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (self.header, correlation.encode())]
             await send(message)
 
         token = correlation_id_var.set(correlation)
         try:
             await self.app(scope, receive, send_with_header)
         finally:
+            path = scope.get("path", "")
+            level = logging.DEBUG if path in self.QUIET_PATHS else logging.INFO
+            self.logger.log(
+                level, "request",
+                extra={"method": scope.get("method"), "path": path, "status": status,
+                       "duration_ms": round((time.perf_counter() - started) * 1000, 2)},
+            )
             correlation_id_var.reset(token)

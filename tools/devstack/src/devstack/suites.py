@@ -8,6 +8,7 @@ every database fixture at it. The last line is the combined count.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,26 @@ PACKAGES = (
     "gateway",
     "tests/contract",
     "tools/devstack",
+    "tests/e2e",
 )
+
+
+# Suites that drive pages in a real browser (Debian's chromium through Playwright).
+BROWSER_SUITES = ("tests/e2e",)
+CHROMIUM = "/usr/bin/chromium"
+
+
+def ensure_chromium() -> bool:
+    """Install Debian's chromium when it is missing and we may (root with apt-get), as CI needs."""
+    if Path(CHROMIUM).exists():
+        return True
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return False
+    print("== installing chromium (apt-get) for the browser tests", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.call(["apt-get", "update", "-qq"], env=env)
+    subprocess.call(["apt-get", "install", "-y", "-qq", "chromium"], env=env, stdout=subprocess.DEVNULL)
+    return Path(CHROMIUM).exists()
 
 
 @dataclass
@@ -49,6 +69,9 @@ def run(root: Path, *, postgres: bool, lint: bool, only: list[str]) -> int:
             print("0 passed, 1 failed (ruff found problems; fix them or run ruff check --fix)")
             return 1
     packages = [p.rstrip("/") for p in only] or [p for p in PACKAGES if (root / p).exists()]
+    if any(p in BROWSER_SUITES for p in packages) and not ensure_chromium():
+        print("0 passed, 1 failed (no Chromium for the browser tests; install Debian's chromium package)")
+        return 1
     env = {**os.environ}
     cluster: PostgresCluster | None = None
     with tempfile.TemporaryDirectory(prefix="homecraft-tests-") as scratch:
