@@ -6,17 +6,13 @@ from gateway.app import MIGRATIONS, create_app
 from gateway.models import Base
 from gateway.settings import GatewaySettings
 from homecraft_shared.testing import serve_app
-from homecraft_shared.testing.checks import assert_migrations_match_models
+from homecraft_shared.testing.checks import assert_migrations_match_models, assert_service_ready
 
 
 async def test_starts_and_reports_ready(database_url: str, nats_url: str) -> None:
     app = create_app(GatewaySettings(database_url=database_url, nats_url=nats_url))
     async with serve_app(app) as client:
-        assert (await client.get("/healthz")).json() == {"status": "ok", "service": "gateway"}
-        ready = await client.get("/readyz")
-        assert ready.status_code == 200, ready.text
-        assert ready.json()["checks"] == {"database": "ok", "nats": "ok", "background": "ok"}
-        assert (await client.get("/openapi.json")).json()["info"]["title"] == "Home Craft 3D gateway"
+        await assert_service_ready(client, "gateway")
 
 
 async def test_migrations_match_models(database_url: str) -> None:

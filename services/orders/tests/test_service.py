@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from homecraft_shared.testing import serve_app
-from homecraft_shared.testing.checks import assert_migrations_match_models
+from homecraft_shared.testing.checks import assert_migrations_match_models, assert_service_ready
 from orders.app import MIGRATIONS, create_app
 from orders.models import Base
 from orders.settings import OrdersSettings
@@ -12,11 +12,7 @@ from orders.settings import OrdersSettings
 async def test_starts_and_reports_ready(database_url: str, nats_url: str) -> None:
     app = create_app(OrdersSettings(database_url=database_url, nats_url=nats_url))
     async with serve_app(app) as client:
-        assert (await client.get("/healthz")).json() == {"status": "ok", "service": "orders"}
-        ready = await client.get("/readyz")
-        assert ready.status_code == 200, ready.text
-        assert ready.json()["checks"] == {"database": "ok", "nats": "ok", "background": "ok"}
-        assert (await client.get("/openapi.json")).json()["info"]["title"] == "Home Craft 3D orders"
+        await assert_service_ready(client, "orders")
 
 
 async def test_migrations_match_models(database_url: str) -> None:

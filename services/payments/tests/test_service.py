@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from homecraft_shared.testing import serve_app
-from homecraft_shared.testing.checks import assert_migrations_match_models
+from homecraft_shared.testing.checks import assert_migrations_match_models, assert_service_ready
 from payments.app import MIGRATIONS, create_app
 from payments.models import Base
 from payments.settings import PaymentsSettings
@@ -12,11 +12,7 @@ from payments.settings import PaymentsSettings
 async def test_starts_and_reports_ready(database_url: str, nats_url: str) -> None:
     app = create_app(PaymentsSettings(database_url=database_url, nats_url=nats_url))
     async with serve_app(app) as client:
-        assert (await client.get("/healthz")).json() == {"status": "ok", "service": "payments"}
-        ready = await client.get("/readyz")
-        assert ready.status_code == 200, ready.text
-        assert ready.json()["checks"] == {"database": "ok", "nats": "ok", "background": "ok"}
-        assert (await client.get("/openapi.json")).json()["info"]["title"] == "Home Craft 3D payments"
+        await assert_service_ready(client, "payments")
 
 
 async def test_migrations_match_models(database_url: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from homecraft_shared.testing import serve_app
-from homecraft_shared.testing.checks import assert_migrations_match_models
+from homecraft_shared.testing.checks import assert_migrations_match_models, assert_service_ready
 from refunds.app import MIGRATIONS, create_app
 from refunds.models import Base
 from refunds.settings import RefundsSettings
@@ -12,11 +12,7 @@ from refunds.settings import RefundsSettings
 async def test_starts_and_reports_ready(database_url: str, nats_url: str) -> None:
     app = create_app(RefundsSettings(database_url=database_url, nats_url=nats_url))
     async with serve_app(app) as client:
-        assert (await client.get("/healthz")).json() == {"status": "ok", "service": "refunds"}
-        ready = await client.get("/readyz")
-        assert ready.status_code == 200, ready.text
-        assert ready.json()["checks"] == {"database": "ok", "nats": "ok", "background": "ok"}
-        assert (await client.get("/openapi.json")).json()["info"]["title"] == "Home Craft 3D refunds"
+        await assert_service_ready(client, "refunds")
 
 
 async def test_migrations_match_models(database_url: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import httpx
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData
@@ -34,3 +35,12 @@ def _diff(connection: Connection, metadata: MetaData) -> list[object]:
 def _ignorable(change: object) -> bool:
     # SQLite FTS5 virtual tables and their shadow tables are created by migrations, not models.
     return isinstance(change, tuple) and change[0] == "remove_table" and "_fts" in getattr(change[1], "name", "")
+
+
+async def assert_service_ready(client: httpx.AsyncClient, service: str) -> None:
+    """Liveness, readiness (database, NATS, background loops) and OpenAPI all answer."""
+    assert (await client.get("/healthz")).json() == {"status": "ok", "service": service}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"database": "ok", "nats": "ok", "background": "ok"}
+    assert (await client.get("/openapi.json")).json()["info"]["title"] == f"Home Craft 3D {service}"
