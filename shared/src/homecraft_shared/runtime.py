@@ -29,6 +29,8 @@ from homecraft_shared.settings import ServiceSettings
 
 logger = logging.getLogger(__name__)
 
+STOP_TIMEOUT_SECONDS = 10.0
+
 Hook = Callable[["ServiceRuntime"], Awaitable[None]]
 
 
@@ -106,9 +108,11 @@ class ServiceRuntime:
                 await hook(self)
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            # Bounded: a loop that ignores cancellation must not keep the process from stopping.
+            _, stuck = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_SECONDS)
+            for task in stuck:
+                logger.error("background task did not stop in time", extra={"task": task.get_name()})
         self._tasks.clear()
         if self.nats is not None and not self.nats.is_closed:
             with contextlib.suppress(Exception):

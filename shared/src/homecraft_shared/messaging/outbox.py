@@ -103,8 +103,11 @@ class OutboxRelay:
                 published = 0
                 await asyncio.sleep(self._poll_seconds)
             if published < self._batch_size:
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+                # that arrives as the wait completes, and the service would never stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
+                    async with asyncio.timeout(self._poll_seconds):
+                        await self._wake.wait()
                 self._wake.clear()
 
     async def publish_pending(self) -> int:
