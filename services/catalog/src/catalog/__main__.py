@@ -1,12 +1,30 @@
+"""Home Craft 3D catalog service: Categories, products, images, 3D files, listing workflow, browse, search, home."""
 from __future__ import annotations
 
+import argparse
+
 from catalog.app import create_runtime
+from catalog.browse.repository import BrowseRepository
+from catalog.seed import seed_command
 from homecraft_shared.cli import run_cli
+from homecraft_shared.runtime import ServiceRuntime
+
+
+async def search_reindex_command(runtime: ServiceRuntime, _args: argparse.Namespace) -> None:
+    """Rebuild the full-text index from the products table (after a SQLite VACUUM or a table rebuild)."""
+    async with runtime.sessionmaker() as session:
+        await BrowseRepository(session).rebuild_search_index()
+        await session.commit()
+    print("catalog: search index rebuilt")
 
 
 def main() -> None:
     run_cli(service="catalog", app_factory="catalog.app:create_app", runtime_factory=create_runtime,
-            default_port=8101)
+            default_port=8101,
+            extra_commands={
+                "seed": ("load the demo catalog (does nothing if categories exist)", seed_command),
+                "search-reindex": ("rebuild the full-text search index from the products table", search_reindex_command),
+            })
 
 
 if __name__ == "__main__":

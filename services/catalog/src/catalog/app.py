@@ -7,12 +7,21 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from catalog import models  # noqa: F401  (registers the tables)
+from catalog.assets.endpoints import router as assets_router
+from catalog.browse.endpoints import router as browse_router
+from catalog.categories.endpoints import router as categories_router
 from catalog.handlers import handlers
+from catalog.images.endpoints import router as images_router
+from catalog.internal.endpoints import router as internal_router
+from catalog.listings.endpoints import router as listings_router
 from catalog.settings import CatalogSettings
 from homecraft_shared.app import create_service_app
 from homecraft_shared.runtime import ServiceRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+# The write side: categories, listings and their media, the internal API for orders.
+WRITE_SIDE_ROUTERS = (categories_router, listings_router, images_router, assets_router, internal_router)
 
 
 def create_runtime(settings: CatalogSettings | None = None) -> ServiceRuntime:
@@ -24,4 +33,8 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         create_runtime(settings),
         title="Home Craft 3D catalog",
         description="Categories, products, images, 3D files, listing workflow, browse, search, home.",
+        routers=[
+            *WRITE_SIDE_ROUTERS,
+            browse_router,
+        ],
     )

@@ -84,6 +84,9 @@ class Product(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     seller_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    # Whether the seller held an owner role (I1) when they last saved the listing, read from their
+    # identity token; owners' listings are always buyable (C10). See docs/decisions/0101.
+    seller_is_owner: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
     kind: Mapped[CatalogType] = mapped_column(_enum(CatalogType))
     title: Mapped[str] = mapped_column(sa.String(160))
     slug: Mapped[str] = mapped_column(sa.String(180))
@@ -112,6 +115,9 @@ class Product(Base):
     rating_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     rating_sum: Mapped[int] = mapped_column(sa.Integer, default=0)
     trending_score: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    # When the projected summary / score was true at the producer; older events never overwrite it.
+    rating_as_of: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    trending_as_of: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

@@ -1,0 +1,352 @@
+"""Benchmark the catalog's read side over HTTP: full-text search and browse sorted by trending.
+
+Builds a catalog database with N products (100,000 by default; bulk inserts through the real
+migrations, so the search index and its triggers are the production ones), starts a nats-server
+(``homecraft_shared.local_infra.NatsServer``) and the real catalog service under uvicorn in a
+subprocess on a free 127.0.0.1 port, then drives it with C concurrent clients (aiohttp, 32 by
+default) for a fixed time per scenario and prints p50 / p99 latency and requests per second.
+Everything it starts is stopped at the end.
+
+    .venv/bin/python bench/catalog_browse.py
+    .venv/bin/python bench/catalog_browse.py --products 20000 --duration 5
+    .venv/bin/python bench/catalog_browse.py --database-url postgresql+asyncpg://user@127.0.0.1:5432/postgres
+
+The database is a SQLite file in a temporary directory by default; with ``--database-url`` (a
+PostgreSQL server URL whose user may create databases) a throwaway database on that server,
+dropped at the end. Scenarios:
+
+* search: ``/browse?q=...`` with varied queries (common and rare words, two words, prefixes),
+  relevance order, a random one of the first three pages;
+* trending: ``/browse?sort=trending`` (all, models, files), a random one of the first five pages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from catalog.app import MIGRATIONS
+from catalog.models import Category, ListingStatus, Product, ProductImage, SellerPayoutStatus
+from homecraft_shared.db import create_engine
+from homecraft_shared.local_infra import NatsServer, free_port
+from homecraft_shared.migrations import upgrade_to_head
+
+
+def _words(text: str) -> list[str]:
+    return text.split(" ")
+
+
+ADJECTIVES = _words(
+    "ancient ornate modular rugged spiral hexagonal tiny giant hollow geometric organic twisted elegant "
+    "rustic futuristic low-poly articulated foldable stackable magnetic glowing carved woven faceted "
+    "minimalist gothic steampunk nordic japanese brutalist whimsical sturdy slim curved"
+)
+NOUNS = _words(
+    "dragon castle tower planter vase lamp shade bracket hook organizer bin drawer knight elf dwarf orc "
+    "wizard goblin spaceship mech robot rover tank helmet shield sword dagger bow mask crown ring pendant "
+    "coaster tray bowl cup mug teapot spoon clip holder stand dock hinge gear pulley wheel tile wall door "
+    "bridge ruin temple statue bust skull fox owl cat dog whale turtle octopus cactus tree leaf flower "
+    "chess pawn rook dice tower box puzzle maze keychain whistle"
+)
+FILLER = _words(
+    "printed in pla petg resin with fine detail supports included scaled for 28mm and 32mm tabletop games "
+    "easy to print no supports needed designed for fdm printers tested on many machines remix friendly "
+    "perfect gift for makers hobbyists collectors includes multiple parts snap fit glue free assembly "
+    "smooth finish sanded primed painted by hand strong infill durable lightweight weatherproof indoor outdoor"
+)
+
+SEARCHES = [
+    "dragon", "castle", "planter", "lamp", "helmet", "robot", "vase", "chess", "owl", "teapot",
+    "ancient dragon", "modular tile", "spiral vase", "glowing lamp", "steampunk robot", "gothic castle",
+    "drag", "plan", "helm", "octo", "resin", "supports", "tabletop", "gift", "weatherproof",
+    "dragon resin", "no supports", "hand painted", "keychain", "brutalist", "whimsical fox", "xylophone",
+]
+
+MODEL_TREE = {"Home & Decor": ["Planters", "Lamps", "Vases"], "Tabletop": ["Miniatures", "Terrain"],
+              "Workshop": ["Organizers", "Tools"], "Cosplay": ["Helmets", "Props"]}
+FILE_TREE = {"Miniatures": ["Fantasy", "Sci-Fi", "Monsters"], "Household": ["Kitchen", "Bathroom"],
+             "Toys & Games": ["Puzzles", "Chess"], "Art": ["Sculptures", "Jewelry"]}
+
+
+# --- the database ------------------------------------------------------------------------------
+
+
+async def build_catalog(url: str, products: int, seed: int) -> None:
+    await asyncio.to_thread(upgrade_to_head, MIGRATIONS, url)
+    rng = random.Random(seed)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            category_ids = await _categories(conn)
+            sellers = [f"seller-{n:04d}" for n in range(400)]
+            await conn.execute(sa.insert(SellerPayoutStatus), [
+                {"seller_id": s, "ready": rng.random() < 0.9, "as_of": dt.datetime.now(dt.UTC)} for s in sellers
+            ])
+        now = dt.datetime.now(dt.UTC)
+        chunk = 10_000
+        for start in range(0, products, chunk):
+            rows, images = [], []
+            for n in range(start, min(products, start + chunk)):
+                rows.append(_product_row(rng, n, category_ids, sellers, now))
+                images.append({"product_id": rows[-1]["id"], "storage_key": uuid.uuid4().hex, "content_type": "image/png",
+                               "size_bytes": 20_000, "alt_text": "", "is_primary": True, "sort_order": 0, "created_at": now})
+            async with engine.begin() as conn:
+                await conn.execute(sa.insert(Product), rows)
+                await conn.execute(sa.insert(ProductImage), images)
+            print(f"\r  inserted {min(products, start + chunk):,} / {products:,} products", end="", flush=True)
+        print()
+        async with engine.connect() as conn:
+            # Fresh statistics, and on PostgreSQL a visibility map, as autovacuum would have by now.
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await autocommit.execute(sa.text("ANALYZE" if engine.dialect.name == "sqlite" else "VACUUM ANALYZE"))
+    finally:
+        await engine.dispose()
+
+
+async def _categories(conn: sa.ext.asyncio.AsyncConnection) -> dict[str, list[int]]:
+    ids: dict[str, list[int]] = {"MODEL": [], "FILE": []}
+    now = dt.datetime.now(dt.UTC)
+    for kind, tree in (("MODEL", MODEL_TREE), ("FILE", FILE_TREE)):
+        for order, (root, children) in enumerate(tree.items()):
+            root_id = (await conn.execute(
+                sa.insert(Category).values(**_category(kind, root, None, order, now)).returning(Category.id))).scalar_one()
+            ids[kind].append(root_id)
+            for child_order, child in enumerate(children):
+                child_id = (await conn.execute(
+                    sa.insert(Category).values(**_category(kind, child, root_id, child_order, now)).returning(Category.id)
+                )).scalar_one()
+                ids[kind].append(child_id)
+    return ids
+
+
+def _category(kind: str, name: str, parent: int | None, order: int, now: dt.datetime) -> dict[str, object]:
+    slug = name.lower().replace(" & ", "-").replace(" ", "-")
+    return {"type": kind, "name": name, "slug": slug, "parent_id": parent, "parent_key": parent or 0, "description": "",
+            "is_active": True, "sort_order": order, "created_at": now, "updated_at": now}
+
+
+def _product_row(rng: random.Random, n: int, category_ids: dict[str, list[int]], sellers: list[str],
+                 now: dt.datetime) -> dict[str, object]:
+    kind = "MODEL" if n % 2 else "FILE"
+    title = f"{rng.choice(ADJECTIVES).capitalize()} {rng.choice(NOUNS)} {rng.choice(NOUNS)}"
+    short = " ".join(rng.choices(FILLER + NOUNS, k=10))
+    description = " ".join(rng.choices(FILLER + NOUNS + ADJECTIVES, k=45))
+    created = now - dt.timedelta(seconds=rng.uniform(0, 365 * 86400))
+    # Most products have no engagement: a long tail of trending scores and ratings.
+    score = round(rng.expovariate(0.2), 2) if rng.random() < 0.25 else 0.0
+    rating_count = rng.choice((0, 0, 0, 1, 2, 3, 5, 8, 13))
+    free = kind == "FILE" and rng.random() < 0.05
+    return {
+        "id": uuid.uuid4(), "seller_id": rng.choice(sellers), "seller_is_owner": False, "kind": kind, "title": title,
+        "slug": f"p-{n}", "short_description": short, "description": description,
+        "category_id": rng.choice(category_ids[kind]), "price_cents": 0 if free else rng.randint(100, 20_000),
+        "currency": "usd", "is_free": free,
+        "status": ListingStatus.PUBLISHED if rng.random() < 0.95 else ListingStatus.DRAFT,
+        "is_active": rng.random() < 0.98, "is_featured": rng.random() < 0.01, "is_trending": rng.random() < 0.001,
+        "material": "", "color": "", "width_mm": None, "height_mm": None, "depth_mm": None, "license_text": "",
+        "rating_count": rating_count, "rating_sum": sum(rng.randint(3, 5) for _ in range(rating_count)),
+        "trending_score": score, "rating_as_of": None, "trending_as_of": None,
+        "created_at": created, "updated_at": created, "published_at": created,
+    }
+
+
+@contextlib.asynccontextmanager
+async def database(database_url: str | None, workdir: Path) -> AsyncIterator[str]:
+    if not database_url:
+        yield f"sqlite+aiosqlite:///{workdir / 'catalog.db'}"
+        return
+    import asyncpg
+
+    server = make_url(database_url)
+    name = f"bench_catalog_{uuid.uuid4().hex[:8]}"
+    admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = await asyncpg.connect(admin)
+    await connection.execute(f'CREATE DATABASE "{name}"')
+    await connection.close()
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        connection = await asyncpg.connect(admin)
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.close()
+
+
+# --- the service -------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def catalog_service(url: str, nats_url: str, workdir: Path, workers: int) -> Iterator[str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "CATALOG_DATABASE_URL": url,
+        "CATALOG_NATS_URL": nats_url,
+        "CATALOG_LOG_LEVEL": "WARNING",
+        "CATALOG_RUN_MIGRATIONS_ON_START": "false",
+        "CATALOG_MEDIA_ROOT": str(workdir / "media"),
+    }
+    log = open(workdir / "catalog.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "catalog.app:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, start_new_session=True,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        log.close()
+
+
+async def wait_ready(base: str, within_seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + within_seconds
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.get(f"{base}/readyz") as response:
+                    if response.status == 200:
+                        return
+            await asyncio.sleep(0.2)
+    raise TimeoutError("the catalog service did not become ready")
+
+
+# --- the load ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        values = sorted(self.latencies)
+        if not values:
+            return f"{self.name:<18} no successful requests, {self.errors} errors"
+        return (
+            f"{self.name:<18} {len(values):>7,} req  {len(values) / self.seconds:>8.1f} req/s  "
+            f"p50 {percentile(values, 0.50) * 1000:>7.1f} ms  p99 {percentile(values, 0.99) * 1000:>7.1f} ms  "
+            f"max {values[-1] * 1000:>7.1f} ms  errors {self.errors}"
+        )
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+def search_request(rng: random.Random) -> str:
+    return f"/browse?q={rng.choice(SEARCHES).replace(' ', '+')}&page={rng.choice((1, 1, 1, 2, 3))}"
+
+
+def trending_request(rng: random.Random) -> str:
+    path = rng.choice(("/browse", "/browse", "/browse/models", "/browse/files"))
+    return f"{path}?sort=trending&page={rng.choice((1, 1, 1, 2, 3, 4, 5))}"
+
+
+async def load(base: str, name: str, make_path: Callable[[random.Random], str], concurrency: int, duration: float,
+               seed: int) -> Result:
+    result = Result(name)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as session:
+        started = time.perf_counter()
+        stop_at = started + duration
+
+        async def client(index: int) -> None:
+            rng = random.Random(seed * 1000 + index)
+            while time.perf_counter() < stop_at:
+                path = make_path(rng)
+                t0 = time.perf_counter()
+                try:
+                    async with session.get(path) as response:
+                        await response.read()
+                        ok = response.status == 200
+                except (aiohttp.ClientError, TimeoutError):
+                    ok = False
+                if ok:
+                    result.latencies.append(time.perf_counter() - t0)
+                else:
+                    result.errors += 1
+
+        await asyncio.gather(*(client(i) for i in range(concurrency)))
+        result.seconds = time.perf_counter() - started
+    return result
+
+
+async def run(args: argparse.Namespace, workdir: Path) -> int:
+    async with database(args.database_url, workdir) as url:
+        backend = make_url(url).get_backend_name()
+        print(f"building a catalog of {args.products:,} products ({backend}) ...", flush=True)
+        t0 = time.perf_counter()
+        await build_catalog(url, args.products, args.seed)
+        print(f"  built in {time.perf_counter() - t0:.1f}s", flush=True)
+
+        nats = NatsServer(workdir / "nats")
+        nats.start()
+        try:
+            with catalog_service(url, nats.url, workdir, args.workers) as base:
+                await wait_ready(base)
+                print(f"catalog service at {base} ({args.workers} worker(s)); "
+                      f"{args.concurrency} concurrent clients, {args.duration:.0f}s per scenario", flush=True)
+                await load(base, "warm-up", search_request, 4, 2.0, args.seed)
+                await load(base, "warm-up", trending_request, 4, 2.0, args.seed)
+                results = [
+                    await load(base, "search", search_request, args.concurrency, args.duration, args.seed),
+                    await load(base, "browse trending", trending_request, args.concurrency, args.duration, args.seed),
+                ]
+        finally:
+            nats.stop()
+    print()
+    for result in results:
+        print(result.line())
+    return 1 if any(r.errors or not r.latencies for r in results) else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--products", type=int, default=100_000, help="products in the catalog (default 100000)")
+    parser.add_argument("--concurrency", type=int, default=32, help="concurrent clients (default 32)")
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds per scenario (default 15)")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
+    parser.add_argument("--database-url", help="a PostgreSQL server URL (postgresql+asyncpg://...); default: SQLite")
+    parser.add_argument("--seed", type=int, default=7, help="random seed for the data and the queries")
+    parser.add_argument("--keep", action="store_true", help="keep the working directory (database, logs)")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-catalog-"))
+    try:
+        return asyncio.run(asyncio.wait_for(run(args, workdir), timeout=args.duration * 4 + 900))
+    finally:
+        if args.keep:
+            print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

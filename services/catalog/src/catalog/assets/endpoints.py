@@ -1,0 +1,45 @@
+"""Digital asset endpoints for the listing's payout-ready seller or an owner (C3, C4).
+
+Upload and delete only: the files are never served here. Downloads go through the orders service,
+which checks entitlement and fetches the bytes from ``GET /internal/assets/{asset_id}/content``.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, File, Response, UploadFile, status
+
+from catalog.assets import service
+from catalog.listings.schemas import AssetOut
+from catalog.uploads import UploadLimitRoute, upload_limit
+from catalog.web import Settings, Storage
+from homecraft_shared.dependencies import CurrentIdentity, DbSession
+
+router = APIRouter(tags=["listing files"], route_class=UploadLimitRoute)
+
+
+@router.post(
+    "/listings/{product_id}/assets",
+    status_code=status.HTTP_201_CREATED,
+    summary="Upload a digital file to a 3D Files listing (STL, 3MF, OBJ or ZIP; size limit CATALOG_MAX_ASSET_BYTES)",
+    responses={413: {"description": "Too large"}, 415: {"description": "Not an STL, 3MF, OBJ or ZIP file name"}},
+)
+@upload_limit("max_asset_bytes")
+async def upload_asset(
+    product_id: uuid.UUID,
+    session: DbSession,
+    identity: CurrentIdentity,
+    storage: Storage,
+    settings: Settings,
+    file: UploadFile = File(...),
+) -> AssetOut:
+    return AssetOut.model_validate(await service.upload_asset(session, storage, settings, identity, product_id, file))
+
+
+@router.delete("/listings/{product_id}/assets/{asset_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a digital file")
+async def delete_asset(
+    product_id: uuid.UUID, asset_id: uuid.UUID, session: DbSession, identity: CurrentIdentity, storage: Storage
+) -> Response:
+    await service.delete_asset(session, storage, identity, product_id, asset_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

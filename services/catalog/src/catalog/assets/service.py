@@ -1,0 +1,85 @@
+"""Digital asset files (C3): only on 3D Files listings; STL, 3MF, OBJ or ZIP, checked by extension and
+content; streamed to disk with their sha256. Never served publicly (see catalog.internal)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from pathlib import PurePosixPath, PureWindowsPath
+
+from fastapi import UploadFile
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog.listings import service as listings
+from catalog.models import CatalogType, DigitalAsset, ListingStatus, Product
+from catalog.settings import CatalogSettings
+from catalog.storage import MediaStorage, asset_format_for, check_asset_content
+from homecraft_shared.errors import NotFound, ValidationFailed
+from homecraft_shared.identity import Identity
+
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f\"\\/]")
+
+
+def display_name(filename: str | None) -> str:
+    """The uploaded file's base name, for display and download names only (never a storage path)."""
+    name = PureWindowsPath(PurePosixPath(filename or "").name).name
+    name = _UNSAFE.sub("_", name).strip() or "file"
+    return name[-255:]
+
+
+def _check_accepts_files(product: Product, settings: CatalogSettings) -> None:
+    if product.kind != CatalogType.FILE:
+        raise ValidationFailed(
+            "Digital files can only be attached to 3D Files listings; this listing is a 3D Models (physical print) listing."
+        )
+    if len(product.assets) >= settings.max_assets_per_product:
+        raise ValidationFailed(f"A listing can have at most {settings.max_assets_per_product} digital files; delete one first.")
+
+
+async def upload_asset(
+    session: AsyncSession,
+    storage: MediaStorage,
+    settings: CatalogSettings,
+    identity: Identity,
+    product_id: uuid.UUID,
+    upload: UploadFile,
+) -> DigitalAsset:
+    # Check first without a lock, receive and check the file, then lock: no lock is held during file I/O.
+    product = await listings.listing_for_change(session, identity, product_id, lock=False)
+    _check_accepts_files(product, settings)
+    file_format = asset_format_for(upload.filename or "")  # 415 before a byte is stored
+    async with storage.receive(
+        upload, max_bytes=settings.max_asset_bytes, chunk_bytes=settings.upload_chunk_bytes, what="file"
+    ) as received:
+        await asyncio.to_thread(check_asset_content, received.temp_path, file_format, received.size)
+        product = await listings.relock(session, product)
+        _check_accepts_files(product, settings)
+        key = await storage.keep(session, received, "assets")
+    asset = DigitalAsset(
+        id=uuid.uuid4(),
+        original_filename=display_name(upload.filename),
+        file_format=file_format,
+        storage_key=key,
+        size_bytes=received.size,
+        sha256=received.sha256,
+    )
+    product.assets.append(asset)
+    await session.flush()
+    return asset
+
+
+async def delete_asset(
+    session: AsyncSession, storage: MediaStorage, identity: Identity, product_id: uuid.UUID, asset_id: uuid.UUID
+) -> None:
+    product = await listings.listing_for_change(session, identity, product_id)
+    asset = next((a for a in product.assets if a.id == asset_id), None)
+    if asset is None:
+        raise NotFound(f"File {asset_id} is not a file of this listing.")
+    if len(product.assets) == 1 and product.status == ListingStatus.PUBLISHED:
+        raise ValidationFailed(
+            "A published 3D Files listing needs at least one digital file: upload another one first, or unpublish the listing."
+        )
+    product.assets.remove(asset)
+    storage.delete_after_commit(session, "assets", asset.storage_key)
+    await session.flush()

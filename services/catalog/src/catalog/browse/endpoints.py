@@ -1,0 +1,99 @@
+"""Public read endpoints: home, browse/search, categories, product pages. Anonymous; no identity needed."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from catalog.browse import domain
+from catalog.browse.domain import PageWindow, Sort, SortNeedsQuery
+from catalog.browse.repository import BrowseRepository
+from catalog.browse.schemas import BrowseResult, CategoryPage, HomeBuckets, ProductDetail
+from catalog.browse.service import BrowseService
+from catalog.models import CatalogType
+from homecraft_shared.dependencies import DbSession
+from homecraft_shared.errors import ValidationFailed
+
+router = APIRouter(tags=["browse"])
+
+PageQ = Annotated[int, Query(ge=1, le=domain.MAX_PAGE, description="1-based page number")]
+PageSizeQ = Annotated[int, Query(ge=1, le=domain.MAX_PAGE_SIZE, description="cards per page")]
+SearchQ = Annotated[
+    str | None,
+    Query(max_length=domain.MAX_QUERY_LENGTH, description="full-text search over title, short and long description"),
+]
+SortQ = Annotated[
+    Sort | None,
+    Query(description="new | trending | top | relevance (default: relevance with q, else new)"),
+]
+CategorySort = Literal["new", "trending", "top"]
+
+
+def _service(session: DbSession) -> BrowseService:
+    return BrowseService(BrowseRepository(session))
+
+
+async def _browse(
+    session: DbSession, kind: CatalogType | None, q: str | None, sort: Sort | None, page: int, page_size: int
+) -> BrowseResult:
+    try:
+        return await _service(session).browse(kind=kind, q=q, sort=sort, window=PageWindow(page, page_size))
+    except SortNeedsQuery as exc:
+        raise ValidationFailed(str(exc), errors=[{"field": "query.sort", "message": str(exc)}]) from exc
+
+
+@router.get("/home", response_model=HomeBuckets, summary="Home page buckets: featured, new, trending, misc (C6)")
+async def home(session: DbSession) -> HomeBuckets:
+    return await _service(session).home()
+
+
+@router.get("/browse", response_model=BrowseResult, summary="Browse and search every visible product (C5)")
+async def browse_all(
+    session: DbSession,
+    q: SearchQ = None,
+    sort: SortQ = None,
+    kind: Annotated[CatalogType | None, Query(description="MODEL or FILE")] = None,
+    page: PageQ = 1,
+    page_size: PageSizeQ = domain.DEFAULT_PAGE_SIZE,
+) -> BrowseResult:
+    return await _browse(session, kind, q, sort, page, page_size)
+
+
+@router.get("/browse/models", response_model=BrowseResult, summary="Browse and search printed models (C5)")
+async def browse_models(
+    session: DbSession, q: SearchQ = None, sort: SortQ = None, page: PageQ = 1,
+    page_size: PageSizeQ = domain.DEFAULT_PAGE_SIZE,
+) -> BrowseResult:
+    return await _browse(session, CatalogType.MODEL, q, sort, page, page_size)
+
+
+@router.get("/browse/files", response_model=BrowseResult, summary="Browse and search 3D files (C5)")
+async def browse_files(
+    session: DbSession, q: SearchQ = None, sort: SortQ = None, page: PageQ = 1,
+    page_size: PageSizeQ = domain.DEFAULT_PAGE_SIZE,
+) -> BrowseResult:
+    return await _browse(session, CatalogType.FILE, q, sort, page, page_size)
+
+
+@router.get(
+    "/browse/categories/{category_id}", response_model=CategoryPage,
+    summary="Category page: its products and its direct children's, with child chips (C8)",
+)
+async def category_page(
+    session: DbSession,
+    category_id: int,
+    sort: Annotated[CategorySort, Query(description="new | trending | top")] = "new",
+    page: PageQ = 1,
+    page_size: PageSizeQ = domain.DEFAULT_PAGE_SIZE,
+) -> CategoryPage:
+    return await _service(session).category_page(category_id, sort=Sort(sort), window=PageWindow(page, page_size))
+
+
+@router.get(
+    "/browse/products/{product_id}", response_model=ProductDetail,
+    summary="Product page data: images, ratings, license or specs, more like this, can_buy (C9, C10)",
+)
+async def product_page(session: DbSession, product_id: uuid.UUID) -> ProductDetail:
+    return await _service(session).product_page(product_id)

@@ -1,0 +1,132 @@
+"""Response shapes of the read side. Cards are what every list (browse, home, category, "more like this") returns."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from catalog.browse.domain import Sort
+
+Kind = Literal["MODEL", "FILE"]
+
+
+class ProductCard(BaseModel):
+    id: uuid.UUID
+    title: str
+    slug: str
+    kind: Kind
+    category_id: int
+    seller_id: str
+    price_cents: int
+    currency: str
+    is_free: bool
+    image_url: str | None = Field(description="The primary image (or the first by sort order), or null")
+    rating_avg: float | None = Field(description="Average product rating, 2 decimals; null without reviews")
+    rating_count: int
+    trending_badge: bool = Field(description="Manually trending, or in the top 12 by score with score > 0 (C7)")
+    can_buy: bool = Field(description="The seller is payout-ready or an owner (C10)")
+    created_at: dt.datetime
+
+
+class Page(BaseModel):
+    items: list[ProductCard]
+    page: int
+    page_size: int
+    total: int = Field(description="Matching products; for a search, counted up to 1,000 (see total_exact)")
+    total_exact: bool = Field(default=True, description="False when a search matched more than ``total``")
+    has_next: bool
+
+
+class BrowseResult(Page):
+    kind: Kind | None
+    q: str | None
+    sort: Sort
+    notice: str | None = Field(
+        default=None,
+        description="Set when the sort fell back: top-rated with no product reaching 3 reviews, trending with no signal",
+    )
+
+
+class HomeBuckets(BaseModel):
+    featured: list[ProductCard]
+    new: list[ProductCard]
+    trending: list[ProductCard]
+    misc: list[ProductCard]
+
+
+class CategoryRef(BaseModel):
+    id: int
+    name: str
+    slug: str
+    type: Kind
+
+
+class CategoryChip(CategoryRef):
+    product_count: int
+
+
+class CategoryPage(Page):
+    category: CategoryRef
+    parent: CategoryRef | None
+    children: list[CategoryChip]
+    sort: Sort
+    notice: str | None = None
+
+
+class ImageOut(BaseModel):
+    id: int
+    url: str
+    alt_text: str
+    is_primary: bool
+
+
+class AssetSummary(BaseModel):
+    """What a buyer gets with a FILE product; never the file itself (downloads are an orders matter, O6)."""
+
+    id: uuid.UUID
+    original_filename: str
+    file_format: str
+    size_bytes: int
+
+
+class PhysicalSpecs(BaseModel):
+    material: str
+    color: str
+    width_mm: int | None
+    height_mm: int | None
+    depth_mm: int | None
+
+
+class RatingSummary(BaseModel):
+    avg: float | None
+    count: int
+
+
+class ProductDetail(BaseModel):
+    id: uuid.UUID
+    title: str
+    slug: str
+    kind: Kind
+    seller_id: str
+    short_description: str
+    description: str
+    price_cents: int
+    currency: str
+    is_free: bool
+    is_featured: bool
+    category: CategoryRef
+    parent_category: CategoryRef | None
+    images: list[ImageOut]
+    rating: RatingSummary
+    seller_rating: RatingSummary
+    license_text: str | None = Field(description="FILE products only")
+    physical_specs: PhysicalSpecs | None = Field(description="MODEL products only")
+    assets: list[AssetSummary] = Field(description="FILE products: the files included (names, formats, sizes)")
+    trending_badge: bool
+    can_buy: bool
+    created_at: dt.datetime
+    published_at: dt.datetime | None
+    more_like_this: list[ProductCard]

@@ -1,0 +1,232 @@
+"""Orchestration of the read side: the repository fetches, ``domain`` decides, this assembles the
+responses. Read-only: nothing here writes or commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+
+from catalog.browse import domain
+from catalog.browse.domain import PageWindow, Sort
+from catalog.browse.repository import BrowseRepository, CardRow, ProductFilter
+from catalog.browse.schemas import (
+    AssetSummary,
+    BrowseResult,
+    CategoryChip,
+    CategoryPage,
+    CategoryRef,
+    HomeBuckets,
+    ImageOut,
+    PhysicalSpecs,
+    ProductCard,
+    ProductDetail,
+    RatingSummary,
+)
+from catalog.browse.search import search_terms
+from catalog.buyability import can_buy
+from catalog.models import CatalogType, Category
+from homecraft_shared.errors import NotFound
+
+
+@dataclass
+class Listing:
+    items: list[ProductCard]
+    total: int
+    total_exact: bool
+    has_next: bool
+    notice: str | None
+
+
+def _ref(category: Category) -> CategoryRef:
+    return CategoryRef(id=category.id, name=category.name, slug=category.slug, type=category.type.value)
+
+
+class BrowseService:
+    def __init__(self, repository: BrowseRepository) -> None:
+        self.repo = repository
+
+    # -- cards -----------------------------------------------------------------------------------
+
+    async def _cards(self, rows: list[CardRow], top_ids: set[uuid.UUID]) -> list[ProductCard]:
+        images = await self.repo.primary_image_keys([row.id for row in rows])
+        return [self._card(row, top_ids, images) for row in rows]
+
+    @staticmethod
+    def _card(row: CardRow, top_ids: set[uuid.UUID], images: dict[uuid.UUID, str]) -> ProductCard:
+        return ProductCard(
+            id=row.id,
+            title=row.title,
+            slug=row.slug,
+            kind=row.kind.value,
+            category_id=row.category_id,
+            seller_id=row.seller_id,
+            price_cents=row.price_cents,
+            currency=row.currency,
+            is_free=row.is_free,
+            image_url=domain.image_url(images.get(row.id)),
+            rating_avg=domain.rating_avg(row.rating_sum, row.rating_count),
+            rating_count=row.rating_count,
+            trending_badge=domain.trending_badge(row, top_ids),
+            can_buy=row.can_buy,
+            created_at=row.created_at,
+        )
+
+    async def _top_ids(self) -> set[uuid.UUID]:
+        # Once per request, over every visible product, so home, browse, category and product pages
+        # all badge the same products (C7).
+        return await self.repo.top_trending_ids(domain.TRENDING_BADGE_TOP_N)
+
+    async def _list(self, flt: ProductFilter, sort: Sort, window: PageWindow) -> Listing:
+        notice = None
+        if sort is Sort.TOP:
+            qualified = replace(flt, min_reviews=domain.MIN_REVIEWS_TOP_RATED)
+            if await self.repo.exists(qualified):
+                flt = qualified
+            else:  # C5: nothing has enough reviews: everything, in the same order, with a notice
+                notice = domain.TOP_RATED_FALLBACK_NOTICE
+        total, exact = await self.repo.count(flt, cap=domain.SEARCH_COUNT_CAP if flt.search else None)
+        rows: list[CardRow] = []
+        if window.offset < total or not exact:
+            # One more than the page: whether a next page exists, even where the total is capped.
+            rows = await self.repo.cards(flt, sort, limit=window.page_size + 1, offset=window.offset)
+        has_next = len(rows) > window.page_size
+        rows = rows[: window.page_size]
+        if sort is Sort.TRENDING and total and not await self._has_trending_signal(flt, rows):
+            notice = domain.TRENDING_NO_SIGNAL_NOTICE
+        items = await self._cards(rows, await self._top_ids())
+        return Listing(items=items, total=total, total_exact=exact, has_next=has_next, notice=notice)
+
+    async def _has_trending_signal(self, flt: ProductFilter, rows: list[CardRow]) -> bool:
+        if any(row.trending_score > 0 or row.is_trending for row in rows):
+            return True
+        return await self.repo.exists(replace(flt, trending_signal=True))
+
+    # -- browse and search (C5) ------------------------------------------------------------------
+
+    async def browse(
+        self, *, kind: CatalogType | None, q: str | None, sort: Sort | None, window: PageWindow
+    ) -> BrowseResult:
+        query = (q or "").strip() or None
+        resolved = domain.resolve_sort(sort, has_query=query is not None)
+        flt = ProductFilter(kind=kind, search=query is not None, terms=tuple(search_terms(query)))
+        listing = await self._list(flt, resolved, window)
+        return BrowseResult(
+            items=listing.items,
+            page=window.page,
+            page_size=window.page_size,
+            total=listing.total,
+            total_exact=listing.total_exact,
+            has_next=listing.has_next,
+            kind=kind.value if kind else None,
+            q=query,
+            sort=resolved,
+            notice=listing.notice,
+        )
+
+    # -- home (C6) -------------------------------------------------------------------------------
+
+    async def home(self) -> HomeBuckets:
+        size = domain.HOME_BUCKET_SIZE
+        top_ids = await self._top_ids()
+        featured = await self.repo.cards(ProductFilter(featured=True), Sort.NEW, limit=size)
+        new = await self.repo.cards(ProductFilter(), Sort.NEW, limit=size)
+        manual = await self.repo.cards(ProductFilter(manual_trending=True), Sort.NEW, limit=size)
+        computed: list[CardRow] = []
+        if len(manual) < size:
+            computed = await self.repo.cards(
+                ProductFilter(manual_trending=False, positive_score=True), Sort.TRENDING, limit=size - len(manual)
+            )
+        trending = domain.trending_bucket(manual, computed, size)
+        shown = domain.shown_ids(featured, new, trending)
+        misc = await self.repo.cards(ProductFilter(exclude_ids=tuple(shown)), Sort.NEW, limit=size)
+        images = await self.repo.primary_image_keys(list(shown | {row.id for row in misc}))
+
+        def cards(rows: list[CardRow]) -> list[ProductCard]:
+            return [self._card(row, top_ids, images) for row in rows]
+
+        return HomeBuckets(featured=cards(featured), new=cards(new), trending=cards(trending), misc=cards(misc))
+
+    # -- categories (C8) -------------------------------------------------------------------------
+
+    async def category_page(self, category_id: int, *, sort: Sort, window: PageWindow) -> CategoryPage:
+        category = await self.repo.visible_category(category_id)
+        if category is None:
+            raise NotFound(f"No active category {category_id}.")
+        children = await self.repo.active_children(category.id)
+        counts = await self.repo.counts_by_category([child.id for child in children])
+        flt = ProductFilter(category_ids=(category.id, *(child.id for child in children)))
+        listing = await self._list(flt, sort, window)
+        return CategoryPage(
+            category=_ref(category),
+            parent=_ref(category.parent) if category.parent is not None else None,
+            children=[CategoryChip(**_ref(c).model_dump(), product_count=counts.get(c.id, 0)) for c in children],
+            items=listing.items,
+            page=window.page,
+            page_size=window.page_size,
+            total=listing.total,
+            total_exact=listing.total_exact,
+            has_next=listing.has_next,
+            sort=sort,
+            notice=listing.notice,
+        )
+
+    # -- product page (C9) -----------------------------------------------------------------------
+
+    async def product_page(self, product_id: uuid.UUID) -> ProductDetail:
+        product = await self.repo.visible_product(product_id)
+        if product is None:
+            raise NotFound("No such product, or it is not listed.")
+        top_ids = await self._top_ids()
+        payout_ready = await self.repo.seller_payout_ready(product.seller_id)
+        seller_rating = await self.repo.seller_rating(product.seller_id)
+        more = await self.repo.cards(
+            ProductFilter(kind=product.kind, category_ids=(product.category_id,), exclude_ids=(product.id,)),
+            Sort.NEW,
+            limit=domain.MORE_LIKE_THIS_SIZE,
+        )
+        if not more:  # no other product in its category: same kind anywhere
+            more = await self.repo.cards(
+                ProductFilter(kind=product.kind, exclude_ids=(product.id,)), Sort.NEW, limit=domain.MORE_LIKE_THIS_SIZE
+            )
+        is_file = product.kind is CatalogType.FILE
+        images = sorted(product.images, key=lambda image: (not image.is_primary, image.sort_order, image.id))
+        return ProductDetail(
+            id=product.id,
+            title=product.title,
+            slug=product.slug,
+            kind=product.kind.value,
+            seller_id=product.seller_id,
+            short_description=product.short_description,
+            description=product.description,
+            price_cents=product.price_cents,
+            currency=product.currency,
+            is_free=product.is_free,
+            is_featured=product.is_featured,
+            category=_ref(product.category),
+            parent_category=_ref(product.category.parent) if product.category.parent is not None else None,
+            images=[
+                ImageOut(id=i.id, url=domain.image_url(i.storage_key) or "", alt_text=i.alt_text, is_primary=i.is_primary)
+                for i in images
+            ],
+            rating=RatingSummary(avg=product.rating_avg, count=product.rating_count),
+            seller_rating=RatingSummary(
+                avg=domain.rating_avg(seller_rating.rating_sum, seller_rating.rating_count) if seller_rating else None,
+                count=seller_rating.rating_count if seller_rating else 0,
+            ),
+            license_text=product.license_text if is_file else None,
+            physical_specs=None if is_file else PhysicalSpecs(
+                material=product.material, color=product.color,
+                width_mm=product.width_mm, height_mm=product.height_mm, depth_mm=product.depth_mm,
+            ),
+            assets=[
+                AssetSummary(id=a.id, original_filename=a.original_filename, file_format=a.file_format.value,
+                             size_bytes=a.size_bytes)
+                for a in product.assets
+            ] if is_file else [],
+            trending_badge=domain.trending_badge(product, top_ids),
+            can_buy=can_buy(seller_payout_ready=payout_ready, seller_is_owner=product.seller_is_owner),
+            created_at=product.created_at,
+            published_at=product.published_at,
+            more_like_this=await self._cards(more, top_ids),
+        )

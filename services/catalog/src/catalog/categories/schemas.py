@@ -1,0 +1,64 @@
+"""Category request and response bodies (C1)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from catalog.models import CatalogType
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CategoryCreate(_Input):
+    name: str = Field(min_length=1, max_length=120)
+    type: CatalogType | None = Field(
+        default=None, description="Required for a root; a subcategory takes its root's type (and may repeat it)."
+    )
+    parent_id: int | None = Field(default=None, description="A root category's id; subcategories are one level deep.")
+    slug: str | None = Field(
+        default=None, max_length=140, pattern=SLUG_PATTERN, description="Made from the name when left out."
+    )
+    description: str = ""
+    is_active: bool = True
+    sort_order: int = Field(default=0, ge=0)
+
+
+class CategoryUpdate(_Input):
+    """Type and parent are fixed once created (products rely on the tree's type)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    slug: str | None = Field(default=None, max_length=140, pattern=SLUG_PATTERN)
+    description: str | None = None
+    is_active: bool | None = None
+    sort_order: int | None = Field(default=None, ge=0)
+
+
+class CategoryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    type: CatalogType
+    name: str
+    slug: str
+    parent_id: int | None
+    description: str
+    is_active: bool
+    sort_order: int
+
+
+class CategoryNode(CategoryOut):
+    children: list[CategoryOut]
+
+
+class CategoryTree(BaseModel):
+    type: CatalogType
+    label: str
+    categories: list[CategoryNode]
+
+
+class CategoryTrees(BaseModel):
+    trees: list[CategoryTree]

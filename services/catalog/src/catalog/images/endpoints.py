@@ -1,0 +1,80 @@
+"""Image endpoints: upload, edit (alt text, primary), reorder, delete — the listing's payout-ready
+seller or an owner (C3, C4) — and the public image bytes."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, File, Form, Response, UploadFile, status
+from fastapi.responses import FileResponse
+
+from catalog.images import service
+from catalog.images.schemas import ImageOrder, ImageUpdate
+from catalog.listings import service as listings
+from catalog.listings.schemas import ImageOut, ListingOut
+from catalog.uploads import UploadLimitRoute, upload_limit
+from catalog.web import Settings, Storage
+from homecraft_shared.dependencies import CurrentIdentity, DbSession
+
+router = APIRouter(tags=["listing images"], route_class=UploadLimitRoute)
+
+# Keys are random and never reused, so an image's bytes never change: cache for a year.
+IMAGE_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+@router.post(
+    "/listings/{product_id}/images",
+    status_code=status.HTTP_201_CREATED,
+    summary="Upload an image (PNG, JPEG, WebP or GIF, checked by content; size limit CATALOG_MAX_IMAGE_BYTES)",
+    responses={413: {"description": "Too large"}, 415: {"description": "Not a supported image"}},
+)
+@upload_limit("max_image_bytes")
+async def upload_image(
+    product_id: uuid.UUID,
+    session: DbSession,
+    identity: CurrentIdentity,
+    storage: Storage,
+    settings: Settings,
+    file: UploadFile = File(...),
+    alt_text: str = Form(""),
+    is_primary: bool = Form(False),
+) -> ImageOut:
+    image = await service.upload_image(
+        session, storage, settings, identity, product_id, file, alt_text=alt_text.strip(), is_primary=is_primary
+    )
+    return listings.image_out(image)
+
+
+@router.patch("/listings/{product_id}/images/{image_id}", summary="Change an image's alt text or make it the primary image")
+async def update_image(
+    product_id: uuid.UUID, image_id: int, body: ImageUpdate, session: DbSession, identity: CurrentIdentity
+) -> ImageOut:
+    return listings.image_out(await service.update_image(session, identity, product_id, image_id, body))
+
+
+@router.put("/listings/{product_id}/images/order", summary="Reorder a listing's images")
+async def reorder_images(product_id: uuid.UUID, body: ImageOrder, session: DbSession, identity: CurrentIdentity) -> ListingOut:
+    return await listings.listing_view(session, await service.reorder_images(session, identity, product_id, body))
+
+
+@router.delete(
+    "/listings/{product_id}/images/{image_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete an image (the next one by sort order becomes primary)",
+)
+async def delete_image(
+    product_id: uuid.UUID, image_id: int, session: DbSession, identity: CurrentIdentity, storage: Storage
+) -> Response:
+    await service.delete_image(session, storage, identity, product_id, image_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/media/images/{storage_key}", summary="An image's bytes (public; cacheable forever)", response_class=FileResponse)
+async def image_bytes(storage_key: str, session: DbSession, storage: Storage) -> FileResponse:
+    image, path = await service.public_image(session, storage, storage_key)
+    return FileResponse(
+        path,
+        media_type=image.content_type,
+        headers={"Cache-Control": IMAGE_CACHE_CONTROL, "X-Content-Type-Options": "nosniff"},
+        content_disposition_type="inline",
+    )

@@ -1,0 +1,139 @@
+"""Product images (C3): many per listing, exactly one primary once there is any.
+
+The first image becomes primary; making an image primary unsets the others; deleting the primary
+promotes the next by sort order. Images are checked by content (magic bytes), never by file name.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import UploadFile
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog.images import repository
+from catalog.images.schemas import ImageOrder, ImageUpdate
+from catalog.listings import service as listings
+from catalog.models import ListingStatus, Product, ProductImage
+from catalog.settings import CatalogSettings
+from catalog.storage import IMAGE_TYPES, KEY_PATTERN, MediaStorage, UnsupportedMediaType, sniff_image
+from homecraft_shared.errors import NotFound, ValidationFailed
+from homecraft_shared.identity import Identity
+
+
+def _ordered(product: Product) -> list[ProductImage]:
+    return sorted(product.images, key=lambda image: (image.sort_order, image.id or 0))
+
+
+def _make_primary(product: Product, chosen: ProductImage) -> None:
+    for image in product.images:
+        image.is_primary = image is chosen
+
+
+def _check_room(product: Product, settings: CatalogSettings) -> None:
+    if len(product.images) >= settings.max_images_per_product:
+        raise ValidationFailed(f"A listing can have at most {settings.max_images_per_product} images; delete one first.")
+
+
+def _image_of(product: Product, image_id: int) -> ProductImage:
+    image = next((image for image in product.images if image.id == image_id), None)
+    if image is None:
+        raise NotFound(f"Image {image_id} is not an image of this listing.")
+    return image
+
+
+async def upload_image(
+    session: AsyncSession,
+    storage: MediaStorage,
+    settings: CatalogSettings,
+    identity: Identity,
+    product_id: uuid.UUID,
+    upload: UploadFile,
+    *,
+    alt_text: str,
+    is_primary: bool,
+) -> ProductImage:
+    # Check first without a lock, receive and check the file, then lock: no lock is held during file I/O.
+    product = await listings.listing_for_change(session, identity, product_id, lock=False)
+    _check_room(product, settings)
+    if len(alt_text) > 160:
+        raise ValidationFailed("The alt text can be at most 160 characters.")
+    async with storage.receive(
+        upload, max_bytes=settings.max_image_bytes, chunk_bytes=settings.upload_chunk_bytes, what="image"
+    ) as received:
+        content_type = sniff_image(received.head)
+        if content_type is None:
+            raise UnsupportedMediaType(
+                f"Unsupported image: upload a {IMAGE_TYPES} image (the file's content is checked, not its name)."
+            )
+        product = await listings.relock(session, product)
+        _check_room(product, settings)
+        key = await storage.keep(session, received, "images")
+    images = _ordered(product)
+    image = ProductImage(
+        storage_key=key,
+        content_type=content_type,
+        size_bytes=received.size,
+        alt_text=alt_text,
+        is_primary=False,
+        sort_order=(images[-1].sort_order + 1) if images else 0,
+    )
+    product.images.append(image)
+    if is_primary or not images:
+        _make_primary(product, image)
+    await session.flush()
+    return image
+
+
+async def update_image(
+    session: AsyncSession, identity: Identity, product_id: uuid.UUID, image_id: int, data: ImageUpdate
+) -> ProductImage:
+    product = await listings.listing_for_change(session, identity, product_id)
+    image = _image_of(product, image_id)
+    if data.alt_text is not None:
+        image.alt_text = data.alt_text
+    if data.is_primary:
+        _make_primary(product, image)
+    await session.flush()
+    return image
+
+
+async def reorder_images(session: AsyncSession, identity: Identity, product_id: uuid.UUID, data: ImageOrder) -> Product:
+    product = await listings.listing_for_change(session, identity, product_id)
+    current = {image.id for image in product.images}
+    if len(data.image_ids) != len(set(data.image_ids)) or set(data.image_ids) != current:
+        raise ValidationFailed(
+            f"List every image of this listing exactly once: its images are {sorted(current)}.",
+            errors=[{"field": "image_ids", "message": "must be a permutation of the listing's image ids"}],
+        )
+    by_id = {image.id: image for image in product.images}
+    for position, image_id in enumerate(data.image_ids):
+        by_id[image_id].sort_order = position
+    await session.flush()
+    return product
+
+
+async def delete_image(
+    session: AsyncSession, storage: MediaStorage, identity: Identity, product_id: uuid.UUID, image_id: int
+) -> None:
+    product = await listings.listing_for_change(session, identity, product_id)
+    image = _image_of(product, image_id)
+    if len(product.images) == 1 and product.status == ListingStatus.PUBLISHED:
+        raise ValidationFailed(
+            "A published listing needs at least one image: upload another one first, or unpublish the listing."
+        )
+    product.images.remove(image)  # delete-orphan: the row goes at flush
+    if image.is_primary:
+        remaining = _ordered(product)
+        if remaining:
+            _make_primary(product, remaining[0])
+    storage.delete_after_commit(session, "images", image.storage_key)
+    await session.flush()
+
+
+async def public_image(session: AsyncSession, storage: MediaStorage, storage_key: str) -> tuple[ProductImage, str]:
+    """An image by its key with the path of its file (404 when either is missing)."""
+    image = await repository.by_storage_key(session, storage_key) if KEY_PATTERN.fullmatch(storage_key) else None
+    if image is None or not storage.exists("images", storage_key):
+        raise NotFound("No such image.")
+    return image, str(storage.path_for("images", storage_key))

@@ -1,0 +1,69 @@
+"""The internal API, for other services (the orders service); the gateway never routes ``/internal/*``.
+
+- ``POST /internal/products/lookup``: current price, seller, kind, visibility and buyability of many
+  products in one call (order placement O2, checkout re-checks K2/O5). No identity needed: orders
+  calls it for guests too, and it tells nothing a product page does not.
+- ``GET /internal/products/{id}/assets`` and ``GET /internal/assets/{id}/content``: a FILE product's
+  digital files and their bytes, for downloads that orders has already checked entitlement for (O6).
+  They need an identity token whose roles include ``service`` (or an owner/staff token).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import FileResponse
+
+from catalog.internal import service
+from catalog.internal.schemas import LookupRequest, LookupResponse, ProductAssets
+from catalog.models import AssetFormat
+from catalog.web import Storage
+from homecraft_shared.dependencies import CurrentIdentity, DbSession
+from homecraft_shared.errors import Forbidden
+from homecraft_shared.identity import Identity
+
+router = APIRouter(prefix="/internal", tags=["internal"])
+
+SERVICE_ROLE = "service"
+ASSET_MEDIA_TYPES = {
+    AssetFormat.STL: "model/stl",
+    AssetFormat.THREE_MF: "model/3mf",
+    AssetFormat.OBJ: "model/obj",
+    AssetFormat.ZIP: "application/zip",
+}
+
+
+async def require_service(identity: CurrentIdentity) -> Identity:
+    if SERVICE_ROLE not in identity.roles and not identity.is_owner:
+        raise Forbidden("This internal endpoint is for other services (role 'service') and marketplace owners only.")
+    return identity
+
+
+ServiceIdentity = Annotated[Identity, Depends(require_service)]
+
+
+@router.post("/products/lookup", summary="Current facts of many products in one call (for orders)")
+async def lookup_products(body: LookupRequest, session: DbSession) -> LookupResponse:
+    return await service.lookup(session, body.product_ids)
+
+
+@router.get("/products/{product_id}/assets", summary="A product's digital files (role service or owner)")
+async def product_assets(product_id: uuid.UUID, session: DbSession, _: ServiceIdentity) -> ProductAssets:
+    return await service.product_assets(session, product_id)
+
+
+@router.get(
+    "/assets/{asset_id}/content",
+    summary="A digital file's bytes (role service or owner; orders checks entitlement first)",
+    response_class=FileResponse,
+)
+async def asset_content(asset_id: uuid.UUID, session: DbSession, storage: Storage, _: ServiceIdentity) -> FileResponse:
+    asset, path = await service.asset_file(session, storage, asset_id)
+    return FileResponse(
+        path,
+        media_type=ASSET_MEDIA_TYPES[asset.file_format],
+        filename=asset.original_filename,
+        headers={"Cache-Control": "private, no-store", "X-Content-SHA256": asset.sha256, "X-Content-Type-Options": "nosniff"},
+    )

@@ -1,0 +1,64 @@
+"""Bodies of the internal API the orders service calls."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from catalog.models import AssetFormat, CatalogType, ListingStatus
+
+MAX_LOOKUP = 200
+
+
+class LookupRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_ids: list[str] = Field(min_length=1, max_length=MAX_LOOKUP)
+
+
+class ProductFacts(BaseModel):
+    """What orders snapshots at placement (O2) and re-checks at checkout (K2, O5), current at this instant."""
+
+    product_id: str
+    seller_id: str
+    kind: CatalogType
+    title: str
+    slug: str
+    category_id: int
+    price_cents: int
+    currency: str
+    is_free: bool
+    status: ListingStatus
+    is_active: bool
+    visible: bool = Field(description="Published and active: buyers can see it.")
+    seller_payout_ready: bool
+    seller_is_owner: bool
+    can_buy: bool = Field(description="C10: the seller is payout-ready or an owner.")
+    purchasable: bool = Field(description="visible and can_buy.")
+    requires_shipping: bool = Field(description="MODEL (physical print).")
+    is_digital: bool = Field(description="FILE (digital download).")
+
+
+class LookupResponse(BaseModel):
+    products: list[ProductFacts] = Field(description="In the order asked, each id once.")
+    unknown_ids: list[str] = Field(description="Ids that are not products of this catalog (including malformed ids).")
+
+
+class InternalAsset(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    product_id: uuid.UUID
+    original_filename: str
+    file_format: AssetFormat
+    size_bytes: int
+    sha256: str
+    created_at: dt.datetime
+
+
+class ProductAssets(BaseModel):
+    product_id: uuid.UUID
+    kind: CatalogType
+    assets: list[InternalAsset]

@@ -1,0 +1,137 @@
+"""The internal API for orders — product lookup (current price, seller, kind, visibility, C10 can_buy)
+and digital files for entitled downloads — and the C10 can_buy helper the read side uses."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from listing_support import Writer, binary_stl, running_writer, three_mf
+from sqlalchemy import event, select
+
+from catalog.buyability import can_buy, can_buy_clause, payout_ready_sellers, product_can_buy, seller_payout_ready
+from catalog.models import Product
+
+OWNER_ID = "owner-1"
+
+
+@pytest.fixture
+async def w(database_url: str, nats_url: str, identity_keys: tuple[str, str], tmp_path: Path) -> AsyncIterator[Writer]:
+    async with running_writer(database_url, nats_url, identity_keys, tmp_path) as writer:
+        await writer.make_ready("seller-1")
+        yield writer
+
+
+async def lookup(w: Writer, ids: list[str]) -> dict:
+    response = await w.client.post("/internal/products/lookup", json={"product_ids": ids})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_c10_can_buy_rule() -> None:
+    assert can_buy(seller_payout_ready=True, seller_is_owner=False)
+    assert can_buy(seller_payout_ready=False, seller_is_owner=True)
+    assert not can_buy(seller_payout_ready=False, seller_is_owner=False)
+
+
+async def test_lookup_reports_current_facts_in_one_query(w: Writer) -> None:
+    model = await w.publishable("MODEL", title="Vase", price_cents=2500)
+    await w.client.post(f"/listings/{model['id']}/publish", headers=w.seller())
+    file = await w.draft("FILE", title="Pack", is_free=True)
+    statements: list[str] = []
+    engine = w.app.state.runtime.engine.sync_engine
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "products" in statement:
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        result = await lookup(w, [model["id"], "not-a-uuid", file["id"], str(uuid.UUID(int=7)), model["id"]])
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) == 1
+    assert result["unknown_ids"] == ["not-a-uuid", str(uuid.UUID(int=7))]
+    vase, pack = result["products"]
+    assert vase == {
+        "product_id": model["id"], "seller_id": "seller-1", "kind": "MODEL", "title": "Vase", "slug": "vase",
+        "category_id": model["category_id"], "price_cents": 2500, "currency": "usd", "is_free": False,
+        "status": "published", "is_active": True, "visible": True, "seller_payout_ready": True,
+        "seller_is_owner": False, "can_buy": True, "purchasable": True, "requires_shipping": True, "is_digital": False,
+    }
+    assert (pack["kind"], pack["price_cents"], pack["is_free"], pack["visible"], pack["purchasable"]) == ("FILE", 0, True, False, False)
+    assert (pack["requires_shipping"], pack["is_digital"]) == (False, True)
+
+
+async def test_c10_lookup_follows_payout_readiness_and_owner_sellers(w: Writer) -> None:
+    listing = await w.publishable("MODEL")
+    await w.client.post(f"/listings/{listing['id']}/publish", headers=w.seller())
+    owners = await w.client.post(
+        "/listings", json={"kind": "MODEL", "title": "House", "category_id": listing["category_id"], "price_cents": 100}, headers=w.owner()
+    )
+    await w.make_ready("seller-1", ready=False)
+    result = await lookup(w, [listing["id"], owners.json()["id"]])
+    sellers, house = result["products"]
+    assert (sellers["seller_payout_ready"], sellers["can_buy"], sellers["purchasable"], sellers["visible"]) == (False, False, False, True)
+    assert (house["seller_payout_ready"], house["seller_is_owner"], house["can_buy"]) == (False, True, True)
+
+
+async def test_c10_can_buy_clause_and_helpers_match_the_rule(w: Writer) -> None:
+    ready = await w.draft("FILE", title="Ready")
+    owners = (await w.client.post(
+        "/listings", json={"kind": "FILE", "title": "Owned", "category_id": ready["category_id"], "price_cents": 1}, headers=w.owner()
+    )).json()
+    await w.make_ready("seller-2")
+    unready = await w.draft("FILE", title="Later", seller="seller-2")
+    await w.make_ready("seller-2", ready=False)
+    async with w.session() as session:
+        rows = (await session.execute(select(Product, can_buy_clause().label("can_buy")))).all()
+        by_title = {product.title: flag for product, flag in rows}
+        assert by_title == {"Ready": True, "Owned": True, "Later": False}
+        buyable = await session.scalars(select(Product).where(can_buy_clause()).order_by(Product.title))
+        assert [p.title for p in buyable.all()] == ["Owned", "Ready"]
+        assert await seller_payout_ready(session, "seller-1") and not await seller_payout_ready(session, "seller-2")
+        assert not await seller_payout_ready(session, "nobody")
+        ready_set = await payout_ready_sellers(session, ["seller-1", "seller-2", OWNER_ID])
+        assert ready_set == {"seller-1"}
+        products = {p.title: p for p, _ in rows}
+        assert [product_can_buy(products[t], ready_set) for t in ("Ready", "Owned", "Later")] == [True, True, False]
+    assert {ready["id"], owners["id"], unready["id"]} == {str(p.id) for p in products.values()}
+
+
+
+async def test_lookup_validates_its_body(w: Writer) -> None:
+    assert (await w.client.post("/internal/products/lookup", json={"product_ids": []})).status_code == 422
+    assert (await w.client.post("/internal/products/lookup", json={"product_ids": ["x"] * 201})).status_code == 422
+    assert (await w.client.post("/internal/products/lookup", json={})).status_code == 422
+
+
+async def test_asset_content_for_services_and_owners_only(w: Writer) -> None:
+    listing = await w.draft("FILE")
+    content = three_mf()
+    asset = (await w.upload_asset(listing["id"], content, name="Dragon Bust.3mf")).json()
+    await w.upload_asset(listing["id"], binary_stl(), name="base.stl")
+    url = f"/internal/assets/{asset['id']}/content"
+
+    assert (await w.client.get(url)).status_code == 401
+    assert (await w.client.get(url, headers=w.seller())).status_code == 403
+    assert (await w.client.get(url, headers=w.consumer())).status_code == 403
+    for headers in (w.service(), w.owner()):
+        response = await w.client.get(url, headers=headers)
+        assert response.status_code == 200
+        assert response.content == content
+        assert response.headers["content-type"] == "model/3mf"
+        assert response.headers["content-disposition"] == "attachment; filename*=utf-8''Dragon%20Bust.3mf"
+        assert response.headers["cache-control"] == "private, no-store"
+        assert response.headers["x-content-sha256"] == hashlib.sha256(content).hexdigest()
+    assert (await w.client.get(f"/internal/assets/{uuid.uuid4()}/content", headers=w.service())).status_code == 404
+
+    listed = await w.client.get(f"/internal/products/{listing['id']}/assets", headers=w.service())
+    assert listed.status_code == 200
+    assert [a["original_filename"] for a in listed.json()["assets"]] == ["Dragon Bust.3mf", "base.stl"]
+    assert listed.json()["kind"] == "FILE"
+    assert (await w.client.get(f"/internal/products/{listing['id']}/assets", headers=w.seller())).status_code == 403
+    assert (await w.client.get(f"/internal/products/{uuid.uuid4()}/assets", headers=w.service())).status_code == 404
