@@ -189,7 +189,11 @@ class EventConsumer:
 
     async def _fetch_loop(self, subscription: JetStreamContext.PullSubscription) -> None:
         failures = 0
+        task = asyncio.current_task()
         while True:
+            if task is not None and task.cancelling():
+                # nats-py's fetch can swallow a cancellation that races its own timeout; honour it.
+                raise asyncio.CancelledError
             try:
                 messages = await subscription.fetch(self.settings.fetch_batch, timeout=1.0)
                 failures = 0
