@@ -25,7 +25,7 @@ STAMP = VENV / ".homecraft-sync"
 
 
 def main() -> int:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036  (this file runs on whatever python3 the user has)
         print("Home Craft 3D needs Python 3.11 or newer", file=sys.stderr)
         return 2
     ensure_environment()
