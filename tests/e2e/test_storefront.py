@@ -20,9 +20,12 @@ def test_home_page_shows_the_demo_catalog_with_images(stack: RunningStack, page:
     assert {"Featured", "New arrivals"} <= set(labels), labels
     cards = page.locator("article.card")
     assert cards.count() >= 8
-    # Every card image actually loaded through the gateway's media proxy.
+    # Every card image actually loads through the gateway's media proxy (they are lazy: scroll to each).
+    images = page.locator("article.card img")
+    for index in range(images.count()):
+        images.nth(index).scroll_into_view_if_needed()
     page.wait_for_load_state("networkidle")
-    broken = page.locator("article.card img").evaluate_all(
+    broken = images.evaluate_all(
         "imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
     )
     assert broken == []
