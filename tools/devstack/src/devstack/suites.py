@@ -33,6 +33,10 @@ PACKAGES = (
 )
 
 
+# Suites that never touch the test database (the run command uses its own SQLite files): the
+# PostgreSQL pass skips them, since they would only repeat the SQLite pass.
+DATABASE_FREE_SUITES = ("tests/contract", "tools/devstack", "tests/e2e")
+
 # Suites that drive pages in a real browser (Debian's chromium through Playwright).
 BROWSER_SUITES = ("tests/e2e",)
 CHROMIUM = "/usr/bin/chromium"
@@ -69,6 +73,8 @@ def run(root: Path, *, postgres: bool, lint: bool, only: list[str]) -> int:
             print("0 passed, 1 failed (ruff found problems; fix them or run ruff check --fix)")
             return 1
     packages = [p.rstrip("/") for p in only] or [p for p in PACKAGES if (root / p).exists()]
+    if postgres and not only:
+        packages = [p for p in packages if p not in DATABASE_FREE_SUITES]
     if any(p in BROWSER_SUITES for p in packages) and not ensure_chromium():
         print("0 passed, 1 failed (no Chromium for the browser tests; install Debian's chromium package)")
         return 1
