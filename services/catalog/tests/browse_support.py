@@ -46,8 +46,13 @@ class Catalog:
 
 
 @contextlib.asynccontextmanager
-async def running_catalog(database_url: str, nats_url: str, public_pem: str, tmp_path: Any = None) -> AsyncIterator[Catalog]:
-    settings: dict[str, Any] = {"database_url": database_url, "nats_url": nats_url, "identity_public_key": public_pem}
+async def running_catalog(
+    database_url: str, nats_url: str, public_pem: str, tmp_path: Any = None, *, read_cache_seconds: float = 0
+) -> AsyncIterator[Catalog]:
+    """The catalog app over ASGI. Its read cache is off by default: these tests write rows and read
+    them back at once (a test about the cache itself turns it on)."""
+    settings: dict[str, Any] = {"database_url": database_url, "nats_url": nats_url, "identity_public_key": public_pem,
+                                "read_cache_seconds": read_cache_seconds}
     if tmp_path is not None:
         settings["media_root"] = tmp_path / "media"
     app = create_app(CatalogSettings(**settings))

@@ -17,6 +17,7 @@ from browse_support import (
     titles,
 )
 
+from catalog.browse.cache import BrowseCache
 from catalog.models import CatalogType, ListingStatus
 
 
@@ -261,3 +262,43 @@ async def test_cards_carry_the_primary_image_else_the_first_by_sort_order(catalo
     card = cards["With primary"]
     assert set(card) >= {"id", "title", "slug", "kind", "price_cents", "is_free", "image_url", "rating_avg",
                          "rating_count", "trending_badge", "can_buy", "seller_id"}
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_read_cache_keeps_request_independent_facts_for_its_ttl_then_refreshes(
+    database_url: str, nats_url: str, identity_keys: tuple[str, str]
+) -> None:
+    """With the read cache on (the service default), totals, the badge set and the hidden categories are
+    reused for ``read_cache_seconds`` and then recomputed; the page's cards are always fresh."""
+    async with running_catalog(database_url, nats_url, identity_keys[1], read_cache_seconds=5) as catalog:
+        clock = FakeClock()
+        catalog.app.state.browse_cache = BrowseCache(5, clock=clock)
+        async with catalog.session() as s:
+            payout(s, "seller-ready", True)
+            files = category(s, "Files")
+            other = category(s, "Other")
+            product(s, files, "First", score=1.0)
+            product(s, other, "Elsewhere")
+        first = await catalog.get("/browse", sort="trending")
+        assert first["total"] == 2
+        async with catalog.session() as s:
+            product(s, files, "Second", score=2.0)
+            other.is_active = False
+            s.add(other)
+        clock.now += 4.9
+        cached = await catalog.get("/browse", sort="trending")
+        assert titles(cached) == ["Second", "First", "Elsewhere"]  # cards fresh, "Other" still seen as active
+        assert cached["total"] == 2  # the total as of up to 5 s ago
+        assert {c["title"]: c["trending_badge"] for c in cached["items"]}["Second"] is False  # badge set too
+        clock.now += 0.1
+        fresh = await catalog.get("/browse", sort="trending")
+        assert titles(fresh) == ["Second", "First"]
+        assert fresh["total"] == 2
+        assert [c["trending_badge"] for c in fresh["items"]] == [True, True]

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from catalog import models  # noqa: F401  (registers the tables)
 from catalog.assets.endpoints import router as assets_router
+from catalog.browse.cache import BrowseCache
 from catalog.browse.endpoints import router as browse_router
 from catalog.categories.endpoints import router as categories_router
 from catalog.handlers import handlers
@@ -29,7 +30,8 @@ def create_runtime(settings: CatalogSettings | None = None) -> ServiceRuntime:
 
 
 def create_app(settings: CatalogSettings | None = None) -> FastAPI:
-    return create_service_app(
+    settings = settings or CatalogSettings()
+    app = create_service_app(
         create_runtime(settings),
         title="Home Craft 3D catalog",
         description="Categories, products, images, 3D files, listing workflow, browse, search, home.",
@@ -38,3 +40,6 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
             browse_router,
         ],
     )
+    # Per app instance (so per process): the read side's few-seconds cache, see catalog.browse.cache.
+    app.state.browse_cache = BrowseCache(settings.read_cache_seconds)
+    return app

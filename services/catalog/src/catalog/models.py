@@ -80,6 +80,7 @@ class Product(Base):
         sa.Index("ix_products_kind_visible_created", "kind", "status", "is_active", "created_at"),
         sa.Index("ix_products_category_visible", "category_id", "status", "is_active"),
         sa.Index("ix_products_visible_trending", "status", "is_active", "trending_score"),
+        sa.Index("ix_products_visible_rating", "status", "is_active", "rating_count"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)

@@ -23,3 +23,9 @@ class CatalogSettings(ServiceSettings):
     max_images_per_product: int = Field(default=20, gt=0)
     max_assets_per_product: int = Field(default=20, gt=0)
     upload_chunk_bytes: int = Field(default=1 * MB, gt=0)
+
+    # Read side: how long (seconds) each process reuses request-independent facts it would otherwise
+    # recompute per request: the hidden category ids, the top-12 trending badge set, the exact totals
+    # (and "any qualifies?" checks) of non-search lists. What a reader sees of those is at most this
+    # old (docs/decisions/0110); 0 disables the cache (tests that write then read at once).
+    read_cache_seconds: float = Field(default=5.0, ge=0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -71,7 +72,7 @@ class TrendingFacts(Protocol):
     def is_trending(self) -> bool: ...
 
 
-def trending_badge(product: TrendingFacts, top_ids: set[uuid.UUID]) -> bool:
+def trending_badge(product: TrendingFacts, top_ids: AbstractSet[uuid.UUID]) -> bool:
     """C7: manually trending, or in the top 12 by score with a score above 0 (``top_ids`` holds only those)."""
     return bool(product.is_trending) or product.id in top_ids
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from catalog.browse import domain
 from catalog.browse.domain import PageWindow, Sort, SortNeedsQuery
@@ -31,50 +31,54 @@ SortQ = Annotated[
 CategorySort = Literal["new", "trending", "top"]
 
 
-def _service(session: DbSession) -> BrowseService:
-    return BrowseService(BrowseRepository(session))
+def _service(request: Request, session: DbSession) -> BrowseService:
+    # The app's read cache (catalog.browse.cache), created once per app instance in catalog.app.
+    return BrowseService(BrowseRepository(session, cache=request.app.state.browse_cache))
+
+
+Service = Annotated[BrowseService, Depends(_service)]
 
 
 async def _browse(
-    session: DbSession, kind: CatalogType | None, q: str | None, sort: Sort | None, page: int, page_size: int
+    service: BrowseService, kind: CatalogType | None, q: str | None, sort: Sort | None, page: int, page_size: int
 ) -> BrowseResult:
     try:
-        return await _service(session).browse(kind=kind, q=q, sort=sort, window=PageWindow(page, page_size))
+        return await service.browse(kind=kind, q=q, sort=sort, window=PageWindow(page, page_size))
     except SortNeedsQuery as exc:
         raise ValidationFailed(str(exc), errors=[{"field": "query.sort", "message": str(exc)}]) from exc
 
 
 @router.get("/home", response_model=HomeBuckets, summary="Home page buckets: featured, new, trending, misc (C6)")
-async def home(session: DbSession) -> HomeBuckets:
-    return await _service(session).home()
+async def home(service: Service) -> HomeBuckets:
+    return await service.home()
 
 
 @router.get("/browse", response_model=BrowseResult, summary="Browse and search every visible product (C5)")
 async def browse_all(
-    session: DbSession,
+    service: Service,
     q: SearchQ = None,
     sort: SortQ = None,
     kind: Annotated[CatalogType | None, Query(description="MODEL or FILE")] = None,
     page: PageQ = 1,
     page_size: PageSizeQ = domain.DEFAULT_PAGE_SIZE,
 ) -> BrowseResult:
-    return await _browse(session, kind, q, sort, page, page_size)
+    return await _browse(service, kind, q, sort, page, page_size)
 
 
 @router.get("/browse/models", response_model=BrowseResult, summary="Browse and search printed models (C5)")
 async def browse_models(
-    session: DbSession, q: SearchQ = None, sort: SortQ = None, page: PageQ = 1,
+    service: Service, q: SearchQ = None, sort: SortQ = None, page: PageQ = 1,
     page_size: PageSizeQ = domain.DEFAULT_PAGE_SIZE,
 ) -> BrowseResult:
-    return await _browse(session, CatalogType.MODEL, q, sort, page, page_size)
+    return await _browse(service, CatalogType.MODEL, q, sort, page, page_size)
 
 
 @router.get("/browse/files", response_model=BrowseResult, summary="Browse and search 3D files (C5)")
 async def browse_files(
-    session: DbSession, q: SearchQ = None, sort: SortQ = None, page: PageQ = 1,
+    service: Service, q: SearchQ = None, sort: SortQ = None, page: PageQ = 1,
     page_size: PageSizeQ = domain.DEFAULT_PAGE_SIZE,
 ) -> BrowseResult:
-    return await _browse(session, CatalogType.FILE, q, sort, page, page_size)
+    return await _browse(service, CatalogType.FILE, q, sort, page, page_size)
 
 
 @router.get(
@@ -82,18 +86,18 @@ async def browse_files(
     summary="Category page: its products and its direct children's, with child chips (C8)",
 )
 async def category_page(
-    session: DbSession,
+    service: Service,
     category_id: int,
     sort: Annotated[CategorySort, Query(description="new | trending | top")] = "new",
     page: PageQ = 1,
     page_size: PageSizeQ = domain.DEFAULT_PAGE_SIZE,
 ) -> CategoryPage:
-    return await _service(session).category_page(category_id, sort=Sort(sort), window=PageWindow(page, page_size))
+    return await service.category_page(category_id, sort=Sort(sort), window=PageWindow(page, page_size))
 
 
 @router.get(
     "/browse/products/{product_id}", response_model=ProductDetail,
     summary="Product page data: images, ratings, license or specs, more like this, can_buy (C9, C10)",
 )
-async def product_page(session: DbSession, product_id: uuid.UUID) -> ProductDetail:
-    return await _service(session).product_page(product_id)
+async def product_page(service: Service, product_id: uuid.UUID) -> ProductDetail:
+    return await service.product_page(product_id)

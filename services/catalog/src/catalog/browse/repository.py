@@ -1,6 +1,7 @@
 """The read side's queries. A list costs a fixed handful of statements whatever its size: the hidden
 categories (once per request), the page of cards (buyability inside it, never looked up per card),
 its total (or both in one for searches), the page's images, and the top-12 trending set (C7, C10).
+The app's read cache (``catalog.browse.cache``) spares the request-independent ones for a few seconds.
 
 Full-text search uses the ``products_fts`` side table that migration 0010 creates and its triggers
 keep in sync: FTS5 + ``bm25`` on SQLite, ``tsvector`` + GIN + ``ts_rank`` on PostgreSQL (there in the
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
+from catalog.browse.cache import NO_CACHE, BrowseCache
 from catalog.browse.domain import Sort
 from catalog.browse.search import fts5_query, tsquery
 from catalog.buyability import can_buy_clause, seller_payout_ready
@@ -114,10 +116,15 @@ def hidden_category_ids() -> sa.Select[tuple[int]]:
 
 
 class BrowseRepository:
-    """One per request: the hidden categories are looked up once and reused by every query."""
+    """One per request: the hidden categories are looked up once and reused by every query.
 
-    def __init__(self, session: AsyncSession) -> None:
+    ``cache`` (the app's, see ``catalog.browse.cache``) holds the request-independent facts for a few
+    seconds: hidden categories, the top-trending set, totals and "exists" checks of non-search lists.
+    """
+
+    def __init__(self, session: AsyncSession, cache: BrowseCache = NO_CACHE) -> None:
         self.session = session
+        self.cache = cache
         self.dialect = session.get_bind().dialect.name
         self._hidden: tuple[int, ...] | None = None
         self._custom_plans_set = False
@@ -130,11 +137,14 @@ class BrowseRepository:
         join or subquery and counts run on an index alone.
         """
         if self._hidden is None:
-            self._hidden = tuple((await self.session.execute(hidden_category_ids())).scalars())
+            self._hidden = await self.cache.hidden_categories.get_or_load(None, self._load_hidden)
         conditions: tuple[Any, ...] = (Product.status == ListingStatus.PUBLISHED, Product.is_active == sa.true())
         if self._hidden:
             conditions += (Product.category_id.not_in(self._hidden),)
         return conditions
+
+    async def _load_hidden(self) -> tuple[int, ...]:
+        return tuple((await self.session.execute(hidden_category_ids())).scalars())
 
     # -- building blocks -------------------------------------------------------------------------
 
@@ -256,26 +266,38 @@ class BrowseRepository:
     async def count(self, flt: ProductFilter, *, cap: int | None = None, tier: Tier = Tier.ALL) -> tuple[int, bool]:
         """(count, exact). With ``cap``, counting stops after cap + 1 rows: (cap, False) means "more than cap"."""
         if cap is None:
-            stmt, _ = await self._apply(sa.select(sa.func.count()).select_from(Product), flt, tier=tier)
-            return int((await self.session.execute(stmt)).scalar_one()), True
+            async def exact() -> int:
+                stmt, _ = await self._apply(sa.select(sa.func.count()).select_from(Product), flt, tier=tier)
+                return int((await self.session.execute(stmt)).scalar_one())
+
+            if flt.search:  # a search's count depends on its terms: never cached
+                return await exact(), True
+            return await self.cache.totals.get_or_load(flt, exact), True
         inner, _ = await self._apply(sa.select(sa.literal(1).label("one")).select_from(Product), flt, tier=tier)
         stmt = sa.select(sa.func.count()).select_from(inner.limit(cap + 1).subquery())
         n = int((await self.session.execute(stmt)).scalar_one())
         return (n, True) if n <= cap else (cap, False)
 
     async def exists(self, flt: ProductFilter) -> bool:
-        stmt, _ = await self._apply(sa.select(Product.id).select_from(Product), flt)
-        return (await self.session.execute(stmt.limit(1))).first() is not None
+        async def load() -> bool:
+            stmt, _ = await self._apply(sa.select(Product.id).select_from(Product), flt)
+            return (await self.session.execute(stmt.limit(1))).first() is not None
 
-    async def top_trending_ids(self, n: int) -> set[uuid.UUID]:
+        return await load() if flt.search else await self.cache.exists.get_or_load(flt, load)
+
+    async def top_trending_ids(self, n: int) -> frozenset[uuid.UUID]:
         """The top ``n`` visible products by trending score with a score above 0 (the badge set, C7)."""
-        stmt = (
-            sa.select(Product.id)
-            .where(*await self.visible(), Product.trending_score > 0)
-            .order_by(*ORDERS[Sort.TRENDING])
-            .limit(n)
-        )
-        return set((await self.session.execute(stmt)).scalars())
+
+        async def load() -> frozenset[uuid.UUID]:
+            stmt = (
+                sa.select(Product.id)
+                .where(*await self.visible(), Product.trending_score > 0)
+                .order_by(*ORDERS[Sort.TRENDING])
+                .limit(n)
+            )
+            return frozenset((await self.session.execute(stmt)).scalars())
+
+        return await self.cache.top_trending.get_or_load(n, load)
 
     async def primary_image_keys(self, product_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
         """Each product's primary image (or its first by sort order), for a whole page in one query."""

@@ -5,6 +5,7 @@ responses. Read-only: nothing here writes or commits.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 
 from catalog.browse import domain
@@ -48,12 +49,12 @@ class BrowseService:
 
     # -- cards -----------------------------------------------------------------------------------
 
-    async def _cards(self, rows: list[CardRow], top_ids: set[uuid.UUID]) -> list[ProductCard]:
+    async def _cards(self, rows: list[CardRow], top_ids: AbstractSet[uuid.UUID]) -> list[ProductCard]:
         images = await self.repo.primary_image_keys([row.id for row in rows])
         return [self._card(row, top_ids, images) for row in rows]
 
     @staticmethod
-    def _card(row: CardRow, top_ids: set[uuid.UUID], images: dict[uuid.UUID, str]) -> ProductCard:
+    def _card(row: CardRow, top_ids: AbstractSet[uuid.UUID], images: dict[uuid.UUID, str]) -> ProductCard:
         return ProductCard(
             id=row.id,
             title=row.title,
@@ -72,7 +73,7 @@ class BrowseService:
             created_at=row.created_at,
         )
 
-    async def _top_ids(self) -> set[uuid.UUID]:
+    async def _top_ids(self) -> AbstractSet[uuid.UUID]:
         # Once per request, over every visible product, so home, browse, category and product pages
         # all badge the same products (C7).
         return await self.repo.top_trending_ids(domain.TRENDING_BADGE_TOP_N)
