@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from pathlib import Path
 
 import httpx
 from playwright.sync_api import Page, expect
@@ -37,7 +39,16 @@ def test_correlation_id_follows_the_request_into_the_catalog(stack: RunningStack
     response = httpx.get(stack.storefront + "/", headers={"X-Correlation-Id": correlation}, timeout=10)
     assert response.status_code == 200
     assert response.headers["x-correlation-id"] == correlation
-    catalog_log = (stack.data_dir / "logs" / "catalog.log").read_text()
-    gateway_log = (stack.data_dir / "logs" / "gateway.log").read_text()
-    assert correlation in catalog_log, "the catalog never saw the gateway's correlation id"
-    assert correlation in gateway_log
+    # Request lines are logged after the response is sent and reach the log files through the run
+    # command's output pump, so give them a moment.
+    for log in ("gateway.log", "catalog.log"):
+        assert wait_for_text(stack.data_dir / "logs" / log, correlation), f"{log} never saw {correlation}"
+
+
+def wait_for_text(path: Path, text: str, within: float = 10.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if text in path.read_text():
+            return True
+        time.sleep(0.1)
+    return False
