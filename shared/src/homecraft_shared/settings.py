@@ -11,8 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class ServiceSettings(BaseSettings):
     """Base settings. A service subclass sets ``model_config`` with ``env_prefix="CATALOG_"`` etc.
 
-    ``environment="local"`` is the embedded default (SQLite files, a local nats-server) and ``"test"``
-    is for test suites; ``"production"`` refuses to start while a secret in ``required_secrets`` is unset.
+    ``environment="local"`` is the embedded default (SQLite files, a local nats-server, used by the
+    run command and the tests); ``"production"`` refuses to start while a secret in
+    ``required_secrets`` is unset.
     """
 
     model_config = SettingsConfigDict(extra="ignore")
@@ -20,7 +21,7 @@ class ServiceSettings(BaseSettings):
     required_secrets: ClassVar[tuple[str, ...]] = ("identity_public_key",)
 
     service_name: str = "service"
-    environment: Literal["local", "test", "production"] = "local"
+    environment: Literal["local", "production"] = "local"
     database_url: str = "sqlite+aiosqlite:///./var/service.db"
     nats_url: str = "nats://127.0.0.1:4222"
     # Number of JetStream replicas for the streams this service produces (3 in production).
@@ -38,7 +39,7 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _secrets_outside_local(self) -> ServiceSettings:
-        if self.environment == "production":
+        if self.environment != "local":
             missing = [name for name in self.required_secrets if not getattr(self, name)]
             if missing:
                 prefix = self.model_config.get("env_prefix", "")
