@@ -3,8 +3,6 @@ order and badge on browse (C7); can_buy on every card without a query per card (
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from browse_support import (
     Catalog,
@@ -19,14 +17,6 @@ from browse_support import (
 
 from catalog.browse.cache import BrowseCache
 from catalog.models import CatalogType, ListingStatus
-
-
-@pytest.fixture
-async def catalog(database_url: str, nats_url: str, identity_keys: tuple[str, str]) -> AsyncIterator[Catalog]:
-    async with running_catalog(database_url, nats_url, identity_keys[1]) as running:
-        async with running.session() as s:
-            payout(s, "seller-ready", True)
-        yield running
 
 
 async def test_c5_only_published_active_products_in_active_categories_are_listed(catalog: Catalog) -> None:

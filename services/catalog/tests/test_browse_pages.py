@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
-import pytest
-from browse_support import Catalog, category, image, payout, product, running_catalog, seller_rating, titles
+from browse_support import Catalog, category, image, payout, product, seller_rating, titles
 
 from catalog.models import AssetFormat, CatalogType, DigitalAsset, ListingStatus
-
-
-@pytest.fixture
-async def catalog(database_url: str, nats_url: str, identity_keys: tuple[str, str]) -> AsyncIterator[Catalog]:
-    async with running_catalog(database_url, nats_url, identity_keys[1]) as running:
-        async with running.session() as s:
-            payout(s, "seller-ready", True)
-        yield running
-
 
 # --- C8 ----------------------------------------------------------------------------------------
 

@@ -4,20 +4,9 @@ with browse."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-from browse_support import Catalog, StatementCounter, category, image, payout, product, running_catalog, titles
+from browse_support import Catalog, StatementCounter, category, image, payout, product, titles
 
 from catalog.models import ListingStatus
-
-
-@pytest.fixture
-async def catalog(database_url: str, nats_url: str, identity_keys: tuple[str, str]) -> AsyncIterator[Catalog]:
-    async with running_catalog(database_url, nats_url, identity_keys[1]) as running:
-        async with running.session() as s:
-            payout(s, "seller-ready", True)
-        yield running
 
 
 async def test_c6_empty_catalog_has_four_empty_buckets(catalog: Catalog) -> None:

@@ -3,22 +3,12 @@ in sync with products by the migration's triggers, ranked, and safe against quer
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 import sqlalchemy as sa
-from browse_support import Catalog, category, payout, product, running_catalog, titles
+from browse_support import Catalog, category, product, titles
 
 from catalog.browse.search import fts5_query, search_terms, tsquery
 from catalog.models import CatalogType, Product
-
-
-@pytest.fixture
-async def catalog(database_url: str, nats_url: str, identity_keys: tuple[str, str]) -> AsyncIterator[Catalog]:
-    async with running_catalog(database_url, nats_url, identity_keys[1]) as running:
-        async with running.session() as s:
-            payout(s, "seller-ready", True)
-        yield running
 
 
 def test_c5_query_terms_keep_only_words() -> None:
