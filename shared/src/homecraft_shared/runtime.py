@@ -24,6 +24,7 @@ from homecraft_shared.messaging import jetstream
 from homecraft_shared.messaging.consumer import ConsumerSettings, EventConsumer, HandlerRegistry
 from homecraft_shared.messaging.contracts import CONTRACTS
 from homecraft_shared.messaging.outbox import OutboxRelay
+from homecraft_shared.messaging.retention import RetentionPolicy, run_pruner
 from homecraft_shared.migrations import upgrade_to_head
 from homecraft_shared.settings import ServiceSettings
 
@@ -78,9 +79,20 @@ class ServiceRuntime:
         if self.handlers and self.handlers.handlers():
             consumer = EventConsumer(self.handlers, self.sessionmaker, self.js, self.consumer_settings())
             self._spawn(consumer.run(), "event-consumer")
+        self._spawn(
+            run_pruner(self.sessionmaker, self.retention_policy(), self.settings.retention_interval_seconds),
+            "messaging-pruner",
+        )
         for hook in self._on_start:
             await hook(self)
         logger.info("service started", extra={"database": self.engine.url.render_as_string()})
+
+    def retention_policy(self) -> RetentionPolicy:
+        return RetentionPolicy(
+            published_outbox_days=self.settings.retention_published_outbox_days,
+            inbox_days=self.settings.retention_inbox_days,
+            replayed_dead_letter_days=self.settings.retention_replayed_dead_letter_days,
+        )
 
     def consumer_settings(self) -> ConsumerSettings:
         return ConsumerSettings(

@@ -37,6 +37,12 @@ class ServiceSettings(BaseSettings):
     consumer_backoff_seconds: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0)
     relay_poll_seconds: float = 0.5
 
+    # Retention of the messaging tables (homecraft_shared.messaging.retention).
+    retention_published_outbox_days: float = 7.0
+    retention_inbox_days: float = 45.0
+    retention_replayed_dead_letter_days: float = 90.0
+    retention_interval_seconds: float = 3600.0
+
     @model_validator(mode="after")
     def _secrets_outside_local(self) -> ServiceSettings:
         if self.environment != "local":
