@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -18,10 +19,37 @@ import time
 from pathlib import Path
 
 
-def free_port() -> int:
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def port_is_free(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(count: int = 1) -> int:
+    """The first of ``count`` consecutive free loopback ports, chosen BELOW the kernel's ephemeral range.
+
+    A port from the ephemeral range (what binding port 0 returns) can be taken by any outgoing
+    connection between the moment it is picked and the moment a server binds it; servers started
+    a few seconds later (the run command's services) would then fail with "address already in use".
+    """
+    low, _ = _ephemeral_range()
+    floor = 10000 if low > 20000 else 1024
+    for _ in range(200):
+        base = random.randrange(floor, low - count)
+        if all(port_is_free(base + offset) for offset in range(count)):
+            return base
+    raise RuntimeError(f"no {count} consecutive free ports below {low}")
 
 
 def wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:

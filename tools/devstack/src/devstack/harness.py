@@ -61,7 +61,7 @@ class RunningStack:
 
 def start_stack(data_dir: Path, timeout: float = 120.0) -> RunningStack:
     process = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "run", "--data-dir", str(data_dir), "--port", str(free_port())],
+        [sys.executable, "-m", "devstack", "run", "--data-dir", str(data_dir), "--port", str(free_port(count=6))],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     assert process.stdout is not None

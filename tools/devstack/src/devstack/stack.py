@@ -13,13 +13,13 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from homecraft_shared.identity import generate_keypair
-from homecraft_shared.local_infra import NatsServer, free_port
+from homecraft_shared.local_infra import NatsServer, free_port, port_is_free
 
 SERVICES = ("catalog", "orders", "payments", "refunds", "engagement")
 APPS = ("gateway", *SERVICES)  # the gateway takes the base port, services the next ones
@@ -32,18 +32,6 @@ class Child:
     port: int
     process: asyncio.subprocess.Process | None = None
     pump: asyncio.Task[None] | None = None
-    stopping: bool = field(default=False)
-
-
-def port_is_free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def pick_port(preferred: int) -> int:
