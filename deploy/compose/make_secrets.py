@@ -17,8 +17,7 @@ import argparse
 import secrets
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from homecraft_shared.identity import generate_keypair
 
 SERVICES = ("catalog", "orders", "payments", "refunds", "engagement", "gateway")
 SECRETS = Path(__file__).resolve().parent / "secrets"
@@ -44,13 +43,7 @@ def main() -> None:
     SECRETS.chmod(0o700)
     private_path, public_path = SECRETS / "identity_private_key.pem", SECRETS / "identity_public_key.pem"
     if args.force or not (private_path.exists() and public_path.exists()):
-        key = Ed25519PrivateKey.generate()
-        private_pem = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ).decode()
-        public_pem = key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode()
+        private_pem, public_pem = generate_keypair()
         write(private_path, private_pem, force=True)
         write(public_path, public_pem, force=True)
     else:
