@@ -2,7 +2,7 @@
 
 Builds a catalog database with N products (100,000 by default; bulk inserts through the real
 migrations, so the search index and its triggers are the production ones), starts a nats-server
-(``homecraft_shared.local_infra.NatsServer``) and the real catalog service under uvicorn in a
+(``homecraft_shared.testing.infra.NatsServer``) and the real catalog service under uvicorn in a
 subprocess on a free 127.0.0.1 port, then drives it with C concurrent clients (aiohttp, 32 by
 default) for a fixed time per scenario and prints p50 / p99 latency and requests per second.
 Everything it starts is stopped at the end.
@@ -46,8 +46,8 @@ from sqlalchemy.engine import make_url
 from catalog.app import MIGRATIONS
 from catalog.models import Category, ListingStatus, Product, ProductImage, SellerPayoutStatus
 from homecraft_shared.db import create_engine
-from homecraft_shared.local_infra import NatsServer, free_port
 from homecraft_shared.migrations import upgrade_to_head
+from homecraft_shared.testing.infra import NatsServer, free_port
 
 
 def _words(text: str) -> list[str]:

@@ -41,13 +41,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from homecraft_shared.db import create_engine, create_sessionmaker, is_sqlite
-from homecraft_shared.local_infra import NatsServer
 from homecraft_shared.messaging.consumer import ConsumerSettings, EventConsumer, HandlerRegistry
 from homecraft_shared.messaging.contracts import EventData, event_contract
 from homecraft_shared.messaging.envelope import EventEnvelope
 from homecraft_shared.messaging.jetstream import connect, ensure_stream
 from homecraft_shared.messaging.outbox import OutboxRelay, record_event
 from homecraft_shared.messaging.tables import OutboxEvent, create_messaging_tables
+from homecraft_shared.testing.infra import NatsServer
 
 PRODUCER = "benchsvc"
 APPLIED_KEY = "bench_applied_event_ids"

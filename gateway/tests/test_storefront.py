@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
-from homecraft_shared.local_infra import free_port
 from homecraft_shared.testing import serve_app
+from homecraft_shared.testing.infra import free_port
 
 
 async def test_home_page_says_so_when_the_catalog_is_unreachable(database_url: str, nats_url: str) -> None:

@@ -11,8 +11,8 @@ from aiohttp import web
 
 from homecraft_shared.http_client import ServiceClient, ServiceUnavailable
 from homecraft_shared.identity import identity_token_var
-from homecraft_shared.local_infra import free_port
 from homecraft_shared.observability import correlation_scope
+from homecraft_shared.testing.infra import free_port
 
 
 @dataclass

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from testsvc import PRODUCER, background, build_registry, effect_counts, outbox_rows, record_item, stream_messages, wait_until
 
-from homecraft_shared.local_infra import NatsServer
 from homecraft_shared.messaging.consumer import ConsumerSettings, EventConsumer
 from homecraft_shared.messaging.jetstream import connect, ensure_stream
 from homecraft_shared.messaging.outbox import OutboxRelay
+from homecraft_shared.testing.infra import NatsServer
 
 EVENTS = 200
 RESTART_AFTER = 100

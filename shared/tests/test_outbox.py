@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 
 import pytest
@@ -22,7 +21,6 @@ from testsvc import (
     record_item,
 )
 
-from homecraft_shared.db import session_scope
 from homecraft_shared.messaging.consumer import apply_event
 from homecraft_shared.messaging.envelope import EventEnvelope
 from homecraft_shared.messaging.outbox import record_event
@@ -46,7 +44,7 @@ async def test_rolled_back_state_change_leaves_no_event(sessionmaker: Maker) -> 
 
 async def test_error_in_unit_of_work_leaves_neither_row(sessionmaker: Maker) -> None:
     with pytest.raises(RuntimeError, match="business rule"):
-        async with contextlib.asynccontextmanager(session_scope)(sessionmaker) as session:
+        async with sessionmaker.begin() as session:  # commits on success, rolls back on error
             await session.execute(items.insert().values(id="a", quantity=1))
             record_event(session, ItemRecordedV1(item_id="a", quantity=1), subject_id="a")
             await session.flush()

@@ -85,7 +85,7 @@ def identity_variable(service: str) -> str:
 
 def nats_server() -> str | None:
     try:
-        from homecraft_shared.local_infra import nats_server_binary
+        from homecraft_shared.testing.infra import nats_server_binary
 
         return nats_server_binary()
     except Exception:

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from gateway import models  # noqa: F401  (registers the tables)
-from gateway.clients import close_clients, open_clients
+from gateway.clients import open_clients
 from gateway.handlers import handlers
 from gateway.settings import GatewaySettings
 from gateway.storefront.endpoints import router as storefront_router
@@ -23,7 +23,6 @@ def create_runtime(settings: GatewaySettings | None = None) -> ServiceRuntime:
         migrations=MIGRATIONS,
         handlers=handlers,
         on_start=[open_clients],
-        on_stop=[close_clients],
     )
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fastapi import Request
-
 from gateway.settings import GatewaySettings
+from homecraft_shared.dependencies import resource
 from homecraft_shared.http_client import ServiceClient
 from homecraft_shared.runtime import ServiceRuntime
 
@@ -24,15 +23,10 @@ class ServiceClients:
 
 
 async def open_clients(runtime: ServiceRuntime) -> None:
+    """Start-up hook: one set of clients per process, a runtime resource closed when it stops."""
     assert isinstance(runtime.settings, GatewaySettings)
-    runtime.state["clients"] = ServiceClients.from_settings(runtime.settings)
+    clients = ServiceClients.from_settings(runtime.settings)
+    runtime.resources.add(clients, close=clients.aclose)
 
 
-async def close_clients(runtime: ServiceRuntime) -> None:
-    clients: ServiceClients | None = runtime.state.pop("clients", None)
-    if clients is not None:
-        await clients.aclose()
-
-
-def service_clients(request: Request) -> ServiceClients:
-    return request.app.state.runtime.state["clients"]
+service_clients = resource(ServiceClients)

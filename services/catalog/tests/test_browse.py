@@ -269,7 +269,7 @@ async def test_read_cache_keeps_request_independent_facts_for_its_ttl_then_refre
     reused for ``read_cache_seconds`` and then recomputed; the page's cards are always fresh."""
     async with running_catalog(database_url, nats_url, identity_keys[1], read_cache_seconds=5) as catalog:
         clock = FakeClock()
-        catalog.app.state.browse_cache = BrowseCache(5, clock=clock)
+        catalog.app.state.runtime.resources.add(BrowseCache(5, clock=clock))
         async with catalog.session() as s:
             payout(s, "seller-ready", True)
             files = category(s, "Files")

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import func, select
 
 from homecraft_shared.db import utcnow
+from homecraft_shared.dependencies import runtime_of
 from homecraft_shared.errors import install_error_handlers
 from homecraft_shared.messaging.tables import DeadLetter, OutboxEvent
 from homecraft_shared.observability import CorrelationMiddleware, configure_logging
@@ -20,12 +21,12 @@ health_router = APIRouter(tags=["health"])
 
 @health_router.get("/healthz", summary="Liveness: the process answers")
 async def healthz(request: Request) -> dict[str, str]:
-    return {"status": "ok", "service": request.app.state.runtime.name}
+    return {"status": "ok", "service": runtime_of(request).name}
 
 
 @health_router.get("/readyz", summary="Readiness: database and NATS reachable")
 async def readyz(request: Request) -> JSONResponse:
-    runtime: ServiceRuntime = request.app.state.runtime
+    runtime = runtime_of(request)
     checks = await runtime.readiness()
     ready = all(value == "ok" for value in checks.values())
     return JSONResponse(
@@ -37,7 +38,7 @@ async def readyz(request: Request) -> JSONResponse:
 @health_router.get("/metrics", response_class=PlainTextResponse, summary="Operator metrics (Prometheus text)")
 async def metrics(request: Request) -> str:
     """Event-flow gauges an operator alerts on: an outbox that does not drain, dead letters waiting."""
-    runtime: ServiceRuntime = request.app.state.runtime
+    runtime = runtime_of(request)
     async with runtime.sessionmaker() as session:
         unpublished = await session.scalar(
             select(func.count()).select_from(OutboxEvent).where(OutboxEvent.published_at.is_(None))

@@ -1,21 +1,23 @@
 """Async SQLAlchemy 2 setup: SQLite (aiosqlite) by default, PostgreSQL (asyncpg) given a URL.
 
-Unit of work: services and repositories never commit; the request (``session_dependency``) or the
-event handler (the consumer) owns the transaction.
+Unit of work: services and repositories never commit; the request (``dependencies.DbSession``,
+i.e. ``ServiceRuntime.session``) or the event handler (the consumer) owns the transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+from homecraft_shared.errors import Conflict
 
 # Stable constraint names, so Alembic migrations are identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -95,12 +97,13 @@ async def ping(engine: AsyncEngine) -> None:
         await conn.execute(text("SELECT 1"))
 
 
-async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One transaction: commit if the body succeeds, roll back if it raises."""
-    async with factory() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+async def flush_or_conflict(session: AsyncSession, message: str) -> None:
+    """Flush, turning a unique-constraint violation into a 409 with ``message``.
+
+    For the race a check-then-insert leaves open: two requests both found the name free, and the
+    database's constraint decides. The request's transaction is rolled back by its owner.
+    """
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(message) from exc

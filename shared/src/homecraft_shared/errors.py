@@ -68,6 +68,32 @@ class ValidationFailed(Problem):
     title = "Validation failed"
 
 
+def invalid_field(field: str, message: str, *, detail: str | None = None) -> ValidationFailed:
+    """A 422 about one field: ``errors`` names it, ``detail`` repeats the message unless given."""
+    return ValidationFailed(detail or message, errors=[{"field": field, "message": message}])
+
+
+class FieldErrors:
+    """Collects every field problem of one request, then raises them together as one 422.
+
+    ``detail`` is the messages joined (after ``prefix`` when given); ``errors`` lists each one.
+    """
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, str]] = []
+
+    def add(self, field: str, message: str) -> None:
+        self.items.append({"field": field, "message": message})
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def raise_if_any(self, *, prefix: str = "") -> None:
+        if self.items:
+            detail = " ".join(item["message"] for item in self.items)
+            raise ValidationFailed(prefix + detail, errors=list(self.items))
+
+
 def problem_response(
     status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None
 ) -> JSONResponse:

@@ -1,4 +1,5 @@
-"""What a running service holds: database, NATS, outbox relay, consumers, identity verifier.
+"""What a running service holds: database, NATS, outbox relay, consumers, identity verifier, and its
+own per-process resources (``Resources``: clients, caches, storage), built once, found by type.
 
 ``ServiceRuntime.start`` / ``stop`` are driven by the app's lifespan (``homecraft_shared.app``), and
 the same runtime serves the service's CLI commands (migrate, replay dead letters, seed).
@@ -11,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
@@ -33,6 +34,41 @@ logger = logging.getLogger(__name__)
 STOP_TIMEOUT_SECONDS = 10.0
 
 Hook = Callable[["ServiceRuntime"], Awaitable[None]]
+R = TypeVar("R")
+
+
+class Resources:
+    """The per-process objects of one service (HTTP clients, caches, storage), one per type.
+
+    A service adds them when it builds its runtime (or in an ``on_start`` hook when they need the
+    event loop); endpoints get them with ``homecraft_shared.dependencies.resource(Type)``. Those given
+    a ``close`` are closed when the runtime stops, last added first.
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[type[Any], Any] = {}
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+
+    def add(self, value: R, *, close: Callable[[], Awaitable[None]] | None = None) -> R:
+        """Register ``value`` under its type, replacing an earlier one of that type."""
+        self._items[type(value)] = value
+        if close is not None:
+            self._closers.append(close)
+        return value
+
+    def get(self, kind: type[R]) -> R:
+        value = self._items.get(kind)
+        if not isinstance(value, kind):
+            raise LookupError(f"no {kind.__name__} among this service's resources; add it when building the runtime")
+        return value
+
+    async def aclose(self) -> None:
+        while self._closers:
+            close = self._closers.pop()
+            try:
+                await close()
+            except Exception:
+                logger.exception("closing a resource failed")
 
 
 class ServiceRuntime:
@@ -58,6 +94,8 @@ class ServiceRuntime:
         self.nats: NATS | None = None
         self.js: JetStreamContext | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self.resources = Resources()
+        # Background loop health flags (``<loop>_crashed``), read by ``readiness``.
         self.state: dict[str, Any] = {}
 
     @property
@@ -126,6 +164,7 @@ class ServiceRuntime:
             for task in stuck:
                 logger.error("background task did not stop in time", extra={"task": task.get_name()})
         self._tasks.clear()
+        await self.resources.aclose()
         if self.nats is not None and not self.nats.is_closed:
             with contextlib.suppress(Exception):
                 await self.nats.close()

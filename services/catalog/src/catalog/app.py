@@ -16,6 +16,7 @@ from catalog.images.endpoints import router as images_router
 from catalog.internal.endpoints import router as internal_router
 from catalog.listings.endpoints import router as listings_router
 from catalog.settings import CatalogSettings
+from catalog.storage import MediaStorage
 from homecraft_shared.app import create_service_app
 from homecraft_shared.runtime import ServiceRuntime
 
@@ -26,12 +27,16 @@ WRITE_SIDE_ROUTERS = (categories_router, listings_router, images_router, assets_
 
 
 def create_runtime(settings: CatalogSettings | None = None) -> ServiceRuntime:
-    return ServiceRuntime(settings or CatalogSettings(), migrations=MIGRATIONS, handlers=handlers)
+    settings = settings or CatalogSettings()
+    runtime = ServiceRuntime(settings, migrations=MIGRATIONS, handlers=handlers)
+    runtime.resources.add(MediaStorage(settings.media_root))
+    # Per process: the read side's few-seconds cache, see catalog.browse.cache.
+    runtime.resources.add(BrowseCache(settings.read_cache_seconds))
+    return runtime
 
 
 def create_app(settings: CatalogSettings | None = None) -> FastAPI:
-    settings = settings or CatalogSettings()
-    app = create_service_app(
+    return create_service_app(
         create_runtime(settings),
         title="Home Craft 3D catalog",
         description="Categories, products, images, 3D files, listing workflow, browse, search, home.",
@@ -40,6 +45,3 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
             browse_router,
         ],
     )
-    # Per app instance (so per process): the read side's few-seconds cache, see catalog.browse.cache.
-    app.state.browse_cache = BrowseCache(settings.read_cache_seconds)
-    return app

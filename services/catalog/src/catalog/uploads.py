@@ -16,6 +16,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
 from catalog.storage import PayloadTooLarge, human_size
+from homecraft_shared.dependencies import runtime_of
 
 FORM_OVERHEAD_BYTES = 64 * 1024
 _ATTRIBUTE = "__catalog_upload_limit__"
@@ -38,7 +39,7 @@ class UploadLimitRoute(APIRoute):
             return handler
 
         async def guarded(request: Request) -> Response:
-            limit = int(getattr(request.app.state.runtime.settings, setting))
+            limit = int(getattr(runtime_of(request).settings, setting))
             declared = request.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD_BYTES:
                 raise PayloadTooLarge(f"The upload is too large: the limit is {human_size(limit)}.")

@@ -1,22 +1,14 @@
-"""FastAPI dependencies of the catalog's write side: settings and media storage."""
+"""FastAPI dependencies of the catalog's write side: its typed settings and its media storage."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from catalog.settings import CatalogSettings
 from catalog.storage import MediaStorage
+from homecraft_shared.dependencies import resource, settings_of
 
-
-def get_settings(request: Request) -> CatalogSettings:
-    return request.app.state.runtime.settings
-
-
-def get_storage(request: Request) -> MediaStorage:
-    return MediaStorage(get_settings(request).media_root)
-
-
-Settings = Annotated[CatalogSettings, Depends(get_settings)]
-Storage = Annotated[MediaStorage, Depends(get_storage)]
+Settings = Annotated[CatalogSettings, Depends(settings_of(CatalogSettings))]
+Storage = Annotated[MediaStorage, Depends(resource(MediaStorage))]

@@ -1,7 +1,7 @@
 """The registry of versioned event contracts.
 
 A contract is a pydantic model for an event's ``data`` plus its type, version and single producer.
-Contracts live in ``homecraft_shared.contracts`` (one module per producing service) and are
+Contracts live in ``homecraft_shared.events`` (one module per producing service) and are
 snapshotted and checked in ``tests/contract``. A breaking change is a new version registered beside
 the old one, never an edit of a published one.
 """

@@ -15,7 +15,7 @@ import pytest
 from nats.js.errors import NotFoundError
 
 from homecraft_shared.identity import generate_keypair
-from homecraft_shared.local_infra import NatsServer
+from homecraft_shared.testing.infra import NatsServer
 
 POSTGRES_ENV = "HOMECRAFT_TEST_POSTGRES_URL"
 

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from homecraft_shared.local_infra import free_port
+from homecraft_shared.testing.infra import free_port
 
 ROOT = Path(__file__).resolve().parents[4]
 

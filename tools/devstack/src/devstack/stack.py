@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from homecraft_shared.identity import generate_keypair
-from homecraft_shared.local_infra import NatsServer, free_port, port_is_free
+from homecraft_shared.testing.infra import NatsServer, free_port, port_is_free
 
 SERVICES = ("catalog", "orders", "payments", "refunds", "engagement")
 APPS = ("gateway", *SERVICES)  # the gateway takes the base port, services the next ones

@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
 
-from homecraft_shared.local_infra import PostgresCluster
+from homecraft_shared.testing.infra import PostgresCluster
 
 PACKAGES = (
     "shared",

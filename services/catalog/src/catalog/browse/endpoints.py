@@ -5,16 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from catalog.browse import domain
+from catalog.browse.cache import BrowseCache
 from catalog.browse.domain import PageWindow, Sort, SortNeedsQuery
 from catalog.browse.repository import BrowseRepository
 from catalog.browse.schemas import BrowseResult, CategoryPage, HomeBuckets, ProductDetail
 from catalog.browse.service import BrowseService
 from catalog.models import CatalogType
-from homecraft_shared.dependencies import DbSession
-from homecraft_shared.errors import ValidationFailed
+from homecraft_shared.dependencies import DbSession, resource
+from homecraft_shared.errors import invalid_field
 
 router = APIRouter(tags=["browse"])
 
@@ -31,9 +32,9 @@ SortQ = Annotated[
 CategorySort = Literal["new", "trending", "top"]
 
 
-def _service(request: Request, session: DbSession) -> BrowseService:
-    # The app's read cache (catalog.browse.cache), created once per app instance in catalog.app.
-    return BrowseService(BrowseRepository(session, cache=request.app.state.browse_cache))
+def _service(session: DbSession, cache: Annotated[BrowseCache, Depends(resource(BrowseCache))]) -> BrowseService:
+    # The read cache (catalog.browse.cache) is one per process, a resource of the runtime (catalog.app).
+    return BrowseService(BrowseRepository(session, cache=cache))
 
 
 Service = Annotated[BrowseService, Depends(_service)]
@@ -45,7 +46,7 @@ async def _browse(
     try:
         return await service.browse(kind=kind, q=q, sort=sort, window=PageWindow(page, page_size))
     except SortNeedsQuery as exc:
-        raise ValidationFailed(str(exc), errors=[{"field": "query.sort", "message": str(exc)}]) from exc
+        raise invalid_field("query.sort", str(exc)) from exc
 
 
 @router.get("/home", response_model=HomeBuckets, summary="Home page buckets: featured, new, trending, misc (C6)")

@@ -3,26 +3,22 @@ level deep with their root's type; slugs made from names, unique per (type, pare
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.categories import repository
 from catalog.categories.schemas import CategoryCreate, CategoryNode, CategoryOut, CategoryTree, CategoryTrees, CategoryUpdate
 from catalog.models import CatalogType, Category
 from catalog.slugs import slugify
-from homecraft_shared.errors import Conflict, NotFound, ValidationFailed
+from homecraft_shared.db import flush_or_conflict
+from homecraft_shared.errors import Conflict, NotFound, invalid_field
 
 TYPE_LABELS = {CatalogType.MODEL: "3D Models", CatalogType.FILE: "3D Files"}
 SLUG_MAX = 140
 
 
-def _invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(message, errors=[{"field": field, "message": message}])
-
-
-def _slug_conflict(type_: CatalogType, parent: Category | None, slug: str) -> Conflict:
+def _slug_taken_message(type_: CatalogType, parent: Category | None, slug: str) -> str:
     where = f"under '{parent.name}'" if parent else f"among the {TYPE_LABELS[type_]} roots"
-    return Conflict(f"A category with the slug '{slug}' already exists {where}; choose another name or slug.")
+    return f"A category with the slug '{slug}' already exists {where}; choose another name or slug."
 
 
 async def create_category(session: AsyncSession, data: CategoryCreate) -> Category:
@@ -30,29 +26,29 @@ async def create_category(session: AsyncSession, data: CategoryCreate) -> Catego
     if data.parent_id is not None:
         parent = await repository.get(session, data.parent_id)
         if parent is None:
-            raise _invalid("parent_id", f"Parent category {data.parent_id} does not exist.")
+            raise invalid_field("parent_id", f"Parent category {data.parent_id} does not exist.")
         if not parent.is_root:
-            raise _invalid(
+            raise invalid_field(
                 "parent_id",
                 f"Subcategories are only one level deep: '{parent.name}' is already a subcategory, "
                 "so it cannot have subcategories of its own. Choose a root category as the parent.",
             )
         if data.type is not None and data.type != parent.type:
-            raise _invalid(
+            raise invalid_field(
                 "type",
                 f"A subcategory must have the same type as its root: '{parent.name}' is a "
                 f"{TYPE_LABELS[parent.type]} category, so its subcategories are {TYPE_LABELS[parent.type]} too.",
             )
         type_ = parent.type
     elif data.type is None:
-        raise _invalid("type", "A root category needs a type: MODEL (3D Models) or FILE (3D Files).")
+        raise invalid_field("type", "A root category needs a type: MODEL (3D Models) or FILE (3D Files).")
     else:
         type_ = data.type
 
     slug = data.slug or slugify(data.name, max_length=SLUG_MAX, fallback="category")
     parent_key = parent.id if parent else 0
     if await repository.slug_taken(session, type_, parent_key, slug):
-        raise _slug_conflict(type_, parent, slug)
+        raise Conflict(_slug_taken_message(type_, parent, slug))
     category = Category(
         type=type_,
         name=data.name,
@@ -64,7 +60,8 @@ async def create_category(session: AsyncSession, data: CategoryCreate) -> Catego
         sort_order=data.sort_order,
     )
     session.add(category)
-    await _flush(session, type_, parent, slug)
+    # A concurrent request may take the slug between the check and the insert: the constraint decides.
+    await flush_or_conflict(session, _slug_taken_message(type_, parent, slug))
     return category
 
 
@@ -75,24 +72,17 @@ async def update_category(session: AsyncSession, category_id: int, data: Categor
     changes = data.model_dump(exclude_unset=True)
     for field in ("name", "is_active", "sort_order", "description", "slug"):
         if field in changes and changes[field] is None:
-            raise _invalid(field, f"{field} cannot be null.")
+            raise invalid_field(field, f"{field} cannot be null.")
     new_slug = changes.get("slug", category.slug)
     if new_slug != category.slug and await repository.slug_taken(
         session, category.type, category.parent_key, new_slug, excluding=category.id
     ):
         parent = await repository.get(session, category.parent_id) if category.parent_id else None
-        raise _slug_conflict(category.type, parent, new_slug)
+        raise Conflict(_slug_taken_message(category.type, parent, new_slug))
     for field, value in changes.items():
         setattr(category, field, value)
-    await _flush(session, category.type, None, category.slug)
+    await flush_or_conflict(session, _slug_taken_message(category.type, None, category.slug))
     return category
-
-
-async def _flush(session: AsyncSession, type_: CatalogType, parent: Category | None, slug: str) -> None:
-    try:
-        await session.flush()
-    except IntegrityError as exc:  # a concurrent request took the slug between our check and the insert
-        raise _slug_conflict(type_, parent, slug) from exc
 
 
 async def category_trees(session: AsyncSession, *, include_inactive: bool = False) -> CategoryTrees:

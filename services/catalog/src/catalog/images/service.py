@@ -17,7 +17,7 @@ from catalog.listings import service as listings
 from catalog.models import ListingStatus, Product, ProductImage
 from catalog.settings import CatalogSettings
 from catalog.storage import IMAGE_TYPES, KEY_PATTERN, MediaStorage, UnsupportedMediaType, sniff_image
-from homecraft_shared.errors import NotFound, ValidationFailed
+from homecraft_shared.errors import NotFound, ValidationFailed, invalid_field
 from homecraft_shared.identity import Identity
 
 
@@ -102,9 +102,10 @@ async def reorder_images(session: AsyncSession, identity: Identity, product_id: 
     product = await listings.listing_for_change(session, identity, product_id)
     current = {image.id for image in product.images}
     if len(data.image_ids) != len(set(data.image_ids)) or set(data.image_ids) != current:
-        raise ValidationFailed(
-            f"List every image of this listing exactly once: its images are {sorted(current)}.",
-            errors=[{"field": "image_ids", "message": "must be a permutation of the listing's image ids"}],
+        raise invalid_field(
+            "image_ids",
+            "must be a permutation of the listing's image ids",
+            detail=f"List every image of this listing exactly once: its images are {sorted(current)}.",
         )
     by_id = {image.id: image for image in product.images}
     for position, image_id in enumerate(data.image_ids):

@@ -11,22 +11,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from catalog.internal import service
 from catalog.internal.schemas import LookupRequest, LookupResponse, ProductAssets
 from catalog.models import AssetFormat
 from catalog.web import Storage
-from homecraft_shared.dependencies import CurrentIdentity, DbSession
-from homecraft_shared.errors import Forbidden
-from homecraft_shared.identity import Identity
+from homecraft_shared.dependencies import DbSession, ServiceIdentity
 
 router = APIRouter(prefix="/internal", tags=["internal"])
 
-SERVICE_ROLE = "service"
 ASSET_MEDIA_TYPES = {
     AssetFormat.STL: "model/stl",
     AssetFormat.THREE_MF: "model/3mf",
@@ -34,14 +30,6 @@ ASSET_MEDIA_TYPES = {
     AssetFormat.ZIP: "application/zip",
 }
 
-
-async def require_service(identity: CurrentIdentity) -> Identity:
-    if SERVICE_ROLE not in identity.roles and not identity.is_owner:
-        raise Forbidden("This internal endpoint is for other services (role 'service') and marketplace owners only.")
-    return identity
-
-
-ServiceIdentity = Annotated[Identity, Depends(require_service)]
 
 
 @router.post("/products/lookup", summary="Current facts of many products in one call (for orders)")

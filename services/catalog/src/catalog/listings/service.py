@@ -19,7 +19,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.buyability import seller_payout_ready
@@ -39,8 +38,8 @@ from catalog.listings.schemas import (
 )
 from catalog.models import CatalogType, Category, ListingStatus, Product, ProductImage
 from catalog.slugs import first_free, slugify
-from homecraft_shared.db import utcnow
-from homecraft_shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from homecraft_shared.db import flush_or_conflict, utcnow
+from homecraft_shared.errors import Conflict, FieldErrors, Forbidden, NotFound, ValidationFailed
 from homecraft_shared.events.catalog import ProductPublishedV1, ProductUnlistedV1, ProductUpdatedV1
 from homecraft_shared.identity import Identity
 from homecraft_shared.messaging.outbox import record_event
@@ -52,6 +51,7 @@ NOT_READY_MESSAGE = (
 )
 OWNER_FLAGS = ("is_active", "is_featured", "is_trending")
 PHYSICAL_SPECS = ("material", "color", "width_mm", "height_mm", "depth_mm")
+SLUG_RACE_MESSAGE = "Another listing of yours was saved with the same title at the same moment; try again."
 PRICE_MESSAGE = "Price must be greater than $0.00 unless the item is marked free."
 
 
@@ -122,25 +122,13 @@ def _check_owner_flags(identity: Identity, sent: dict[str, Any]) -> None:
 # --- validation (C2, C3) -----------------------------------------------------------------------
 
 
-class _Errors:
-    def __init__(self) -> None:
-        self.items: list[dict[str, str]] = []
-
-    def add(self, field: str, message: str) -> None:
-        self.items.append({"field": field, "message": message})
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise ValidationFailed(" ".join(item["message"] for item in self.items), errors=self.items)
-
-
 def kind_mismatch_message(kind: CatalogType) -> str:
     if kind == CatalogType.FILE:
         return "File products must use a 3D Files category."
     return "Model products must use a 3D Models category."
 
 
-async def _check_category(session: AsyncSession, category_id: int, errors: _Errors) -> Category | None:
+async def _check_category(session: AsyncSession, category_id: int, errors: FieldErrors) -> Category | None:
     category = await categories.get(session, category_id)
     if category is None:
         errors.add("category_id", f"Category {category_id} does not exist.")
@@ -149,7 +137,7 @@ async def _check_category(session: AsyncSession, category_id: int, errors: _Erro
     return category
 
 
-def _check_price(state: dict[str, Any], sent: set[str], errors: _Errors) -> None:
+def _check_price(state: dict[str, Any], sent: set[str], errors: FieldErrors) -> None:
     if state["is_free"]:
         state["price_cents"] = 0  # C2: free items cost 0.00
         return
@@ -162,7 +150,7 @@ def _check_price(state: dict[str, Any], sent: set[str], errors: _Errors) -> None
         errors.add("price_cents", "Price must be at most $1,000,000.00.")
 
 
-def _check_kind_fields(state: dict[str, Any], errors: _Errors) -> None:
+def _check_kind_fields(state: dict[str, Any], errors: FieldErrors) -> None:
     if state["kind"] == CatalogType.FILE:
         given = [f for f in PHYSICAL_SPECS if state[f] not in ("", None)]
         if given:
@@ -202,7 +190,7 @@ async def create_listing(session: AsyncSession, identity: Identity, data: Listin
     for flag in OWNER_FLAGS:
         if sent.get(flag) is not None:
             state[flag] = sent[flag]
-    errors = _Errors()
+    errors = FieldErrors()
     category = await _check_category(session, data.category_id, errors)
     if category is not None and category.type != data.kind:
         errors.add("category_id", kind_mismatch_message(data.kind))
@@ -228,7 +216,7 @@ async def update_listing(session: AsyncSession, identity: Identity, product_id: 
     sent = data.model_dump(exclude_unset=True)
     _check_owner_flags(identity, sent)
     nullable = set(PHYSICAL_SPECS[2:])  # dimensions may be cleared
-    errors = _Errors()
+    errors = FieldErrors()
     for field, value in sent.items():
         if value is None and field not in nullable and field not in OWNER_FLAGS:
             errors.add(field, f"{field} cannot be null.")
@@ -277,10 +265,8 @@ async def _unique_slug(session: AsyncSession, seller_id: str, title: str) -> str
 
 
 async def _flush(session: AsyncSession) -> None:
-    try:
-        await session.flush()
-    except IntegrityError as exc:  # a concurrent request took the same slug first
-        raise Conflict("Another listing of yours was saved with the same title at the same moment; try again.") from exc
+    # A concurrent request may take the same slug first: the constraint decides.
+    await flush_or_conflict(session, SLUG_RACE_MESSAGE)
 
 
 async def seller_listings(

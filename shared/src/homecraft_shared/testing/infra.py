@@ -1,7 +1,8 @@
 """Real infrastructure started locally: a JetStream nats-server and a throwaway PostgreSQL cluster.
 
 Used by the run command (devstack), the test fixtures and the benchmarks, so all three run the
-same server configuration.
+same server configuration. Like all of ``homecraft_shared.testing`` it is left out of the shared
+wheel (shared/pyproject.toml), so production images never carry it.
 """
 
 from __future__ import annotations
