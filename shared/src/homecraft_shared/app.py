@@ -83,8 +83,8 @@ def create_service_app(
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     app.state.runtime = runtime
+    install_error_handlers(app)  # its 500 middleware must sit inside the correlation middleware
     app.add_middleware(CorrelationMiddleware)
-    install_error_handlers(app)
     app.include_router(health_router)
     for router in routers:
         app.include_router(router)

@@ -3,6 +3,12 @@
 Domain code raises ``Problem`` subclasses (or ``Problem`` itself) with a message a user can act on;
 the handlers installed by ``install_error_handlers`` turn them, validation errors and anything
 unexpected into ``application/problem+json`` responses carrying the correlation id.
+
+Unexpected exceptions are caught by ``UnexpectedErrorMiddleware``, not by an ``Exception`` handler:
+Starlette's ``ServerErrorMiddleware`` (where such a handler would run) re-raises after answering,
+so the server logged the error a second time and closed the keep-alive connection. The middleware
+answers one problem+json 500, logs once (with the correlation id) and returns normally, so the
+connection stays usable.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from homecraft_shared.observability import current_correlation_id
 
@@ -95,7 +103,11 @@ class FieldErrors:
 
 
 def problem_response(
-    status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None
+    status: int,
+    title: str,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": "about:blank",
@@ -106,7 +118,7 @@ def problem_response(
     }
     if errors:
         body["errors"] = errors
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -116,7 +128,26 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route of this path accepts. Starlette's own Allow names only the first
+    route matching the path, and a path's GET and PATCH are separate routes."""
+    allowed = [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in request.app.router.routes)
+    ]
+    return ", ".join(allowed)
+
+
+UNEXPECTED_DETAIL = "Something went wrong on our side; it was logged."
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    """Problem handlers; call before adding the correlation middleware (see ``UnexpectedErrorMiddleware``)."""
+
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc.status, exc.title, exc.detail, exc.errors)
@@ -128,11 +159,45 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(422, "Validation failed", detail, errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        return problem_response(exc.status_code, detail, detail)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
+        return problem_response(exc.status_code, detail, detail, headers=headers or None)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        logger.exception("unhandled error", extra={"path": request.url.path})
-        return problem_response(500, "Internal error", "Something went wrong on our side; it was logged.")
+    app.add_middleware(UnexpectedErrorMiddleware)
+
+
+class UnexpectedErrorMiddleware:
+    """Pure ASGI middleware: any exception the app lets escape becomes one logged problem+json 500.
+
+    Installed inside the correlation middleware, so the answer and the log line carry the
+    correlation id. If the response had already started, nothing can be answered any more: the
+    error is logged and the server closes that connection (the only honest end of a broken body).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            logger.exception(
+                "unhandled error",
+                extra={"method": scope.get("method"), "path": scope.get("path"), "response_started": started},
+            )
+            if not started:
+                await problem_response(500, "Internal error", UNEXPECTED_DETAIL)(scope, receive, send)
