@@ -14,9 +14,9 @@ import uvicorn
 from fastapi import APIRouter, FastAPI
 
 from homecraft_shared.app import create_service_app
-from homecraft_shared.local_infra import free_port
 from homecraft_shared.runtime import ServiceRuntime
 from homecraft_shared.settings import ServiceSettings
+from homecraft_shared.testing.infra import free_port
 
 # Any service's migrations create the messaging tables; the orders skeleton is the smallest.
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services/orders/src/orders/migrations"
