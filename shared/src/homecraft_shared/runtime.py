@@ -139,6 +139,11 @@ class ServiceRuntime:
             backoff_seconds=self.settings.consumer_backoff_seconds,
         )
 
+    def spawn(self, coro: Awaitable[None], name: str) -> None:
+        """Run one of the service's own background loops (from an ``on_start`` hook) like the relay and
+        consumers: a crash is logged and fails readiness; ``stop`` cancels it after the ``on_stop`` hooks."""
+        self._spawn(coro, name)
+
     def _spawn(self, coro: Awaitable[None], name: str) -> None:
         async def supervised() -> None:
             try:

@@ -2,21 +2,50 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from engagement import models  # noqa: F401  (registers the tables)
 from engagement.handlers import handlers
+from engagement.ingestion.buffer import IngestionBuffer
+from engagement.ingestion.endpoints import router as ingestion_router
 from engagement.settings import EngagementSettings
+from engagement.trending import service as trending
+from engagement.trending.endpoints import router as trending_router
 from homecraft_shared.app import create_service_app
 from homecraft_shared.runtime import ServiceRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+async def _start_loops(runtime: ServiceRuntime) -> None:
+    settings: EngagementSettings = runtime.settings  # type: ignore[assignment]
+    buffer = IngestionBuffer(
+        runtime.sessionmaker,
+        session_life=dt.timedelta(hours=settings.visitor_session_hours),
+        max_pending=settings.ingest_max_pending,
+        max_batch=settings.ingest_max_batch,
+        flush_seconds=settings.ingest_flush_seconds,
+    )
+    runtime.state["ingestion_buffer"] = buffer
+    runtime.spawn(buffer.run(), "ingestion-buffer")
+    runtime.spawn(
+        trending.run_loop(runtime.sessionmaker, settings.trending_interval_seconds, settings.trending_max_per_event),
+        "trending-refresh",
+    )
+
+
+async def _flush_ingestion(runtime: ServiceRuntime) -> None:
+    buffer: IngestionBuffer | None = runtime.state.get("ingestion_buffer")
+    if buffer is not None:
+        await buffer.flush()
+
+
 def create_runtime(settings: EngagementSettings | None = None) -> ServiceRuntime:
-    return ServiceRuntime(settings or EngagementSettings(), migrations=MIGRATIONS, handlers=handlers)
+    return ServiceRuntime(settings or EngagementSettings(), migrations=MIGRATIONS, handlers=handlers,
+                          on_start=[_start_loops], on_stop=[_flush_ingestion])
 
 
 def create_app(settings: EngagementSettings | None = None) -> FastAPI:
@@ -24,4 +53,5 @@ def create_app(settings: EngagementSettings | None = None) -> FastAPI:
         create_runtime(settings),
         title="Home Craft 3D engagement",
         description="Engagement events, trending scores, reviews, seller ratings, Q&A and reports.",
+        routers=[ingestion_router, trending_router],
     )

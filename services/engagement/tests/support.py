@@ -1,0 +1,145 @@
+"""Helpers for the engagement tests: a running service (real database, real NATS), identity tokens,
+catalog and orders facts delivered through the real handlers, and direct reads for assertions."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import itertools
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from engagement.app import create_app
+from engagement.handlers import handlers
+from engagement.ingestion.buffer import IngestionBuffer
+from engagement.settings import EngagementSettings
+from engagement.trending import service as trending
+from homecraft_shared.db import utcnow
+from homecraft_shared.events.catalog import ProductPublishedV1, ProductUnlistedV1
+from homecraft_shared.messaging.consumer import apply_event
+from homecraft_shared.messaging.contracts import CONTRACTS, EventData
+from homecraft_shared.messaging.envelope import EventEnvelope
+from homecraft_shared.messaging.tables import OutboxEvent
+from homecraft_shared.testing import bearer, serve_app
+
+_ids = itertools.count(1)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{next(_ids)}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Engagement:
+    client: httpx.AsyncClient
+    app: FastAPI
+    private_pem: str
+
+    # --- identities ---
+    def user(self, user_id: str, *roles: str) -> dict[str, str]:
+        return bearer(self.private_pem, user_id, *roles, username=f"name-{user_id}")
+
+    def service(self) -> dict[str, str]:
+        return bearer(self.private_pem, "gateway", "service")
+
+    def staff(self, user_id: str = "staff-1") -> dict[str, str]:
+        return bearer(self.private_pem, user_id, "staff")
+
+    def owner(self, user_id: str = "owner-1") -> dict[str, str]:
+        return bearer(self.private_pem, user_id, "owner")
+
+    # --- the running service ---
+    @property
+    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        return self.app.state.runtime.sessionmaker
+
+    @property
+    def buffer(self) -> IngestionBuffer:
+        return self.app.state.runtime.state["ingestion_buffer"]
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessionmaker() as session:
+            yield session
+            await session.commit()
+
+    async def count(self, model: type[Any]) -> int:
+        async with self.sessionmaker() as session:
+            return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+    async def counts(self, *models: type[Any]) -> dict[str, int]:
+        return {model.__name__: await self.count(model) for model in (*models, OutboxEvent)}
+
+    async def refresh_trending(self, now: dt.datetime | None = None) -> int:
+        async with self.session() as session:
+            return await trending.refresh(session, now or utcnow(), max_per_event=1000)
+
+    async def outbox(self, event_type: str) -> list[dict[str, Any]]:
+        """The data of every outbox event of a type, oldest first."""
+        async with self.sessionmaker() as session:
+            rows = await session.scalars(select(OutboxEvent).order_by(OutboxEvent.seq))
+            payloads = [json.loads(row.payload) for row in rows]
+        return [p["data"] for p in payloads if p["type"] == event_type]
+
+    # --- other services' facts, through the real handlers ---
+    async def deliver(self, data: EventData, *, event_id: uuid.UUID | None = None) -> bool:
+        contract = CONTRACTS.for_model(type(data))
+        envelope = EventEnvelope(
+            id=event_id or uuid.uuid4(),
+            type=contract.type,
+            version=contract.version,
+            source=contract.producer,
+            occurred_at=utcnow(),
+            correlation_id=str(uuid.uuid4()),
+            subject_id="test",
+            data=data.model_dump(mode="json"),
+        )
+        async with self.sessionmaker() as session:
+            applied = await apply_event(session, handlers, envelope)
+            await session.commit()
+        return applied
+
+    async def publish_product(self, product_id: str | None = None, *, seller_id: str = "seller-1",
+                              at: dt.datetime | None = None, kind: str = "FILE") -> str:
+        product_id = product_id or str(uuid.uuid4())
+        await self.deliver(ProductPublishedV1(
+            product_id=product_id, seller_id=seller_id, kind=kind, category_id="7", title=f"Product {product_id[:8]}",
+            slug=f"p-{product_id[:8]}", price_cents=1500, is_free=False, published_at=at or utcnow()))
+        return product_id
+
+    async def unlist_product(self, product_id: str, *, seller_id: str = "seller-1", at: dt.datetime | None = None) -> None:
+        await self.deliver(ProductUnlistedV1(product_id=product_id, seller_id=seller_id, reason="unpublished",
+                                             unlisted_at=at or utcnow()))
+
+    async def ingest(self, *events: tuple[str, str, str]) -> httpx.Response:
+        """POST (type, product_id, visitor) events as the gateway would."""
+        body = {"events": [{"type": t, "product_id": p, "visitor": v} for t, p, v in events]}
+        return await self.client.post("/internal/engagement-events", json=body, headers=self.service())
+
+
+def engagement_settings(database_url: str, nats_url: str, public_pem: str, **overrides: Any) -> EngagementSettings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "nats_url": nats_url,
+        "identity_public_key": public_pem,
+        # The loops run once at start, then the tests drive them (flush, refresh) themselves.
+        "ingest_flush_seconds": 3600.0,
+        "trending_interval_seconds": 3600.0,
+        **overrides,
+    }
+    return EngagementSettings(**values)
+
+
+@contextlib.asynccontextmanager
+async def running_engagement(database_url: str, nats_url: str, keys: tuple[str, str], **overrides: Any) -> AsyncIterator[Engagement]:
+    app = create_app(engagement_settings(database_url, nats_url, keys[1], **overrides))
+    async with serve_app(app) as client:
+        yield Engagement(client, app, keys[0])

@@ -1,0 +1,151 @@
+"""C7: the trending score, maintained incrementally per product per day over a 30-day window, and
+published to catalog only for products whose score changed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from support import Engagement
+
+from engagement.ingestion import service as ingestion
+from engagement.ingestion.domain import Incoming
+from engagement.models import EventKind, TrendingDirty
+from engagement.trending import domain
+
+TODAY = dt.datetime(2026, 3, 31, 15, 0, tzinfo=dt.UTC)  # window: 2026-03-02 .. 2026-03-31
+SESSION = dt.timedelta(days=14)
+VIEW, CLICK, CART = EventKind.VIEW, EventKind.CLICK, EventKind.ADD_TO_CART
+
+
+def on(day: int, month: int = 3, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2026, month, day, 10, minute, tzinfo=dt.UTC)
+
+
+async def record(eng: Engagement, kind: EventKind, product: str, visitor: str, at: dt.datetime) -> int:
+    async with eng.session() as session:
+        outcome = await ingestion.record_batch(session, [Incoming(kind, product, visitor, at)], session_life=SESSION)
+    return outcome.recorded
+
+
+async def published_scores(eng: Engagement) -> list[dict[str, float]]:
+    """Every trending.scores_updated published so far, as {product: score} per event."""
+    return [{s["product_id"]: s["score"] for s in data["scores"]} for data in await eng.outbox("trending.scores_updated")]
+
+
+def test_c7_formula_weights() -> None:
+    counts = domain.Counts(views=4, clicks=2, add_to_cart=1, purchases=1, reviews=1)
+    # 6·1 + 3·1 + 1.25·2 + 2·1 + 0.25·4 + 1·4.5
+    assert domain.score(counts, 4.5) == 6 + 3 + 2.5 + 2 + 1 + 4.5
+    parts = domain.parts(counts, 4.5)
+    assert sum(p.contribution for p in parts) == domain.score(counts, 4.5)
+    assert [(p.signal, p.count, p.contribution) for p in parts] == [
+        ("purchases", 1, 6.0), ("add_to_cart", 1, 3.0), ("clicks", 2, 2.5), ("reviews", 1, 2.0), ("views", 4, 1.0),
+        ("avg_rating", 4.5, 4.5)]
+
+
+def test_c7_window_is_the_30_days_ending_today() -> None:
+    today = dt.date(2026, 3, 31)
+    assert domain.window_start(today) == dt.date(2026, 3, 2)
+    assert domain.in_window(dt.date(2026, 3, 2), today)
+    assert not domain.in_window(dt.date(2026, 3, 1), today)
+
+
+async def test_c7_hand_computed_example_with_window_edge_distinct_counts_ties_and_badge(eng: Engagement) -> None:
+    a = await eng.publish_product("aaaaaaaa-0000-0000-0000-000000000001", at=on(1, 2))
+    b = await eng.publish_product("bbbbbbbb-0000-0000-0000-000000000002", at=on(2, 2))  # newer than a
+    c = await eng.publish_product("cccccccc-0000-0000-0000-000000000003", at=on(1, 2))
+    # a: views — 5 visitors today, visitor 1 again 5 minutes later (throttled: not distinct), one on
+    #    the window's first day (counts), one the day before it (does not) => 6 views
+    for visitor in range(1, 6):
+        await record(eng, VIEW, a, f"v{visitor}", on(31))
+    assert await record(eng, VIEW, a, "v1", on(31, minute=5)) == 0
+    await record(eng, VIEW, a, "v9", on(2))
+    await record(eng, VIEW, a, "v8", on(1))
+    #    clicks — v1 twice within 5 minutes (one counts), v2 => 2 clicks
+    await record(eng, CLICK, a, "v1", on(30))
+    await record(eng, CLICK, a, "v1", on(30, minute=2))
+    await record(eng, CLICK, a, "v2", on(30))
+    #    add to cart — v1 on the 15th and again on the 20th in the same session (once), v3 => 2
+    await record(eng, CART, a, "v1", on(15))
+    await record(eng, CART, a, "v1", on(20))
+    await record(eng, CART, a, "v3", on(15))
+    # a = 0.25·6 + 1.25·2 + 3·2 = 1.5 + 2.5 + 6 = 10.0
+    # b: 40 distinct viewers today => 0.25·40 = 10.0, a tie with a: b is newer, so b ranks first
+    for visitor in range(40):
+        await record(eng, VIEW, b, f"w{visitor}", on(31))
+    # c: only activity before the window => 0 (no score, no badge)
+    await record(eng, VIEW, c, "v1", on(1))
+    await record(eng, CART, c, "v1", on(1))
+    # d1..d11: 1..11 views => 0.25 .. 2.75
+    ds = []
+    for i in range(1, 12):
+        d = await eng.publish_product(f"dddddddd-0000-0000-0000-{i:012d}", at=on(1, 2))
+        ds.append(d)
+        for visitor in range(i):
+            await record(eng, VIEW, d, f"x{visitor}", on(31))
+
+    assert await eng.refresh_trending(TODAY) == 13  # a, b and the eleven d's: c stays at 0, unpublished
+    [scores] = await published_scores(eng)
+    assert scores[a] == 10.0 and scores[b] == 10.0 and c not in scores
+    assert [scores[d] for d in ds] == [0.25 * i for i in range(1, 12)]
+
+    top = (await eng.client.get("/trending", params={"limit": 20})).json()
+    assert top["window_days"] == 30
+    order = [item["product_id"] for item in top["items"]]
+    assert order == [b, a, *reversed(ds)]  # ties: (average rating equal) then newest first
+    badges = [item["product_id"] for item in top["items"] if item["badge"]]
+    assert badges == order[:12]  # top 12 with a score above 0: d1, the 13th, has none
+    assert ds[0] not in badges
+
+    # Nothing changed: nothing is published again.
+    assert await eng.refresh_trending(TODAY) == 0
+    assert len(await published_scores(eng)) == 1
+
+
+async def test_c7_a_new_day_drops_the_day_that_left_the_window_and_publishes_only_changes(eng: Engagement) -> None:
+    a = await eng.publish_product(at=on(1, 2))
+    b = await eng.publish_product(at=on(1, 2))
+    await record(eng, VIEW, a, "v1", on(2))  # the window's first day on the 31st, gone on April 1st
+    await record(eng, VIEW, a, "v2", on(31))
+    await record(eng, VIEW, b, "v1", on(31))
+    await eng.refresh_trending(TODAY)
+    assert await published_scores(eng) == [{a: 0.5, b: 0.25}]
+
+    await eng.refresh_trending(TODAY + dt.timedelta(days=1))
+    assert (await published_scores(eng))[1:] == [{a: 0.25}]  # b did not change: not published
+
+    # Thirty days on, everything has left the window: a and b drop to 0, published as such.
+    await eng.refresh_trending(TODAY + dt.timedelta(days=31))
+    assert (await published_scores(eng))[2:] == [{a: 0.0, b: 0.0}]
+    assert (await eng.client.get("/trending")).json()["items"] == []
+
+
+async def test_c7_an_unlisted_product_scores_0_until_listed_again(eng: Engagement) -> None:
+    a = await eng.publish_product(at=on(1, 2))
+    await record(eng, CART, a, "v1", on(31))
+    await eng.refresh_trending(TODAY)
+    await eng.unlist_product(a, at=on(31, minute=30))
+    assert await eng.count(TrendingDirty) == 1
+    await eng.refresh_trending(TODAY)
+    await eng.publish_product(a, at=on(31, minute=40))
+    await eng.refresh_trending(TODAY)
+    assert await published_scores(eng) == [{a: 3.0}, {a: 0.0}, {a: 3.0}]
+
+
+async def test_trending_refresh_loop_publishes_within_the_interval(
+    database_url: str, nats_url: str, identity_keys: tuple[str, str]
+) -> None:
+    """The background loop (not the test) picks up new engagement and publishes it."""
+    import asyncio
+
+    from support import running_engagement
+
+    async with running_engagement(database_url, nats_url, identity_keys,
+                                  trending_interval_seconds=0.2, ingest_flush_seconds=0.05) as eng:
+        p = await eng.publish_product()
+        assert (await eng.ingest(("ADD_TO_CART", p, "v1"))).status_code == 202
+        for _ in range(100):
+            if await published_scores(eng):
+                break
+            await asyncio.sleep(0.05)
+        assert await published_scores(eng) == [{p: 3.0}]
