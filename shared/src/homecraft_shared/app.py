@@ -14,6 +14,7 @@ from homecraft_shared.dependencies import runtime_of
 from homecraft_shared.errors import install_error_handlers
 from homecraft_shared.messaging.tables import DeadLetter, OutboxEvent
 from homecraft_shared.observability import CorrelationMiddleware, configure_logging
+from homecraft_shared.openapi import install_openapi
 from homecraft_shared.runtime import ServiceRuntime
 
 health_router = APIRouter(tags=["health"])
@@ -24,7 +25,11 @@ async def healthz(request: Request) -> dict[str, str]:
     return {"status": "ok", "service": runtime_of(request).name}
 
 
-@health_router.get("/readyz", summary="Readiness: database and NATS reachable")
+@health_router.get(
+    "/readyz",
+    summary="Readiness: database and NATS reachable",
+    responses={503: {"description": "Not ready: the checks say which part is not ok"}},
+)
 async def readyz(request: Request) -> JSONResponse:
     runtime = runtime_of(request)
     checks = await runtime.readiness()
@@ -85,6 +90,7 @@ def create_service_app(
     app.state.runtime = runtime
     install_error_handlers(app)  # its 500 middleware must sit inside the correlation middleware
     app.add_middleware(CorrelationMiddleware)
+    install_openapi(app)
     app.include_router(health_router)
     for router in routers:
         app.include_router(router)

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from homecraft_shared.errors import Forbidden, Unauthorized
+from homecraft_shared.openapi import BEARER_SCHEME, OPTIONAL_BEARER_SCHEME
 
 ALGORITHM = "EdDSA"
 ISSUER = "homecraft-gateway"
@@ -117,8 +119,14 @@ def _verifier(request: Request) -> IdentityVerifier:
     return verifier
 
 
-async def optional_identity(request: Request) -> Identity | None:
-    """FastAPI dependency: the caller's identity, or None for anonymous calls."""
+# FastAPI security schemes: they put the bearer scheme and each operation's security requirement in
+# the OpenAPI document (homecraft_shared.openapi merges the optional one into "bearer"). They never
+# refuse a request themselves (auto_error=False): the dependencies below decide, with problem answers.
+_required_bearer = HTTPBearer(scheme_name=BEARER_SCHEME, auto_error=False)
+_optional_bearer = HTTPBearer(scheme_name=OPTIONAL_BEARER_SCHEME, auto_error=False)
+
+
+def _identity_of(request: Request) -> Identity | None:
     token = bearer_token(request)
     if token is None:
         return None
@@ -127,15 +135,23 @@ async def optional_identity(request: Request) -> Identity | None:
     return identity
 
 
-async def require_identity(request: Request) -> Identity:
-    identity = await optional_identity(request)
+async def optional_identity(
+    request: Request, _: HTTPAuthorizationCredentials | None = Depends(_optional_bearer)
+) -> Identity | None:
+    """FastAPI dependency: the caller's identity, or None for anonymous calls (a bad token is still a 401)."""
+    return _identity_of(request)
+
+
+async def require_identity(
+    request: Request, _: HTTPAuthorizationCredentials | None = Depends(_required_bearer)
+) -> Identity:
+    identity = _identity_of(request)
     if identity is None:
         raise Unauthorized("sign in first: this call needs an identity token")
     return identity
 
 
-async def require_owner(request: Request) -> Identity:
-    identity = await require_identity(request)
+async def require_owner(identity: Identity = Depends(require_identity)) -> Identity:
     if not identity.is_owner:
         raise Forbidden("only marketplace owners and staff may do this")
     return identity
