@@ -24,6 +24,7 @@ from engagement.settings import EngagementSettings
 from engagement.trending import service as trending
 from homecraft_shared.db import utcnow
 from homecraft_shared.events.catalog import ProductPublishedV1, ProductUnlistedV1
+from homecraft_shared.events.orders import OrderLineSnapshot, OrderPaidV1, OrderRefundedV1
 from homecraft_shared.messaging.consumer import apply_event
 from homecraft_shared.messaging.contracts import CONTRACTS, EventData
 from homecraft_shared.messaging.envelope import EventEnvelope
@@ -42,6 +43,7 @@ class Engagement:
     client: httpx.AsyncClient
     app: FastAPI
     private_pem: str
+    last_paid: OrderPaidV1 | None = None
 
     # --- identities ---
     def user(self, user_id: str, *roles: str) -> dict[str, str]:
@@ -63,7 +65,7 @@ class Engagement:
 
     @property
     def buffer(self) -> IngestionBuffer:
-        return self.app.state.runtime.state["ingestion_buffer"]
+        return self.app.state.runtime.resources.get(IngestionBuffer)
 
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -118,6 +120,34 @@ class Engagement:
     async def unlist_product(self, product_id: str, *, seller_id: str = "seller-1", at: dt.datetime | None = None) -> None:
         await self.deliver(ProductUnlistedV1(product_id=product_id, seller_id=seller_id, reason="unpublished",
                                              unlisted_at=at or utcnow()))
+
+    async def pay_order(self, buyer_id: str | None, *lines: tuple[str, str], order_id: str | None = None,
+                        paid_at: dt.datetime | None = None, gross_cents: int = 1500) -> tuple[str, list[str]]:
+        """orders' order.paid for ``lines`` of (product_id, seller_id); returns (order id, line ids)."""
+        order_id = order_id or new_id("order")
+        line_ids = [new_id("line") for _ in lines]
+        fee = gross_cents // 10
+        snapshots = [
+            OrderLineSnapshot(line_id=line_id, product_id=product_id, seller_id=seller_id, title="Thing", kind="FILE",
+                              is_digital=True, requires_shipping=False, quantity=1, unit_price_cents=gross_cents,
+                              gross_cents=gross_cents, fee_cents=fee, net_cents=gross_cents - fee)
+            for line_id, (product_id, seller_id) in zip(line_ids, lines, strict=True)
+        ]
+        total = gross_cents * len(lines)
+        paid = paid_at or utcnow()
+        self.last_paid = OrderPaidV1(
+            order_id=order_id, buyer_id=buyer_id, guest_email=None if buyer_id else "guest@example.com",
+            currency="usd", subtotal_cents=total, tax_cents=0, shipping_cents=0, total_cents=total,
+            marketplace_percent="10.00", kind="digital", payment_method="stripe", checkout_session_id="cs_1",
+            payment_intent_id="pi_1", charge_id="ch_1", placed_at=paid, paid_at=paid, lines=snapshots)
+        await self.deliver(self.last_paid)
+        return order_id, line_ids
+
+    async def refund_order(self, order_id: str, buyer_id: str | None, *lines: tuple[str, str, str]) -> None:
+        """orders' order.refunded for ``lines`` of (line_id, product_id, seller_id)."""
+        await self.deliver(OrderRefundedV1(
+            order_id=order_id, buyer_id=buyer_id, cause="refund", refunded_cents=1500, currency="usd",
+            lines=[{"line_id": a, "product_id": b, "seller_id": c} for a, b, c in lines], refunded_at=utcnow()))
 
     async def ingest(self, *events: tuple[str, str, str]) -> httpx.Response:
         """POST (type, product_id, visitor) events as the gateway would."""

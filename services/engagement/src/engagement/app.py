@@ -11,6 +11,7 @@ from engagement import models  # noqa: F401  (registers the tables)
 from engagement.handlers import handlers
 from engagement.ingestion.buffer import IngestionBuffer
 from engagement.ingestion.endpoints import router as ingestion_router
+from engagement.reviews.endpoints import router as reviews_router
 from engagement.settings import EngagementSettings
 from engagement.trending import service as trending
 from engagement.trending.endpoints import router as trending_router
@@ -29,7 +30,7 @@ async def _start_loops(runtime: ServiceRuntime) -> None:
         max_batch=settings.ingest_max_batch,
         flush_seconds=settings.ingest_flush_seconds,
     )
-    runtime.state["ingestion_buffer"] = buffer
+    runtime.resources.add(buffer)
     runtime.spawn(buffer.run(), "ingestion-buffer")
     runtime.spawn(
         trending.run_loop(runtime.sessionmaker, settings.trending_interval_seconds, settings.trending_max_per_event),
@@ -38,9 +39,11 @@ async def _start_loops(runtime: ServiceRuntime) -> None:
 
 
 async def _flush_ingestion(runtime: ServiceRuntime) -> None:
-    buffer: IngestionBuffer | None = runtime.state.get("ingestion_buffer")
-    if buffer is not None:
-        await buffer.flush()
+    try:
+        buffer = runtime.resources.get(IngestionBuffer)
+    except LookupError:
+        return  # never started
+    await buffer.flush()
 
 
 def create_runtime(settings: EngagementSettings | None = None) -> ServiceRuntime:
@@ -53,5 +56,5 @@ def create_app(settings: EngagementSettings | None = None) -> FastAPI:
         create_runtime(settings),
         title="Home Craft 3D engagement",
         description="Engagement events, trending scores, reviews, seller ratings, Q&A and reports.",
-        routers=[ingestion_router, trending_router],
+        routers=[ingestion_router, trending_router, reviews_router],
     )

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from engagement.projections import service as projections
 from homecraft_shared.events.catalog import ProductPublishedV1, ProductUnlistedV1, ProductUpdatedV1
+from homecraft_shared.events.orders import OrderPaidV1, OrderRefundedV1
 from homecraft_shared.messaging.consumer import HandlerRegistry
 from homecraft_shared.messaging.envelope import EventEnvelope
 
@@ -31,3 +32,14 @@ async def on_product_updated(session: AsyncSession, data: ProductUpdatedV1, _: E
 @handlers.on(ProductUnlistedV1, reads=("product_id", "seller_id", "unlisted_at"))
 async def on_product_unlisted(session: AsyncSession, data: ProductUnlistedV1, _: EventEnvelope) -> None:
     await projections.apply_unlisted(session, data)
+
+
+@handlers.on(OrderPaidV1, reads=("order_id", "buyer_id", "paid_at", "lines.line_id", "lines.product_id",
+                                 "lines.seller_id", "lines.quantity", "lines.gross_cents"))
+async def on_order_paid(session: AsyncSession, data: OrderPaidV1, _: EventEnvelope) -> None:
+    await projections.apply_order_paid(session, data)
+
+
+@handlers.on(OrderRefundedV1, reads=("order_id", "refunded_at"))
+async def on_order_refunded(session: AsyncSession, data: OrderRefundedV1, _: EventEnvelope) -> None:
+    await projections.apply_order_refunded(session, data)

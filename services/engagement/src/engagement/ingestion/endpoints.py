@@ -12,16 +12,16 @@ from fastapi import APIRouter, status
 
 from engagement.ingestion.domain import Incoming
 from engagement.ingestion.schemas import EngagementAccepted, EngagementBatchIn, IngestionStats
-from engagement.web import Buffer, ServiceCaller
+from engagement.web import Buffer
 from homecraft_shared.db import utcnow
-from homecraft_shared.dependencies import OwnerIdentity
+from homecraft_shared.dependencies import OwnerIdentity, ServiceIdentity
 
 router = APIRouter(prefix="/internal", tags=["ingestion"])
 
 
 @router.post("/engagement-events", status_code=status.HTTP_202_ACCEPTED,
              summary="Queue VIEW / CLICK / ADD_TO_CART events (the gateway; role 'service')")
-async def ingest(body: EngagementBatchIn, buffer: Buffer, _: ServiceCaller) -> EngagementAccepted:
+async def ingest(body: EngagementBatchIn, buffer: Buffer, _: ServiceIdentity) -> EngagementAccepted:
     now = utcnow()
     queued = buffer.offer(Incoming(e.type, e.product_id, e.visitor, now) for e in body.events)
     return EngagementAccepted(queued=queued, dropped=len(body.events) - queued)

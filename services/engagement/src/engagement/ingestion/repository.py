@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from engagement.models import EngagementEvent, Product, ProductDay, ThrottleMark, TrendingDirty
+from engagement.models import EngagementEvent, Product, ThrottleMark
 from homecraft_shared.upsert import insert_for
-
-DAY_COLUMNS = ("views", "clicks", "add_to_cart", "purchases", "reviews", "revenue_cents")
 
 
 async def listed_products(session: AsyncSession, product_ids: Collection[str]) -> set[str]:
@@ -43,27 +41,6 @@ async def claim_throttle_marks(session: AsyncSession, marks: Mapping[str, tuple[
 async def add_raw_events(session: AsyncSession, rows: list[dict[str, object]]) -> None:
     if rows:
         await session.execute(insert(EngagementEvent), rows)
-
-
-async def add_to_days(session: AsyncSession, increments: Mapping[tuple[str, dt.date], Mapping[str, int]]) -> None:
-    """Add counts to each (product, day) row, creating it when missing."""
-    for (product_id, day), counts in increments.items():
-        values = {column: counts.get(column, 0) for column in DAY_COLUMNS}
-        stmt = insert_for(session, ProductDay).values(product_id=product_id, day=day, **values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[ProductDay.product_id, ProductDay.day],
-            set_={column: getattr(ProductDay, column) + getattr(stmt.excluded, column)
-                  for column, amount in values.items() if amount},
-        )
-        await session.execute(stmt)
-
-
-async def mark_dirty(session: AsyncSession, product_ids: Iterable[str]) -> None:
-    """Trending must recompute these products' scores."""
-    ids = sorted(set(product_ids))
-    if ids:
-        stmt = insert_for(session, TrendingDirty).values([{"product_id": pid} for pid in ids])
-        await session.execute(stmt.on_conflict_do_nothing(index_elements=[TrendingDirty.product_id]))
 
 
 async def prune_throttle_marks(session: AsyncSession, now: int) -> int:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from engagement import aggregates
 from engagement.ingestion import domain, repository
 from engagement.ingestion.domain import Incoming
 from engagement.models import EventKind
@@ -43,8 +44,8 @@ async def record_batch(session: AsyncSession, events: Sequence[Incoming], *, ses
     increments: dict[tuple[str, dt.date], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for event in accepted:
         increments[(event.product_id, event.at.astimezone(dt.UTC).date())][DAY_COLUMN[event.kind]] += 1
-    await repository.add_to_days(session, increments)
-    await repository.mark_dirty(session, {e.product_id for e in accepted})
+    await aggregates.add_to_days(session, increments)
+    await aggregates.mark_dirty(session, {e.product_id for e in accepted})
     return BatchOutcome(
         received=len(events),
         recorded=len(accepted),

@@ -1,4 +1,4 @@
-"""Catalog's product facts, projected (architecture: "a service keeps a local projection").
+"""Catalog's product facts and orders' paid lines, projected (architecture: "a service keeps a local projection").
 
 Idempotent and order-proof: each fact carries the time it was true at catalog; an older fact than
 the one stored is ignored, so a duplicate, late or reordered event leaves the same state. Every
@@ -11,10 +11,11 @@ import datetime as dt
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from engagement.ingestion.repository import mark_dirty
-from engagement.models import Product
+from engagement.aggregates import add_to_days, mark_dirty
+from engagement.models import Product, PurchasedLine
 from engagement.projections import repository
 from homecraft_shared.events.catalog import ProductPublishedV1, ProductSnapshot, ProductUnlistedV1, ProductUpdatedV1
+from homecraft_shared.events.orders import OrderPaidV1, OrderRefundedV1
 
 
 def _copy(product: Product, data: ProductSnapshot) -> None:
@@ -60,3 +61,30 @@ async def apply_unlisted(session: AsyncSession, data: ProductUnlistedV1) -> None
     else:
         return
     await mark_dirty(session, [data.product_id])
+
+
+async def apply_order_paid(session: AsyncSession, data: OrderPaidV1) -> None:
+    """Each paid line: a purchase on its paid day (C7, seller analytics) and, for a registered buyer,
+    the right to review it (V1) and to rate its seller for this order (V2). A line seen before
+    (the same fact again under another event id) changes nothing."""
+    known = await repository.lines(session, [line.line_id for line in data.lines])
+    day = data.paid_at.astimezone(dt.UTC).date()
+    increments: dict[tuple[str, dt.date], dict[str, int]] = {}
+    for line in data.lines:
+        if line.line_id in known:
+            continue
+        session.add(PurchasedLine(
+            line_id=line.line_id, order_id=data.order_id, buyer_id=data.buyer_id, product_id=line.product_id,
+            seller_id=line.seller_id, quantity=line.quantity, gross_cents=line.gross_cents, paid_at=data.paid_at))
+        counts = increments.setdefault((line.product_id, day), {"purchases": 0, "revenue_cents": 0})
+        counts["purchases"] += 1
+        counts["revenue_cents"] += line.gross_cents
+    await add_to_days(session, increments)
+    await mark_dirty(session, [product_id for product_id, _ in increments])
+
+
+async def apply_order_refunded(session: AsyncSession, data: OrderRefundedV1) -> None:
+    """The order's lines are refunded: their reviews are shown as reviews of a refunded purchase."""
+    for line in await repository.order_lines(session, data.order_id):
+        if line.refunded_at is None:
+            line.refunded_at = data.refunded_at
