@@ -1,4 +1,5 @@
-"""The run command: nats-server, the five services and the gateway, each with its own SQLite file.
+"""The run command: nats-server, the five services and the gateway, each with its own SQLite file,
+and the offline Stripe stand-in (unless real Stripe test keys are set; see devstack.standin).
 
 Children run in their own process groups so Ctrl-C reaches only this supervisor, which then stops
 them in order (gateway and services first, nats-server last) and leaves nothing behind. A child
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from devstack import standin
 from homecraft_shared.identity import generate_keypair
 from homecraft_shared.testing.infra import NatsServer, free_port, port_is_free
 
@@ -31,6 +33,7 @@ class Child:
     name: str
     port: int
     process: asyncio.subprocess.Process | None = None
+    module: str | None = None  # python -m <module> serve; the name when None
     pump: asyncio.Task[None] | None = None
 
 
@@ -117,6 +120,9 @@ async def run(root: Path, data_dir: Path, base_port: int, ready_timeout: float) 
     print(f"starting nats-server (JetStream, fsync before ack) on {nats.url}", flush=True)
     nats.start()
     children = [Child(name, ports[name]) for name in APPS]
+    stripe_port = None if standin.uses_real_stripe() else pick_port(standin.DEFAULT_PORT)
+    if stripe_port is not None:
+        children.insert(0, Child("stripe", stripe_port, module="stripe_standin"))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -128,9 +134,14 @@ async def run(root: Path, data_dir: Path, base_port: int, ready_timeout: float) 
             print("!! loading the demo catalog failed; see var/logs/seed.log", flush=True)
             return 1
         for child in children:
-            env = app_environment(child.name, data_dir, nats.url, keys, ports)
+            if child.module == "stripe_standin":
+                env = standin.standin_environment(data_dir, child.port, ports["payments"])
+            else:
+                env = app_environment(child.name, data_dir, nats.url, keys, ports)
+                if child.name == "payments" and stripe_port is not None:
+                    env.update(standin.payments_settings(stripe_port))
             child.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", child.name, "serve", "--port", str(child.port),
+                sys.executable, "-m", child.module or child.name, "serve", "--port", str(child.port),
                 env=env, cwd=root, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
             )
@@ -141,7 +152,7 @@ async def run(root: Path, data_dir: Path, base_port: int, ready_timeout: float) 
             print(f"!! not ready after {ready_timeout:.0f}s or exited: {', '.join(not_ready)} (logs in {logs})",
                   flush=True)
             return 1
-        banner(ports, nats, data_dir, logs, time.monotonic() - started)
+        banner(ports, nats, data_dir, logs, time.monotonic() - started, stripe_port)
         exit_code = await supervise(children, stop)
     finally:
         await shutdown(children)
@@ -150,12 +161,16 @@ async def run(root: Path, data_dir: Path, base_port: int, ready_timeout: float) 
     return exit_code
 
 
-def banner(ports: dict[str, int], nats: NatsServer, data_dir: Path, logs: Path, seconds: float) -> None:
+def banner(ports: dict[str, int], nats: NatsServer, data_dir: Path, logs: Path, seconds: float,
+           stripe_port: int | None = None) -> None:
+    stripe_line = (f"  stripe:      http://127.0.0.1:{stripe_port}/  (offline stand-in; controls under /_standin)"
+                   if stripe_port is not None else "  stripe:      real Stripe test mode (PAYMENTS_STRIPE_* from the environment)")
     lines = [
         "",
         f"Home Craft 3D is running (ready in {seconds:.1f}s).",
         f"  storefront:  http://127.0.0.1:{ports['gateway']}/",
         *(f"  {name:<11} http://127.0.0.1:{ports[name]}/docs" for name in SERVICES),
+        stripe_line,
         f"  nats:        {nats.url}",
         f"  data:        {data_dir / 'data'}",
         f"  logs:        {logs}",

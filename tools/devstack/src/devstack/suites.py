@@ -29,13 +29,14 @@ PACKAGES = (
     "gateway",
     "tests/contract",
     "tools/devstack",
+    "tools/stripe_standin",
     "tests/e2e",
 )
 
 
 # Suites that never touch the test database (the run command uses its own SQLite files): the
 # PostgreSQL pass skips them, since they would only repeat the SQLite pass.
-DATABASE_FREE_SUITES = ("tests/contract", "tools/devstack", "tests/e2e")
+DATABASE_FREE_SUITES = ("tests/contract", "tools/devstack", "tools/stripe_standin", "tests/e2e")
 
 # Suites that drive pages in a real browser (Debian's chromium through Playwright).
 BROWSER_SUITES = ("tests/e2e",)
