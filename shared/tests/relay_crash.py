@@ -12,6 +12,7 @@ import signal
 import sys
 
 import testsvc  # noqa: F401  (registers the test contract)
+from nats.js.api import PubAck
 
 from homecraft_shared.db import create_engine, create_sessionmaker
 from homecraft_shared.messaging.jetstream import connect
@@ -20,7 +21,7 @@ from homecraft_shared.messaging.tables import OutboxEvent
 
 
 class DyingRelay(OutboxRelay):
-    async def _publish(self, row: OutboxEvent) -> None:
+    async def _publish(self, row: OutboxEvent) -> PubAck | None:
         await super()._publish(row)  # JetStream has acked: the event is stored
         print(f"published {row.event_id}; dying before marking it", flush=True)
         os.kill(os.getpid(), signal.SIGKILL)

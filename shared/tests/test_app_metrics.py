@@ -27,11 +27,14 @@ async def test_metrics_report_unpublished_outbox_and_dead_letters(database_url: 
         async with runtime.sessionmaker() as session:
             session.add(OutboxEvent(event_id=uuid.uuid4(), subject="x.v1", payload="{}", attempts=0,
                                     created_at=utcnow() - dt.timedelta(seconds=90)))
+            session.add(OutboxEvent(event_id=uuid.uuid4(), subject="x.v1", payload="{}", attempts=3,
+                                    created_at=utcnow(), last_error="NoRespondersError()"))
             session.add(DeadLetter(consumer="metricsdemo", event_id=uuid.uuid4(), subject="x.v1", payload="{}",
                                    error="boom", attempts=5, failed_at=utcnow()))
             await session.commit()
         text = (await client.get("/metrics")).text
-    assert 'homecraft_outbox_unpublished{service="metricsdemo"} 1' in text
+    assert 'homecraft_outbox_unpublished{service="metricsdemo"} 2' in text
+    assert 'homecraft_outbox_failing{service="metricsdemo"} 1' in text
     assert 'homecraft_dead_letters{service="metricsdemo"} 1' in text
     age = float(text.split('homecraft_outbox_oldest_unpublished_seconds{service="metricsdemo"} ')[1].split()[0])
     assert 89 < age < 300

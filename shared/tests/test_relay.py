@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 
-import pytest
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from testsvc import PRODUCER, STREAM, background, outbox_rows, record_item, stream_messages, wait_until
 
+from homecraft_shared.db import utcnow
 from homecraft_shared.messaging.envelope import EventEnvelope
 from homecraft_shared.messaging.jetstream import connect, ensure_stream
 from homecraft_shared.messaging.outbox import OutboxRelay
+from homecraft_shared.messaging.tables import OutboxEvent
 
 Maker = async_sessionmaker[AsyncSession]
 
@@ -36,13 +38,18 @@ async def test_failed_publish_is_recorded_and_retried_under_the_same_id(sessionm
         js = connection.jetstream()
         envelope = await record_item(sessionmaker, "a")
         relay = OutboxRelay(sessionmaker, js, publish_timeout=0.5)
-        with pytest.raises(Exception):  # noqa: B017  (no stream yet: nobody stores the subject)
-            await relay.publish_pending()
+        assert await relay.publish_pending() == 0  # no stream yet: nobody stores the subject
         [row] = await outbox_rows(sessionmaker)
         assert row.published_at is None and row.attempts == 1 and row.last_error
 
         await ensure_stream(js, PRODUCER)
-        assert await relay.publish_pending() == 1
+        published: list[int] = []
+
+        async def retried() -> bool:  # after the refused event's backoff
+            published.append(await relay.publish_pending())
+            return published[-1] == 1
+
+        await wait_until(retried, within=5, interval=0.2, what="the event retried and published")
         [row] = await outbox_rows(sessionmaker)
         assert row.published_at is not None and row.attempts == 2
         assert (await js.get_msg(STREAM, seq=1)).headers["Nats-Msg-Id"] == str(envelope.id)
@@ -63,3 +70,28 @@ async def test_a_commit_wakes_the_relay_before_its_poll_interval(sessionmaker: M
 
         await wait_until(published, within=5, what="the event published", tasks=tasks)
     assert time.monotonic() - started < 5
+
+
+async def test_an_event_jetstream_refuses_does_not_hold_up_later_events(sessionmaker: Maker, js: JetStreamContext) -> None:
+    """Weakness 2: one outbox row JetStream never accepts is recorded, logged and retried later,
+    while the events after it are published."""
+    first = await record_item(sessionmaker, "first")
+    async with sessionmaker() as session:  # an event on a subject no stream stores
+        refused = OutboxEvent(event_id=uuid.uuid4(), subject="test_item.unstored.v1", payload="{}",
+                              created_at=utcnow(), attempts=0)
+        session.add(refused)
+        await session.commit()
+    last = await record_item(sessionmaker, "last")
+    relay = OutboxRelay(sessionmaker, js, publish_timeout=2.0)
+
+    assert await relay.publish_pending() == 2
+    rows = {row.event_id: row for row in await outbox_rows(sessionmaker)}
+    assert rows[first.id].published_at is not None and rows[last.id].published_at is not None
+    assert rows[refused.event_id].published_at is None
+    assert rows[refused.event_id].attempts == 1 and rows[refused.event_id].last_error
+    assert (relay.stats.published, relay.stats.refused) == (2, 1)
+    assert [(await js.get_msg(STREAM, seq=seq)).headers["Nats-Msg-Id"] for seq in (1, 2)] == [str(first.id), str(last.id)]
+
+    # Backed off: the next pass does not hammer it, a later one tries again.
+    assert await relay.publish_pending() == 0
+    assert relay.stats.refused == 1

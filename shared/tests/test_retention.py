@@ -54,3 +54,20 @@ async def test_prunes_only_what_can_no_longer_matter(sessionmaker: async_session
 def test_inbox_retention_must_outlive_the_stream() -> None:
     with pytest.raises(ValueError, match="must be longer than the stream"):
         RetentionPolicy(inbox_days=30)
+
+
+async def test_an_inbox_row_is_kept_while_its_event_has_a_dead_letter_awaiting_replay(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Weakness 4: a replay after the inbox row was pruned would apply the event twice."""
+    applied_then_dead_lettered = uuid.uuid4()
+    async with sessionmaker() as session:
+        session.add(InboxEvent(consumer="c", event_id=applied_then_dead_lettered, event_type="x",
+                               processed_at=utcnow() - 46 * DAY))
+        letter = dead_letter(None)
+        letter.event_id = applied_then_dead_lettered
+        session.add(letter)
+        await session.commit()
+    assert (await prune_messaging_tables(sessionmaker, RetentionPolicy())).inbox == 0
+    async with sessionmaker() as session:
+        assert set(await session.scalars(select(InboxEvent.event_id))) == {applied_then_dead_lettered}

@@ -49,6 +49,10 @@ async def metrics(request: Request) -> str:
             select(func.count()).select_from(OutboxEvent).where(OutboxEvent.published_at.is_(None))
         )
         oldest = await session.scalar(select(func.min(OutboxEvent.created_at)).where(OutboxEvent.published_at.is_(None)))
+        failing = await session.scalar(
+            select(func.count()).select_from(OutboxEvent)
+            .where(OutboxEvent.published_at.is_(None), OutboxEvent.last_error.is_not(None))
+        )
         dead = await session.scalar(
             select(func.count()).select_from(DeadLetter).where(DeadLetter.replayed_at.is_(None))
         )
@@ -61,6 +65,9 @@ async def metrics(request: Request) -> str:
         "# HELP homecraft_outbox_oldest_unpublished_seconds Age of the oldest unpublished event.\n"
         "# TYPE homecraft_outbox_oldest_unpublished_seconds gauge\n"
         f"homecraft_outbox_oldest_unpublished_seconds{{{labels}}} {age:.3f}\n"
+        "# HELP homecraft_outbox_failing Unpublished events whose last publish failed (e.g. JetStream refuses them).\n"
+        "# TYPE homecraft_outbox_failing gauge\n"
+        f"homecraft_outbox_failing{{{labels}}} {failing or 0}\n"
         "# HELP homecraft_dead_letters Events that exhausted their attempts and await a replay.\n"
         "# TYPE homecraft_dead_letters gauge\n"
         f"homecraft_dead_letters{{{labels}}} {dead or 0}\n"

@@ -82,7 +82,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    # FULL, not NORMAL: in WAL mode NORMAL can lose the last commits on power loss, after their
+    # events were published and acted on elsewhere (decision 0002).
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()

@@ -5,6 +5,12 @@ commit in one transaction; the ack follows the commit. A redelivered event finds
 changes nothing. A failing handler is retried with backoff (``nak`` with a delay) up to
 ``max_attempts`` deliveries, then the event is written to ``dead_letters`` and terminated; after a
 fix, ``replay_dead_letters`` runs it through the same path.
+
+Only the handler is blamed for a handler's failure: a failure of the commit itself (lock timeout,
+serialization failure, the database going away) is retried without using up the event's attempts,
+and an inbox-key violation counts as "another replica did it" only when the inbox row is really
+there. While a batch or a single event is being handled its messages are kept alive with
+``in_progress()``, so a slow handler is not redelivered to another replica mid-way.
 """
 
 from __future__ import annotations
@@ -13,13 +19,15 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -28,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from homecraft_shared.db import utcnow
 from homecraft_shared.messaging.contracts import CONTRACTS, EventContract, EventData
 from homecraft_shared.messaging.envelope import EventEnvelope
-from homecraft_shared.messaging.jetstream import ensure_stream, stream_name
+from homecraft_shared.messaging.jetstream import stream_name
 from homecraft_shared.messaging.tables import DeadLetter, InboxEvent
 from homecraft_shared.observability import correlation_scope
 
@@ -36,6 +44,11 @@ logger = logging.getLogger(__name__)
 
 # Consecutive fetch failures (~0.5 s apart) before the consumer is set up again from scratch.
 MAX_FETCH_FAILURES = 20
+# How often "the producer's stream does not exist yet" is logged while the consumer waits for it.
+STREAM_WAIT_LOG_SECONDS = 60.0
+# Dead-letter ids of unreadable messages are derived from their place in the stream (stable across
+# redeliveries, so a second delivery finds the first dead letter).
+UNREADABLE_NAMESPACE = uuid.UUID("6f1d7c8e-3b0a-4d53-9d0e-2a7c5e1b9f40")
 
 HandlerFunc = Callable[[AsyncSession, EventData, EventEnvelope], Awaitable[None]]
 
@@ -87,11 +100,63 @@ class ConsumerSettings:
     backoff_seconds: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0)
     fetch_batch: int = 64
     max_ack_pending: int = 1000
+    fetch_timeout_seconds: float = 1.0
 
     def delay_after(self, attempt: int) -> float:
         if not self.backoff_seconds:
             return 0.0
         return self.backoff_seconds[max(1, min(attempt, len(self.backoff_seconds))) - 1]
+
+    @property
+    def keep_alive_seconds(self) -> float:
+        """How often messages being handled are reported in progress: well inside the ack wait."""
+        return self.ack_wait_seconds / 3
+
+
+@dataclass
+class ConsumerStats:
+    """Counters of what the consumer did (for tests, benchmarks and logs)."""
+
+    fetch_failures: int = 0
+    applied: int = 0
+    duplicates: int = 0  # already in the inbox: a redelivery, or another replica was first
+    handler_failures: int = 0
+    commit_failures: int = 0  # the transaction failed with no handler to blame
+    dead_lettered: int = 0
+    unhandled: int = 0  # no handler registered: recorded in the inbox and acked
+
+
+async def already_applied(session: AsyncSession, consumer: str, event_id: uuid.UUID) -> bool:
+    return await session.get(InboxEvent, (consumer, event_id)) is not None
+
+
+async def run_handler(session: AsyncSession, registry: HandlerRegistry, envelope: EventEnvelope) -> bool:
+    """Run the registered handler and flush what it wrote, so its own errors (constraint violations
+    included) surface here, as the handler's; False when nothing is registered for the event."""
+    handler = registry.get(envelope.type, envelope.version)
+    if handler is None:
+        logger.warning(
+            "no handler registered for this event; recorded as handled",
+            extra={"consumer": registry.consumer_name, "event_id": str(envelope.id), "type": envelope.type,
+                   "version": envelope.version},
+        )
+        return False
+    data = handler.contract.parse(envelope.data)
+    with correlation_scope(envelope.correlation_id, str(envelope.id)):
+        await handler.func(session, data, envelope)
+        await session.flush()
+    return True
+
+
+def add_inbox_row(session: AsyncSession, registry: HandlerRegistry, envelope: EventEnvelope) -> None:
+    session.add(
+        InboxEvent(
+            consumer=registry.consumer_name,
+            event_id=envelope.id,
+            event_type=envelope.type,
+            processed_at=utcnow(),
+        )
+    )
 
 
 async def apply_event(
@@ -101,27 +166,23 @@ async def apply_event(
 
     Returns False for an event already in the inbox. The caller commits.
     """
-    already = await session.get(InboxEvent, (registry.consumer_name, envelope.id))
-    if already is not None:
+    if await already_applied(session, registry.consumer_name, envelope.id):
         return False
-    handler = registry.get(envelope.type, envelope.version)
-    if handler is not None:
-        data = handler.contract.parse(envelope.data)
-        with correlation_scope(envelope.correlation_id, str(envelope.id)):
-            await handler.func(session, data, envelope)
-    session.add(
-        InboxEvent(
-            consumer=registry.consumer_name,
-            event_id=envelope.id,
-            event_type=envelope.type,
-            processed_at=utcnow(),
-        )
-    )
+    await run_handler(session, registry, envelope)
+    add_inbox_row(session, registry, envelope)
     return True
 
 
 class _NeedsOneByOne(Exception):
     """A message in the batch must take the one-by-one path (e.g. it is past its attempts)."""
+
+
+class _HandlerFailed(Exception):
+    """Wraps an exception raised by a handler (as opposed to by the commit)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(repr(error))
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -145,6 +206,11 @@ class EventConsumer:
         self._sessionmaker = sessionmaker
         self._js = js
         self.settings = settings or ConsumerSettings()
+        self.stats = ConsumerStats()
+        # Deliveries of an event that ended in a commit failure, not a handler failure: they do not
+        # count as attempts. In memory (bounded): after a restart they count again, which can only
+        # dead-letter an event earlier, never apply it twice.
+        self._not_attempts: OrderedDict[uuid.UUID, int] = OrderedDict()
 
     async def run(self) -> None:
         await asyncio.gather(
@@ -152,12 +218,15 @@ class EventConsumer:
         )
 
     async def _consume(self, producer: str, subjects: list[str]) -> None:
-        """Set up the durable consumer and fetch; set it up again whenever that keeps failing
-        (NATS not ready yet, the stream or consumer deleted on the server)."""
+        """Wait for the producer's stream, set up the durable consumer and fetch; set it up again
+        whenever that keeps failing (NATS not ready yet, the stream or consumer deleted on the server).
+
+        The consumer never creates or changes the producer's stream: only the producer knows its
+        subjects and replica count (decision 0002)."""
         while True:
             subscription = None
             try:
-                await ensure_stream(self._js, producer)
+                await self._wait_for_stream(producer)
                 subscription = await self._subscribe(producer, subjects)
                 await self._fetch_loop(subscription)
             except asyncio.CancelledError:
@@ -170,6 +239,20 @@ class EventConsumer:
                 if subscription is not None:
                     with contextlib.suppress(Exception):
                         await subscription.unsubscribe()
+
+    async def _wait_for_stream(self, producer: str) -> None:
+        stream = stream_name(producer)
+        last_log = -STREAM_WAIT_LOG_SECONDS
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await self._js.stream_info(stream)
+                return
+            except NotFoundError:
+                if loop.time() - last_log >= STREAM_WAIT_LOG_SECONDS:
+                    last_log = loop.time()
+                    logger.info("waiting for the producer to create its stream", extra={"stream": stream})
+                await asyncio.sleep(1.0)
 
     async def _subscribe(self, producer: str, subjects: list[str]) -> JetStreamContext.PullSubscription:
         stream = stream_name(producer)
@@ -195,27 +278,42 @@ class EventConsumer:
                 # nats-py's fetch can swallow a cancellation that races its own timeout; honour it.
                 raise asyncio.CancelledError
             try:
-                messages = await subscription.fetch(self.settings.fetch_batch, timeout=1.0)
+                messages = await subscription.fetch(self.settings.fetch_batch, timeout=self.settings.fetch_timeout_seconds)
                 failures = 0
             except nats.errors.TimeoutError:
-                failures = 0
+                if self._js._nc.is_connected:  # an idle stream, nothing to fetch
+                    failures = 0
+                    continue
+                exc: Exception = ConnectionError("fetch timed out while disconnected from NATS")
+                failures += 1
+                self.stats.fetch_failures += 1
+                if failures >= MAX_FETCH_FAILURES:
+                    raise exc from None
+                logger.warning("fetch failed; retrying", extra={"error": repr(exc)})
                 continue
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # connection lost, server restarting: keep trying for a while
                 failures += 1
+                self.stats.fetch_failures += 1
                 if failures >= MAX_FETCH_FAILURES:
                     raise
                 logger.warning("fetch failed; retrying", extra={"error": repr(exc)})
                 await asyncio.sleep(0.5)
                 continue
+            await self.handle_batch(messages)
+
+    async def handle_batch(self, messages: Sequence[Msg]) -> None:
+        """Apply a fetched batch in one transaction; on failure, handle its messages one by one."""
+        async with self._keep_alive(messages):
             failure = await self._apply_batch(messages)
             for index, message in enumerate(messages if failure else []):
                 try:
-                    if index == failure.index:  # its handler already ran and failed in the batch
-                        await self._handle_failure(message, failure.envelope, failure.error)
+                    if index == failure.index and failure.envelope is not None:
+                        # Its handler already ran and failed in the batch: once per delivery.
+                        await self._handle_failure(message, failure.envelope, failure.error, handler_failed=True)
                     else:
-                        await self.handle_message(message)
+                        await self._handle_one(message)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
@@ -224,64 +322,156 @@ class EventConsumer:
                     logger.exception("handling a message failed; it will be redelivered",
                                      extra={"subject": message.subject, "error": repr(exc)})
 
-    async def _apply_batch(self, messages: list[Msg]) -> BatchFailure | None:
+    @contextlib.asynccontextmanager
+    async def _keep_alive(self, messages: Sequence[Msg]) -> AsyncIterator[None]:
+        """Tell JetStream the messages are still being worked on, so a slow batch is not redelivered
+        to another replica while it runs (the ack wait restarts at each ``in_progress``)."""
+
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(self.settings.keep_alive_seconds)
+                for message in messages:
+                    if not message.is_acked:
+                        with contextlib.suppress(Exception):
+                            await message.in_progress()
+
+        task = asyncio.create_task(beat(), name="consumer-keep-alive")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _attempt(self, message: Msg, event_id: uuid.UUID | None) -> int:
+        """Deliveries of this event that may have been the handler's fault."""
+        excused = self._not_attempts.get(event_id, 0) if event_id is not None else 0
+        return message.metadata.num_delivered - excused
+
+    def _excuse_delivery(self, event_id: uuid.UUID) -> None:
+        self._not_attempts[event_id] = self._not_attempts.get(event_id, 0) + 1
+        self._not_attempts.move_to_end(event_id)
+        while len(self._not_attempts) > 10_000:
+            self._not_attempts.popitem(last=False)
+
+    async def _apply_batch(self, messages: Sequence[Msg]) -> BatchFailure | None:
         """Apply a fetched batch in ONE transaction, then ack each message; None when that worked.
 
         Exactly-once still holds: every effect and inbox row commit together and the acks follow
         the commit. If a handler fails, nothing of the batch is kept and the caller handles the
         messages one by one (each retried, backed off and dead-lettered on its own), except the
         failing one, which goes straight to failure handling so its handler runs once per delivery.
+        A failure of the commit is no handler's fault (index -1).
         """
         index = -1
         envelope: EventEnvelope | None = None
+        applied = duplicates = unhandled = 0
+        committing = False
         try:
             async with self._sessionmaker() as session:
                 for position, message in enumerate(messages):
                     index, envelope = position, None
-                    if message.metadata.num_delivered > self.settings.max_attempts:
-                        raise _NeedsOneByOne()
                     envelope = EventEnvelope.model_validate_json(message.data)
-                    await apply_event(session, self.registry, envelope)
+                    if await already_applied(session, self.registry.consumer_name, envelope.id):
+                        duplicates += 1
+                        continue
+                    if self._attempt(message, envelope.id) > self.settings.max_attempts:
+                        raise _NeedsOneByOne()
+                    try:
+                        handled = await run_handler(session, self.registry, envelope)
+                    except Exception as exc:
+                        raise _HandlerFailed(exc) from exc
+                    add_inbox_row(session, self.registry, envelope)
+                    applied += 1
+                    unhandled += not handled
+                index, envelope, committing = -1, None, True
                 await session.commit()
         except asyncio.CancelledError:
             raise
+        except _HandlerFailed as exc:
+            return BatchFailure(index, envelope, exc.error)
         except Exception as exc:
-            handler_failed = envelope is not None and not isinstance(exc, IntegrityError)
-            return BatchFailure(index if handler_failed else -1, envelope, exc)
+            # An unreadable message, one past its attempts, or the commit: each one by one.
+            if committing:
+                self.stats.commit_failures += 1
+                logger.warning("committing a batch failed; handling its events one by one", extra={"error": repr(exc)})
+            return BatchFailure(-1, None, exc)
+        self.stats.applied += applied
+        self.stats.duplicates += duplicates
+        self.stats.unhandled += unhandled
         for message in messages:
             await self._ack(message)
         return None
 
     async def handle_message(self, message: Msg) -> None:
-        attempt = message.metadata.num_delivered
+        """Handle one message on its own (kept alive while it runs)."""
+        async with self._keep_alive([message]):
+            await self._handle_one(message)
+
+    async def _handle_one(self, message: Msg) -> None:
         try:
             envelope = EventEnvelope.model_validate_json(message.data)
         except ValidationError as exc:
-            await self._dead_letter(message, None, f"unreadable envelope: {exc}", attempt)
+            await self._dead_letter(message, None, f"unreadable envelope: {exc}", message.metadata.num_delivered)
             return
-        if attempt > self.settings.max_attempts:
-            # Delivered again after we stopped trying (e.g. the process died mid-handler each time).
-            await self._dead_letter(message, envelope, "delivery attempts exhausted", attempt)
-            return
+        outcome = "applied"
+        handler_failed = handled = False
+        attempt = self._attempt(message, envelope.id)
         try:
             async with self._sessionmaker() as session:
-                applied = await apply_event(session, self.registry, envelope)
-                await session.commit()
+                # The inbox before the attempt limit: an applied event whose ack was lost is acked,
+                # never dead-lettered.
+                if await already_applied(session, self.registry.consumer_name, envelope.id):
+                    outcome = "duplicate"
+                elif attempt > self.settings.max_attempts:
+                    # Delivered again after we stopped trying (e.g. the process died mid-handler each time).
+                    outcome = "exhausted"
+                else:
+                    handler_failed = True
+                    handled = await run_handler(session, self.registry, envelope)
+                    handler_failed = False
+                    add_inbox_row(session, self.registry, envelope)
+                    await session.commit()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            await self._handle_failure(message, envelope, exc)
+            await self._handle_failure(message, envelope, exc, handler_failed=handler_failed)
             return
-        if not applied:
+        if outcome == "exhausted":
+            await self._dead_letter(message, envelope, "delivery attempts exhausted", attempt)
+            return
+        if outcome == "duplicate":
+            self.stats.duplicates += 1
             logger.info("duplicate event ignored", extra={"event_id": str(envelope.id), "type": envelope.type})
+        else:
+            self.stats.applied += 1
+            self.stats.unhandled += not handled
         await self._ack(message)
 
-    async def _handle_failure(self, message: Msg, envelope: EventEnvelope, exc: Exception) -> None:
-        """After the handler's transaction failed: retry later with backoff, or dead-letter."""
-        attempt = message.metadata.num_delivered
-        if isinstance(exc, IntegrityError) and await self._already_processed(envelope):
-            await self._ack(message)  # another replica committed it first
+    async def _handle_failure(
+        self, message: Msg, envelope: EventEnvelope, exc: Exception, *, handler_failed: bool
+    ) -> None:
+        """After the event's transaction failed: retry later with backoff, or dead-letter.
+
+        Only a handler's failure uses up an attempt. A failed commit is retried: if it broke the
+        inbox key and the inbox row is there, another replica applied the event first (ack)."""
+        if not handler_failed:
+            if isinstance(exc, IntegrityError) and await self._already_processed(envelope):
+                self.stats.duplicates += 1
+                logger.info("event already applied by another replica",
+                            extra={"event_id": str(envelope.id), "type": envelope.type})
+                await self._ack(message)
+                return
+            self.stats.commit_failures += 1
+            self._excuse_delivery(envelope.id)
+            logger.warning(
+                "committing the event's transaction failed; retrying (not counted as an attempt)",
+                extra={"event_id": str(envelope.id), "type": envelope.type, "error": repr(exc)},
+            )
+            await message.nak(delay=self.settings.delay_after(message.metadata.num_delivered))
             return
+        attempt = self._attempt(message, envelope.id)
+        self.stats.handler_failures += 1
         logger.warning(
             "event handler failed",
             extra={"event_id": str(envelope.id), "type": envelope.type, "attempt": attempt, "error": repr(exc)},
@@ -293,7 +483,7 @@ class EventConsumer:
 
     async def _already_processed(self, envelope: EventEnvelope) -> bool:
         async with self._sessionmaker() as session:
-            return await session.get(InboxEvent, (self.registry.consumer_name, envelope.id)) is not None
+            return await already_applied(session, self.registry.consumer_name, envelope.id)
 
     async def _ack(self, message: Msg) -> None:
         try:
@@ -304,7 +494,7 @@ class EventConsumer:
     async def _dead_letter(
         self, message: Msg, envelope: EventEnvelope | None, error: str, attempts: int
     ) -> None:
-        event_id = envelope.id if envelope else _event_id_from_headers(message)
+        event_id = envelope.id if envelope else dead_letter_id(message)
         async with self._sessionmaker() as session:
             existing = await session.scalar(
                 select(DeadLetter).where(
@@ -323,7 +513,11 @@ class EventConsumer:
                         failed_at=utcnow(),
                     )
                 )
-                await session.commit()
+                try:
+                    await session.commit()
+                except IntegrityError:  # another replica dead-lettered it at the same moment
+                    await session.rollback()
+        self.stats.dead_lettered += 1
         logger.error(
             "event moved to dead letters",
             extra={"event_id": str(event_id), "subject": message.subject, "attempts": attempts, "error": error},
@@ -331,17 +525,21 @@ class EventConsumer:
         await message.term()
 
 
-def _event_id_from_headers(message: Msg) -> uuid.UUID:
-    try:
+def dead_letter_id(message: Msg) -> uuid.UUID:
+    """The event id of a message: its UUID ``Nats-Msg-Id``, or for a message without one an id
+    derived from its stream and stream sequence, the same on every redelivery."""
+    with contextlib.suppress(ValueError):
         return uuid.UUID((message.headers or {}).get("Nats-Msg-Id", ""))
-    except ValueError:
-        return uuid.uuid4()
+    metadata = message.metadata
+    return uuid.uuid5(UNREADABLE_NAMESPACE, f"{metadata.stream}:{metadata.sequence.stream}")
 
 
 @dataclass(frozen=True)
 class ReplayResult:
     replayed: int
     failed: int
+    # Dead letters whose event the inbox shows was applied already: closed without running it again.
+    already_applied: int = 0
 
 
 async def replay_dead_letters(
@@ -360,19 +558,24 @@ async def replay_dead_letters(
                 .order_by(DeadLetter.id)
             )
         ).all()
-    replayed = failed = 0
+    replayed = failed = skipped = 0
     for letter in letters:
         if wanted is not None and letter.event_id not in wanted:
             continue
         try:
             envelope = EventEnvelope.model_validate_json(letter.payload)
             async with sessionmaker() as session:
-                await apply_event(session, registry, envelope)
+                applied = await apply_event(session, registry, envelope)
                 row = await session.get(DeadLetter, letter.id)
                 assert row is not None
                 row.replayed_at = utcnow()
                 await session.commit()
-            replayed += 1
+            if applied:
+                replayed += 1
+            else:
+                skipped += 1
+                logger.info("dead letter's event was already applied; closed without running it",
+                            extra={"event_id": str(letter.event_id)})
         except Exception as exc:
             failed += 1
             logger.warning("replay failed", extra={"event_id": str(letter.event_id), "error": repr(exc)})
@@ -382,4 +585,4 @@ async def replay_dead_letters(
                     row.error = repr(exc)[:4000]
                     row.attempts += 1
                     await session.commit()
-    return ReplayResult(replayed=replayed, failed=failed)
+    return ReplayResult(replayed=replayed, failed=failed, already_applied=skipped)

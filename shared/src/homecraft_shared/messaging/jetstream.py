@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 import nats
 from nats.aio.client import Client as NATS
@@ -45,7 +46,13 @@ def stream_config(producer: str, replicas: int = 1) -> StreamConfig:
 
 
 async def ensure_stream(js: JetStreamContext, producer: str, replicas: int = 1) -> None:
-    """Create the producer's stream, or bring its subjects up to date with the contracts."""
+    """Create the producer's stream, or bring it up to date: add the subjects of new contracts and
+    correct the replica count, duplicate window and age limit.
+
+    Called by the producing service only (a consumer waits for the stream instead): the producer is
+    the one that knows its contracts and replica count. Subjects are never removed here, so a
+    replica still running older code during a rolling deploy cannot drop a newer one's subject.
+    """
     config = stream_config(producer, replicas)
     try:
         info = await js.stream_info(config.name)
@@ -53,9 +60,25 @@ async def ensure_stream(js: JetStreamContext, producer: str, replicas: int = 1) 
         await js.add_stream(config)
         logger.info("created stream", extra={"stream": config.name, "subjects": config.subjects})
         return
-    if sorted(info.config.subjects or []) != config.subjects:
-        await js.update_stream(config)
-        logger.info("updated stream subjects", extra={"stream": config.name, "subjects": config.subjects})
+    current = info.config
+    wanted = stream_update(current, config)
+    if wanted is not None:
+        await js.update_stream(wanted)
+        logger.info("updated stream", extra={"stream": config.name, "subjects": wanted.subjects,
+                                             "replicas": wanted.num_replicas})
+
+
+def stream_update(current: StreamConfig, desired: StreamConfig) -> StreamConfig | None:
+    """The configuration to update an existing stream to, or None when it already is as desired."""
+    subjects = sorted(set(current.subjects or []) | set(desired.subjects or []))
+    if (
+        subjects == sorted(current.subjects or [])
+        and current.num_replicas == desired.num_replicas
+        and current.duplicate_window == desired.duplicate_window
+        and current.max_age == desired.max_age
+    ):
+        return None
+    return replace(desired, subjects=subjects)
 
 
 async def connect(url: str, name: str, *, wait_seconds: float = 30.0) -> NATS:

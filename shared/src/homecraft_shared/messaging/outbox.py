@@ -1,9 +1,11 @@
 """The transactional outbox and its relay to JetStream.
 
 ``record_event`` adds an event to the caller's session, so it commits with the state change or not
-at all. The relay publishes unpublished rows in order with ``Nats-Msg-Id`` = event id and marks
-them published only after JetStream acked; if it dies in between, the row is published again with
-the same id and JetStream's duplicate window (then the consumer's inbox) drops the copy.
+at all. The relay publishes unpublished rows in ``seq`` order with ``Nats-Msg-Id`` = event id and
+marks them published only after JetStream acked; if it dies in between, the row is published again
+with the same id and JetStream's duplicate window (then the consumer's inbox) drops the copy. The
+order is not a guarantee consumers may rely on (decision 0002): an event JetStream refuses is
+skipped and retried while later ones go on.
 """
 
 from __future__ import annotations
@@ -11,10 +13,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 import weakref
+from dataclasses import dataclass
 
+import nats.errors
+import nats.js.errors
 from nats.js import JetStreamContext
+from nats.js.api import PubAck
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
@@ -73,6 +80,28 @@ event.listen(Session, "after_commit", _wake_relays_after_commit)
 event.listen(Session, "after_soft_rollback", lambda session, _tx: _forget_after_rollback(session))
 
 
+# Errors after which JetStream (or the client) refused this one event: other events can still go.
+# Anything else (a timeout, a lost connection) would fail every event alike and ends the pass.
+ROW_SPECIFIC_ERRORS: tuple[type[Exception], ...] = (
+    nats.js.errors.APIError,  # e.g. the message is larger than the stream accepts
+    nats.js.errors.NoStreamResponseError,  # no stream stores the subject
+    nats.errors.NoRespondersError,
+    nats.errors.MaxPayloadError,  # larger than the server accepts
+)
+# A refused event is tried again after these delays (the last one repeats), in this process.
+REFUSED_BACKOFF_SECONDS = (1.0, 5.0, 30.0, 60.0)
+
+
+@dataclass
+class RelayStats:
+    """Counters of what the relay did (for tests, benchmarks and logs)."""
+
+    published: int = 0
+    publish_failures: int = 0  # attempts that raised: a timeout, NATS down, JetStream refused the event
+    refused: int = 0  # of those, refusals of one event (it is skipped and retried later)
+    duplicates: int = 0  # acks saying JetStream already had the event (a retry after a lost ack)
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -90,6 +119,9 @@ class OutboxRelay:
         self._publish_timeout = publish_timeout
         self._wake = asyncio.Event()
         _wakers.add(self._wake)
+        self.stats = RelayStats()
+        # Events JetStream refused: event id -> (refusals so far, monotonic time of the next try).
+        self._refused: dict[uuid.UUID, tuple[int, float]] = {}
 
     async def run(self) -> None:
         """Publish forever; errors (NATS down, database busy) are logged and retried."""
@@ -111,37 +143,62 @@ class OutboxRelay:
                 self._wake.clear()
 
     async def publish_pending(self) -> int:
-        """Publish one batch of unpublished events in order; returns how many were published."""
+        """Publish one batch of unpublished events in ``seq`` order; returns how many were published.
+
+        An event JetStream refuses (its subject is in no stream, it is too large) is recorded on
+        its row (``attempts``, ``last_error``), logged as an error and retried later with backoff,
+        while the events after it go on: one bad event must not hold up every later one. A failure
+        that is not about the event (timeout, NATS down) ends the pass after recording it.
+        """
+        now = time.monotonic()
+        waiting = [event_id for event_id, (_, retry_at) in self._refused.items() if retry_at > now]
         async with self._sessionmaker() as session:
-            query = (
-                select(OutboxEvent)
-                .where(OutboxEvent.published_at.is_(None))
-                .order_by(OutboxEvent.seq)
-                .limit(self._batch_size)
-            )
+            query = select(OutboxEvent).where(OutboxEvent.published_at.is_(None))
+            if waiting:
+                query = query.where(OutboxEvent.event_id.not_in(waiting))
+            query = query.order_by(OutboxEvent.seq).limit(self._batch_size)
             if not is_sqlite(str(session.bind.url)):
                 # Several relay replicas share the table without publishing the same row at once.
                 query = query.with_for_update(skip_locked=True)
             rows = (await session.scalars(query)).all()
             published = 0
-            try:
-                for row in rows:
-                    await self._publish(row)
-                    row.published_at = utcnow()
+            for row in rows:
+                try:
+                    ack = await self._publish(row)
+                except Exception as exc:
+                    self.stats.publish_failures += 1
                     row.attempts += 1
-                    published += 1
-            except Exception as exc:
-                if rows[published:]:
-                    failed = rows[published]
-                    failed.attempts += 1
-                    failed.last_error = repr(exc)[:2000]
-                await session.commit()
-                raise
+                    row.last_error = repr(exc)[:2000]
+                    if isinstance(exc, ROW_SPECIFIC_ERRORS):
+                        self._refuse(row, exc)
+                        continue
+                    await session.commit()
+                    raise
+                row.published_at = utcnow()
+                row.attempts += 1
+                published += 1
+                self.stats.published += 1
+                if ack is not None and ack.duplicate:
+                    self.stats.duplicates += 1
+                self._refused.pop(row.event_id, None)
             await session.commit()
             return published
 
-    async def _publish(self, row: OutboxEvent) -> None:
-        await self._js.publish(
+    def _refuse(self, row: OutboxEvent, exc: Exception) -> None:
+        refusals = self._refused.get(row.event_id, (0, 0.0))[0] + 1
+        delay = REFUSED_BACKOFF_SECONDS[min(refusals, len(REFUSED_BACKOFF_SECONDS)) - 1]
+        if len(self._refused) > 10_000:  # rows published meanwhile by another replica linger here
+            self._refused.clear()
+        self._refused[row.event_id] = (refusals, time.monotonic() + delay)
+        self.stats.refused += 1
+        logger.error(
+            "JetStream refused an outbox event; later events go on, this one is retried",
+            extra={"event_id": str(row.event_id), "subject": row.subject, "attempts": row.attempts,
+                   "retry_in_seconds": delay, "error": repr(exc)},
+        )
+
+    async def _publish(self, row: OutboxEvent) -> PubAck | None:
+        return await self._js.publish(
             row.subject,
             row.payload.encode(),
             timeout=self._publish_timeout,

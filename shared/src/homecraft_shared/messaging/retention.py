@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import delete
+from sqlalchemy import delete, exists
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from homecraft_shared.db import utcnow
@@ -56,8 +56,17 @@ async def prune_messaging_tables(
                 OutboxEvent.published_at < now - dt.timedelta(days=policy.published_outbox_days),
             )
         )
+        # An event with a dead letter still waiting for its replay keeps its inbox row: the replay
+        # must find it, or an event applied before it was dead-lettered would be applied twice.
+        waiting_letter = exists().where(
+            DeadLetter.consumer == InboxEvent.consumer,
+            DeadLetter.event_id == InboxEvent.event_id,
+            DeadLetter.replayed_at.is_(None),
+        )
         inbox = await session.execute(
-            delete(InboxEvent).where(InboxEvent.processed_at < now - dt.timedelta(days=policy.inbox_days))
+            delete(InboxEvent).where(
+                InboxEvent.processed_at < now - dt.timedelta(days=policy.inbox_days), ~waiting_letter
+            )
         )
         dead = await session.execute(
             delete(DeadLetter).where(
