@@ -11,11 +11,13 @@ from engagement import models  # noqa: F401  (registers the tables)
 from engagement.handlers import handlers
 from engagement.ingestion.buffer import IngestionBuffer
 from engagement.ingestion.endpoints import router as ingestion_router
+from engagement.qa.endpoints import router as qa_router
 from engagement.reviews.endpoints import router as reviews_router
 from engagement.settings import EngagementSettings
 from engagement.trending import service as trending
 from engagement.trending.endpoints import router as trending_router
 from homecraft_shared.app import create_service_app
+from homecraft_shared.ratelimit import RateLimiter
 from homecraft_shared.runtime import ServiceRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -47,8 +49,13 @@ async def _flush_ingestion(runtime: ServiceRuntime) -> None:
 
 
 def create_runtime(settings: EngagementSettings | None = None) -> ServiceRuntime:
-    return ServiceRuntime(settings or EngagementSettings(), migrations=MIGRATIONS, handlers=handlers,
-                          on_start=[_start_loops], on_stop=[_flush_ingestion])
+    settings = settings or EngagementSettings()
+    runtime = ServiceRuntime(settings, migrations=MIGRATIONS, handlers=handlers,
+                             on_start=[_start_loops], on_stop=[_flush_ingestion])
+    # Q&A posting limits per user (threads, replies, reports): docs/decisions/0504.
+    runtime.resources.add(RateLimiter(settings.qa_post_rate_limits, storage_uri=settings.rate_limit_storage,
+                                      what="Q&A posts"))
+    return runtime
 
 
 def create_app(settings: EngagementSettings | None = None) -> FastAPI:
@@ -56,5 +63,5 @@ def create_app(settings: EngagementSettings | None = None) -> FastAPI:
         create_runtime(settings),
         title="Home Craft 3D engagement",
         description="Engagement events, trending scores, reviews, seller ratings, Q&A and reports.",
-        routers=[ingestion_router, trending_router, reviews_router],
+        routers=[ingestion_router, trending_router, reviews_router, qa_router],
     )

@@ -27,3 +27,5 @@ class EngagementSettings(ServiceSettings):
 
     # Q&A posting limits per user (threads, replies, reports), "limits" notation.
     qa_post_rate_limits: str = "5/minute;30/hour"
+    # Where the counts live: per process by default; a shared `limits` storage (async+redis://...) with replicas.
+    rate_limit_storage: str = "async+memory://"
