@@ -39,11 +39,12 @@ _PENDING_FLAG = "outbox_pending"
 _wakers: weakref.WeakSet[asyncio.Event] = weakref.WeakSet()
 
 
-def record_event(session: AsyncSession, data: EventData, *, subject_id: str) -> EventEnvelope:
-    """Stage an event in the outbox, inside the caller's transaction."""
+def envelope_for(data: EventData, *, subject_id: str, event_id: uuid.UUID | None = None) -> EventEnvelope:
+    """The envelope of an event of this process: its contract's type and producer, the current
+    correlation and causation ids, a new event id unless given."""
     contract = CONTRACTS.for_model(type(data))
-    envelope = EventEnvelope(
-        id=uuid.uuid4(),
+    return EventEnvelope(
+        id=event_id or uuid.uuid4(),
         type=contract.type,
         version=contract.version,
         source=contract.producer,
@@ -53,6 +54,11 @@ def record_event(session: AsyncSession, data: EventData, *, subject_id: str) -> 
         subject_id=subject_id,
         data=data.model_dump(mode="json"),
     )
+
+
+def record_event(session: AsyncSession, data: EventData, *, subject_id: str) -> EventEnvelope:
+    """Stage an event in the outbox, inside the caller's transaction."""
+    envelope = envelope_for(data, subject_id=subject_id)
     session.add(
         OutboxEvent(
             event_id=envelope.id,

@@ -10,13 +10,12 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from browse_support import Catalog, running_catalog
 from PIL import Image
+from support import CatalogHarness
 
 from catalog.models import Category, DigitalAsset, Product
 from catalog.seed import SELLERS, cube_stl, seed_demo
@@ -25,16 +24,15 @@ from homecraft_shared.messaging.tables import OutboxEvent
 
 
 @pytest.fixture
-async def catalog(database_url: str, nats_url: str, identity_keys: tuple[str, str], tmp_path: Path) -> AsyncIterator[Catalog]:
-    async with running_catalog(database_url, nats_url, identity_keys[1], tmp_path) as running:
-        yield running
+def payout_ready() -> tuple[str, ...]:
+    return ()  # the seed's own sellers only
 
 
-def media_root(catalog: Catalog) -> Path:
-    return Path(catalog.app.state.runtime.settings.media_root)
+def media_root(catalog: CatalogHarness) -> Path:
+    return catalog.media_root
 
 
-async def seed(catalog: Catalog) -> tuple[bool, float]:
+async def seed(catalog: CatalogHarness) -> tuple[bool, float]:
     started = time.perf_counter()
     async with catalog.session() as s:
         result = await seed_demo(s, media_root(catalog))
@@ -50,7 +48,7 @@ def test_cube_stl_is_a_valid_binary_stl() -> None:
     assert vertices == {(x, y, z) for x in (0.0, 20.0) for y in (0.0, 20.0) for z in (0.0, 20.0)}
 
 
-async def test_seed_loads_a_browsable_demo_catalog_quickly(catalog: Catalog) -> None:
+async def test_seed_loads_a_browsable_demo_catalog_quickly(catalog: CatalogHarness) -> None:
     seeded, seconds = await seed(catalog)
     assert seeded and seconds < 3.0
 
@@ -81,7 +79,7 @@ async def test_seed_loads_a_browsable_demo_catalog_quickly(catalog: Catalog) -> 
     assert (await catalog.get("/browse", sort="top"))["notice"] is None
 
 
-async def test_seed_images_and_files_are_real_and_served(catalog: Catalog) -> None:
+async def test_seed_images_and_files_are_real_and_served(catalog: CatalogHarness) -> None:
     await seed(catalog)
     storage = MediaStorage(media_root(catalog))
     cards = (await catalog.get("/browse", page_size=60))["items"]
@@ -112,7 +110,7 @@ async def test_seed_images_and_files_are_real_and_served(catalog: Catalog) -> No
     assert page["images"] and (page["assets"] if page["kind"] == "FILE" else page["physical_specs"])
 
 
-async def test_seed_is_idempotent(catalog: Catalog) -> None:
+async def test_seed_is_idempotent(catalog: CatalogHarness) -> None:
     assert (await seed(catalog))[0] is True
     total = (await catalog.get("/browse"))["total"]
     files = sorted(p for p in media_root(catalog).rglob("*") if p.is_file())

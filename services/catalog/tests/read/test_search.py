@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from browse_support import Catalog, category, product, titles
+from rows import category, product, titles
+from support import CatalogHarness
 
 from catalog.browse.search import fts5_query, search_terms, tsquery
 from catalog.models import CatalogType, Product
@@ -22,7 +23,7 @@ def test_c5_query_terms_keep_only_words() -> None:
     assert tsquery(["red", "drag"]) == "red & drag:*"
 
 
-async def test_c5_search_ranks_a_title_match_above_description_matches(catalog: Catalog) -> None:
+async def test_c5_search_ranks_a_title_match_above_description_matches(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files")
         product(s, files, "Castle gate", description="A gate; the dragon on the banner is small.", age_days=0)
@@ -35,7 +36,7 @@ async def test_c5_search_ranks_a_title_match_above_description_matches(catalog: 
     assert body["total"] == 3
 
 
-async def test_c5_search_covers_title_short_and_long_description_with_stemming_and_prefix(catalog: Catalog) -> None:
+async def test_c5_search_covers_title_short_and_long_description_with_stemming_and_prefix(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files")
         product(s, files, "Flower pot")
@@ -58,7 +59,7 @@ async def test_c5_search_covers_title_short_and_long_description_with_stemming_a
         ("OR dragon", None),  # "or" is a stop word to PostgreSQL's english configuration, a word to FTS5
     ],
 )
-async def test_c5_queries_with_full_text_syntax_never_fail(catalog: Catalog, q: str, matches: bool | None) -> None:
+async def test_c5_queries_with_full_text_syntax_never_fail(catalog: CatalogHarness, q: str, matches: bool | None) -> None:
     async with catalog.session() as s:
         product(s, category(s, "Files"), "Dragon")
         product(s, category(s, "More files"), "Title page")
@@ -70,7 +71,7 @@ async def test_c5_queries_with_full_text_syntax_never_fail(catalog: Catalog, q: 
         assert ("Dragon" in found) is matches, (q, found)
 
 
-async def test_c5_a_query_without_letters_or_digits_matches_nothing(catalog: Catalog) -> None:
+async def test_c5_a_query_without_letters_or_digits_matches_nothing(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         product(s, category(s, "Files"), "Anything")
     body = await catalog.get("/browse", q="!!! ***")
@@ -78,7 +79,7 @@ async def test_c5_a_query_without_letters_or_digits_matches_nothing(catalog: Cat
     assert (await catalog.get("/browse", q="   "))["total"] == 1  # blank is no search at all
 
 
-async def test_c5_search_combines_with_kind_sort_and_visibility(catalog: Catalog) -> None:
+async def test_c5_search_combines_with_kind_sort_and_visibility(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files", CatalogType.FILE)
         models = category(s, "Models", CatalogType.MODEL)
@@ -93,7 +94,7 @@ async def test_c5_search_combines_with_kind_sort_and_visibility(catalog: Catalog
     assert paged["total"] == 3 and paged["has_next"] is True and len(paged["items"]) == 2
 
 
-async def test_c5_the_index_follows_inserts_updates_and_deletes(catalog: Catalog) -> None:
+async def test_c5_the_index_follows_inserts_updates_and_deletes(catalog: CatalogHarness) -> None:
     """The triggers of migration 0010 keep the index in step with every change to products."""
     async with catalog.session() as s:
         files = category(s, "Files")
@@ -118,7 +119,7 @@ async def test_c5_the_index_follows_inserts_updates_and_deletes(catalog: Catalog
     assert (await catalog.get("/browse", q="gizmo"))["total"] == 0
 
 
-async def test_c5_search_index_rebuild_restores_results(catalog: Catalog) -> None:
+async def test_c5_search_index_rebuild_restores_results(catalog: CatalogHarness) -> None:
     from catalog.browse.repository import BrowseRepository
 
     async with catalog.session() as s:
@@ -128,7 +129,7 @@ async def test_c5_search_index_rebuild_restores_results(catalog: Catalog) -> Non
     assert titles(await catalog.get("/browse", q="widget")) == ["Rebuildable widget"]
 
 
-async def test_c5_relevance_puts_every_title_match_before_description_only_matches(catalog: Catalog) -> None:
+async def test_c5_relevance_puts_every_title_match_before_description_only_matches(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files")
         # A short text saying "dragon" over and over: bm25 alone could rank it above a title hit.
@@ -137,7 +138,7 @@ async def test_c5_relevance_puts_every_title_match_before_description_only_match
     assert titles(await catalog.get("/browse", q="dragon")) == ["Dragon", "Lamp"]
 
 
-async def test_c5_relevance_pages_run_across_the_title_tier_into_the_rest(catalog: Catalog) -> None:
+async def test_c5_relevance_pages_run_across_the_title_tier_into_the_rest(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files")
         for n in range(3):
@@ -156,7 +157,7 @@ async def test_c5_relevance_pages_run_across_the_title_tier_into_the_rest(catalo
 
 
 async def test_c5_a_search_total_is_counted_up_to_a_cap_and_paging_still_works(
-    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+    catalog: CatalogHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from catalog.browse import domain
 

@@ -1,82 +1,22 @@
-"""Fixture data for the read-side tests (browse, search, home, pages): rows written straight through the
-models, in the real database the app migrated, so these tests do not depend on the write API."""
+"""Rows for the read-side tests (browse, search, home, pages), written straight through the models in
+the database the app migrated, so these tests do not depend on the write API; and a statement counter."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import itertools
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import sqlalchemy as sa
-from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.app import create_app
 from catalog.models import CatalogType, Category, ListingStatus, Product, ProductImage, SellerPayoutStatus, SellerRating
-from catalog.settings import CatalogSettings
 from homecraft_shared.db import utcnow
-from homecraft_shared.testing import serve_app
+from homecraft_shared.testing.harness import ServiceHarness
 
 _counter = itertools.count(1)
 BASE_TIME = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-
-
-@dataclass
-class Catalog:
-    client: httpx.AsyncClient
-    app: FastAPI
-    sessionmaker: async_sessionmaker[AsyncSession]
-
-    @contextlib.asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessionmaker() as session:
-            yield session
-            await session.commit()
-
-    async def get(self, path: str, **params: Any) -> dict[str, Any]:
-        response = await self.client.get(path, params=params)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-
-@contextlib.asynccontextmanager
-async def running_catalog(
-    database_url: str, nats_url: str, public_pem: str, tmp_path: Any = None, *, read_cache_seconds: float = 0
-) -> AsyncIterator[Catalog]:
-    """The catalog app over ASGI. Its read cache is off by default: these tests write rows and read
-    them back at once (a test about the cache itself turns it on)."""
-    settings: dict[str, Any] = {"database_url": database_url, "nats_url": nats_url, "identity_public_key": public_pem,
-                                "read_cache_seconds": read_cache_seconds}
-    if tmp_path is not None:
-        settings["media_root"] = tmp_path / "media"
-    app = create_app(CatalogSettings(**settings))
-    stopper: asyncio.Task[None] | None = None
-    try:
-        async with serve_app(app) as client:
-            try:
-                yield Catalog(client=client, app=app, sessionmaker=app.state.runtime.sessionmaker)
-            finally:
-                stopper = asyncio.create_task(_keep_cancelling(app.state.runtime))
-    finally:
-        if stopper is not None:
-            stopper.cancel()
-
-
-async def _keep_cancelling(runtime: Any) -> None:
-    """Work-around for shutdowns that hang: the event consumer's fetch loop (shared) sometimes swallows
-    the cancellation ``ServiceRuntime.stop`` sends (a nats-py fetch racing its own timeout), and then
-    fetches forever. Cancelling again until the background tasks are gone ends them."""
-    while True:
-        await asyncio.sleep(0.5)
-        for task in list(runtime._tasks):
-            if not task.done():
-                task.cancel()
 
 
 def category(session: AsyncSession, name: str, kind: CatalogType = CatalogType.FILE, *, parent: Category | None = None,
@@ -150,8 +90,8 @@ class StatementCounter:
     """Counts SQL statements the app's engine runs for requests (to prove a page costs the same
     whatever its size); the background loops' statements on the messaging tables are not counted."""
 
-    def __init__(self, catalog: Catalog) -> None:
-        self.engine = catalog.app.state.runtime.engine.sync_engine
+    def __init__(self, catalog: ServiceHarness) -> None:
+        self.engine = catalog.runtime.engine.sync_engine
         self.count = 0
 
     def _seen(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:

@@ -3,23 +3,17 @@ order and badge on browse (C7); can_buy on every card without a query per card (
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from browse_support import (
-    Catalog,
-    StatementCounter,
-    category,
-    image,
-    payout,
-    product,
-    running_catalog,
-    titles,
-)
+from rows import StatementCounter, category, image, payout, product, titles
+from support import CatalogHarness, running_catalog
 
 from catalog.browse.cache import BrowseCache
 from catalog.models import CatalogType, ListingStatus
 
 
-async def test_c5_only_published_active_products_in_active_categories_are_listed(catalog: Catalog) -> None:
+async def test_c5_only_published_active_products_in_active_categories_are_listed(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files")
         hidden_root = category(s, "Hidden root", active=False)
@@ -38,7 +32,7 @@ async def test_c5_only_published_active_products_in_active_categories_are_listed
     assert body["total"] == 1
 
 
-async def test_c5_models_and_files_are_browsed_apart(catalog: Catalog) -> None:
+async def test_c5_models_and_files_are_browsed_apart(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         models = category(s, "Models", CatalogType.MODEL)
         files = category(s, "Files", CatalogType.FILE)
@@ -51,7 +45,7 @@ async def test_c5_models_and_files_are_browsed_apart(catalog: Catalog) -> None:
     assert (await catalog.get("/browse/models"))["kind"] == "MODEL"
 
 
-async def test_c5_new_sort_is_newest_first(catalog: Catalog) -> None:
+async def test_c5_new_sort_is_newest_first(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files")
         product(s, files, "Old", age_days=10)
@@ -62,7 +56,7 @@ async def test_c5_new_sort_is_newest_first(catalog: Catalog) -> None:
     assert (await catalog.get("/browse"))["sort"] == "new"  # the default without a query
 
 
-async def test_c5_pagination_reports_total_and_has_next(catalog: Catalog) -> None:
+async def test_c5_pagination_reports_total_and_has_next(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files")
         for n in range(7):
@@ -90,7 +84,7 @@ async def test_c5_pagination_reports_total_and_has_next(catalog: Catalog) -> Non
         ({"sort": "relevance"}, "sort"),  # relevance needs a query
     ],
 )
-async def test_c5_bad_parameters_are_a_clear_4xx_problem(catalog: Catalog, params: dict[str, object], field: str) -> None:
+async def test_c5_bad_parameters_are_a_clear_4xx_problem(catalog: CatalogHarness, params: dict[str, object], field: str) -> None:
     response = await catalog.client.get("/browse", params=params)
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -99,7 +93,7 @@ async def test_c5_bad_parameters_are_a_clear_4xx_problem(catalog: Catalog, param
     assert any(error["field"].endswith(field) for error in body["errors"]), body
 
 
-async def test_c5_top_rated_lists_only_products_with_three_reviews_in_rating_order(catalog: Catalog) -> None:
+async def test_c5_top_rated_lists_only_products_with_three_reviews_in_rating_order(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files")
         product(s, files, "Two perfect reviews", ratings=(10, 2))  # 5.0 avg but only 2 reviews
@@ -114,7 +108,7 @@ async def test_c5_top_rated_lists_only_products_with_three_reviews_in_rating_ord
     assert body["notice"] is None
 
 
-async def test_c5_top_rated_falls_back_to_everything_with_a_notice_when_none_has_three_reviews(catalog: Catalog) -> None:
+async def test_c5_top_rated_falls_back_to_everything_with_a_notice_when_none_has_three_reviews(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files")
         product(s, files, "Two reviews avg 4", ratings=(8, 2))
@@ -132,7 +126,7 @@ async def test_c5_top_rated_falls_back_to_everything_with_a_notice_when_none_has
     assert titles(again) == ["Three reviews"] and again["notice"] is None
 
 
-async def test_c7_trending_sort_orders_by_score_then_rating_then_newest(catalog: Catalog) -> None:
+async def test_c7_trending_sort_orders_by_score_then_rating_then_newest(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files")
         product(s, files, "Score 5 rated 3", score=5.0, ratings=(3, 1), age_days=1)
@@ -145,7 +139,7 @@ async def test_c7_trending_sort_orders_by_score_then_rating_then_newest(catalog:
     assert body["notice"] is None
 
 
-async def test_c5_trending_with_no_signal_at_all_shows_a_notice(catalog: Catalog) -> None:
+async def test_c5_trending_with_no_signal_at_all_shows_a_notice(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files")
         product(s, files, "Quiet one")
@@ -155,7 +149,7 @@ async def test_c5_trending_with_no_signal_at_all_shows_a_notice(catalog: Catalog
     assert body["total"] == 2
 
 
-async def test_c5_a_manual_trending_flag_is_a_signal_even_off_the_first_page(catalog: Catalog) -> None:
+async def test_c5_a_manual_trending_flag_is_a_signal_even_off_the_first_page(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files")
         product(s, files, "Flagged but old", trending=True, age_days=30)
@@ -167,7 +161,7 @@ async def test_c5_a_manual_trending_flag_is_a_signal_even_off_the_first_page(cat
     assert body["notice"] is None
 
 
-async def test_c7_badge_only_for_manual_or_top_twelve_with_positive_score(catalog: Catalog) -> None:
+async def test_c7_badge_only_for_manual_or_top_twelve_with_positive_score(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files")
         for n in range(13):  # scores 13..1: the top 12 get the badge, the 13th does not
@@ -189,7 +183,7 @@ async def test_c7_badge_only_for_manual_or_top_twelve_with_positive_score(catalo
     }
 
 
-async def test_c7_zero_scores_never_earn_the_badge_even_inside_the_top_twelve(catalog: Catalog) -> None:
+async def test_c7_zero_scores_never_earn_the_badge_even_inside_the_top_twelve(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files")
         product(s, files, "Only scorer", score=0.25)
@@ -198,7 +192,7 @@ async def test_c7_zero_scores_never_earn_the_badge_even_inside_the_top_twelve(ca
     assert badges == {"Only scorer": True, "Nothing": False}
 
 
-async def test_c10_can_buy_follows_payout_readiness_or_owner_on_every_card(catalog: Catalog) -> None:
+async def test_c10_can_buy_follows_payout_readiness_or_owner_on_every_card(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files")
         payout(s, "seller-not-ready", False)
@@ -216,7 +210,7 @@ async def test_c10_can_buy_follows_payout_readiness_or_owner_on_every_card(catal
     assert cards["Ready seller"]["seller_id"] == "seller-ready"
 
 
-async def test_c10_a_page_costs_the_same_statements_whatever_its_size(catalog: Catalog) -> None:
+async def test_c10_a_page_costs_the_same_statements_whatever_its_size(catalog: CatalogHarness) -> None:
     """No N+1: buyability and images come with the page, not per card."""
     async with catalog.session() as s:
         files = category(s, "Files")
@@ -235,7 +229,7 @@ async def test_c10_a_page_costs_the_same_statements_whatever_its_size(catalog: C
         assert await statements(sort=sort, page_size=2) == await statements(sort=sort, page_size=30), sort
 
 
-async def test_cards_carry_the_primary_image_else_the_first_by_sort_order(catalog: Catalog) -> None:
+async def test_cards_carry_the_primary_image_else_the_first_by_sort_order(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files")
         with_primary = product(s, files, "With primary")
@@ -263,11 +257,11 @@ class FakeClock:
 
 
 async def test_read_cache_keeps_request_independent_facts_for_its_ttl_then_refreshes(
-    database_url: str, nats_url: str, identity_keys: tuple[str, str]
+    database_url: str, nats_url: str, identity_keys: tuple[str, str], tmp_path: Path
 ) -> None:
     """With the read cache on (the service default), totals, the badge set and the hidden categories are
     reused for ``read_cache_seconds`` and then recomputed; the page's cards are always fresh."""
-    async with running_catalog(database_url, nats_url, identity_keys[1], read_cache_seconds=5) as catalog:
+    async with running_catalog(database_url, nats_url, identity_keys, tmp_path, read_cache_seconds=5) as catalog:
         clock = FakeClock()
         catalog.app.state.runtime.resources.add(BrowseCache(5, clock=clock))
         async with catalog.session() as s:

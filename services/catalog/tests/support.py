@@ -1,10 +1,8 @@
-"""Helpers for the write-side tests (categories, listings, media, workflow, projections, internal API):
-a running catalog with a real database and NATS, identity tokens, payout readiness through the real
-projection, row counts for "nothing was written" assertions, and small valid/invalid sample files."""
+"""The catalog's test harness: the shared ``ServiceHarness`` (tokens per role, events through the
+real consumer path, the outbox, row counts) plus the catalog's API shortcuts and sample files."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import io
@@ -13,75 +11,37 @@ import struct
 import uuid
 import zipfile
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.app import create_app
-from catalog.handlers import handlers
 from catalog.models import Category, DigitalAsset, Product, ProductImage
 from catalog.settings import CatalogSettings
 from homecraft_shared.db import utcnow
-from homecraft_shared.messaging.consumer import apply_event
-from homecraft_shared.messaging.contracts import CONTRACTS, EventData
-from homecraft_shared.messaging.envelope import EventEnvelope
+from homecraft_shared.events.payments import SellerPayoutReadinessChangedV1
 from homecraft_shared.messaging.tables import OutboxEvent
-from homecraft_shared.testing import bearer, serve_app
+from homecraft_shared.testing.harness import ServiceHarness, running_service
 
 OWNER = "owner-1"
+# Rows of every table a write could touch, for "nothing was written" assertions.
+WRITE_TABLES: tuple[type[Any], ...] = (Category, Product, ProductImage, DigitalAsset, OutboxEvent)
 _names = itertools.count(1)
 
 
-@dataclass
-class Writer:
-    client: httpx.AsyncClient
-    app: FastAPI
-    sessionmaker: async_sessionmaker[AsyncSession]
-    private_pem: str
-    media_root: Path
-
-    # --- identities ---
-    def seller(self, user_id: str = "seller-1") -> dict[str, str]:
-        return bearer(self.private_pem, user_id, "seller")
-
-    def owner(self, user_id: str = OWNER) -> dict[str, str]:
-        return bearer(self.private_pem, user_id, "owner")
-
-    def consumer(self, user_id: str = "buyer-1") -> dict[str, str]:
-        return bearer(self.private_pem, user_id)
-
-    def service(self, name: str = "orders") -> dict[str, str]:
-        return bearer(self.private_pem, name, "service")
-
-    # --- database ---
-    @contextlib.asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessionmaker() as session:
-            yield session
-            await session.commit()
-
-    async def count(self, model: type[Any]) -> int:
-        async with self.sessionmaker() as session:
-            return int(await session.scalar(select(func.count()).select_from(model)) or 0)
-
-    async def counts(self) -> dict[str, int]:
-        """Rows of every table a write could touch, for "nothing was written" assertions."""
-        return {
-            model.__name__: await self.count(model)
-            for model in (Category, Product, ProductImage, DigitalAsset, OutboxEvent)
-        }
+class CatalogHarness(ServiceHarness):
+    @property
+    def media_root(self) -> Path:
+        settings = self.runtime.settings
+        assert isinstance(settings, CatalogSettings)
+        return Path(settings.media_root)
 
     def stored_files(self) -> list[Path]:
         return sorted(p for p in self.media_root.rglob("*") if p.is_file())
 
-    async def outbox(self) -> list[OutboxEvent]:
-        async with self.sessionmaker() as session:
-            return list((await session.scalars(select(OutboxEvent).order_by(OutboxEvent.seq))).all())
+    async def counts(self, *models: type[Any]) -> dict[str, int]:
+        return await super().counts(*(models or WRITE_TABLES))
 
     async def product(self, product_id: str) -> Product:
         async with self.sessionmaker() as session:
@@ -89,31 +49,9 @@ class Writer:
             assert product is not None
             return product
 
-    # --- events through the real handlers ---
-    async def deliver(self, data: EventData, *, event_id: uuid.UUID | None = None) -> bool:
-        """Apply an event as the consumer would (handler + inbox row, one transaction)."""
-        contract = CONTRACTS.for_model(type(data))
-        envelope = EventEnvelope(
-            id=event_id or uuid.uuid4(),
-            type=contract.type,
-            version=contract.version,
-            source=contract.producer,
-            occurred_at=utcnow(),
-            correlation_id=str(uuid.uuid4()),
-            subject_id="test",
-            data=data.model_dump(mode="json"),
-        )
-        async with self.sessionmaker() as session:
-            applied = await apply_event(session, handlers, envelope)
-            await session.commit()
-        return applied
-
     async def make_ready(self, seller_id: str = "seller-1", ready: bool = True, at: dt.datetime | None = None) -> None:
-        from homecraft_shared.events.payments import SellerPayoutReadinessChangedV1
-
-        await self.deliver(
-            SellerPayoutReadinessChangedV1(seller_id=seller_id, ready=ready, changed_at=at or utcnow())
-        )
+        """Payout readiness through the real projection (the event payments publishes)."""
+        await self.deliver(SellerPayoutReadinessChangedV1(seller_id=seller_id, ready=ready, changed_at=at or utcnow()))
 
     # --- API shortcuts ---
     async def category(self, type_: str = "FILE", *, parent_id: int | None = None, name: str | None = None) -> dict[str, Any]:
@@ -165,40 +103,24 @@ class Writer:
 
 
 @contextlib.asynccontextmanager
-async def running_writer(
+async def running_catalog(
     database_url: str, nats_url: str, identity_keys: tuple[str, str], tmp_path: Path, **settings: Any
-) -> AsyncIterator[Writer]:
+) -> AsyncIterator[CatalogHarness]:
+    """The catalog app with a real database and NATS. Its read cache is off unless asked
+    (``read_cache_seconds``): tests write rows and read them back at once."""
     private_pem, public_pem = identity_keys
-    media_root = tmp_path / "media"
     app = create_app(
         CatalogSettings(
             database_url=database_url,
             nats_url=nats_url,
             identity_public_key=public_pem,
-            media_root=media_root,
+            media_root=tmp_path / "media",
             relay_poll_seconds=0.05,
-            **settings,
+            **{"read_cache_seconds": 0, **settings},
         )
     )
-    async with serve_app(app) as client:
-        writer = Writer(client, app, app.state.runtime.sessionmaker, private_pem, media_root)
-        yield writer
-        await _relay_idle(writer)
-
-
-async def _relay_idle(writer: Writer, patience: float = 5.0) -> None:
-    """Let the outbox relay publish what the test recorded before the app stops.
-
-    Works around a shutdown race in homecraft_shared's OutboxRelay on Python 3.11: when a commit wakes
-    the relay and the lifespan cancels it before it ran, ``asyncio.wait_for`` returns the wake-up and
-    swallows the cancellation, so the relay keeps looping and ``ServiceRuntime.stop`` never returns.
-    """
-    deadline = asyncio.get_running_loop().time() + patience
-    while asyncio.get_running_loop().time() < deadline:
-        if all(row.published_at is not None for row in await writer.outbox()):
-            await asyncio.sleep(0.05)  # the relay is back waiting for the next wake-up
-            return
-        await asyncio.sleep(0.05)
+    async with running_service(app, private_pem, CatalogHarness) as catalog:
+        yield catalog
 
 
 # --- sample files ---------------------------------------------------------------------------------

@@ -4,16 +4,17 @@ with browse."""
 
 from __future__ import annotations
 
-from browse_support import Catalog, StatementCounter, category, image, payout, product, titles
+from rows import StatementCounter, category, image, payout, product, titles
+from support import CatalogHarness
 
 from catalog.models import ListingStatus
 
 
-async def test_c6_empty_catalog_has_four_empty_buckets(catalog: Catalog) -> None:
+async def test_c6_empty_catalog_has_four_empty_buckets(catalog: CatalogHarness) -> None:
     assert await catalog.get("/home") == {"featured": [], "new": [], "trending": [], "misc": []}
 
 
-async def test_c6_buckets_featured_new_trending_misc(catalog: Catalog) -> None:
+async def test_c6_buckets_featured_new_trending_misc(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files")
         # 10 featured, oldest first in creation: the bucket holds the newest 8.
@@ -47,7 +48,7 @@ async def test_c6_buckets_featured_new_trending_misc(catalog: Catalog) -> None:
     assert "Draft featured" not in {card["title"] for bucket in home.values() for card in bucket}
 
 
-async def test_c6_computed_trending_fill_needs_a_positive_score(catalog: Catalog) -> None:
+async def test_c6_computed_trending_fill_needs_a_positive_score(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files")
         product(s, files, "Scored", score=0.5)
@@ -59,7 +60,7 @@ async def test_c6_computed_trending_fill_needs_a_positive_score(catalog: Catalog
     assert titles(home, "new") == ["Unscored two", "Unscored one", "Scored"]
 
 
-async def test_c7_home_and_browse_badge_the_same_products(catalog: Catalog) -> None:
+async def test_c7_home_and_browse_badge_the_same_products(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files")
         for n in range(14):
@@ -75,7 +76,7 @@ async def test_c7_home_and_browse_badge_the_same_products(catalog: Catalog) -> N
     assert {t for t, b in browse_badges.items() if b} == {"Manual"} | {f"Scored {n}" for n in range(2, 14)}
 
 
-async def test_c6_c10_home_cards_carry_can_buy_and_images_at_a_fixed_query_cost(catalog: Catalog) -> None:
+async def test_c6_c10_home_cards_carry_can_buy_and_images_at_a_fixed_query_cost(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files")
         payout(s, "seller-late", False)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import uuid
 
-from browse_support import Catalog, category, image, payout, product, seller_rating, titles
+from rows import category, image, payout, product, seller_rating, titles
+from support import CatalogHarness
 
 from catalog.models import AssetFormat, CatalogType, DigitalAsset, ListingStatus
 
 # --- C8 ----------------------------------------------------------------------------------------
 
 
-async def test_c8_category_page_lists_its_products_and_its_active_childrens_with_chips(catalog: Catalog) -> None:
+async def test_c8_category_page_lists_its_products_and_its_active_childrens_with_chips(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         root = category(s, "Miniatures")
         other = category(s, "Household")
@@ -42,7 +43,7 @@ async def test_c8_category_page_lists_its_products_and_its_active_childrens_with
     assert child["parent"]["id"] == root.id and child["children"] == []
 
 
-async def test_c8_category_page_sorts_paginates_and_404s_for_inactive_or_unknown(catalog: Catalog) -> None:
+async def test_c8_category_page_sorts_paginates_and_404s_for_inactive_or_unknown(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         root = category(s, "Minis")
         hidden = category(s, "Hidden", active=False)
@@ -64,7 +65,7 @@ async def test_c8_category_page_sorts_paginates_and_404s_for_inactive_or_unknown
 # --- C9 ----------------------------------------------------------------------------------------
 
 
-async def test_c9_file_product_page_has_images_ratings_license_files_and_can_buy(catalog: Catalog) -> None:
+async def test_c9_file_product_page_has_images_ratings_license_files_and_can_buy(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         root = category(s, "Files")
         await s.flush()
@@ -91,7 +92,7 @@ async def test_c9_file_product_page_has_images_ratings_license_files_and_can_buy
     assert page["trending_badge"] is True  # in the top 12 with a positive score
 
 
-async def test_c9_model_product_page_has_physical_specs_and_no_license(catalog: Catalog) -> None:
+async def test_c9_model_product_page_has_physical_specs_and_no_license(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         models = category(s, "Models", CatalogType.MODEL)
         p = product(s, models, "Vase", material="PLA", color="Red", width_mm=10, height_mm=20, depth_mm=30,
@@ -105,14 +106,14 @@ async def test_c9_model_product_page_has_physical_specs_and_no_license(catalog: 
     assert page["trending_badge"] is False
 
 
-async def test_c10_product_page_can_buy_for_owner_seller_even_when_not_payout_ready(catalog: Catalog) -> None:
+async def test_c10_product_page_can_buy_for_owner_seller_even_when_not_payout_ready(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         payout(s, "owner-1", False)
         p = product(s, category(s, "Files"), "Owner's", seller="owner-1", seller_is_owner=True)
     assert (await catalog.get(f"/browse/products/{p.id}"))["can_buy"] is True
 
 
-async def test_c9_more_like_this_same_kind_same_category_else_same_kind(catalog: Catalog) -> None:
+async def test_c9_more_like_this_same_kind_same_category_else_same_kind(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files", CatalogType.FILE)
         other_files = category(s, "Other files", CatalogType.FILE)
@@ -133,7 +134,7 @@ async def test_c9_more_like_this_same_kind_same_category_else_same_kind(catalog:
     assert all(card["kind"] == "MODEL" for card in fallback["more_like_this"])
 
 
-async def test_c9_unlisted_or_unknown_products_are_404(catalog: Catalog) -> None:
+async def test_c9_unlisted_or_unknown_products_are_404(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files")
         draft = product(s, files, "Draft", status=ListingStatus.DRAFT)

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
-from listing_support import Writer, binary_stl, running_writer, three_mf
 from sqlalchemy import event, select
+from support import CatalogHarness, binary_stl, three_mf
 
 from catalog.buyability import can_buy, can_buy_clause, payout_ready_sellers, product_can_buy, seller_payout_ready
 from catalog.models import Product
@@ -18,15 +15,8 @@ from catalog.models import Product
 OWNER_ID = "owner-1"
 
 
-@pytest.fixture
-async def w(database_url: str, nats_url: str, identity_keys: tuple[str, str], tmp_path: Path) -> AsyncIterator[Writer]:
-    async with running_writer(database_url, nats_url, identity_keys, tmp_path) as writer:
-        await writer.make_ready("seller-1")
-        yield writer
-
-
-async def lookup(w: Writer, ids: list[str]) -> dict:
-    response = await w.client.post("/internal/products/lookup", json={"product_ids": ids})
+async def lookup(catalog: CatalogHarness, ids: list[str]) -> dict:
+    response = await catalog.client.post("/internal/products/lookup", json={"product_ids": ids})
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -37,12 +27,12 @@ def test_c10_can_buy_rule() -> None:
     assert not can_buy(seller_payout_ready=False, seller_is_owner=False)
 
 
-async def test_lookup_reports_current_facts_in_one_query(w: Writer) -> None:
-    model = await w.publishable("MODEL", title="Vase", price_cents=2500)
-    await w.client.post(f"/listings/{model['id']}/publish", headers=w.seller())
-    file = await w.draft("FILE", title="Pack", is_free=True)
+async def test_lookup_reports_current_facts_in_one_query(catalog: CatalogHarness) -> None:
+    model = await catalog.publishable("MODEL", title="Vase", price_cents=2500)
+    await catalog.client.post(f"/listings/{model['id']}/publish", headers=catalog.seller())
+    file = await catalog.draft("FILE", title="Pack", is_free=True)
     statements: list[str] = []
-    engine = w.app.state.runtime.engine.sync_engine
+    engine = catalog.app.state.runtime.engine.sync_engine
 
     def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
         if "products" in statement:
@@ -50,7 +40,7 @@ async def test_lookup_reports_current_facts_in_one_query(w: Writer) -> None:
 
     event.listen(engine, "before_cursor_execute", count)
     try:
-        result = await lookup(w, [model["id"], "not-a-uuid", file["id"], str(uuid.UUID(int=7)), model["id"]])
+        result = await lookup(catalog, [model["id"], "not-a-uuid", file["id"], str(uuid.UUID(int=7)), model["id"]])
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert len(statements) == 1
@@ -66,28 +56,29 @@ async def test_lookup_reports_current_facts_in_one_query(w: Writer) -> None:
     assert (pack["requires_shipping"], pack["is_digital"]) == (False, True)
 
 
-async def test_c10_lookup_follows_payout_readiness_and_owner_sellers(w: Writer) -> None:
-    listing = await w.publishable("MODEL")
-    await w.client.post(f"/listings/{listing['id']}/publish", headers=w.seller())
-    owners = await w.client.post(
-        "/listings", json={"kind": "MODEL", "title": "House", "category_id": listing["category_id"], "price_cents": 100}, headers=w.owner()
+async def test_c10_lookup_follows_payout_readiness_and_owner_sellers(catalog: CatalogHarness) -> None:
+    listing = await catalog.publishable("MODEL")
+    await catalog.client.post(f"/listings/{listing['id']}/publish", headers=catalog.seller())
+    owners = await catalog.client.post(
+        "/listings", json={"kind": "MODEL", "title": "House", "category_id": listing["category_id"],
+                "price_cents": 100}, headers=catalog.owner()
     )
-    await w.make_ready("seller-1", ready=False)
-    result = await lookup(w, [listing["id"], owners.json()["id"]])
+    await catalog.make_ready("seller-1", ready=False)
+    result = await lookup(catalog, [listing["id"], owners.json()["id"]])
     sellers, house = result["products"]
     assert (sellers["seller_payout_ready"], sellers["can_buy"], sellers["purchasable"], sellers["visible"]) == (False, False, False, True)
     assert (house["seller_payout_ready"], house["seller_is_owner"], house["can_buy"]) == (False, True, True)
 
 
-async def test_c10_can_buy_clause_and_helpers_match_the_rule(w: Writer) -> None:
-    ready = await w.draft("FILE", title="Ready")
-    owners = (await w.client.post(
-        "/listings", json={"kind": "FILE", "title": "Owned", "category_id": ready["category_id"], "price_cents": 1}, headers=w.owner()
+async def test_c10_can_buy_clause_and_helpers_match_the_rule(catalog: CatalogHarness) -> None:
+    ready = await catalog.draft("FILE", title="Ready")
+    owners = (await catalog.client.post(
+        "/listings", json={"kind": "FILE", "title": "Owned", "category_id": ready["category_id"], "price_cents": 1}, headers=catalog.owner()
     )).json()
-    await w.make_ready("seller-2")
-    unready = await w.draft("FILE", title="Later", seller="seller-2")
-    await w.make_ready("seller-2", ready=False)
-    async with w.session() as session:
+    await catalog.make_ready("seller-2")
+    unready = await catalog.draft("FILE", title="Later", seller="seller-2")
+    await catalog.make_ready("seller-2", ready=False)
+    async with catalog.session() as session:
         rows = (await session.execute(select(Product, can_buy_clause().label("can_buy")))).all()
         by_title = {product.title: flag for product, flag in rows}
         assert by_title == {"Ready": True, "Owned": True, "Later": False}
@@ -103,35 +94,35 @@ async def test_c10_can_buy_clause_and_helpers_match_the_rule(w: Writer) -> None:
 
 
 
-async def test_lookup_validates_its_body(w: Writer) -> None:
-    assert (await w.client.post("/internal/products/lookup", json={"product_ids": []})).status_code == 422
-    assert (await w.client.post("/internal/products/lookup", json={"product_ids": ["x"] * 201})).status_code == 422
-    assert (await w.client.post("/internal/products/lookup", json={})).status_code == 422
+async def test_lookup_validates_its_body(catalog: CatalogHarness) -> None:
+    assert (await catalog.client.post("/internal/products/lookup", json={"product_ids": []})).status_code == 422
+    assert (await catalog.client.post("/internal/products/lookup", json={"product_ids": ["x"] * 201})).status_code == 422
+    assert (await catalog.client.post("/internal/products/lookup", json={})).status_code == 422
 
 
-async def test_asset_content_for_services_and_owners_only(w: Writer) -> None:
-    listing = await w.draft("FILE")
+async def test_asset_content_for_services_and_owners_only(catalog: CatalogHarness) -> None:
+    listing = await catalog.draft("FILE")
     content = three_mf()
-    asset = (await w.upload_asset(listing["id"], content, name="Dragon Bust.3mf")).json()
-    await w.upload_asset(listing["id"], binary_stl(), name="base.stl")
+    asset = (await catalog.upload_asset(listing["id"], content, name="Dragon Bust.3mf")).json()
+    await catalog.upload_asset(listing["id"], binary_stl(), name="base.stl")
     url = f"/internal/assets/{asset['id']}/content"
 
-    assert (await w.client.get(url)).status_code == 401
-    assert (await w.client.get(url, headers=w.seller())).status_code == 403
-    assert (await w.client.get(url, headers=w.consumer())).status_code == 403
-    for headers in (w.service(), w.owner()):
-        response = await w.client.get(url, headers=headers)
+    assert (await catalog.client.get(url)).status_code == 401
+    assert (await catalog.client.get(url, headers=catalog.seller())).status_code == 403
+    assert (await catalog.client.get(url, headers=catalog.consumer())).status_code == 403
+    for headers in (catalog.service(), catalog.owner()):
+        response = await catalog.client.get(url, headers=headers)
         assert response.status_code == 200
         assert response.content == content
         assert response.headers["content-type"] == "model/3mf"
         assert response.headers["content-disposition"] == "attachment; filename*=utf-8''Dragon%20Bust.3mf"
         assert response.headers["cache-control"] == "private, no-store"
         assert response.headers["x-content-sha256"] == hashlib.sha256(content).hexdigest()
-    assert (await w.client.get(f"/internal/assets/{uuid.uuid4()}/content", headers=w.service())).status_code == 404
+    assert (await catalog.client.get(f"/internal/assets/{uuid.uuid4()}/content", headers=catalog.service())).status_code == 404
 
-    listed = await w.client.get(f"/internal/products/{listing['id']}/assets", headers=w.service())
+    listed = await catalog.client.get(f"/internal/products/{listing['id']}/assets", headers=catalog.service())
     assert listed.status_code == 200
     assert [a["original_filename"] for a in listed.json()["assets"]] == ["Dragon Bust.3mf", "base.stl"]
     assert listed.json()["kind"] == "FILE"
-    assert (await w.client.get(f"/internal/products/{listing['id']}/assets", headers=w.seller())).status_code == 403
-    assert (await w.client.get(f"/internal/products/{uuid.uuid4()}/assets", headers=w.service())).status_code == 404
+    assert (await catalog.client.get(f"/internal/products/{listing['id']}/assets", headers=catalog.seller())).status_code == 403
+    assert (await catalog.client.get(f"/internal/products/{uuid.uuid4()}/assets", headers=catalog.service())).status_code == 404
