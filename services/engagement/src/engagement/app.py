@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from engagement import models  # noqa: F401  (registers the tables)
+from engagement.analytics.endpoints import router as analytics_router
 from engagement.handlers import handlers
 from engagement.ingestion.buffer import IngestionBuffer
 from engagement.ingestion.endpoints import router as ingestion_router
@@ -63,5 +64,5 @@ def create_app(settings: EngagementSettings | None = None) -> FastAPI:
         create_runtime(settings),
         title="Home Craft 3D engagement",
         description="Engagement events, trending scores, reviews, seller ratings, Q&A and reports.",
-        routers=[ingestion_router, trending_router, reviews_router, qa_router],
+        routers=[ingestion_router, trending_router, reviews_router, qa_router, analytics_router],
     )
