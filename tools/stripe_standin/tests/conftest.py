@@ -1,10 +1,9 @@
 """Every test gets a clean stand-in (in-memory SQLite) served by uvicorn on a loopback port in a
-background thread, driven over real HTTP by the official ``stripe`` library; webhooks go to a
+background thread (``stripe_standin.testing``), driven over real HTTP by the official ``stripe`` library; webhooks go to a
 real HTTP receiver that records what it got and answers the status codes a test asks for."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
@@ -16,36 +15,14 @@ from typing import Any
 import httpx
 import pytest
 import stripe
-import uvicorn
 
 from stripe_standin.app import StandinConfig, create_app
+from stripe_standin.testing import ServerThread
 from stripe_standin.webhooks import RetryPolicy
 
 API_KEY = "sk_test_standin_tests"
 PLATFORM_SECRET = "whsec_test_platform"
 CONNECT_SECRET = "whsec_test_connect"
-
-
-class ServerThread:
-    """uvicorn in a thread with its own event loop; port 0, so no port is guessed."""
-
-    def __init__(self, app: Any) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the stand-in did not start")
-            time.sleep(0.01)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 @dataclass

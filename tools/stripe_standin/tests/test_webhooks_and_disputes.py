@@ -10,6 +10,7 @@ import pytest
 import stripe
 from conftest import CONNECT_SECRET, PLATFORM_SECRET, Standin, paid_session, ready_account
 
+from stripe_standin.testing import ServerThread
 from stripe_standin.webhooks import sign
 
 
@@ -58,7 +59,7 @@ def test_failed_deliveries_are_retried_with_backoff_until_2xx(standin: Standin) 
 
 
 def test_an_unreachable_endpoint_is_retried_and_recorded(receiver, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from conftest import ServerThread, client_for, make_config
+    from conftest import client_for, make_config
 
     from stripe_standin.app import create_app
     from stripe_standin.webhooks import RetryPolicy
@@ -183,7 +184,7 @@ def test_refund_updated_when_a_refund_fails(standin: Standin) -> None:
 
 def test_controls_are_off_unless_enabled(receiver) -> None:  # type: ignore[no-untyped-def]
     import httpx
-    from conftest import ServerThread, make_config
+    from conftest import make_config
 
     from stripe_standin.app import create_app
 
