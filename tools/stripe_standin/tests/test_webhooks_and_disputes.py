@@ -191,3 +191,26 @@ def test_controls_are_off_unless_enabled(receiver) -> None:  # type: ignore[no-u
     with ServerThread(create_app(make_config(receiver, controls=False))) as url:
         assert httpx.post(f"{url}/_standin/disputes", json={}).status_code == 404
         assert httpx.get(f"{url}/_standin/events").status_code == 404
+
+
+def test_the_controls_page_lets_a_person_refund_dispute_and_resend(standin: Standin) -> None:
+    import httpx
+
+    session = paid_session(standin)
+    charge = standin.client.v1.payment_intents.retrieve(session.payment_intent).latest_charge
+    page = httpx.get(f"{standin.url}/_standin/")
+    assert page.status_code == 200 and "Offline Stripe stand-in" in page.text and charge in page.text
+    opened = httpx.post(f"{standin.url}/_standin/disputes", data={"charge": charge, "reason": "product_not_received"})
+    assert opened.status_code == 303 and opened.headers["location"] == "/_standin/"
+    dispute = standin.client.v1.disputes.list({"charge": charge}).data[0]
+    assert dispute.reason == "product_not_received" and dispute.amount == 5900
+    closed = httpx.post(f"{standin.url}/_standin/disputes/{dispute.id}/close", data={"outcome": "won"})
+    assert closed.status_code == 303 and standin.client.v1.disputes.retrieve(dispute.id).status == "won"
+    refused = httpx.post(f"{standin.url}/_standin/refunds", data={"charge": charge, "amount": "999999"})
+    assert refused.status_code == 400 and "greater than unrefunded amount" in refused.text
+    refunded = httpx.post(f"{standin.url}/_standin/refunds", data={"charge": charge, "amount": "150"})
+    assert refunded.status_code == 303
+    assert standin.client.v1.charges.retrieve(charge).amount_refunded == 150
+    assert httpx.post(f"{standin.url}/_standin/chaos", data={"enabled": "true"}).status_code == 303
+    assert standin.control("GET", "/chaos")["enabled"] is True
+    assert "Webhook chaos: on" in httpx.get(f"{standin.url}/_standin/").text

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from html import escape
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 
-from stripe_standin import objects
+from stripe_standin import dashboard, objects
 from stripe_standin.engine import PaymentDetails, Standin
 from stripe_standin.errors import StripeError
 from stripe_standin.webhooks import Chaos
@@ -39,17 +42,38 @@ def router(engine: Standin) -> APIRouter:
 
     async def run(request: Request, action: Callable[[dict[str, Any]], Any]) -> Response:
         raw = await request.body()
+        from_page = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
         try:
-            body = json.loads(raw) if raw.strip() else {}
+            if from_page:  # a button on the /_standin/ page: do it, then show the page again
+                body: Any = {k: int(v) if k == "amount" and v.isdigit() else v
+                             for k, v in parse_qsl(raw.decode(), keep_blank_values=False)}
+            else:
+                body = json.loads(raw) if raw.strip() else {}
             if not isinstance(body, dict):
                 raise StripeError("The body must be a JSON object.")
             with store.transaction():
                 result = action(body)
+            if from_page:
+                return RedirectResponse("/_standin/", status_code=303)
             return _json(objects.public(result))
         except json.JSONDecodeError:
             return _json(StripeError("The body must be JSON.").body(), 400)
         except StripeError as error:
+            if from_page:
+                return dashboard.page("Not done", f'<p class="error">{escape(error.message)}</p>'
+                                      '<p><a href="/_standin/">Back to the controls</a></p>', error.status)
             return _json(error.body(), error.status)
+
+    @r.get("/", response_class=HTMLResponse)
+    async def overview() -> Response:
+        return dashboard.overview(engine)
+
+    @r.post("/chaos")
+    async def chaos_from_page(request: Request) -> Response:
+        form = dict(parse_qsl((await request.body()).decode()))
+        current = engine.deliverer.chaos.as_dict()
+        engine.deliverer.chaos = Chaos(**{**current, "enabled": form.get("enabled") == "true"})
+        return RedirectResponse("/_standin/", status_code=303)
 
     @r.post("/checkout/sessions/{session_id}/pay")
     async def pay(request: Request, session_id: str) -> Response:

@@ -40,10 +40,11 @@ def money(amount: int, currency: str) -> str:
     return f"{value} {currency.upper()}"
 
 
-def page(title: str, body: str, status: int = 200) -> HTMLResponse:
+def page(title: str, body: str, status: int = 200, *, wide: bool = False) -> HTMLResponse:
+    width = "<style>body { max-width: 80rem; }</style>" if wide else ""
     html = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)} &middot; Stripe stand-in'
-            f'</title><meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>'
-            f"<body>{BANNER}<h1>{escape(title)}</h1>{body}</body></html>")
+            f'</title><meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style>{width}'
+            f"</head><body>{BANNER}<h1>{escape(title)}</h1>{body}</body></html>")
     return HTMLResponse(html, status_code=status)
 
 
