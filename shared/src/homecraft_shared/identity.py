@@ -1,7 +1,13 @@
-"""The identity token: the gateway signs it (Ed25519), services verify it.
+"""Identity tokens (Ed25519 JWTs), see docs/decisions/0003 and 0201.
 
-Only the gateway holds the private key, so no service can mint an identity; services get the
-public key. Tokens are short-lived and carry the user id, username and roles.
+- A user's identity: the gateway signs it (issuer ``homecraft-gateway``); only the gateway holds
+  that private key, so no service can mint a user's identity. Claims: user id, username, roles.
+- A service's own identity: each service signs with its own key (issuer
+  ``homecraft-service:<name>``), for work with no user behind it (a consumer, a download). The
+  receiver verifies it with the public key it was configured to trust for that service name, and
+  gets an ``Identity`` whose ``service`` names the caller and whose only role is ``service``.
+- Grants: a service may sign narrow claims for another audience (e.g. orders' single-asset
+  download grant, which the catalog verifies with orders' public key).
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -28,6 +35,9 @@ DEFAULT_TTL = dt.timedelta(minutes=2)
 identity_token_var: ContextVar[str | None] = ContextVar("identity_token", default=None)
 
 OWNER_ROLES = frozenset({"owner", "staff"})
+SERVICE_ROLE = "service"
+SERVICE_ISSUER_PREFIX = "homecraft-service:"
+SERVICE_TTL = dt.timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,8 @@ class Identity:
     user_id: str
     username: str
     roles: frozenset[str]
+    # The calling service's name when the caller is a service acting as itself, else None.
+    service: str | None = None
 
     @property
     def is_owner(self) -> bool:
@@ -82,28 +94,89 @@ class IdentitySigner:
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
 
-class IdentityVerifier:
-    def __init__(self, public_key_pem: str) -> None:
-        self._key = serialization.load_pem_public_key(public_key_pem.encode())
+def service_issuer(service: str) -> str:
+    return f"{SERVICE_ISSUER_PREFIX}{service}"
 
-    def verify(self, token: str) -> Identity:
+
+class ServiceSigner:
+    """A service's own signing key: tokens naming the service, and narrow grants for another audience."""
+
+    def __init__(self, service: str, private_key_pem: str, ttl: dt.timedelta = SERVICE_TTL) -> None:
+        self.service = service
+        self._key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
+        self._ttl = ttl
+
+    def token(self) -> str:
+        """A bearer token saying "I am <service>" to the other services."""
+        return self.sign_claims({"sub": f"service:{self.service}", "name": self.service, "roles": [SERVICE_ROLE]},
+                                audience=AUDIENCE, ttl=self._ttl)
+
+    def sign_claims(self, claims: dict[str, Any], *, audience: str, ttl: dt.timedelta) -> str:
+        now = dt.datetime.now(dt.UTC)
+        full = {**claims, "iss": service_issuer(self.service), "aud": audience, "iat": now, "exp": now + ttl}
+        return jwt.encode(full, self._key, algorithm=ALGORITHM)
+
+    def authorization(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token()}"}
+
+
+def _load_public(pem: str) -> Any:
+    return serialization.load_pem_public_key(pem.encode())
+
+
+class IdentityVerifier:
+    """Verifies users' tokens (the gateway's key) and services' own tokens (the keys trusted per service)."""
+
+    def __init__(self, public_key_pem: str | None, trusted_services: dict[str, str] | None = None) -> None:
+        self._key = _load_public(public_key_pem) if public_key_pem else None
+        self._services = {name: _load_public(pem) for name, pem in (trusted_services or {}).items()}
+
+    def _issuer(self, token: str) -> str:
         try:
-            claims = jwt.decode(
-                token,
-                self._key,
-                algorithms=[ALGORITHM],
-                audience=AUDIENCE,
-                issuer=ISSUER,
-                options={"require": ["sub", "exp", "iat"]},
-                leeway=5,
-            )
+            issuer = jwt.decode(token, options={"verify_signature": False}).get("iss", "")
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"identity token rejected: {exc}") from exc
+        return str(issuer)
+
+    def _service_key(self, issuer: str) -> tuple[str, Any]:
+        service = issuer.removeprefix(SERVICE_ISSUER_PREFIX)
+        key = self._services.get(service)
+        if key is None:
+            raise Unauthorized(f"identity token rejected: service {service!r} is not trusted here")
+        return service, key
+
+    def verify(self, token: str) -> Identity:
+        issuer = self._issuer(token)
+        if issuer.startswith(SERVICE_ISSUER_PREFIX):
+            service, key = self._service_key(issuer)
+            self._decode(token, key, issuer, AUDIENCE)
+            # A service's key proves only that service: never a user, never another role.
+            return Identity(user_id=f"service:{service}", username=service, roles=frozenset({SERVICE_ROLE}),
+                            service=service)
+        if self._key is None:
+            raise Unauthorized("this service has no identity public key configured")
+        claims = self._decode(token, self._key, ISSUER, AUDIENCE)
         return Identity(
             user_id=str(claims["sub"]),
             username=str(claims.get("name", "")),
             roles=frozenset(claims.get("roles", [])),
         )
+
+    def verify_grant(self, token: str, *, service: str, audience: str) -> dict[str, Any]:
+        """The claims of a grant ``service`` signed for ``audience`` (e.g. a download grant)."""
+        issuer = service_issuer(service)
+        if self._issuer(token) != issuer:
+            raise Unauthorized(f"grant rejected: it must be issued by {service}")
+        _, key = self._service_key(issuer)
+        return self._decode(token, key, issuer, audience)
+
+    @staticmethod
+    def _decode(token: str, key: Any, issuer: str, audience: str) -> dict[str, Any]:
+        try:
+            return jwt.decode(token, key, algorithms=[ALGORITHM], audience=audience, issuer=issuer,
+                              options={"require": ["sub", "exp", "iat"]}, leeway=5)
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"identity token rejected: {exc}") from exc
 
 
 def bearer_token(request: Request) -> str | None:
@@ -117,6 +190,11 @@ def _verifier(request: Request) -> IdentityVerifier:
     if verifier is None:
         raise Unauthorized("this service has no identity public key configured")
     return verifier
+
+
+def request_verifier(request: Request) -> IdentityVerifier:
+    """The running service's verifier (for grants an endpoint checks itself)."""
+    return _verifier(request)
 
 
 # FastAPI security schemes: they put the bearer scheme and each operation's security requirement in

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import homecraft_shared.events  # noqa: F401  (registers every event contract)
 from homecraft_shared.db import create_engine, create_sessionmaker, ping
-from homecraft_shared.identity import IdentityVerifier
+from homecraft_shared.identity import IdentityVerifier, ServiceSigner
 from homecraft_shared.messaging import jetstream
 from homecraft_shared.messaging.consumer import ConsumerSettings, EventConsumer, HandlerRegistry
 from homecraft_shared.messaging.contracts import CONTRACTS
@@ -90,7 +90,11 @@ class ServiceRuntime:
         self.engine: AsyncEngine = create_engine(settings.database_url)
         self.sessionmaker: async_sessionmaker[AsyncSession] = create_sessionmaker(self.engine)
         key = settings.identity_public_key
-        self.identity_verifier = IdentityVerifier(key.get_secret_value()) if key else None
+        trusted = settings.trusted_service_keys
+        self.identity_verifier = (IdentityVerifier(key.get_secret_value() if key else None, trusted)
+                                  if key or trusted else None)
+        own = settings.service_private_key
+        self.service_signer = ServiceSigner(self.name, own.get_secret_value()) if own else None
         self.nats: NATS | None = None
         self.js: JetStreamContext | None = None
         self._tasks: list[asyncio.Task[None]] = []

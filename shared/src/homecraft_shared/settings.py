@@ -28,6 +28,10 @@ class ServiceSettings(BaseSettings):
     stream_replicas: int = 1
     run_migrations_on_start: bool = True
     identity_public_key: SecretStr | None = None
+    # This service's own Ed25519 key (PEM) for calls and grants with no user behind them (decision 0201).
+    service_private_key: SecretStr | None = None
+    # Public keys (PEM) of the services whose own tokens and grants this service accepts: {"orders": "-----BEGIN ..."}.
+    trusted_service_keys: dict[str, str] = {}
     log_level: str = "INFO"
     log_json: bool = True
 

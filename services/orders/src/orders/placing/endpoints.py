@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response, status
+
+from homecraft_shared.dependencies import DbSession, OptionalIdentity
+from orders.placing import service
+from orders.placing.schemas import CheckoutOut, OrderOut, PlaceOrder
+from orders.web import Catalog, ConfigCache, GuestToken, Settings
+
+router = APIRouter(prefix="/orders", tags=["orders"])
+
+RequestKey = Annotated[str, Header(alias="Idempotency-Key", min_length=8, max_length=200,
+                                   description="The client's key for this placement: a repeat returns the same order.")]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Place an order from cart lines (O1, O2, K2)")
+async def place_order(body: PlaceOrder, request_key: RequestKey, session: DbSession, identity: OptionalIdentity,
+                      catalog: Catalog, cache: ConfigCache, response: Response) -> OrderOut:
+    order, notices, created = await service.place(session, catalog, cache, identity, body, request_key)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return service.to_out(order, notices=notices, show_token=order.is_guest)
+
+
+@router.get("/{order_id}", summary="An order: its buyer, the guest token holder (?t=) or an owner (O1, O8)")
+async def get_order(order_id: str, session: DbSession, identity: OptionalIdentity, t: GuestToken = None) -> OrderOut:
+    return await service.view(session, identity, t, order_id)
+
+
+@router.post("/{order_id}/cancel", summary="Cancel a pending order (O3)")
+async def cancel_order(order_id: str, session: DbSession, identity: OptionalIdentity, t: GuestToken = None) -> OrderOut:
+    return service.to_out(await service.cancel(session, identity, t, order_id))
+
+
+@router.post("/{order_id}/checkout", summary="Check out: re-checks (O5); a free order is paid at once (O3)")
+async def checkout(order_id: str, session: DbSession, identity: OptionalIdentity, catalog: Catalog, settings: Settings,
+                   t: GuestToken = None) -> CheckoutOut:
+    order, payment_required = await service.checkout(session, catalog, settings, identity, t, order_id)
+    return service.checkout_out(order, payment_required)

@@ -1,0 +1,62 @@
+"""S1: the one site configuration. Owners edit it; everything reads it through a per-process cache
+a couple of seconds old at most, so an edit is in force everywhere within seconds. Orders copy the
+percent at placement (O2), so an edit never changes an existing order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from homecraft_shared.caching import TTLCache
+from homecraft_shared.db import utcnow
+from homecraft_shared.identity import Identity
+from orders.domain import clamp_percent
+from orders.models import DEFAULT_PERCENT, SiteConfig
+from orders.siteconfig.schemas import SiteConfigUpdate
+
+CONFIG_ID = 1
+CACHE_KEY = "site-config"
+
+
+@dataclass(frozen=True)
+class CurrentConfig:
+    marketplace_percent: Decimal
+    default_currency: str
+    allowed_countries: tuple[str, ...]
+
+
+async def load(session: AsyncSession) -> SiteConfig:
+    """The row, created with the defaults (10.00 %, usd, ["US"]) the first time it is read."""
+    config = await session.get(SiteConfig, CONFIG_ID)
+    if config is None:
+        config = SiteConfig(id=CONFIG_ID, marketplace_percent=DEFAULT_PERCENT, default_currency="usd",
+                            allowed_countries=["US"], updated_at=utcnow(), updated_by=None)
+        session.add(config)
+        await session.flush()
+    return config
+
+
+async def current(session: AsyncSession, cache: TTLCache[str, object]) -> CurrentConfig:
+    async def fetch() -> CurrentConfig:
+        row = await load(session)
+        return CurrentConfig(Decimal(row.marketplace_percent), row.default_currency, tuple(row.allowed_countries))
+
+    value = await cache.get_or_load(CACHE_KEY, fetch)
+    assert isinstance(value, CurrentConfig)
+    return value
+
+
+async def update(session: AsyncSession, cache: TTLCache[str, object], owner: Identity, change: SiteConfigUpdate) -> SiteConfig:
+    config = await load(session)
+    if change.marketplace_percent is not None:
+        config.marketplace_percent = clamp_percent(change.marketplace_percent)
+    if change.default_currency is not None:
+        config.default_currency = change.default_currency
+    if change.allowed_countries is not None:
+        config.allowed_countries = change.allowed_countries
+    config.updated_at = utcnow()
+    config.updated_by = owner.user_id
+    cache.invalidate()
+    return config

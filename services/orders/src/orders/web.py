@@ -1,0 +1,31 @@
+"""FastAPI dependencies of the orders service: settings, the catalog client, the site-config cache."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from homecraft_shared.caching import TTLCache
+from homecraft_shared.http_client import ServiceClient
+from orders.settings import OrdersSettings
+
+
+def get_settings(request: Request) -> OrdersSettings:
+    return request.app.state.runtime.settings
+
+
+def get_catalog(request: Request) -> ServiceClient:
+    return request.app.state.runtime.state["catalog_client"]
+
+
+def get_config_cache(request: Request) -> TTLCache[str, object]:
+    return request.app.state.runtime.state["site_config_cache"]
+
+
+Settings = Annotated[OrdersSettings, Depends(get_settings)]
+Catalog = Annotated[ServiceClient, Depends(get_catalog)]
+ConfigCache = Annotated[TTLCache[str, object], Depends(get_config_cache)]
+# O1: a guest reaches an order only with ?t=<token>.
+GuestToken = Annotated[str | None, Query(alias="t", max_length=128, description="The guest order token (O1).")]
+Page = Annotated[int, Query(ge=1, le=100_000, description="1-based page number.")]

@@ -1,0 +1,181 @@
+"""Outgoing email through the database: queued in the caller's transaction, sent by a worker.
+
+``queue_mail`` adds a row to ``outgoing_mail`` inside the caller's transaction, so an email exists
+exactly when the state change that caused it committed (a payment, a refund decision). A
+``MailWorker`` in the service sends due rows over real SMTP (aiosmtplib), marks them sent, and on
+failure retries with backoff up to ``max_attempts``, then leaves the row failed for an operator.
+
+Delivery is at least once: a crash after the SMTP server accepted a message and before the row was
+marked sent sends it again, with the same ``Message-ID`` header (fixed when the row was queued), so
+mail systems and readers can recognise the copy. Each row also has a unique ``dedupe_key`` chosen by
+the caller ("order-paid:<order id>"): queueing the same email twice is refused by the database.
+
+Only services that send mail import this module (it adds a table to their metadata); their
+migration calls ``create_outgoing_mail_table``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import uuid
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+
+import aiosmtplib
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from homecraft_shared.db import Base, BigIntPK, UtcDateTime, is_sqlite, utcnow
+
+logger = logging.getLogger(__name__)
+
+
+class OutgoingMail(Base):
+    __tablename__ = "outgoing_mail"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    message_id: Mapped[str] = mapped_column(sa.String(200))
+    to_address: Mapped[str] = mapped_column(sa.String(254))
+    subject: Mapped[str] = mapped_column(sa.String(300))
+    body_text: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    failed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+def create_outgoing_mail_table(op: Any) -> None:
+    op.create_table(
+        "outgoing_mail",
+        sa.Column("id", BigIntPK, primary_key=True, autoincrement=True),
+        sa.Column("dedupe_key", sa.String(200), nullable=False),
+        sa.Column("message_id", sa.String(200), nullable=False),
+        sa.Column("to_address", sa.String(254), nullable=False),
+        sa.Column("subject", sa.String(300), nullable=False),
+        sa.Column("body_text", sa.Text, nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+        sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("sent_at", UtcDateTime, nullable=True),
+        sa.Column("failed_at", UtcDateTime, nullable=True),
+        sa.Column("last_error", sa.Text, nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outgoing_mail")),
+        sa.UniqueConstraint("dedupe_key", name=op.f("uq_outgoing_mail_dedupe_key")),
+    )
+    op.create_index(op.f("ix_outgoing_mail_next_attempt_at"), "outgoing_mail", ["next_attempt_at"])
+
+
+def drop_outgoing_mail_table(op: Any) -> None:
+    op.drop_index(op.f("ix_outgoing_mail_next_attempt_at"), table_name="outgoing_mail")
+    op.drop_table("outgoing_mail")
+
+
+async def queue_mail(session: AsyncSession, *, dedupe_key: str, to: str, subject: str, body: str,
+                     sender_domain: str = "homecraft3d.local") -> OutgoingMail | None:
+    """Queue an email in the caller's transaction; None if one with this dedupe key exists already."""
+    existing = await session.scalar(sa.select(OutgoingMail.id).where(OutgoingMail.dedupe_key == dedupe_key))
+    if existing is not None:
+        return None
+    now = utcnow()
+    mail = OutgoingMail(dedupe_key=dedupe_key, message_id=f"<{uuid.uuid4()}@{sender_domain}>", to_address=to,
+                        subject=subject, body_text=body, created_at=now, next_attempt_at=now, attempts=0)
+    session.add(mail)
+    return mail
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "127.0.0.1"
+    port: int = 1025
+    sender: str = "Home Craft 3D <no-reply@homecraft3d.local>"
+    username: str | None = None
+    password: str | None = None
+    start_tls: bool = False
+    use_tls: bool = False
+    timeout_seconds: float = 10.0
+    max_attempts: int = 8
+    backoff_seconds: tuple[float, ...] = (2.0, 10.0, 60.0, 300.0, 1800.0)
+    poll_seconds: float = 1.0
+    batch: int = 20
+
+    def delay_after(self, attempt: int) -> float:
+        return self.backoff_seconds[max(1, min(attempt, len(self.backoff_seconds))) - 1]
+
+
+def build_message(mail: OutgoingMail, sender: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = mail.to_address
+    message["Subject"] = mail.subject
+    message["Message-ID"] = mail.message_id
+    message.set_content(mail.body_text)
+    return message
+
+
+class MailWorker:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], settings: SmtpSettings) -> None:
+        self._sessionmaker = sessionmaker
+        self._settings = settings
+
+    async def run(self) -> None:
+        while True:
+            try:
+                sent = await self.send_due()
+            except Exception:
+                logger.exception("mail worker pass failed")
+                sent = 0
+            if not sent:
+                await asyncio.sleep(self._settings.poll_seconds)
+
+    async def send_due(self) -> int:
+        """One pass: send every due message (up to a batch); returns how many were attempted."""
+        now = utcnow()
+        query = (
+            sa.select(OutgoingMail)
+            .where(OutgoingMail.sent_at.is_(None), OutgoingMail.failed_at.is_(None), OutgoingMail.next_attempt_at <= now)
+            .order_by(OutgoingMail.next_attempt_at, OutgoingMail.id)
+            .limit(1)
+        )
+        attempted = 0
+        while attempted < self._settings.batch:
+            # One message per transaction: its outcome is recorded before the next is tried.
+            async with self._sessionmaker() as session:
+                if not is_sqlite(str(session.bind.url)):
+                    # Replicas: a row being sent stays locked; the other worker skips it.
+                    query = query.with_for_update(skip_locked=True)
+                mail = await session.scalar(query)
+                if mail is None:
+                    return attempted
+                await self._attempt(mail)
+                await session.commit()
+            attempted += 1
+        return attempted
+
+    async def _attempt(self, mail: OutgoingMail) -> None:
+        settings = self._settings
+        mail.attempts += 1
+        try:
+            await aiosmtplib.send(
+                build_message(mail, settings.sender), hostname=settings.host, port=settings.port,
+                username=settings.username, password=settings.password, start_tls=settings.start_tls,
+                use_tls=settings.use_tls, timeout=settings.timeout_seconds,
+            )
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            mail.last_error = f"{exc.__class__.__name__}: {exc}"[:2000]
+            if mail.attempts >= settings.max_attempts:
+                mail.failed_at = utcnow()
+                logger.error("mail gave up", extra={"mail_id": mail.id, "attempts": mail.attempts})
+            else:
+                mail.next_attempt_at = utcnow() + dt.timedelta(seconds=settings.delay_after(mail.attempts))
+                logger.warning("mail send failed; will retry", extra={"mail_id": mail.id, "attempts": mail.attempts})
+            return
+        mail.sent_at = utcnow()
+        mail.last_error = None
+        logger.info("mail sent", extra={"mail_id": mail.id})
