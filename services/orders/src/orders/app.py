@@ -7,16 +7,42 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from homecraft_shared.app import create_service_app
+from homecraft_shared.caching import TTLCache
+from homecraft_shared.http_client import ServiceClient
+from homecraft_shared.outgoing_mail import MailWorker
 from homecraft_shared.runtime import ServiceRuntime
 from orders import models  # noqa: F401  (registers the tables)
-from orders.handlers import handlers
+from orders.downloads.endpoints import router as downloads_router
+from orders.handlers import HandlerContext, bind, handlers
+from orders.internal.endpoints import router as internal_router
+from orders.placing.endpoints import router as placing_router
+from orders.reconciliation.endpoints import router as reconciliation_router
 from orders.settings import OrdersSettings
+from orders.siteconfig.endpoints import router as siteconfig_router
+from orders.views.endpoints import router as views_router
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+async def _start(runtime: ServiceRuntime) -> None:
+    settings = runtime.settings
+    assert isinstance(settings, OrdersSettings)
+    catalog = ServiceClient(settings.catalog_url, timeout=settings.catalog_timeout_seconds)
+    runtime.state["catalog_client"] = catalog
+    runtime.state["site_config_cache"] = TTLCache(settings.site_config_cache_seconds, max_entries=4)
+    bind(HandlerContext(settings=settings, catalog=catalog, signer=runtime.service_signer))
+    runtime.spawn(MailWorker(runtime.sessionmaker, settings.smtp()).run(), "mail-worker")
+
+
+async def _stop(runtime: ServiceRuntime) -> None:
+    catalog = runtime.state.pop("catalog_client", None)
+    if catalog is not None:
+        await catalog.aclose()
+
+
 def create_runtime(settings: OrdersSettings | None = None) -> ServiceRuntime:
-    return ServiceRuntime(settings or OrdersSettings(), migrations=MIGRATIONS, handlers=handlers)
+    return ServiceRuntime(settings or OrdersSettings(), migrations=MIGRATIONS, handlers=handlers,
+                          on_start=[_start], on_stop=[_stop])
 
 
 def create_app(settings: OrdersSettings | None = None) -> FastAPI:
@@ -24,4 +50,5 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
         create_runtime(settings),
         title="Home Craft 3D orders",
         description="Orders, lines and money snapshots, timeline, guest tokens, download entitlements, site configuration.",
+        routers=[placing_router, views_router, downloads_router, siteconfig_router, reconciliation_router, internal_router],
     )

@@ -125,7 +125,7 @@ def order_kind(lines: Iterable[LineMoney]) -> Kind:
 
 
 def snapshot(items: Sequence[PricedItem], percent: Decimal, *, tax_cents: int = 0, shipping_cents: int = 0) -> OrderMoney:
-    """O2: the order's money at this moment. Percent is clamped to 0–100 (S1)."""
+    """O2: the order's money at this moment. Percent is clamped to 0-100 (S1)."""
     if not items:
         raise ValueError("an order needs at least one line")
     percent = clamp_percent(percent)

@@ -84,6 +84,13 @@ class Order(Base):
         Index("ix_orders_status_created", "status", "created_at"),
         Index("ix_orders_created", "created_at"),
         Index("ix_orders_payout_state_created", "payout_state", "created_at"),
+        Index("ix_orders_paid_at", "paid_at"),
+        # A1 filters: each flag (rarely true) with the list's order, so a flagged page is an index range.
+        Index("ix_orders_flag_totals", "flag_totals_mismatch", "created_at"),
+        Index("ix_orders_flag_ledger", "flag_ledger_mismatch", "created_at"),
+        Index("ix_orders_flag_stripe_ids", "flag_missing_stripe_ids", "created_at"),
+        Index("ix_orders_flag_no_transfer", "flag_no_transfer", "created_at"),
+        Index("ix_orders_flag_unready", "flag_skipped_unready", "created_at"),
     )
 
     @property

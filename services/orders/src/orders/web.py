@@ -8,6 +8,7 @@ from fastapi import Depends, Query, Request
 
 from homecraft_shared.caching import TTLCache
 from homecraft_shared.http_client import ServiceClient
+from homecraft_shared.identity import ServiceSigner
 from orders.settings import OrdersSettings
 
 
@@ -19,12 +20,17 @@ def get_catalog(request: Request) -> ServiceClient:
     return request.app.state.runtime.state["catalog_client"]
 
 
+def get_signer(request: Request) -> ServiceSigner | None:
+    return request.app.state.runtime.service_signer
+
+
 def get_config_cache(request: Request) -> TTLCache[str, object]:
     return request.app.state.runtime.state["site_config_cache"]
 
 
 Settings = Annotated[OrdersSettings, Depends(get_settings)]
 Catalog = Annotated[ServiceClient, Depends(get_catalog)]
+Signer = Annotated[ServiceSigner | None, Depends(get_signer)]
 ConfigCache = Annotated[TTLCache[str, object], Depends(get_config_cache)]
 # O1: a guest reaches an order only with ?t=<token>.
 GuestToken = Annotated[str | None, Query(alias="t", max_length=128, description="The guest order token (O1).")]

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Header, Response, status
 from homecraft_shared.dependencies import DbSession, OptionalIdentity
 from orders.placing import service
 from orders.placing.schemas import CheckoutOut, OrderOut, PlaceOrder
-from orders.web import Catalog, ConfigCache, GuestToken, Settings
+from orders.web import Catalog, ConfigCache, GuestToken, Settings, Signer
 
 router = APIRouter(prefix="/orders", tags=["orders"])
 
@@ -36,6 +36,6 @@ async def cancel_order(order_id: str, session: DbSession, identity: OptionalIden
 
 @router.post("/{order_id}/checkout", summary="Check out: re-checks (O5); a free order is paid at once (O3)")
 async def checkout(order_id: str, session: DbSession, identity: OptionalIdentity, catalog: Catalog, settings: Settings,
-                   t: GuestToken = None) -> CheckoutOut:
-    order, payment_required = await service.checkout(session, catalog, settings, identity, t, order_id)
+                   signer: Signer, t: GuestToken = None) -> CheckoutOut:
+    order, payment_required = await service.checkout(session, catalog, settings, signer, identity, t, order_id)
     return service.checkout_out(order, payment_required)

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from orders.domain import MAX_QUANTITY
 
 MAX_LINES = 100
-EMAIL = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EMAIL = re.compile(rf"^[^@\s\x00-\x1f]{{1,64}}@{_LABEL}(?:\.{_LABEL})+$")
 
 ProductId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 # Strict: "2", 2.0 and 1.5 are refused, not coerced; 0, negatives and absurd counts too.
@@ -21,7 +22,7 @@ class CartLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     product_id: ProductId
-    quantity: Quantity = Field(description=f"1–{MAX_QUANTITY}; a FILE line is always 1 (a larger quantity is forced to 1).")
+    quantity: Quantity = Field(description=f"1-{MAX_QUANTITY}; a FILE line is always 1 (a larger quantity is forced to 1).")
 
 
 class PlaceOrder(BaseModel):

@@ -15,7 +15,7 @@ from homecraft_shared.caching import TTLCache
 from homecraft_shared.db import utcnow
 from homecraft_shared.errors import Conflict, ValidationFailed
 from homecraft_shared.http_client import ServiceClient
-from homecraft_shared.identity import Identity
+from homecraft_shared.identity import Identity, ServiceSigner
 from orders import access, catalog_client, domain, emails, lifecycle
 from orders.domain import EventType, Status
 from orders.models import Order, OrderLine
@@ -118,8 +118,8 @@ async def cancel(session: AsyncSession, identity: Identity | None, token: str | 
 
 
 async def checkout(
-    session: AsyncSession, catalog: ServiceClient, settings: OrdersSettings, identity: Identity | None,
-    token: str | None, order_id: str,
+    session: AsyncSession, catalog: ServiceClient, settings: OrdersSettings, signer: ServiceSigner | None,
+    identity: Identity | None, token: str | None, order_id: str,
 ) -> tuple[Order, bool]:
     """O5: only a pending, non-empty order whose every seller is payout-ready (or an owner) goes to
     payment; a total of 0 is paid at once as FREE with no Stripe session (O3). (order, payment required)."""
@@ -141,7 +141,7 @@ async def checkout(
     if order.total_cents == 0:
         await lifecycle.mark_paid(session, order, method="free", paid_at=utcnow(), payment_intent_id=None,
                                   message="Marked paid via FREE checkout (total 0, no Stripe)")
-        await emails.queue_guest_paid_email(session, catalog, settings, order)
+        await emails.queue_guest_paid_email(session, catalog, settings, order, signer)
         return order, False
     return order, True
 

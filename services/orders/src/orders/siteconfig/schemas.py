@@ -12,7 +12,7 @@ Country = Annotated[str, Field(min_length=2, max_length=2)]
 class SiteConfigOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    marketplace_percent: Decimal = Field(description="0–100, two decimals (S1).")
+    marketplace_percent: Decimal = Field(description="0-100, two decimals (S1).")
     default_currency: str
     allowed_countries: list[str]
     updated_at: dt.datetime
@@ -20,7 +20,7 @@ class SiteConfigOut(BaseModel):
 
 
 class SiteConfigUpdate(BaseModel):
-    """S1: every field optional; the percent is clamped to 0–100, countries upper-cased."""
+    """S1: every field optional; the percent is clamped to 0-100, countries upper-cased."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -1,0 +1,175 @@
+"""Real parts for the orders tests: a seeded catalog process over HTTP (with its own nats-server),
+a real SMTP server (aiosmtpd) that keeps what it receives, and the orders app itself."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiosmtpd.controller import Controller
+from fastapi import FastAPI
+from sqlalchemy import func, select
+
+from homecraft_shared.messaging.tables import OutboxEvent
+from homecraft_shared.testing import bearer, serve_app
+from homecraft_shared.testing.infra import NatsServer, free_port
+from orders.app import create_app
+from orders.models import Order
+from orders.settings import OrdersSettings
+
+
+@dataclass
+class CatalogProcess:
+    url: str
+    products: list[dict[str, Any]]
+
+    def pick(self, *, kind: str, ready: bool = True, free: bool = False) -> dict[str, Any]:
+        for p in self.products:
+            if p["kind"] == kind and p["can_buy"] == ready and p["is_free"] == free:
+                return p
+        raise LookupError(f"no seeded product kind={kind} ready={ready} free={free}")
+
+
+@contextlib.contextmanager
+def catalog_process(folder: Path, gateway_public: str, orders_public: str) -> Iterator[CatalogProcess]:
+    nats = NatsServer(folder / "nats")
+    nats.start()
+    port = free_port()
+    env = {
+        **os.environ,
+        "CATALOG_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'catalog.db'}",
+        "CATALOG_NATS_URL": nats.url,
+        "CATALOG_IDENTITY_PUBLIC_KEY": gateway_public,
+        "CATALOG_TRUSTED_SERVICE_KEYS": json.dumps({"orders": orders_public}),
+        "CATALOG_MEDIA_ROOT": str(folder / "media"),
+        "CATALOG_LOG_LEVEL": "WARNING",
+    }
+    subprocess.run([sys.executable, "-m", "catalog", "seed"], env=env, check=True, capture_output=True, timeout=120)
+    log = (folder / "catalog.log").open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "catalog", "serve", "--port", str(port)], env=env,
+                               stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, (folder / "catalog.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "catalog did not become ready"
+            time.sleep(0.2)
+        products = httpx.get(f"{url}/browse", params={"page_size": 48}, timeout=10).json()["items"]
+        yield CatalogProcess(url=url, products=products)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        nats.stop()
+
+
+@dataclass
+class Mailbox:
+    """What the SMTP server received."""
+
+    messages: list[Message] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+    async def wait_for(self, count: int, within: float = 10.0) -> list[Message]:
+        deadline = time.monotonic() + within
+        while len(self.messages) < count:
+            assert time.monotonic() < deadline, f"{len(self.messages)} messages arrived, expected {count}"
+            await asyncio.sleep(0.05)
+        return self.messages
+
+
+@contextlib.contextmanager
+def smtp_server() -> Iterator[tuple[Mailbox, int]]:
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield mailbox, port
+    finally:
+        controller.stop()
+
+
+@dataclass
+class Keys:
+    gateway_private: str
+    gateway_public: str
+    orders_private: str
+    orders_public: str
+
+    def user(self, user_id: str, *roles: str) -> dict[str, str]:
+        return bearer(self.gateway_private, user_id, *roles)
+
+
+@dataclass
+class Orders:
+    client: httpx.AsyncClient
+    app: FastAPI
+    keys: Keys
+    catalog: CatalogProcess
+
+    @property
+    def runtime(self) -> Any:
+        return self.app.state.runtime
+
+    async def count(self, model: Any = Order) -> int:
+        async with self.runtime.sessionmaker() as session:
+            return await session.scalar(select(func.count()).select_from(model)) or 0
+
+    async def outbox(self, subject: str | None = None) -> list[dict[str, Any]]:
+        async with self.runtime.sessionmaker() as session:
+            rows = await session.scalars(select(OutboxEvent).order_by(OutboxEvent.seq))
+            events = [json.loads(row.payload) for row in rows]
+        return [e for e in events if subject is None or f"{e['type']}.v{e['version']}" == subject]
+
+    async def place(self, lines: list[tuple[str, int]], *, user: str | None = None, roles: tuple[str, ...] = (),
+                    guest_email: str | None = None, key: str | None = None) -> httpx.Response:
+        body: dict[str, Any] = {"lines": [{"product_id": p, "quantity": q} for p, q in lines]}
+        if guest_email is not None:
+            body["guest_email"] = guest_email
+        headers = {"Idempotency-Key": key or os.urandom(8).hex()}
+        if user is not None:
+            headers.update(self.keys.user(user, *roles))
+        return await self.client.post("/orders", json=body, headers=headers)
+
+
+def orders_settings(database_url: str, nats_url: str, keys: Keys, catalog: CatalogProcess, smtp_port: int,
+                    **overrides: Any) -> OrdersSettings:
+    return OrdersSettings(
+        database_url=database_url, nats_url=nats_url, catalog_url=catalog.url,
+        identity_public_key=keys.gateway_public, service_private_key=keys.orders_private,
+        trusted_service_keys={"orders": keys.orders_public}, smtp_port=smtp_port, mail_poll_seconds=0.1,
+        mail_backoff_seconds=(0.2, 0.5), site_config_cache_seconds=0, relay_poll_seconds=0.1,
+        public_base_url="http://storefront.test", log_level="WARNING", **overrides,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_orders(settings: OrdersSettings, keys: Keys, catalog: CatalogProcess) -> AsyncIterator[Orders]:
+    app = create_app(settings)
+    async with serve_app(app) as client:
+        yield Orders(client=client, app=app, keys=keys, catalog=catalog)

@@ -1,0 +1,134 @@
+"""Placing orders (O1, O2, K2), idempotency, guest tokens (O1), and bad input writing nothing."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from support import Orders
+
+from homecraft_shared.messaging.tables import OutboxEvent
+from homecraft_shared.money import percent_of
+from orders.models import Order, OrderEvent, OrderLine
+
+
+async def test_registered_buyer_places_a_mixed_order_with_the_o2_snapshot(orders: Orders) -> None:
+    model = orders.catalog.pick(kind="MODEL")
+    file = orders.catalog.pick(kind="FILE")
+    response = await orders.place([(model["id"], 3), (file["id"], 2)], user="buyer-1", guest_email="ignored@example.com")
+    assert response.status_code == 201, response.text
+    order = response.json()
+    assert order["status"] == "pending" and order["kind"] == "mixed"
+    assert order["buyer_id"] == "buyer-1" and order["guest_email"] is None  # O1: a buyer clears the guest email
+    assert order["access_token"] is None
+    assert Decimal(order["marketplace_percent"]) == Decimal("10.00")
+    by_product = {line["product_id"]: line for line in order["lines"]}
+    shipped, digital = by_product[model["id"]], by_product[file["id"]]
+    assert shipped["quantity"] == 3 and shipped["requires_shipping"] and not shipped["is_digital"]
+    assert shipped["unit_price_cents"] == model["price_cents"] and shipped["seller_id"] == model["seller_id"]
+    assert digital["quantity"] == 1 and digital["is_digital"]  # O2: FILE forced to 1, with a notice
+    assert any("set to 1" in notice for notice in order["notices"])
+    for line in order["lines"]:
+        assert line["gross_cents"] == line["quantity"] * line["unit_price_cents"]
+        assert line["fee_cents"] == percent_of(line["gross_cents"], Decimal(10))
+        assert line["net_cents"] == line["gross_cents"] - line["fee_cents"]
+    assert order["subtotal_cents"] == sum(line["gross_cents"] for line in order["lines"]) == order["total_cents"]
+    timeline = (await orders.client.get(f"/orders/{order['id']}", headers=orders.keys.user("owner-1", "owner"))).json()["timeline"]
+    assert [entry["type"] for entry in timeline] == ["created"]  # O4
+
+
+async def test_placing_is_idempotent_per_request_key(orders: Orders) -> None:
+    model = orders.catalog.pick(kind="MODEL")
+    first = await orders.place([(model["id"], 1)], user="buyer-2", key="double-click-key-1")
+    again = await orders.place([(model["id"], 1)], user="buyer-2", key="double-click-key-1")
+    assert first.status_code == 201 and again.status_code == 200
+    assert first.json()["id"] == again.json()["id"]
+    other_buyer = await orders.place([(model["id"], 1)], user="buyer-3", key="double-click-key-1")
+    assert other_buyer.status_code == 201 and other_buyer.json()["id"] != first.json()["id"]
+    assert await orders.count(Order) == 2
+
+
+async def test_guest_order_needs_its_token_compared_exactly(orders: Orders) -> None:
+    file = orders.catalog.pick(kind="FILE")
+    response = await orders.place([(file["id"], 1)], guest_email="  Ada@Example.COM ")
+    assert response.status_code == 201, response.text
+    order = response.json()
+    assert order["guest_email"] == "ada@example.com" and order["buyer_id"] is None  # O1: lower-cased
+    token = order["access_token"]
+    assert len(token) >= 22  # >= 128 bits, url-safe
+    assert (await orders.client.get(f"/orders/{order['id']}", params={"t": token})).status_code == 200
+    for wrong in (None, "", token[:-1], token + "x", token.upper()):
+        params = {} if wrong is None else {"t": wrong}
+        response = await orders.client.get(f"/orders/{order['id']}", params=params)
+        assert response.status_code == 404, wrong
+    assert (await orders.client.get(f"/orders/{order['id']}", headers=orders.keys.user("someone"))).status_code == 404
+
+
+async def test_another_buyers_order_is_a_404_not_a_403(orders: Orders) -> None:
+    model = orders.catalog.pick(kind="MODEL")
+    order = (await orders.place([(model["id"], 1)], user="buyer-a")).json()
+    mine = await orders.client.get(f"/orders/{order['id']}", headers=orders.keys.user("buyer-a"))
+    theirs = await orders.client.get(f"/orders/{order['id']}", headers=orders.keys.user("buyer-b"))
+    missing = await orders.client.get("/orders/no-such-order", headers=orders.keys.user("buyer-b"))
+    assert mine.status_code == 200
+    assert theirs.status_code == missing.status_code == 404
+    assert theirs.json()["detail"] == missing.json()["detail"]
+    assert (await orders.client.get(f"/orders/{order['id']}", headers=orders.keys.user("boss", "owner"))).status_code == 200
+
+
+BAD_QUANTITIES = [0, -1, 1.5, "2", 10**9, True, None]
+
+
+@pytest.mark.parametrize("quantity", BAD_QUANTITIES, ids=repr)
+async def test_bad_quantity_is_refused_and_writes_nothing(orders: Orders, quantity: object) -> None:
+    model = orders.catalog.pick(kind="MODEL")
+    response = await orders.client.post("/orders", json={"lines": [{"product_id": model["id"], "quantity": quantity}]},
+                                        headers={"Idempotency-Key": "bad-quantity", **orders.keys.user("buyer-q")})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "quantity" in response.json()["detail"]
+    assert await orders.count(Order) == await orders.count(OrderLine) == await orders.count(OutboxEvent) == 0
+
+
+@pytest.mark.parametrize(("body", "guest", "needle"), [
+    ({"lines": []}, False, "lines"),
+    ({"lines": [{"product_id": "00000000-0000-4000-8000-000000000000", "quantity": 1}]}, False, "does not exist"),
+    ({"lines": [{"product_id": "../../etc", "quantity": 1}]}, False, "product_id"),
+    ({"lines": "MODEL:1"}, False, "lines"),
+    ("FIRST_MODEL", True, "guest_email"),  # a guest without an email (O1)
+    ("FIRST_MODEL_BAD_EMAIL", True, "email"),
+    ("UNREADY", False, "payout onboarding"),  # K2
+    ("DUPLICATE", False, "appears twice"),
+], ids=["no-lines", "unknown-product", "malformed-id", "lines-not-a-list", "guest-without-email", "bad-email",
+        "unready-seller", "duplicate-line"])
+async def test_bad_orders_get_a_clear_4xx_and_write_nothing(orders: Orders, body: object, guest: bool, needle: str) -> None:
+    model = orders.catalog.pick(kind="MODEL")
+    if body == "FIRST_MODEL":
+        body = {"lines": [{"product_id": model["id"], "quantity": 1}]}
+    elif body == "FIRST_MODEL_BAD_EMAIL":
+        body = {"lines": [{"product_id": model["id"], "quantity": 1}], "guest_email": "not-an-email@"}
+    elif body == "UNREADY":
+        body = {"lines": [{"product_id": orders.catalog.pick(kind="MODEL", ready=False)["id"], "quantity": 1}]}
+    elif body == "DUPLICATE":
+        body = {"lines": [{"product_id": model["id"], "quantity": 1}, {"product_id": model["id"], "quantity": 2}]}
+    headers = {"Idempotency-Key": "bad-order-key"}
+    if not guest:
+        headers.update(orders.keys.user("buyer-x"))
+    response = await orders.client.post("/orders", json=body, headers=headers)
+    assert 400 <= response.status_code < 500, response.text
+    assert needle in response.text
+    assert await orders.count(Order) == await orders.count(OrderEvent) == await orders.count(OutboxEvent) == 0
+
+
+async def test_an_owner_buyer_bypasses_the_payout_readiness_gate(orders: Orders) -> None:
+    unready = orders.catalog.pick(kind="MODEL", ready=False)
+    response = await orders.place([(unready["id"], 1)], user="owner-2", roles=("owner",))
+    assert response.status_code == 201, response.text
+
+
+async def test_missing_request_key_is_refused(orders: Orders) -> None:
+    model = orders.catalog.pick(kind="MODEL")
+    response = await orders.client.post("/orders", json={"lines": [{"product_id": model["id"], "quantity": 1}]},
+                                        headers=orders.keys.user("buyer-k"))
+    assert response.status_code == 422 and "Idempotency-Key" in response.text
+    assert await orders.count(Order) == 0
