@@ -13,7 +13,16 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from homecraft_shared.errors import Unauthorized
-from homecraft_shared.identity import AUDIENCE, ISSUER, Identity, IdentitySigner, IdentityVerifier, generate_keypair
+from homecraft_shared.identity import (
+    AUDIENCE,
+    ISSUER,
+    SERVICE_ROLE,
+    Identity,
+    IdentitySigner,
+    IdentityVerifier,
+    ServiceSigner,
+    generate_keypair,
+)
 
 ALICE = Identity(user_id="u-1", username="alice", roles=frozenset({"seller", "buyer"}))
 
@@ -94,3 +103,48 @@ def test_wrong_audience_or_issuer_is_rejected(keys: tuple[str, str]) -> None:
         token = jwt.encode({**base, **extra}, private, algorithm="EdDSA")
         with pytest.raises(Unauthorized):
             IdentityVerifier(keys[1]).verify(token)
+
+
+# --- a service's own identity (decision 0201) ------------------------------------------------------
+
+def test_service_token_names_the_calling_service(keys: tuple[str, str]) -> None:
+    orders_private, orders_public = generate_keypair()
+    verifier = IdentityVerifier(keys[1], {"orders": orders_public})
+    identity = verifier.verify(ServiceSigner("orders", orders_private).token())
+    assert identity.service == "orders" and identity.roles == frozenset({SERVICE_ROLE})
+    assert identity.user_id == "service:orders" and not identity.is_owner
+    # User tokens keep working beside it, and carry no service.
+    assert verifier.verify(IdentitySigner(keys[0]).sign(ALICE)) == ALICE
+
+
+def test_an_untrusted_or_impersonating_service_is_rejected(keys: tuple[str, str]) -> None:
+    _, orders_public = generate_keypair()
+    rogue_private, _ = generate_keypair()
+    verifier = IdentityVerifier(keys[1], {"orders": orders_public})
+    with pytest.raises(Unauthorized, match="not trusted"):
+        verifier.verify(ServiceSigner("payments", rogue_private).token())
+    with pytest.raises(Unauthorized):  # claims to be orders, signed with another key
+        verifier.verify(ServiceSigner("orders", rogue_private).token())
+
+
+def test_a_service_key_cannot_mint_a_user_identity(keys: tuple[str, str]) -> None:
+    orders_private, orders_public = generate_keypair()
+    verifier = IdentityVerifier(keys[1], {"orders": orders_public})
+    forged = IdentitySigner(orders_private).sign(Identity("u-9", "eve", frozenset({"owner"})))  # issuer: the gateway
+    with pytest.raises(Unauthorized, match="identity token rejected"):
+        verifier.verify(forged)
+
+
+def test_grants_are_checked_for_issuer_and_audience(keys: tuple[str, str]) -> None:
+    orders_private, orders_public = generate_keypair()
+    signer = ServiceSigner("orders", orders_private)
+    verifier = IdentityVerifier(keys[1], {"orders": orders_public})
+    grant = signer.sign_claims({"sub": "order:1", "asset": "a-1"}, audience="downloads", ttl=dt.timedelta(minutes=5))
+    assert verifier.verify_grant(grant, service="orders", audience="downloads")["asset"] == "a-1"
+    with pytest.raises(Unauthorized):
+        verifier.verify_grant(grant, service="orders", audience="something-else")
+    with pytest.raises(Unauthorized):
+        verifier.verify(grant)  # a grant is not a bearer identity
+    expired = signer.sign_claims({"sub": "order:1", "asset": "a-1"}, audience="downloads", ttl=dt.timedelta(seconds=-30))
+    with pytest.raises(Unauthorized, match="expired"):
+        verifier.verify_grant(expired, service="orders", audience="downloads")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -53,6 +54,21 @@ def load_or_create_keys(folder: Path) -> tuple[str, str]:
     return private_file.read_text(), public_file.read_text()
 
 
+def load_or_create_service_keys(folder: Path) -> dict[str, tuple[str, str]]:
+    """Each service's own key pair (decision 0201): it signs its own calls and grants; others trust its public half."""
+    keys = {}
+    for name in SERVICES:
+        private_file, public_file = folder / f"{name}-private.pem", folder / f"{name}-public.pem"
+        if not (private_file.exists() and public_file.exists()):
+            folder.mkdir(parents=True, exist_ok=True)
+            private_pem, public_pem = generate_keypair()
+            private_file.write_text(private_pem)
+            private_file.chmod(0o600)
+            public_file.write_text(public_pem)
+        keys[name] = (private_file.read_text(), public_file.read_text())
+    return keys
+
+
 def app_environment(
     name: str, data_dir: Path, nats_url: str, keys: tuple[str, str], ports: dict[str, int]
 ) -> dict[str, str]:
@@ -68,6 +84,12 @@ def app_environment(
     }
     for other, port in ports.items():
         env[f"{prefix}_{other.upper()}_URL"] = f"http://127.0.0.1:{port}"
+    service_keys = load_or_create_service_keys(data_dir / "keys")
+    env[f"{prefix}_TRUSTED_SERVICE_KEYS"] = json.dumps({other: pair[1] for other, pair in service_keys.items()})
+    if name in service_keys:
+        env[f"{prefix}_SERVICE_PRIVATE_KEY"] = service_keys[name][0]
+    if "gateway" in ports:
+        env[f"{prefix}_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{ports['gateway']}"
     if name == "gateway":
         env["GATEWAY_IDENTITY_PRIVATE_KEY"] = keys[0]
     return env

@@ -3,23 +3,17 @@ the gateway. Needs a service's own identity (decision 0201) or an owner."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel
 
-from homecraft_shared.dependencies import DbSession
+from homecraft_shared.dependencies import DbSession, ServiceIdentity
 from homecraft_shared.errors import NotFound
-from homecraft_shared.identity import Identity, require_service_identity
 from orders.placing import repository
 from orders.placing.schemas import OrderOut
 from orders.placing.service import to_out
 from orders.siteconfig import service as siteconfig
 
 router = APIRouter(prefix="/internal", tags=["internal"])
-
-ServiceCaller = Annotated[Identity, Depends(require_service_identity)]
-
 
 class InternalOrder(BaseModel):
     order: OrderOut
@@ -30,7 +24,7 @@ class InternalOrder(BaseModel):
 
 
 @router.get("/orders/{order_id}", summary="An order's snapshot for checkout (P3) and refunds (R1)")
-async def internal_order(order_id: str, session: DbSession, _: ServiceCaller) -> InternalOrder:
+async def internal_order(order_id: str, session: DbSession, _: ServiceIdentity) -> InternalOrder:
     order = await repository.by_id(session, order_id)
     if order is None:
         raise NotFound("No such order.")
