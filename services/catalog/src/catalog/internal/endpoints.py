@@ -6,13 +6,18 @@
 - ``GET /internal/products/{id}/assets`` and ``GET /internal/assets/{id}/content``: a FILE product's
   digital files and their bytes, for downloads that orders has already checked entitlement for (O6).
   They need an identity token whose roles include ``service`` (or an owner/staff token).
+- ``GET /internal/downloads/{asset_id}?grant=...``: the same bytes for the gateway, with no identity:
+  the grant is a short-lived token the orders service signed for this one asset after checking the
+  buyer's entitlement (O6, decision 0201); the catalog checks its signature (orders' trusted key),
+  audience, expiry and asset.
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 
 from catalog.internal import service
@@ -20,6 +25,8 @@ from catalog.internal.schemas import LookupRequest, LookupResponse, ProductAsset
 from catalog.models import AssetFormat
 from catalog.web import Storage
 from homecraft_shared.dependencies import DbSession, ServiceIdentity
+from homecraft_shared.errors import Forbidden
+from homecraft_shared.identity import DOWNLOAD_GRANT_AUDIENCE, request_verifier
 
 router = APIRouter(prefix="/internal", tags=["internal"])
 
@@ -48,6 +55,20 @@ async def product_assets(product_id: uuid.UUID, session: DbSession, _: ServiceId
     response_class=FileResponse,
 )
 async def asset_content(asset_id: uuid.UUID, session: DbSession, storage: Storage, _: ServiceIdentity) -> FileResponse:
+    return await _file(session, storage, asset_id)
+
+
+@router.get("/downloads/{asset_id}", summary="A digital file's bytes for a download grant signed by orders (O6)",
+            response_class=FileResponse)
+async def granted_download(asset_id: uuid.UUID, request: Request, session: DbSession, storage: Storage,
+                           grant: Annotated[str, Query(min_length=20, max_length=4096)]) -> FileResponse:
+    claims = request_verifier(request).verify_grant(grant, service="orders", audience=DOWNLOAD_GRANT_AUDIENCE)
+    if claims.get("asset") != str(asset_id):
+        raise Forbidden("This download grant is for another file.")
+    return await _file(session, storage, asset_id)
+
+
+async def _file(session: DbSession, storage: Storage, asset_id: uuid.UUID) -> FileResponse:
     asset, path = await service.asset_file(session, storage, asset_id)
     return FileResponse(
         path,

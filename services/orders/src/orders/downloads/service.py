@@ -16,13 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from homecraft_shared.errors import Conflict, Forbidden, NotFound, Problem
 from homecraft_shared.http_client import ServiceClient
-from homecraft_shared.identity import Identity, ServiceSigner
+from homecraft_shared.identity import DOWNLOAD_GRANT_AUDIENCE, Identity, ServiceSigner
 from orders import access, catalog_client
 from orders.domain import Status
 from orders.downloads.schemas import DownloadGrant, DownloadItem, DownloadList
 from orders.models import Order, OrderLine
-
-GRANT_AUDIENCE = "homecraft-catalog-download"
 
 
 class NoServiceKey(Problem):
@@ -71,8 +69,8 @@ async def grant(session: AsyncSession, catalog: ServiceClient, signer: ServiceSi
         if any(asset.asset_id == asset_id for asset in assets):
             claims = {"sub": f"order:{order.id}", "asset": asset_id, "order": order.id, "line": line.id,
                       "jti": secrets.token_urlsafe(12)}
-            signed = own.sign_claims(claims, audience=GRANT_AUDIENCE, ttl=dt.timedelta(seconds=ttl_seconds))
-            return DownloadGrant(asset_id=asset_id, grant=signed, catalog_path=f"/downloads/{asset_id}?grant={signed}",
+            signed = own.sign_claims(claims, audience=DOWNLOAD_GRANT_AUDIENCE, ttl=dt.timedelta(seconds=ttl_seconds))
+            return DownloadGrant(asset_id=asset_id, grant=signed, catalog_path=f"/internal/downloads/{asset_id}?grant={signed}",
                                  expires_in=ttl_seconds)
     if any(line.is_digital and line.refunded_at is not None for line in order.lines):
         # Possibly this asset's line was refunded; say so only after checking it is not downloadable.
