@@ -14,6 +14,7 @@ connection stays usable.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -95,6 +96,12 @@ class FieldErrors:
 
     def __bool__(self) -> bool:
         return bool(self.items)
+
+    def reject_nulls(self, changes: Mapping[str, object], *, clearable: Collection[str] = ()) -> None:
+        """A partial update (PATCH) sent null for a field that cannot be cleared."""
+        for field, value in changes.items():
+            if value is None and field not in clearable:
+                self.add(field, f"{field} cannot be null.")
 
     def raise_if_any(self, *, prefix: str = "") -> None:
         if self.items:

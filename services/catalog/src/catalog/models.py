@@ -137,10 +137,6 @@ class Product(Base):
     def is_visible(self) -> bool:
         return self.status == ListingStatus.PUBLISHED and self.is_active
 
-    @property
-    def rating_avg(self) -> float | None:
-        return round(self.rating_sum / self.rating_count, 2) if self.rating_count else None
-
 
 class ProductImage(Base):
     __tablename__ = "product_images"

@@ -26,6 +26,8 @@ import sqlalchemy as sa
 from PIL import Image, ImageDraw
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog.categories.domain import category_slug
+from catalog.listings.domain import published_event, slug_base
 from catalog.models import (
     AssetFormat,
     CatalogType,
@@ -38,10 +40,8 @@ from catalog.models import (
     SellerRating,
 )
 from catalog.settings import CatalogSettings
-from catalog.slugs import slugify
 from catalog.storage import MediaStorage, new_key
 from homecraft_shared.db import utcnow
-from homecraft_shared.events.catalog import ProductPublishedV1
 from homecraft_shared.messaging.outbox import record_event
 from homecraft_shared.runtime import ServiceRuntime
 
@@ -273,13 +273,13 @@ async def _load(session: AsyncSession, storage: MediaStorage, now: dt.datetime, 
     categories: dict[tuple[CatalogType, str], Category] = {}
     for kind, roots in CATEGORY_TREES.items():
         for root_order, (root_name, children) in enumerate(roots):
-            root = Category(type=kind, name=root_name, slug=slugify(root_name, max_length=140, fallback="category"),
+            root = Category(type=kind, name=root_name, slug=category_slug(root_name),
                             parent_key=0, sort_order=root_order)
             session.add(root)
             await session.flush()
             categories[(kind, root_name)] = root
             for child_order, child_name in enumerate(children):
-                child = Category(type=kind, name=child_name, slug=slugify(child_name, max_length=140, fallback="category"),
+                child = Category(type=kind, name=child_name, slug=category_slug(child_name),
                                  parent=root,
                                  parent_key=root.id, sort_order=child_order)
                 session.add(child)
@@ -310,12 +310,7 @@ async def _load(session: AsyncSession, storage: MediaStorage, now: dt.datetime, 
                     storage_key=key, size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
                 ))
                 result.assets += 1
-            record_event(session, ProductPublishedV1(
-                product_id=str(product.id), seller_id=product.seller_id, kind=kind.value,
-                category_id=str(product.category.id), title=product.title, slug=product.slug,
-                price_cents=product.price_cents, is_free=product.is_free, currency=product.currency,
-                published_at=product.published_at,
-            ), subject_id=str(product.id))
+            record_event(session, published_event(product, now), subject_id=str(product.id))
             result.products += 1
     await session.flush()
 
@@ -331,8 +326,8 @@ def _product(demo: DemoProduct, kind: CatalogType, category: Category, now: dt.d
         specs = {"license_text": LICENSE}
     return Product(
         id=uuid.uuid4(), seller_id=demo.seller, kind=kind, title=demo.title,
-        slug=slugify(demo.title, max_length=180, fallback="product"),
-        short_description=demo.short, description=demo.description, category=category,
+        slug=slug_base(demo.title),
+        short_description=demo.short, description=demo.description, category=category, category_id=category.id,
         price_cents=0 if demo.free else demo.price_cents, currency="usd", is_free=demo.free, status=ListingStatus.PUBLISHED,
         is_active=True, is_featured=demo.featured, is_trending=demo.trending, trending_score=demo.score,
         trending_as_of=now if demo.score else None, rating_count=len(demo.ratings), rating_sum=sum(demo.ratings),

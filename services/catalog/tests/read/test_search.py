@@ -8,19 +8,7 @@ import sqlalchemy as sa
 from rows import category, product, titles
 from support import CatalogHarness
 
-from catalog.browse.search import fts5_query, search_terms, tsquery
 from catalog.models import CatalogType, Product
-
-
-def test_c5_query_terms_keep_only_words() -> None:
-    assert search_terms('  Dragon "AND" NEAR(tower*) -orc title:x ') == ["dragon", "and", "near", "tower", "orc", "title", "x"]
-    assert search_terms("dragon dragon DRAGON") == ["dragon"]
-    assert search_terms("***") == []
-    assert search_terms(None) == []
-    assert search_terms("Ünïcode café") == ["ünïcode", "café"]
-    assert fts5_query(["red", "drag"]) == '"red" "drag"*'
-    assert fts5_query(["a", "of"]) == '"a" "of"'  # too short to be a prefix
-    assert tsquery(["red", "drag"]) == "red & drag:*"
 
 
 async def test_c5_search_ranks_a_title_match_above_description_matches(catalog: CatalogHarness) -> None:

@@ -9,7 +9,7 @@ import uuid
 from sqlalchemy import event, select
 from support import CatalogHarness, binary_stl, three_mf
 
-from catalog.buyability import can_buy, can_buy_clause, payout_ready_sellers, product_can_buy, seller_payout_ready
+from catalog.buyability import can_buy_clause, payout_ready_sellers, product_can_buy, seller_payout_ready
 from catalog.models import Product
 
 OWNER_ID = "owner-1"
@@ -19,12 +19,6 @@ async def lookup(catalog: CatalogHarness, ids: list[str]) -> dict:
     response = await catalog.client.post("/internal/products/lookup", json={"product_ids": ids})
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def test_c10_can_buy_rule() -> None:
-    assert can_buy(seller_payout_ready=True, seller_is_owner=False)
-    assert can_buy(seller_payout_ready=False, seller_is_owner=True)
-    assert not can_buy(seller_payout_ready=False, seller_is_owner=False)
 
 
 async def test_lookup_reports_current_facts_in_one_query(catalog: CatalogHarness) -> None:

@@ -11,7 +11,7 @@ import uuid
 from fastapi import APIRouter, File, Response, UploadFile, status
 
 from catalog.assets import service
-from catalog.listings.schemas import AssetOut
+from catalog.assets.schemas import AssetOut
 from catalog.uploads import UploadLimitRoute, upload_limit
 from catalog.web import Settings, Storage
 from homecraft_shared.dependencies import CurrentIdentity, DbSession

@@ -11,7 +11,7 @@ from pathlib import PurePosixPath, PureWindowsPath
 from fastapi import UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.listings import service as listings
+from catalog.listings.policy import listing_for_change, relock
 from catalog.models import CatalogType, DigitalAsset, ListingStatus, Product
 from catalog.settings import CatalogSettings
 from catalog.storage import MediaStorage, asset_format_for, check_asset_content
@@ -46,14 +46,14 @@ async def upload_asset(
     upload: UploadFile,
 ) -> DigitalAsset:
     # Check first without a lock, receive and check the file, then lock: no lock is held during file I/O.
-    product = await listings.listing_for_change(session, identity, product_id, lock=False)
+    product = await listing_for_change(session, identity, product_id, lock=False)
     _check_accepts_files(product, settings)
     file_format = asset_format_for(upload.filename or "")  # 415 before a byte is stored
     async with storage.receive(
         upload, max_bytes=settings.max_asset_bytes, chunk_bytes=settings.upload_chunk_bytes, what="file"
     ) as received:
         await asyncio.to_thread(check_asset_content, received.temp_path, file_format, received.size)
-        product = await listings.relock(session, product)
+        product = await relock(session, product)
         _check_accepts_files(product, settings)
         key = await storage.keep(session, received, "assets")
     asset = DigitalAsset(
@@ -72,7 +72,7 @@ async def upload_asset(
 async def delete_asset(
     session: AsyncSession, storage: MediaStorage, identity: Identity, product_id: uuid.UUID, asset_id: uuid.UUID
 ) -> None:
-    product = await listings.listing_for_change(session, identity, product_id)
+    product = await listing_for_change(session, identity, product_id)
     asset = next((a for a in product.assets if a.id == asset_id), None)
     if asset is None:
         raise NotFound(f"File {asset_id} is not a file of this listing.")

@@ -14,12 +14,9 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
+from catalog.browse.domain import ProductFilter
 from homecraft_shared.caching import TTLCache
-
-if TYPE_CHECKING:
-    from catalog.browse.repository import ProductFilter
 
 # Distinct list filters are few (kind x sort qualifier x category page); bounded all the same.
 MAX_CACHED_FILTERS = 1024

@@ -13,6 +13,8 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from catalog.models import CatalogType
+
 HOME_BUCKET_SIZE = 8  # C6
 TRENDING_BADGE_TOP_N = 12  # C7
 MIN_REVIEWS_TOP_RATED = 3  # C5
@@ -24,8 +26,6 @@ MAX_QUERY_LENGTH = 200
 # A search's total is counted up to this many matches (counting them all would cost as much as
 # ranking them all); beyond it the total reads 1000 with total_exact false, and has_next still works.
 SEARCH_COUNT_CAP = 1000
-
-IMAGE_URL_PREFIX = "/media/images/"
 
 TOP_RATED_FALLBACK_NOTICE = (
     f"No product has {MIN_REVIEWS_TOP_RATED} or more reviews yet, so all products are shown by rating."
@@ -54,6 +54,26 @@ def resolve_sort(requested: Sort | None, has_query: bool) -> Sort:
 
 
 @dataclass(frozen=True)
+class ProductFilter:
+    """Which visible products a list covers.
+
+    ``search`` True means a full-text search for ``terms``; with no terms (the query had no letters
+    or digits) it matches nothing. ``None`` flags mean "either way".
+    """
+
+    kind: CatalogType | None = None
+    category_ids: tuple[int, ...] | None = None
+    search: bool = False
+    terms: tuple[str, ...] = ()
+    exclude_ids: tuple[uuid.UUID, ...] = ()
+    featured: bool | None = None
+    manual_trending: bool | None = None
+    positive_score: bool = False
+    min_reviews: int | None = None
+    trending_signal: bool = False  # a score above 0 or the manual flag
+
+
+@dataclass(frozen=True)
 class PageWindow:
     page: int
     page_size: int
@@ -75,15 +95,6 @@ class TrendingFacts(Protocol):
 def trending_badge(product: TrendingFacts, top_ids: AbstractSet[uuid.UUID]) -> bool:
     """C7: manually trending, or in the top 12 by score with a score above 0 (``top_ids`` holds only those)."""
     return bool(product.is_trending) or product.id in top_ids
-
-
-def rating_avg(rating_sum: int, rating_count: int) -> float | None:
-    return round(rating_sum / rating_count, 2) if rating_count else None
-
-
-def image_url(storage_key: str | None) -> str | None:
-    """Images are served (and proxied by the gateway) at ``/media/images/<key>``."""
-    return f"{IMAGE_URL_PREFIX}{storage_key}" if storage_key else None
 
 
 T = TypeVar("T", bound=TrendingFacts)

@@ -22,10 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from catalog.browse.cache import NO_CACHE, BrowseCache
-from catalog.browse.domain import Sort
+from catalog.browse.domain import ProductFilter, Sort
 from catalog.browse.search import fts5_query, tsquery
 from catalog.buyability import can_buy_clause, seller_payout_ready
-from catalog.models import CatalogType, Category, ListingStatus, Product, ProductImage, SellerRating
+from catalog.images import repository as images
+from catalog.models import CatalogType, Category, ListingStatus, Product, SellerRating
 
 # bm25 column weights: a title hit counts most, then the short description, then the long one.
 BM25_WEIGHTS = (10.0, 4.0, 1.0)
@@ -56,26 +57,6 @@ class CardRow:
     is_trending: bool
     created_at: dt.datetime
     can_buy: bool
-
-
-@dataclass(frozen=True)
-class ProductFilter:
-    """Which visible products a list covers.
-
-    ``search`` True means a full-text search for ``terms``; with no terms (the query had no letters
-    or digits) it matches nothing. ``None`` flags mean "either way".
-    """
-
-    kind: CatalogType | None = None
-    category_ids: tuple[int, ...] | None = None
-    search: bool = False
-    terms: tuple[str, ...] = ()
-    exclude_ids: tuple[uuid.UUID, ...] = ()
-    featured: bool | None = None
-    manual_trending: bool | None = None
-    positive_score: bool = False
-    min_reviews: int | None = None
-    trending_signal: bool = False  # a score above 0 or the manual flag
 
 
 _CARD_COLUMNS = (
@@ -300,18 +281,7 @@ class BrowseRepository:
         return await self.cache.top_trending.get_or_load(n, load)
 
     async def primary_image_keys(self, product_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
-        """Each product's primary image (or its first by sort order), for a whole page in one query."""
-        if not product_ids:
-            return {}
-        stmt = (
-            sa.select(ProductImage.product_id, ProductImage.storage_key)
-            .where(ProductImage.product_id.in_(set(product_ids)))
-            .order_by(ProductImage.product_id, ProductImage.is_primary.desc(), ProductImage.sort_order, ProductImage.id)
-        )
-        keys: dict[uuid.UUID, str] = {}
-        for product_id, key in await self.session.execute(stmt):
-            keys.setdefault(product_id, key)
-        return keys
+        return await images.primary_image_keys(self.session, product_ids)
 
     # -- categories ------------------------------------------------------------------------------
 

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from catalog.assets.schemas import AssetSummary
 from catalog.browse.domain import Sort
-
-Kind = Literal["MODEL", "FILE"]
+from catalog.images.schemas import ImageOut
+from catalog.models import CatalogType
 
 
 class ProductCard(BaseModel):
     id: uuid.UUID
     title: str
     slug: str
-    kind: Kind
+    kind: CatalogType
     category_id: int
     seller_id: str
     price_cents: int
@@ -41,7 +41,7 @@ class Page(BaseModel):
 
 
 class BrowseResult(Page):
-    kind: Kind | None
+    kind: CatalogType | None
     q: str | None
     sort: Sort
     notice: str | None = Field(
@@ -61,7 +61,7 @@ class CategoryRef(BaseModel):
     id: int
     name: str
     slug: str
-    type: Kind
+    type: CatalogType
 
 
 class CategoryChip(CategoryRef):
@@ -74,22 +74,6 @@ class CategoryPage(Page):
     children: list[CategoryChip]
     sort: Sort
     notice: str | None = None
-
-
-class ImageOut(BaseModel):
-    id: int
-    url: str
-    alt_text: str
-    is_primary: bool
-
-
-class AssetSummary(BaseModel):
-    """What a buyer gets with a FILE product; never the file itself (downloads are an orders matter, O6)."""
-
-    id: uuid.UUID
-    original_filename: str
-    file_format: str
-    size_bytes: int
 
 
 class PhysicalSpecs(BaseModel):
@@ -109,7 +93,7 @@ class ProductDetail(BaseModel):
     id: uuid.UUID
     title: str
     slug: str
-    kind: Kind
+    kind: CatalogType
     seller_id: str
     short_description: str
     description: str

@@ -8,17 +8,16 @@ import uuid
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 
+from catalog.assets.schemas import AssetSummary
 from catalog.browse import domain
-from catalog.browse.domain import PageWindow, Sort
-from catalog.browse.repository import BrowseRepository, CardRow, ProductFilter
+from catalog.browse.domain import PageWindow, ProductFilter, Sort
+from catalog.browse.repository import BrowseRepository, CardRow
 from catalog.browse.schemas import (
-    AssetSummary,
     BrowseResult,
     CategoryChip,
     CategoryPage,
     CategoryRef,
     HomeBuckets,
-    ImageOut,
     PhysicalSpecs,
     ProductCard,
     ProductDetail,
@@ -26,7 +25,10 @@ from catalog.browse.schemas import (
 )
 from catalog.browse.search import search_terms
 from catalog.buyability import can_buy
+from catalog.images.domain import image_url, primary_first
+from catalog.images.schemas import ImageOut
 from catalog.models import CatalogType, Category
+from catalog.ratings import rating_avg
 from homecraft_shared.errors import NotFound
 
 
@@ -40,7 +42,7 @@ class Listing:
 
 
 def _ref(category: Category) -> CategoryRef:
-    return CategoryRef(id=category.id, name=category.name, slug=category.slug, type=category.type.value)
+    return CategoryRef(id=category.id, name=category.name, slug=category.slug, type=category.type)
 
 
 class BrowseService:
@@ -55,18 +57,19 @@ class BrowseService:
 
     @staticmethod
     def _card(row: CardRow, top_ids: AbstractSet[uuid.UUID], images: dict[uuid.UUID, str]) -> ProductCard:
+        key = images.get(row.id)
         return ProductCard(
             id=row.id,
             title=row.title,
             slug=row.slug,
-            kind=row.kind.value,
+            kind=row.kind,
             category_id=row.category_id,
             seller_id=row.seller_id,
             price_cents=row.price_cents,
             currency=row.currency,
             is_free=row.is_free,
-            image_url=domain.image_url(images.get(row.id)),
-            rating_avg=domain.rating_avg(row.rating_sum, row.rating_count),
+            image_url=image_url(key) if key else None,
+            rating_avg=rating_avg(row.rating_sum, row.rating_count),
             rating_count=row.rating_count,
             trending_badge=domain.trending_badge(row, top_ids),
             can_buy=row.can_buy,
@@ -119,7 +122,7 @@ class BrowseService:
             total=listing.total,
             total_exact=listing.total_exact,
             has_next=listing.has_next,
-            kind=kind.value if kind else None,
+            kind=kind,
             q=query,
             sort=resolved,
             notice=listing.notice,
@@ -191,12 +194,11 @@ class BrowseService:
                 ProductFilter(kind=product.kind, exclude_ids=(product.id,)), Sort.NEW, limit=domain.MORE_LIKE_THIS_SIZE
             )
         is_file = product.kind is CatalogType.FILE
-        images = sorted(product.images, key=lambda image: (not image.is_primary, image.sort_order, image.id))
         return ProductDetail(
             id=product.id,
             title=product.title,
             slug=product.slug,
-            kind=product.kind.value,
+            kind=product.kind,
             seller_id=product.seller_id,
             short_description=product.short_description,
             description=product.description,
@@ -206,13 +208,10 @@ class BrowseService:
             is_featured=product.is_featured,
             category=_ref(product.category),
             parent_category=_ref(product.category.parent) if product.category.parent is not None else None,
-            images=[
-                ImageOut(id=i.id, url=domain.image_url(i.storage_key) or "", alt_text=i.alt_text, is_primary=i.is_primary)
-                for i in images
-            ],
-            rating=RatingSummary(avg=product.rating_avg, count=product.rating_count),
+            images=[ImageOut.of(image) for image in primary_first(product.images)],
+            rating=RatingSummary(avg=rating_avg(product.rating_sum, product.rating_count), count=product.rating_count),
             seller_rating=RatingSummary(
-                avg=domain.rating_avg(seller_rating.rating_sum, seller_rating.rating_count) if seller_rating else None,
+                avg=rating_avg(seller_rating.rating_sum, seller_rating.rating_count) if seller_rating else None,
                 count=seller_rating.rating_count if seller_rating else 0,
             ),
             license_text=product.license_text if is_file else None,
@@ -220,11 +219,7 @@ class BrowseService:
                 material=product.material, color=product.color,
                 width_mm=product.width_mm, height_mm=product.height_mm, depth_mm=product.depth_mm,
             ),
-            assets=[
-                AssetSummary(id=a.id, original_filename=a.original_filename, file_format=a.file_format.value,
-                             size_bytes=a.size_bytes)
-                for a in product.assets
-            ] if is_file else [],
+            assets=[AssetSummary.model_validate(asset) for asset in product.assets] if is_file else [],
             trending_badge=domain.trending_badge(product, top_ids),
             can_buy=can_buy(seller_payout_ready=payout_ready, seller_is_owner=product.seller_is_owner),
             created_at=product.created_at,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import BaseModel, ConfigDict, Field
 
-from catalog.models import CatalogType
+from catalog.categories.domain import SLUG_MAX, TYPE_LABELS
+from catalog.models import CatalogType, Category
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 
@@ -20,7 +23,7 @@ class CategoryCreate(_Input):
     )
     parent_id: int | None = Field(default=None, description="A root category's id; subcategories are one level deep.")
     slug: str | None = Field(
-        default=None, max_length=140, pattern=SLUG_PATTERN, description="Made from the name when left out."
+        default=None, max_length=SLUG_MAX, pattern=SLUG_PATTERN, description="Made from the name when left out."
     )
     description: str = ""
     is_active: bool = True
@@ -31,7 +34,7 @@ class CategoryUpdate(_Input):
     """Type and parent are fixed once created (products rely on the tree's type)."""
 
     name: str | None = Field(default=None, min_length=1, max_length=120)
-    slug: str | None = Field(default=None, max_length=140, pattern=SLUG_PATTERN)
+    slug: str | None = Field(default=None, max_length=SLUG_MAX, pattern=SLUG_PATTERN)
     description: str | None = None
     is_active: bool | None = None
     sort_order: int | None = Field(default=None, ge=0)
@@ -62,3 +65,20 @@ class CategoryTree(BaseModel):
 
 class CategoryTrees(BaseModel):
     trees: list[CategoryTree]
+
+    @classmethod
+    def of(cls, categories: Sequence[Category]) -> CategoryTrees:
+        """Both trees from categories already in display order (roots first level, children under them)."""
+        children: dict[int, list[CategoryOut]] = {}
+        for category in categories:
+            if category.parent_id is not None:
+                children.setdefault(category.parent_id, []).append(CategoryOut.model_validate(category))
+        trees = []
+        for type_ in (CatalogType.MODEL, CatalogType.FILE):
+            roots = [
+                CategoryNode(**CategoryOut.model_validate(c).model_dump(), children=children.get(c.id, []))
+                for c in categories
+                if c.type == type_ and c.parent_id is None
+            ]
+            trees.append(CategoryTree(type=type_, label=TYPE_LABELS[type_], categories=roots))
+        return cls(trees=trees)

@@ -9,9 +9,8 @@ from fastapi import APIRouter, File, Form, Response, UploadFile, status
 from fastapi.responses import FileResponse
 
 from catalog.images import service
-from catalog.images.schemas import ImageOrder, ImageUpdate
-from catalog.listings import service as listings
-from catalog.listings.schemas import ImageOut, ListingOut
+from catalog.images.schemas import ImageOrder, ImageUpdate, SellerImageOut
+from catalog.listings.schemas import ListingOut
 from catalog.uploads import UploadLimitRoute, upload_limit
 from catalog.web import Settings, Storage
 from homecraft_shared.dependencies import CurrentIdentity, DbSession
@@ -38,23 +37,23 @@ async def upload_image(
     file: UploadFile = File(...),
     alt_text: str = Form(""),
     is_primary: bool = Form(False),
-) -> ImageOut:
+) -> SellerImageOut:
     image = await service.upload_image(
         session, storage, settings, identity, product_id, file, alt_text=alt_text.strip(), is_primary=is_primary
     )
-    return listings.image_out(image)
+    return SellerImageOut.of(image)
 
 
 @router.patch("/listings/{product_id}/images/{image_id}", summary="Change an image's alt text or make it the primary image")
 async def update_image(
     product_id: uuid.UUID, image_id: int, body: ImageUpdate, session: DbSession, identity: CurrentIdentity
-) -> ImageOut:
-    return listings.image_out(await service.update_image(session, identity, product_id, image_id, body))
+) -> SellerImageOut:
+    return SellerImageOut.of(await service.update_image(session, identity, product_id, image_id, body))
 
 
 @router.put("/listings/{product_id}/images/order", summary="Reorder a listing's images")
 async def reorder_images(product_id: uuid.UUID, body: ImageOrder, session: DbSession, identity: CurrentIdentity) -> ListingOut:
-    return await listings.listing_view(session, await service.reorder_images(session, identity, product_id, body))
+    return ListingOut.of(await service.reorder_images(session, identity, product_id, body))
 
 
 @router.delete(

@@ -12,22 +12,14 @@ from fastapi import UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.images import repository
+from catalog.images.domain import MAX_ALT_TEXT, make_primary, next_sort_order, ordered
 from catalog.images.schemas import ImageOrder, ImageUpdate
-from catalog.listings import service as listings
+from catalog.listings.policy import listing_for_change, relock
 from catalog.models import ListingStatus, Product, ProductImage
 from catalog.settings import CatalogSettings
 from catalog.storage import IMAGE_TYPES, KEY_PATTERN, MediaStorage, UnsupportedMediaType, sniff_image
 from homecraft_shared.errors import NotFound, ValidationFailed, invalid_field
 from homecraft_shared.identity import Identity
-
-
-def _ordered(product: Product) -> list[ProductImage]:
-    return sorted(product.images, key=lambda image: (image.sort_order, image.id or 0))
-
-
-def _make_primary(product: Product, chosen: ProductImage) -> None:
-    for image in product.images:
-        image.is_primary = image is chosen
 
 
 def _check_room(product: Product, settings: CatalogSettings) -> None:
@@ -54,10 +46,10 @@ async def upload_image(
     is_primary: bool,
 ) -> ProductImage:
     # Check first without a lock, receive and check the file, then lock: no lock is held during file I/O.
-    product = await listings.listing_for_change(session, identity, product_id, lock=False)
+    product = await listing_for_change(session, identity, product_id, lock=False)
     _check_room(product, settings)
-    if len(alt_text) > 160:
-        raise ValidationFailed("The alt text can be at most 160 characters.")
+    if len(alt_text) > MAX_ALT_TEXT:
+        raise ValidationFailed(f"The alt text can be at most {MAX_ALT_TEXT} characters.")
     async with storage.receive(
         upload, max_bytes=settings.max_image_bytes, chunk_bytes=settings.upload_chunk_bytes, what="image"
     ) as received:
@@ -66,21 +58,21 @@ async def upload_image(
             raise UnsupportedMediaType(
                 f"Unsupported image: upload a {IMAGE_TYPES} image (the file's content is checked, not its name)."
             )
-        product = await listings.relock(session, product)
+        product = await relock(session, product)
         _check_room(product, settings)
         key = await storage.keep(session, received, "images")
-    images = _ordered(product)
+    first = not product.images
     image = ProductImage(
         storage_key=key,
         content_type=content_type,
         size_bytes=received.size,
         alt_text=alt_text,
         is_primary=False,
-        sort_order=(images[-1].sort_order + 1) if images else 0,
+        sort_order=next_sort_order(product.images),
     )
     product.images.append(image)
-    if is_primary or not images:
-        _make_primary(product, image)
+    if is_primary or first:
+        make_primary(product.images, image)
     await session.flush()
     return image
 
@@ -88,18 +80,18 @@ async def upload_image(
 async def update_image(
     session: AsyncSession, identity: Identity, product_id: uuid.UUID, image_id: int, data: ImageUpdate
 ) -> ProductImage:
-    product = await listings.listing_for_change(session, identity, product_id)
+    product = await listing_for_change(session, identity, product_id)
     image = _image_of(product, image_id)
     if data.alt_text is not None:
         image.alt_text = data.alt_text
     if data.is_primary:
-        _make_primary(product, image)
+        make_primary(product.images, image)
     await session.flush()
     return image
 
 
 async def reorder_images(session: AsyncSession, identity: Identity, product_id: uuid.UUID, data: ImageOrder) -> Product:
-    product = await listings.listing_for_change(session, identity, product_id)
+    product = await listing_for_change(session, identity, product_id)
     current = {image.id for image in product.images}
     if len(data.image_ids) != len(set(data.image_ids)) or set(data.image_ids) != current:
         raise invalid_field(
@@ -117,7 +109,7 @@ async def reorder_images(session: AsyncSession, identity: Identity, product_id: 
 async def delete_image(
     session: AsyncSession, storage: MediaStorage, identity: Identity, product_id: uuid.UUID, image_id: int
 ) -> None:
-    product = await listings.listing_for_change(session, identity, product_id)
+    product = await listing_for_change(session, identity, product_id)
     image = _image_of(product, image_id)
     if len(product.images) == 1 and product.status == ListingStatus.PUBLISHED:
         raise ValidationFailed(
@@ -125,9 +117,9 @@ async def delete_image(
         )
     product.images.remove(image)  # delete-orphan: the row goes at flush
     if image.is_primary:
-        remaining = _ordered(product)
+        remaining = ordered(product.images)
         if remaining:
-            _make_primary(product, remaining[0])
+            make_primary(product.images, remaining[0])
     storage.delete_after_commit(session, "images", image.storage_key)
     await session.flush()
 

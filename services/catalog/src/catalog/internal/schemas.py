@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from catalog.models import AssetFormat, CatalogType, ListingStatus
+from catalog.assets.schemas import AssetOut
+from catalog.models import CatalogType, ListingStatus
 
 MAX_LOOKUP = 200
 
@@ -46,16 +46,8 @@ class LookupResponse(BaseModel):
     unknown_ids: list[str] = Field(description="Ids that are not products of this catalog (including malformed ids).")
 
 
-class InternalAsset(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
+class InternalAsset(AssetOut):
     product_id: uuid.UUID
-    original_filename: str
-    file_format: AssetFormat
-    size_bytes: int
-    sha256: str
-    created_at: dt.datetime
 
 
 class ProductAssets(BaseModel):

@@ -10,7 +10,7 @@ import uuid
 
 from fastapi import APIRouter, Query, status
 
-from catalog.listings import service
+from catalog.listings import policy, service
 from catalog.listings.schemas import ListingCreate, ListingOut, ListingPage, ListingUpdate
 from catalog.models import ListingStatus
 from homecraft_shared.dependencies import CurrentIdentity, DbSession
@@ -21,28 +21,27 @@ router = APIRouter(tags=["listings"])
 @router.post("/listings", status_code=status.HTTP_201_CREATED, summary="Create a draft listing (payout-ready sellers, owners)")
 async def create_listing(body: ListingCreate, session: DbSession, identity: CurrentIdentity) -> ListingOut:
     product = await service.create_listing(session, identity, body)
-    return await service.listing_view(session, await service.listing_for_owner(session, identity, product.id))
+    return ListingOut.of(await policy.listing_for_owner(session, identity, product.id))
 
 
 @router.get("/listings/{product_id}", summary="A listing with its images, files and what it lacks to be published (its seller, owners)")
 async def get_listing(product_id: uuid.UUID, session: DbSession, identity: CurrentIdentity) -> ListingOut:
-    return await service.listing_view(session, await service.listing_for_owner(session, identity, product_id))
+    return ListingOut.of(await policy.listing_for_owner(session, identity, product_id))
 
 
 @router.patch("/listings/{product_id}", summary="Edit a listing (its payout-ready seller, owners)")
 async def update_listing(product_id: uuid.UUID, body: ListingUpdate, session: DbSession, identity: CurrentIdentity) -> ListingOut:
-    product = await service.update_listing(session, identity, product_id, body)
-    return await service.listing_view(session, product)
+    return ListingOut.of(await service.update_listing(session, identity, product_id, body))
 
 
 @router.post("/listings/{product_id}/publish", summary="Publish a complete draft or republish an unlisted listing")
 async def publish_listing(product_id: uuid.UUID, session: DbSession, identity: CurrentIdentity) -> ListingOut:
-    return await service.listing_view(session, await service.publish(session, identity, product_id))
+    return ListingOut.of(await service.publish(session, identity, product_id))
 
 
 @router.post("/listings/{product_id}/unpublish", summary="Take a published listing down (unlisted)")
 async def unpublish_listing(product_id: uuid.UUID, session: DbSession, identity: CurrentIdentity) -> ListingOut:
-    return await service.listing_view(session, await service.unpublish(session, identity, product_id))
+    return ListingOut.of(await service.unpublish(session, identity, product_id))
 
 
 @router.get("/sellers/me/products", summary="The caller's own listings, drafts included, newest first")

@@ -12,7 +12,7 @@ from catalog.models import ListingStatus, Product
 
 
 async def get_listing(session: AsyncSession, product_id: uuid.UUID, *, for_update: bool = False) -> Product | None:
-    """The product with its images and assets loaded, fresh from the database.
+    """The product with its category, images and assets loaded, fresh from the database.
 
     ``for_update`` serializes concurrent changes to one listing (e.g. two first images both becoming
     primary) until the transaction ends: a row lock on PostgreSQL; on SQLite, which ignores FOR UPDATE
@@ -29,7 +29,7 @@ async def get_listing(session: AsyncSession, product_id: uuid.UUID, *, for_updat
     query = (
         select(Product)
         .where(Product.id == product_id)
-        .options(selectinload(Product.images), selectinload(Product.assets))
+        .options(selectinload(Product.images), selectinload(Product.assets), selectinload(Product.category))
         .execution_options(populate_existing=True)
     )
     if for_update:

@@ -1,4 +1,5 @@
-"""Listing request and response bodies (C2, C3, the listing workflow)."""
+"""Listing request and response bodies (C2, C3, the listing workflow); responses are built from the
+model (``ListingOut.of``, ``ListingSummary.of``)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from catalog.models import AssetFormat, CatalogType, ListingStatus
+from catalog.assets.schemas import AssetOut
+from catalog.images.domain import image_url, ordered, primary
+from catalog.images.schemas import SellerImageOut
+from catalog.listings.domain import missing_for_publish
+from catalog.models import CatalogType, ListingStatus, Product
+from catalog.ratings import rating_avg
 
-MAX_PRICE_CENTS = 100_000_000  # $1,000,000.00
 Dimension = int | None
 
 
@@ -52,33 +57,6 @@ class ListingUpdate(_ListingFields):
     category_id: int | None = None
 
 
-class ImageOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    url: str
-    storage_key: str
-    content_type: str
-    size_bytes: int
-    alt_text: str
-    is_primary: bool
-    sort_order: int
-    created_at: dt.datetime
-
-
-class AssetOut(BaseModel):
-    """A digital file's metadata; the file itself is never served publicly."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    original_filename: str
-    file_format: AssetFormat
-    size_bytes: int
-    sha256: str
-    created_at: dt.datetime
-
-
 class MissingItem(BaseModel):
     field: str
     message: str
@@ -113,9 +91,22 @@ class ListingOut(BaseModel):
     created_at: dt.datetime
     updated_at: dt.datetime
     published_at: dt.datetime | None
-    images: list[ImageOut]
+    images: list[SellerImageOut]
     assets: list[AssetOut]
     missing_for_publish: list[MissingItem] = Field(description="What must be added before the listing can be published.")
+
+    @classmethod
+    def of(cls, product: Product) -> ListingOut:
+        """The listing as its seller sees it (its category, images and assets loaded)."""
+        columns = {column.key: getattr(product, column.key) for column in Product.__table__.columns}
+        return cls(
+            **{key: value for key, value in columns.items() if key in cls.model_fields},
+            rating_avg=rating_avg(product.rating_sum, product.rating_count),
+            visible=product.is_visible,
+            images=[SellerImageOut.of(image) for image in ordered(product.images)],
+            assets=[AssetOut.model_validate(asset) for asset in product.assets],
+            missing_for_publish=[MissingItem(**item) for item in missing_for_publish(product, product.category).items],
+        )
 
 
 class ListingSummary(BaseModel):
@@ -134,6 +125,15 @@ class ListingSummary(BaseModel):
     created_at: dt.datetime
     updated_at: dt.datetime
     published_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, product: Product) -> ListingSummary:
+        picture = primary(product.images)
+        return cls(
+            **{field: getattr(product, field) for field in cls.model_fields if hasattr(product, field)},
+            visible=product.is_visible,
+            primary_image_url=image_url(picture.storage_key) if picture else None,
+        )
 
 
 class ListingPage(BaseModel):
