@@ -189,3 +189,25 @@ async def test_async_transfer_and_refund(standin: Standin) -> None:
     assert (await client.v1.refunds.retrieve_async(refund.id)).amount == 300
     with pytest.raises(stripe.InvalidRequestError):
         await client.v1.refunds.create_async({"payment_intent": intent.id, "amount": 6000})
+
+
+def test_an_internal_error_is_stripes_api_error_and_not_retried(receiver) -> None:  # type: ignore[no-untyped-def]
+    from conftest import make_config
+
+    from stripe_standin.app import create_app
+    from stripe_standin.testing import ServerThread
+
+    app = create_app(make_config(receiver))
+    calls = []
+
+    def broken(params: dict) -> dict:  # type: ignore[type-arg]
+        calls.append(params)
+        raise RuntimeError("a bug in the stand-in")
+
+    app.state.engine.create_transfer = broken
+    with ServerThread(app) as url:
+        client = stripe.StripeClient("sk_test_standin_tests", base_addresses={"api": url}, max_network_retries=2)
+        with pytest.raises(stripe.APIError) as failed:
+            client.v1.transfers.create({"amount": 1, "currency": "usd", "destination": "acct_x"})
+    assert failed.value.http_status == 500 and "stand-in" in failed.value.user_message
+    assert len(calls) == 1  # Stripe-Should-Retry: false kept the library from retrying

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,7 @@ from stripe_standin.forms import (
 )
 
 Action = Callable[[dict[str, Any]], dict[str, Any]]
+log = logging.getLogger("stripe_standin.api")
 
 LIST = {"limit": Int(), "starting_after": Str(), "ending_before": Str(), "expand": EXPAND}
 
@@ -192,6 +194,11 @@ class Api:
             return _json(body, 200, headers)
         except StripeError as error:
             return _json(error.body(request_id), error.status, headers)
+        except Exception:  # a bug here: answer as Stripe does, and tell the library not to retry
+            log.exception("stand-in error on %s %s", request.method, request.url.path)
+            error = StripeError("An unknown error occurred in the Stripe stand-in (see its log).", status=500,
+                                type="api_error")
+            return _json(error.body(request_id), 500, {**headers, "Stripe-Should-Retry": "false"})
 
     def _save(self, api_key: str, key: str, request: Request, fingerprint: str, status: int, body: Any,
               request_id: str) -> None:

@@ -239,8 +239,10 @@ class Store:
             (endpoint, now),
         ).fetchone()
 
-    def earliest_due(self) -> float | None:
-        row = self.connection.execute("SELECT MIN(due) AS due FROM deliveries WHERE state = 'pending'").fetchone()
+    def earliest_due(self, endpoint: str) -> float | None:
+        row = self.connection.execute(
+            "SELECT MIN(due) AS due FROM deliveries WHERE state = 'pending' AND endpoint = ?", (endpoint,)
+        ).fetchone()
         return None if row is None or row["due"] is None else float(row["due"])
 
     def held(self) -> list[sqlite3.Row]:

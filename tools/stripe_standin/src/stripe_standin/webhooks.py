@@ -120,7 +120,7 @@ class Deliverer:
             try:
                 delivery = self.store.next_due(name, time.time())
                 if delivery is None:
-                    await self._sleep_until_due()
+                    await self._sleep_until_due(name)
                     continue
                 await self._attempt(delivery)
             except asyncio.CancelledError:
@@ -129,9 +129,10 @@ class Deliverer:
                 log.exception("webhook worker error")
                 await asyncio.sleep(0.5)
 
-    async def _sleep_until_due(self) -> None:
+    async def _sleep_until_due(self, endpoint: str) -> None:
+        """Until this endpoint's next delivery is due, or something new is queued (at most 1 s)."""
         self._wake.clear()
-        earliest = self.store.earliest_due()
+        earliest = self.store.earliest_due(endpoint)
         wait = 1.0 if earliest is None else max(0.0, min(1.0, earliest - time.time()))
         if wait <= 0:
             await asyncio.sleep(0)
