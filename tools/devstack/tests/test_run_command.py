@@ -31,6 +31,17 @@ def assert_payments_wired_to_the_stripe_standin(banner: str, payments_pid: int) 
     assert pages["connect"]["url"].endswith(standin.CONNECT_WEBHOOK_PATH)
 
 
+def assert_orders_mail_goes_to_the_mail_catcher(banner: str, orders_pid: int) -> None:
+    """The banner names where mail is read (O7); orders sends to the catcher's SMTP port."""
+    match = re.search(r"mail:\s+(http://127\.0\.0\.1:\d+)/", banner)
+    assert match, banner[-2000:]
+    smtp = httpx.get(f"{match.group(1)}/readyz", timeout=5).json()["smtp"]
+    environ = dict(item.split("=", 1) for item in
+                   Path(f"/proc/{orders_pid}/environ").read_text().split("\0") if "=" in item)
+    assert smtp == f"127.0.0.1:{environ['ORDERS_SMTP_PORT']}"
+    assert "Mail sent by the local marketplace" in httpx.get(f"{match.group(1)}/", timeout=5).text
+
+
 def test_run_command_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
     stack = start_stack(data_dir)
@@ -45,6 +56,7 @@ def test_run_command_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> No
         assert (data_dir / "logs" / "catalog.log").stat().st_size > 0
         assert len(processes_mentioning(str(data_dir))) >= 8  # nats-server, five services, gateway, Stripe stand-in
         assert_payments_wired_to_the_stripe_standin(stack.banner, stack.pid_of("payments"))
+        assert_orders_mail_goes_to_the_mail_catcher(stack.banner, stack.pid_of("orders"))
     finally:
         rest = stack.stop()
     assert stack.process.returncode == 0, rest[-3000:]

@@ -27,6 +27,7 @@ from homecraft_shared.testing.infra import NatsServer, free_port, port_is_free
 SERVICES = ("catalog", "orders", "payments", "refunds", "engagement")
 APPS = ("gateway", *SERVICES)  # the gateway takes the base port, services the next ones
 NATS_DEFAULT_PORT = 4222
+MAIL_WEB_PORT, MAIL_SMTP_PORT = 8025, 1025
 
 
 @dataclass
@@ -145,6 +146,9 @@ async def run(root: Path, data_dir: Path, base_port: int, ready_timeout: float) 
     stripe_port = None if standin.uses_real_stripe() else pick_port(standin.DEFAULT_PORT)
     if stripe_port is not None:
         children.insert(0, Child("stripe", stripe_port, module="stripe_standin"))
+    # The local mail catcher (real SMTP; a web page lists what the marketplace sent, O7).
+    mail_port, smtp_port = pick_port(MAIL_WEB_PORT), pick_port(MAIL_SMTP_PORT)
+    children.insert(0, Child("mail", mail_port, module="devstack.mailcatcher"))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -158,10 +162,14 @@ async def run(root: Path, data_dir: Path, base_port: int, ready_timeout: float) 
         for child in children:
             if child.module == "stripe_standin":
                 env = standin.standin_environment(data_dir, child.port, ports["payments"])
+            elif child.name == "mail":
+                env = {**os.environ, "MAILCATCHER_SMTP_PORT": str(smtp_port), "MAILCATCHER_STORE": str(data_dir / "mail")}
             else:
                 env = app_environment(child.name, data_dir, nats.url, keys, ports)
                 if child.name == "payments" and stripe_port is not None:
                     env.update(standin.payments_settings(stripe_port))
+                if child.name == "orders":
+                    env["ORDERS_SMTP_PORT"] = str(smtp_port)
             child.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", child.module or child.name, "serve", "--port", str(child.port),
                 env=env, cwd=root, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
@@ -174,7 +182,7 @@ async def run(root: Path, data_dir: Path, base_port: int, ready_timeout: float) 
             print(f"!! not ready after {ready_timeout:.0f}s or exited: {', '.join(not_ready)} (logs in {logs})",
                   flush=True)
             return 1
-        banner(ports, nats, data_dir, logs, time.monotonic() - started, stripe_port)
+        banner(ports, nats, data_dir, logs, time.monotonic() - started, stripe_port, mail_port)
         exit_code = await supervise(children, stop)
     finally:
         await shutdown(children)
@@ -184,7 +192,7 @@ async def run(root: Path, data_dir: Path, base_port: int, ready_timeout: float) 
 
 
 def banner(ports: dict[str, int], nats: NatsServer, data_dir: Path, logs: Path, seconds: float,
-           stripe_port: int | None = None) -> None:
+           stripe_port: int | None = None, mail_port: int | None = None) -> None:
     stripe_line = (f"  stripe:      http://127.0.0.1:{stripe_port}/  (offline stand-in; controls under /_standin)"
                    if stripe_port is not None else "  stripe:      real Stripe test mode (PAYMENTS_STRIPE_* from the environment)")
     lines = [
@@ -193,6 +201,8 @@ def banner(ports: dict[str, int], nats: NatsServer, data_dir: Path, logs: Path, 
         f"  storefront:  http://127.0.0.1:{ports['gateway']}/",
         *(f"  {name:<11} http://127.0.0.1:{ports[name]}/docs" for name in SERVICES),
         stripe_line,
+        *([f"  mail:        http://127.0.0.1:{mail_port}/  (every email the marketplace sent, links clickable)"]
+          if mail_port is not None else []),
         f"  nats:        {nats.url}",
         f"  data:        {data_dir / 'data'}",
         f"  logs:        {logs}",
