@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 
 import uvicorn
@@ -44,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         retry=RetryPolicy(base_seconds=args.retry_base_seconds, cap_seconds=args.retry_cap_seconds,
                           max_attempts=args.max_attempts),
     )
+    # The stand-in's own lines (webhook failures and retries) beside uvicorn's access log.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    print(f"Stripe stand-in (offline) on http://{args.host}:{args.port}/ ; controls "
+          f"{'at /_standin/' if args.controls else 'off'}; state in {args.database or 'memory'}", flush=True)
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="info")
     return 0
 

@@ -171,8 +171,9 @@ class Deliverer:
         next_due = None if delivered or give_up else time.time() + self.policy.delay(attempts)
         self.store.record_attempt(delivery, status, error, time.monotonic() - started, next_due, give_up)
         if not delivered:
-            log.info("webhook %s %s to %s failed (attempt %d): %s", event["id"], event["type"], endpoint.url,
-                     attempts, error or status)
+            then = "giving up" if give_up else f"next try in {self.policy.delay(attempts):.1f}s"
+            log.info("webhook %s %s to %s failed (attempt %d, %s): %s", event["id"], event["type"], endpoint.url,
+                     attempts, then, error or status)
 
     async def _chaos_loop(self) -> None:
         while True:
