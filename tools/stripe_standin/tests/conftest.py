@@ -45,7 +45,7 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def wait_for(self, condition: Callable[[list[Received]], bool], timeout: float = 5.0) -> list[Received]:
+    def wait_for(self, condition: Callable[[list[Received]], bool], timeout: float = 15.0) -> list[Received]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self.lock:

@@ -211,3 +211,25 @@ def test_an_internal_error_is_stripes_api_error_and_not_retried(receiver) -> Non
             client.v1.transfers.create({"amount": 1, "currency": "usd", "destination": "acct_x"})
     assert failed.value.http_status == 500 and "stand-in" in failed.value.user_message
     assert len(calls) == 1  # Stripe-Should-Retry: false kept the library from retrying
+
+
+def test_the_other_reads_and_account_update(standin: Standin) -> None:
+    session = paid_session(standin)
+    other = paid_session(standin)
+    by_intent = standin.client.v1.checkout.sessions.list({"payment_intent": session.payment_intent})
+    assert [s.id for s in by_intent.data] == [session.id]
+    assert [s.id for s in standin.client.v1.checkout.sessions.list({"status": "complete"}).data] == [other.id, session.id]
+    charges = standin.client.v1.charges.list({"payment_intent": other.payment_intent})
+    assert len(charges.data) == 1 and charges.data[0].payment_intent == other.payment_intent
+    seller = ready_account(standin)
+    updated = standin.client.v1.accounts.update(seller.id, {"metadata": {"seller_id": "42"}})
+    assert updated.metadata.to_dict() == {"seller_id": "42"}
+    assert [a.id for a in standin.client.v1.accounts.list().data] == [seller.id]
+    events = standin.client.v1.events.list({"type": "account.updated"}).data
+    assert events[0].data.previous_attributes.metadata.to_dict() == {}
+    assert events[0].account == seller.id
+    assert [e.type for e in standin.client.v1.events.list({"type": "checkout.session.*"}).data] == [
+        "checkout.session.completed", "checkout.session.completed"]
+    with pytest.raises(stripe.InvalidRequestError) as unknown:
+        standin.client.v1.accounts.update(seller.id, {"business_type": "company"})
+    assert unknown.value.code == "parameter_unknown"
