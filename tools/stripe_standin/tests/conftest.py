@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -64,8 +65,8 @@ class Receiver:
         return [event["type"] for event in self.events(path)]
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
+@contextmanager
+def serve_receiver() -> Iterator[Receiver]:
     state = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
@@ -86,9 +87,17 @@ def receiver() -> Iterator[Receiver]:
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield state
-    server.shutdown()
-    server.server_close()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with serve_receiver() as state:
+        yield state
 
 
 @dataclass
@@ -122,10 +131,16 @@ def client_for(url: str, api_key: str = API_KEY) -> stripe.StripeClient:
     return stripe.StripeClient(api_key, base_addresses={"api": url}, max_network_retries=0)
 
 
-@pytest.fixture
-def standin(receiver: Receiver) -> Iterator[Standin]:
+@contextmanager
+def serve_standin(receiver: Receiver) -> Iterator[Standin]:
     with ServerThread(create_app(make_config(receiver))) as url, httpx.Client(base_url=f"{url}/_standin") as controls:
         yield Standin(url, client_for(url), controls, receiver)
+
+
+@pytest.fixture
+def standin(receiver: Receiver) -> Iterator[Standin]:
+    with serve_standin(receiver) as running:
+        yield running
 
 
 # -- helpers the tests share -------------------------------------------------------------------

@@ -5,11 +5,12 @@ the same JSON types wherever both sides have a value, all the way down."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Standin, paid_session, ready_account
+from conftest import Standin, paid_session, ready_account, serve_receiver, serve_standin
 
 FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "reference" / "stripe-fixtures3.json"
 
@@ -65,8 +66,13 @@ def fixtures() -> dict[str, Any]:
     return json.loads(FIXTURES.read_text())["resources"]
 
 
-@pytest.fixture
-def objects(standin: Standin) -> dict[str, dict[str, Any]]:
+@pytest.fixture(scope="module")
+def objects() -> Iterator[dict[str, dict[str, Any]]]:
+    with serve_receiver() as receiver, serve_standin(receiver) as standin:
+        yield make_objects(standin)
+
+
+def make_objects(standin: Standin) -> dict[str, dict[str, Any]]:
     """One of every object type, made through the API, the hosted page and the controls."""
     session = paid_session(standin)
     seller = ready_account(standin)
