@@ -23,10 +23,11 @@ async def add_to_days(session: AsyncSession, increments: Mapping[tuple[str, dt.d
     ]
     if not rows:
         return
-    stmt = insert_for(session, ProductDay)
+    table = ProductDay.__table__
+    stmt = insert_for(session, table)
     stmt = stmt.on_conflict_do_update(
-        index_elements=[ProductDay.product_id, ProductDay.day],
-        set_={column: getattr(ProductDay, column) + getattr(stmt.excluded, column) for column in DAY_COLUMNS},
+        index_elements=[table.c.product_id, table.c.day],
+        set_={column: table.c[column] + stmt.excluded[column] for column in DAY_COLUMNS},
     )
     await session.execute(stmt, rows)
 
@@ -35,5 +36,6 @@ async def mark_dirty(session: AsyncSession, product_ids: Iterable[str]) -> None:
     """Trending must recompute these products' scores."""
     ids = sorted(set(product_ids))
     if ids:
-        stmt = insert_for(session, TrendingDirty).values([{"product_id": pid} for pid in ids])
-        await session.execute(stmt.on_conflict_do_nothing(index_elements=[TrendingDirty.product_id]))
+        table = TrendingDirty.__table__
+        stmt = insert_for(session, table).on_conflict_do_nothing(index_elements=[table.c.product_id])
+        await session.execute(stmt, [{"product_id": pid} for pid in ids])
