@@ -10,8 +10,9 @@ its catalog projection. Then:
    spread over 30 days), recomputes every product's score through the real trending code, then
    times ``GET /trending?limit=12`` (sequential requests, p50/p99); prints the ratio of each level's
    p50 to the first level's (C7: it must stay within 1.2).
-2. ingestion (after the levels, so on a database holding the largest one): C concurrent clients (16) POST batches of B events (200; VIEW/CLICK/ADD_TO_CART of
-   random products by random visitors) to ``/internal/engagement-events`` for D seconds; prints the
+2. ingestion (after the levels, so into a database holding the largest one): C concurrent
+   clients (16) POST batches of B events (200; VIEW/CLICK/ADD_TO_CART of random products by
+   random visitors) to ``/internal/engagement-events`` for D seconds; prints the
    HTTP-accepted events/s and latency, then waits until the service has written its buffer and
    prints the end-to-end recorded rate (accepted, throttled and written to the database);
 
