@@ -62,7 +62,7 @@ def _enum(kind: type[enum.StrEnum], length: int = 16) -> sa.Enum:
 # --- projections ---------------------------------------------------------------------------------
 
 
-class Product(Base):
+class ProductFact(Base):
     """Catalog's product facts (product.published / updated / unlisted), as of ``as_of``."""
 
     __tablename__ = "product_facts"

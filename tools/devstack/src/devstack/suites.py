@@ -28,6 +28,7 @@ PACKAGES = (
     "services/engagement",
     "gateway",
     "tests/contract",
+    "tests/flows",
     "tools/devstack",
     "tools/stripe_standin",
     "tests/e2e",

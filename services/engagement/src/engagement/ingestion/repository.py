@@ -8,7 +8,7 @@ from collections.abc import Collection, Mapping
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from engagement.models import EngagementEvent, Product, ThrottleMark
+from engagement.models import EngagementEvent, ProductFact, ThrottleMark
 from homecraft_shared.upsert import insert_for
 
 
@@ -16,7 +16,7 @@ async def listed_products(session: AsyncSession, product_ids: Collection[str]) -
     if not product_ids:
         return set()
     rows = await session.scalars(
-        select(Product.product_id).where(Product.product_id.in_(product_ids), Product.is_listed.is_(True))
+        select(ProductFact.product_id).where(ProductFact.product_id.in_(product_ids), ProductFact.is_listed.is_(True))
     )
     return set(rows.all())
 

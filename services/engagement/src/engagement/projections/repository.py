@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from engagement.models import Product, PurchasedLine
+from engagement.models import ProductFact, PurchasedLine
 
 
-async def product(session: AsyncSession, product_id: str) -> Product | None:
-    return await session.get(Product, product_id, with_for_update=True)
+async def product(session: AsyncSession, product_id: str) -> ProductFact | None:
+    return await session.get(ProductFact, product_id, with_for_update=True)
 
 
 async def lines(session: AsyncSession, line_ids: list[str]) -> dict[str, PurchasedLine]:

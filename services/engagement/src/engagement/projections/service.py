@@ -12,13 +12,13 @@ import datetime as dt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engagement.aggregates import add_to_days, mark_dirty
-from engagement.models import Product, PurchasedLine
+from engagement.models import ProductFact, PurchasedLine
 from engagement.projections import repository
 from homecraft_shared.events.catalog import ProductPublishedV1, ProductSnapshot, ProductUnlistedV1, ProductUpdatedV1
 from homecraft_shared.events.orders import OrderPaidV1, OrderRefundedV1
 
 
-def _copy(product: Product, data: ProductSnapshot) -> None:
+def _copy(product: ProductFact, data: ProductSnapshot) -> None:
     product.seller_id = data.seller_id
     product.kind = data.kind
     product.category_id = data.category_id
@@ -28,7 +28,7 @@ def _copy(product: Product, data: ProductSnapshot) -> None:
 async def _apply(session: AsyncSession, data: ProductSnapshot, *, listed: bool, as_of: dt.datetime) -> None:
     product = await repository.product(session, data.product_id)
     if product is None:
-        product = Product(product_id=data.product_id, is_listed=listed, first_published_at=as_of, as_of=as_of)
+        product = ProductFact(product_id=data.product_id, is_listed=listed, first_published_at=as_of, as_of=as_of)
         _copy(product, data)
         session.add(product)
     elif as_of >= product.as_of:
@@ -53,7 +53,7 @@ async def apply_unlisted(session: AsyncSession, data: ProductUnlistedV1) -> None
     product = await repository.product(session, data.product_id)
     if product is None:
         # Remember the unlisting, so an older "published" arriving late cannot list it.
-        session.add(Product(product_id=data.product_id, seller_id=data.seller_id, kind="", category_id="", title="",
+        session.add(ProductFact(product_id=data.product_id, seller_id=data.seller_id, kind="", category_id="", title="",
                             is_listed=False, first_published_at=data.unlisted_at, as_of=data.unlisted_at))
     elif data.unlisted_at >= product.as_of:
         product.is_listed = False

@@ -8,7 +8,7 @@ from collections.abc import Collection
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from engagement.models import Product, ProductDay, RatingSummary, TrendingDirty, TrendingScore, TrendingState
+from engagement.models import ProductDay, ProductFact, RatingSummary, TrendingDirty, TrendingScore, TrendingState
 from engagement.trending.domain import Counts
 from homecraft_shared.upsert import insert_for
 
@@ -76,8 +76,8 @@ async def product_ratings(session: AsyncSession, product_ids: Collection[str]) -
     return {pid: (int(total), int(count)) for pid, total, count in rows}
 
 
-async def products(session: AsyncSession, product_ids: Collection[str]) -> dict[str, Product]:
-    rows = await session.scalars(select(Product).where(Product.product_id.in_(product_ids)))
+async def products(session: AsyncSession, product_ids: Collection[str]) -> dict[str, ProductFact]:
+    rows = await session.scalars(select(ProductFact).where(ProductFact.product_id.in_(product_ids)))
     return {p.product_id: p for p in rows}
 
 
