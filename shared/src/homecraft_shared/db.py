@@ -94,6 +94,11 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def dialect_of(session: AsyncSession) -> str:
+    """The database behind ``session``: "sqlite" or "postgresql"."""
+    return session.get_bind().dialect.name
+
+
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))

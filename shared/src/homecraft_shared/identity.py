@@ -77,9 +77,16 @@ def generate_keypair() -> tuple[str, str]:
     return private_pem, public_pem
 
 
+def _load_private(pem: str) -> Ed25519PrivateKey:
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"identity keys are Ed25519, not {type(key).__name__}")
+    return key
+
+
 class IdentitySigner:
     def __init__(self, private_key_pem: str, ttl: dt.timedelta = DEFAULT_TTL) -> None:
-        self._key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
+        self._key = _load_private(private_key_pem)
         self._ttl = ttl
 
     def sign(self, identity: Identity) -> str:
@@ -105,7 +112,7 @@ class ServiceSigner:
 
     def __init__(self, service: str, private_key_pem: str, ttl: dt.timedelta = SERVICE_TTL) -> None:
         self.service = service
-        self._key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
+        self._key = _load_private(private_key_pem)
         self._ttl = ttl
 
     def token(self) -> str:

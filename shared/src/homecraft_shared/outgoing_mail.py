@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from homecraft_shared.db import Base, BigIntPK, UtcDateTime, is_sqlite, utcnow
+from homecraft_shared.db import Base, BigIntPK, UtcDateTime, dialect_of, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ class MailWorker:
         while attempted < self._settings.batch:
             # One message per transaction: its outcome is recorded before the next is tried.
             async with self._sessionmaker() as session:
-                if not is_sqlite(str(session.bind.url)):
+                if dialect_of(session) != "sqlite":
                     # Replicas: a row being sent stays locked; the other worker skips it.
                     query = query.with_for_update(skip_locked=True)
                 mail = await session.scalar(query)

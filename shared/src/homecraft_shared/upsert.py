@@ -12,10 +12,12 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from homecraft_shared.db import dialect_of
+
 
 def insert_for(session: AsyncSession, table: Any) -> Any:
     """A dialect ``insert(table)`` supporting ``on_conflict_do_update`` / ``on_conflict_do_nothing``."""
-    dialect = session.bind.dialect.name
+    dialect = dialect_of(session)
     if dialect == "postgresql":
         return postgresql.insert(table)
     if dialect == "sqlite":

@@ -22,6 +22,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 import nats.errors
 from nats.aio.msg import Msg
@@ -51,6 +52,8 @@ STREAM_WAIT_LOG_SECONDS = 60.0
 UNREADABLE_NAMESPACE = uuid.UUID("6f1d7c8e-3b0a-4d53-9d0e-2a7c5e1b9f40")
 
 HandlerFunc = Callable[[AsyncSession, EventData, EventEnvelope], Awaitable[None]]
+E = TypeVar("E", bound=EventData)
+TypedHandlerFunc = Callable[[AsyncSession, E, EventEnvelope], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -68,14 +71,20 @@ class HandlerRegistry:
     consumer_name: str
     _handlers: dict[tuple[str, int], Handler] = field(default_factory=dict)
 
-    def on(self, event: type[EventData], *, reads: Iterable[str]) -> Callable[[HandlerFunc], HandlerFunc]:
-        """Register the handler for an event contract's data model; ``reads`` names the fields it uses."""
+    def on(
+        self, event: type[E], *, reads: Iterable[str]
+    ) -> Callable[[TypedHandlerFunc[E]], TypedHandlerFunc[E]]:
+        """Register the handler for an event contract's data model; ``reads`` names the fields it uses.
+
+        Typed by the event: the handler takes ``event``'s data model (the consumer parses the data with
+        that contract before calling it, so the narrowing below is sound).
+        """
         contract = CONTRACTS.for_model(event)
 
-        def register(func: HandlerFunc) -> HandlerFunc:
+        def register(func: TypedHandlerFunc[E]) -> TypedHandlerFunc[E]:
             if contract.key in self._handlers:
                 raise ValueError(f"{self.consumer_name} already handles {contract.subject}")
-            self._handlers[contract.key] = Handler(contract, func, tuple(reads))
+            self._handlers[contract.key] = Handler(contract, cast(HandlerFunc, func), tuple(reads))
             return func
 
         return register
@@ -307,7 +316,9 @@ class EventConsumer:
         """Apply a fetched batch in one transaction; on failure, handle its messages one by one."""
         async with self._keep_alive(messages):
             failure = await self._apply_batch(messages)
-            for index, message in enumerate(messages if failure else []):
+            if failure is None:
+                return
+            for index, message in enumerate(messages):
                 try:
                     if index == failure.index and failure.envelope is not None:
                         # Its handler already ran and failed in the batch: once per delivery.

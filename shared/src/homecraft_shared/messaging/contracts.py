@@ -8,6 +8,7 @@ the old one, never an edit of a published one.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -28,7 +29,7 @@ class EventContract:
     type: str
     version: int
     producer: str
-    data_model: type[EventData]
+    data_model: builtins.type[EventData]  # "type" alone would be the field above
     description: str
 
     @property

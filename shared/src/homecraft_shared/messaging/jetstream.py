@@ -55,7 +55,7 @@ async def ensure_stream(js: JetStreamContext, producer: str, replicas: int = 1) 
     """
     config = stream_config(producer, replicas)
     try:
-        info = await js.stream_info(config.name)
+        info = await js.stream_info(stream_name(producer))
     except NotFoundError:
         await js.add_stream(config)
         logger.info("created stream", extra={"stream": config.name, "subjects": config.subjects})

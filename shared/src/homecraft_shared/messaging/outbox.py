@@ -26,7 +26,7 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from homecraft_shared.db import is_sqlite, utcnow
+from homecraft_shared.db import dialect_of, utcnow
 from homecraft_shared.messaging.contracts import CONTRACTS, EventData
 from homecraft_shared.messaging.envelope import EventEnvelope
 from homecraft_shared.messaging.tables import OutboxEvent
@@ -163,7 +163,7 @@ class OutboxRelay:
             if waiting:
                 query = query.where(OutboxEvent.event_id.not_in(waiting))
             query = query.order_by(OutboxEvent.seq).limit(self._batch_size)
-            if not is_sqlite(str(session.bind.url)):
+            if dialect_of(session) != "sqlite":
                 # Several relay replicas share the table without publishing the same row at once.
                 query = query.with_for_update(skip_locked=True)
             rows = (await session.scalars(query)).all()

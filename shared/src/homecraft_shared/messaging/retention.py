@@ -12,8 +12,9 @@ import asyncio
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import delete, exists
+from sqlalchemy import CursorResult, delete, exists
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from homecraft_shared.db import utcnow
@@ -75,7 +76,8 @@ async def prune_messaging_tables(
             )
         )
         await session.commit()
-    return PruneResult(outbox.rowcount, inbox.rowcount, dead.rowcount)
+    outbox_rows, inbox_rows, dead_rows = (cast("CursorResult[Any]", result).rowcount for result in (outbox, inbox, dead))
+    return PruneResult(outbox_rows, inbox_rows, dead_rows)
 
 
 async def run_pruner(

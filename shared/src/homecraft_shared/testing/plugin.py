@@ -42,7 +42,7 @@ async def nats_url(nats_server: NatsServer) -> AsyncIterator[str]:
 
 async def _stream_names(js: nats.js.JetStreamContext) -> list[str]:
     try:
-        return [info.config.name for info in await js.streams_info()]
+        return [info.config.name for info in await js.streams_info() if info.config.name]
     except NotFoundError:
         return []
 

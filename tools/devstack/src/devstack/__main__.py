@@ -21,7 +21,7 @@ def main() -> None:
     run.add_argument("--ready-timeout", type=float, default=60.0)
     test = commands.add_parser("test", help="run every package's tests and the contract tests")
     test.add_argument("--postgres", action="store_true", help="run against a throwaway PostgreSQL cluster")
-    test.add_argument("--no-lint", action="store_true", help="skip ruff")
+    test.add_argument("--no-lint", action="store_true", help="skip ruff and mypy")
     test.add_argument("packages", nargs="*", help="only these packages (e.g. services/catalog)")
     args = parser.parse_args()
 

@@ -76,7 +76,7 @@ ORDERS: dict[Sort, tuple[Any, ...]] = {
 }
 
 
-def visible_category_ids() -> sa.Select[tuple[int]]:
+def visible_category_ids() -> sa.Select[int]:
     """Active categories whose parent (if any) is active too: a product under an inactive root is hidden."""
     parent = aliased(Category)
     return (
@@ -86,7 +86,7 @@ def visible_category_ids() -> sa.Select[tuple[int]]:
     )
 
 
-def hidden_category_ids() -> sa.Select[tuple[int]]:
+def hidden_category_ids() -> sa.Select[int]:
     """The complement of ``visible_category_ids``: inactive categories and the children of inactive roots."""
     parent = aliased(Category)
     return (
@@ -198,7 +198,7 @@ class BrowseRepository:
         stmt = stmt.join(fts, fts.c.product_id == Product.id).where(match)
         return stmt, sa.func.ts_rank(fts.c.document, query).desc() if ranked else None
 
-    def _cards_select(self) -> sa.Select[Any]:
+    def _cards_select(self) -> sa.Select[*tuple[Any, ...]]:
         # C10 inside the page's own statement (catalog.buyability's clause): never a lookup per card.
         return sa.select(*_CARD_COLUMNS, can_buy_clause().label("can_buy")).select_from(Product)
 

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from catalog.models import ListingStatus, Product
+from homecraft_shared.db import dialect_of
 
 
 async def get_listing(session: AsyncSession, product_id: uuid.UUID, *, for_update: bool = False) -> Product | None:
@@ -19,7 +20,7 @@ async def get_listing(session: AsyncSession, product_id: uuid.UUID, *, for_updat
     and whose driver opens a transaction only at the first write, a no-op UPDATE of the row that takes
     the database's write lock before anything is read.
     """
-    if for_update and session.bind.dialect.name == "sqlite":
+    if for_update and dialect_of(session) == "sqlite":
         await session.execute(
             update(Product)
             .where(Product.id == product_id)

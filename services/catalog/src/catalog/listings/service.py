@@ -101,6 +101,7 @@ async def update_listing(session: AsyncSession, identity: Identity, product_id: 
     for field, value in state.items():
         if getattr(product, field) != value:
             setattr(product, field, value)
+    assert category is not None  # a missing category was refused above
     product.category = category
     if product.seller_id == identity.user_id:
         product.seller_is_owner = identity.is_owner  # the seller's own token is the freshest word on it

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import or_, update
+from sqlalchemy import ColumnElement, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.models import Product, SellerPayoutStatus, SellerRating
@@ -24,7 +24,7 @@ async def product(session: AsyncSession, product_id: uuid.UUID) -> Product | Non
     return await session.get(Product, product_id, with_for_update=True)
 
 
-def _not_newer_than(computed_at: dt.datetime, *, strictly_older: bool) -> object:
+def _not_newer_than(computed_at: dt.datetime, *, strictly_older: bool) -> ColumnElement[bool]:
     older = Product.trending_as_of < computed_at if strictly_older else Product.trending_as_of <= computed_at
     return or_(Product.trending_as_of.is_(None), older)
 

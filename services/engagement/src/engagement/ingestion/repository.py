@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Mapping
+from typing import cast
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engagement.models import EngagementEvent, ProductFact, ThrottleMark
@@ -42,7 +43,7 @@ async def claim_throttle_marks(session: AsyncSession, marks: Mapping[str, tuple[
 
 async def add_raw_events(session: AsyncSession, rows: list[dict[str, object]]) -> None:
     if rows:
-        await session.execute(insert(EngagementEvent.__table__), rows)
+        await session.execute(insert(cast(Table, EngagementEvent.__table__)), rows)  # Core executemany
 
 
 async def prune_throttle_marks(session: AsyncSession, now: int) -> int:
