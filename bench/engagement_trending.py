@@ -79,6 +79,7 @@ def engagement_service(db: Path, nats_url: str, public_pem: str, workdir: Path) 
         "ENGAGEMENT_NATS_URL": nats_url,
         "ENGAGEMENT_IDENTITY_PUBLIC_KEY": public_pem,
         "ENGAGEMENT_LOG_LEVEL": "WARNING",
+        "ENGAGEMENT_LOG_JSON": "false",
         "ENGAGEMENT_RUN_MIGRATIONS_ON_START": "false",
         # The bench recomputes scores itself, level by level; the loop would only race it.
         "ENGAGEMENT_TRENDING_INTERVAL_SECONDS": "3600",
@@ -287,7 +288,11 @@ def main() -> int:
                         default=[10_000, 100_000, 1_000_000, 10_000_000], help="stored event counts (comma-separated)")
     parser.add_argument("--requests", type=int, default=1000, help="top-trending reads per level (default 1000)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", type=Path, default=None, help="keep the database and logs in this new directory")
     args = parser.parse_args()
+    if args.keep:
+        args.keep.mkdir(parents=True)
+        return asyncio.run(run(args, args.keep.resolve()))
     with tempfile.TemporaryDirectory(prefix="bench-engagement-") as workdir:
         return asyncio.run(run(args, Path(workdir)))
 

@@ -13,23 +13,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engagement.app import create_app
-from engagement.handlers import handlers
 from engagement.ingestion.buffer import IngestionBuffer
 from engagement.settings import EngagementSettings
 from engagement.trending import service as trending
 from homecraft_shared.db import utcnow
 from homecraft_shared.events.catalog import ProductPublishedV1, ProductUnlistedV1
 from homecraft_shared.events.orders import OrderLineSnapshot, OrderPaidV1, OrderRefundedV1
-from homecraft_shared.messaging.consumer import apply_event
-from homecraft_shared.messaging.contracts import CONTRACTS, EventData
-from homecraft_shared.messaging.envelope import EventEnvelope
 from homecraft_shared.messaging.tables import OutboxEvent
-from homecraft_shared.testing import bearer, serve_app
+from homecraft_shared.testing import bearer
+from homecraft_shared.testing.harness import ServiceHarness, running_service
 
 _ids = itertools.count(1)
 
@@ -39,75 +33,39 @@ def new_id(prefix: str) -> str:
 
 
 @dataclass
-class Engagement:
-    client: httpx.AsyncClient
-    app: FastAPI
-    private_pem: str
+class Engagement(ServiceHarness):
+    """The shared harness (tokens, sessions, counts, events through the real consumer path) plus
+    engagement's own shortcuts."""
+
     last_paid: OrderPaidV1 | None = None
 
     # --- identities ---
     def user(self, user_id: str, *roles: str) -> dict[str, str]:
         return bearer(self.private_pem, user_id, *roles, username=f"name-{user_id}")
 
-    def service(self) -> dict[str, str]:
-        return bearer(self.private_pem, "gateway", "service")
+    def service(self, name: str = "gateway") -> dict[str, str]:
+        return super().service(name)
 
     def staff(self, user_id: str = "staff-1") -> dict[str, str]:
-        return bearer(self.private_pem, user_id, "staff")
-
-    def owner(self, user_id: str = "owner-1") -> dict[str, str]:
-        return bearer(self.private_pem, user_id, "owner")
+        return self.as_user(user_id, "staff")
 
     # --- the running service ---
     @property
-    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
-        return self.app.state.runtime.sessionmaker
-
-    @property
     def buffer(self) -> IngestionBuffer:
-        return self.app.state.runtime.resources.get(IngestionBuffer)
-
-    @contextlib.asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessionmaker() as session:
-            yield session
-            await session.commit()
-
-    async def count(self, model: type[Any]) -> int:
-        async with self.sessionmaker() as session:
-            return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+        return self.runtime.resources.get(IngestionBuffer)
 
     async def counts(self, *models: type[Any]) -> dict[str, int]:
-        return {model.__name__: await self.count(model) for model in (*models, OutboxEvent)}
+        """Rows per table and in the outbox, for "nothing was written" assertions."""
+        return await super().counts(*models, OutboxEvent)
 
     async def refresh_trending(self, now: dt.datetime | None = None) -> int:
         async with self.session() as session:
             return await trending.refresh(session, now or utcnow(), max_per_event=1000)
 
-    async def outbox(self, event_type: str) -> list[dict[str, Any]]:
+    async def published(self, event_type: str) -> list[dict[str, Any]]:
         """The data of every outbox event of a type, oldest first."""
-        async with self.sessionmaker() as session:
-            rows = await session.scalars(select(OutboxEvent).order_by(OutboxEvent.seq))
-            payloads = [json.loads(row.payload) for row in rows]
+        payloads = [json.loads(row.payload) for row in await self.outbox()]
         return [p["data"] for p in payloads if p["type"] == event_type]
-
-    # --- other services' facts, through the real handlers ---
-    async def deliver(self, data: EventData, *, event_id: uuid.UUID | None = None) -> bool:
-        contract = CONTRACTS.for_model(type(data))
-        envelope = EventEnvelope(
-            id=event_id or uuid.uuid4(),
-            type=contract.type,
-            version=contract.version,
-            source=contract.producer,
-            occurred_at=utcnow(),
-            correlation_id=str(uuid.uuid4()),
-            subject_id="test",
-            data=data.model_dump(mode="json"),
-        )
-        async with self.sessionmaker() as session:
-            applied = await apply_event(session, handlers, envelope)
-            await session.commit()
-        return applied
 
     async def publish_product(self, product_id: str | None = None, *, seller_id: str = "seller-1",
                               at: dt.datetime | None = None, kind: str = "FILE") -> str:
@@ -171,5 +129,5 @@ def engagement_settings(database_url: str, nats_url: str, public_pem: str, **ove
 @contextlib.asynccontextmanager
 async def running_engagement(database_url: str, nats_url: str, keys: tuple[str, str], **overrides: Any) -> AsyncIterator[Engagement]:
     app = create_app(engagement_settings(database_url, nats_url, keys[1], **overrides))
-    async with serve_app(app) as client:
-        yield Engagement(client, app, keys[0])
+    async with running_service(app, keys[0], Engagement) as harness:
+        yield harness

@@ -117,3 +117,17 @@ async def test_a_full_buffer_drops_events_instead_of_slowing_the_caller(eng: Eng
     assert await eng.count(EngagementEvent) == 3
     stats = await eng.client.get("/internal/engagement-events/stats", headers=eng.owner())
     assert stats.json()["dropped_full"] == 2
+
+
+async def test_pruning_drops_expired_throttle_marks_and_old_raw_events_but_keeps_the_aggregates(eng: Engagement) -> None:
+    from engagement.ingestion.housekeeping import prune
+
+    p = await eng.publish_product()
+    await record(eng, (EventKind.VIEW, p, "v", T0), (EventKind.ADD_TO_CART, p, "v", T0))
+    await record(eng, (EventKind.VIEW, p, "w", T0 + dt.timedelta(days=40)))
+    async with eng.session() as session:
+        # 40 days and 11 minutes on: the first VIEW mark and event are gone, the cart mark (14-day
+        # session) too; the second VIEW's mark (blocked for 10 minutes) has expired as well.
+        assert await prune(session, T0 + dt.timedelta(days=40, minutes=11), dt.timedelta(days=35)) == (3, 2)
+    assert await eng.count(EngagementEvent) == 1
+    assert await day_counts(eng, p, T0.date()) == (1, 0, 1)

@@ -43,7 +43,7 @@ async def test_v1_the_buyer_reviews_a_paid_line_once_and_the_summary_is_publishe
     assert (body["rating"], body["title"], body["body"], body["buyer_name"], body["refunded"]) == (
         4, "Lovely <b>print</b>", "Fits & works.\nTwo lines.", "name-buyer-1", False)  # stored as typed
     assert (await review(eng, "buyer-2", line2, 1)).status_code == 201
-    events = await eng.outbox("review.posted")
+    events = await eng.published("review.posted")
     assert [(e["product_id"], e["rating"], e["rating_count"], e["rating_sum"]) for e in events] == [
         (p, 4, 1, 4), (p, 1, 2, 5)]
 
@@ -99,7 +99,7 @@ async def test_v2_seller_rating_once_per_buyer_seller_and_order(eng: Engagement)
     assert (await rate("buyer-1", order_id, "s2")).status_code == 404  # s2 is not in that order
     assert (await rate("buyer-1", order_id, "s1", 0)).status_code == 422
     assert await eng.counts(*TABLES) == before
-    events = await eng.outbox("seller_review.posted")
+    events = await eng.published("seller_review.posted")
     assert [(e["seller_id"], e["rating_count"], e["rating_sum"]) for e in events] == [("s1", 1, 5), ("s1", 2, 7)]
     page = (await eng.client.get(f"/products/{p}/reviews")).json()
     assert page["seller_rating"] == {"count": 2, "sum": 7, "average": 3.5}

@@ -30,7 +30,7 @@ async def record(eng: Engagement, kind: EventKind, product: str, visitor: str, a
 
 async def published_scores(eng: Engagement) -> list[dict[str, float]]:
     """Every trending.scores_updated published so far, as {product: score} per event."""
-    return [{s["product_id"]: s["score"] for s in data["scores"]} for data in await eng.outbox("trending.scores_updated")]
+    return [{s["product_id"]: s["score"] for s in data["scores"]} for data in await eng.published("trending.scores_updated")]
 
 
 def test_c7_formula_weights() -> None:

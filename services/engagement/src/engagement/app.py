@@ -12,6 +12,7 @@ from engagement.analytics.endpoints import router as analytics_router
 from engagement.handlers import handlers
 from engagement.ingestion.buffer import IngestionBuffer
 from engagement.ingestion.endpoints import router as ingestion_router
+from engagement.ingestion.housekeeping import run_pruner
 from engagement.qa.endpoints import router as qa_router
 from engagement.reviews.endpoints import router as reviews_router
 from engagement.settings import EngagementSettings
@@ -38,6 +39,11 @@ async def _start_loops(runtime: ServiceRuntime) -> None:
     runtime.spawn(
         trending.run_loop(runtime.sessionmaker, settings.trending_interval_seconds, settings.trending_max_per_event),
         "trending-refresh",
+    )
+    runtime.spawn(
+        run_pruner(runtime.sessionmaker, dt.timedelta(days=settings.raw_event_retention_days),
+                   settings.retention_interval_seconds),
+        "engagement-pruner",
     )
 
 
