@@ -224,9 +224,12 @@ def test_the_other_reads_and_account_update(standin: Standin) -> None:
     seller = ready_account(standin)
     updated = standin.client.v1.accounts.update(seller.id, {"metadata": {"seller_id": "42"}})
     assert updated.metadata.to_dict() == {"seller_id": "42"}
+    merged = standin.client.v1.accounts.update(seller.id, {"metadata": {"shop": "ada", "seller_id": ""}})
+    assert merged.metadata.to_dict() == {"shop": "ada"}  # merged; an empty value removes the key
     assert [a.id for a in standin.client.v1.accounts.list().data] == [seller.id]
     events = standin.client.v1.events.list({"type": "account.updated"}).data
-    assert events[0].data.previous_attributes.metadata.to_dict() == {}
+    assert events[0].data.previous_attributes.metadata.to_dict() == {"seller_id": "42"}
+    assert events[1].data.previous_attributes.metadata.to_dict() == {}
     assert events[0].account == seller.id
     assert [e.type for e in standin.client.v1.events.list({"type": "checkout.session.*"}).data] == [
         "checkout.session.completed", "checkout.session.completed"]

@@ -50,7 +50,7 @@ ACCOUNT_CREATE = Hash({
     "metadata": Metadata(),
     "expand": EXPAND,
 })
-ACCOUNT_UPDATE = Hash({"email": Str(), "metadata": Metadata(), "expand": EXPAND})
+ACCOUNT_UPDATE = Hash({"email": Str(), "metadata": Metadata(keep_unset=True), "expand": EXPAND})
 ACCOUNT_LINK_CREATE = Hash({
     "account": Str(),
     "refresh_url": Str(),

@@ -94,7 +94,11 @@ class Enum(Spec):
 
 
 class Metadata(Spec):
-    """String keys to string values; an empty string (or ``metadata=""``) unsets."""
+    """String keys to string values; an empty string (or ``metadata=""``) unsets. On an update
+    (``keep_unset``) the empty values stay, so the update can remove those keys."""
+
+    def __init__(self, keep_unset: bool = False) -> None:
+        self.keep_unset = keep_unset
 
     def coerce(self, value: Any, name: str) -> Any:
         if value == "":
@@ -106,7 +110,7 @@ class Metadata(Spec):
         for key, item in value.items():
             if len(key) > 40 or len(item) > 500:
                 raise invalid(f"{name}[{key}]", "Metadata keys are at most 40 characters and values at most 500")
-        return {k: v for k, v in value.items() if v != ""}
+        return dict(value) if self.keep_unset else {k: v for k, v in value.items() if v != ""}
 
 
 @dataclass
