@@ -7,16 +7,40 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from homecraft_shared.app import create_service_app
+from homecraft_shared.http_client import ServiceClient
 from homecraft_shared.runtime import ServiceRuntime
 from payments import models  # noqa: F401  (registers the tables)
+from payments.checkout.endpoints import router as checkout_router
+from payments.connect.endpoints import router as connect_router
+from payments.deps import Deps, attach
 from payments.handlers import handlers
+from payments.ledger.endpoints import router as ledger_router
+from payments.payouts.endpoints import router as payouts_router
+from payments.reconciliation.endpoints import router as reconciliation_router
+from payments.refunds.endpoints import router as refunds_router
 from payments.settings import PaymentsSettings
+from payments.stripe_gateway import StripeGateway
+from payments.webhooks.endpoints import router as webhooks_router
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+ROUTERS = (webhooks_router, connect_router, checkout_router, ledger_router, payouts_router, refunds_router,
+           reconciliation_router)
+
 
 def create_runtime(settings: PaymentsSettings | None = None) -> ServiceRuntime:
-    return ServiceRuntime(settings or PaymentsSettings(), migrations=MIGRATIONS, handlers=handlers)
+    settings = settings or PaymentsSettings()
+    deps = Deps(settings=settings, stripe=StripeGateway(settings),
+                orders=ServiceClient(settings.orders_url, timeout=settings.orders_timeout_seconds))
+
+    async def close_clients(_: ServiceRuntime) -> None:
+        await deps.orders.aclose()
+        await deps.stripe.aclose()
+
+    runtime = ServiceRuntime(settings, migrations=MIGRATIONS, handlers=handlers, on_stop=[close_clients])
+    attach(runtime.sessionmaker, deps)
+    runtime.state["deps"] = deps
+    return runtime
 
 
 def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
@@ -24,4 +48,5 @@ def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
         create_runtime(settings),
         title="Home Craft 3D payments",
         description="Stripe Connect, checkout, webhooks, transfers, refunds, disputes and the seller ledger.",
+        routers=ROUTERS,
     )

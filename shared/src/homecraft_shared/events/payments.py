@@ -145,3 +145,13 @@ class PaymentDisputeUpdatedV1(EventData):
     chargeback_debits: list[LineDebit] = Field(
         default_factory=list, description="Ledger debits when closed as lost (P8): what was left of each line's net.")
     observed_at: dt.datetime
+
+
+@event_contract("stripe.event_received", 1, producer="payments",
+                description="Internal to payments: a verified Stripe webhook event was stored (P4); its processing "
+                            "runs from the store through the consumer (inbox, retries, dead letters).")
+class StripeEventReceivedV1(EventData):
+    stripe_event_id: str = Field(description="Stripe event id (evt_...), the key of the stored event.")
+    type: str = Field(description="Stripe event type, e.g. checkout.session.completed.")
+    endpoint: Literal["platform", "connect"]
+    received_at: dt.datetime

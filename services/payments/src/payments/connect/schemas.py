@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, Field
+
+
+class ConnectStart(BaseModel):
+    email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+                              description="The seller's email (I2); required unless already on file.")
+
+
+class ConnectStatus(BaseModel):
+    seller_id: str
+    stripe_account_id: str | None
+    details_submitted: bool
+    charges_enabled: bool
+    payouts_enabled: bool
+    ready: bool
+    onboarding_started_at: dt.datetime | None
+    onboarding_completed_at: dt.datetime | None
+
+
+class OnboardingLink(BaseModel):
+    url: str
+    status: ConnectStatus

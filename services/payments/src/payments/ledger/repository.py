@@ -1,0 +1,103 @@
+"""The ledger's tables: movements (one per fact), entries (append-only) and running balances."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from homecraft_shared.db import is_sqlite
+from payments.ledger.domain import DEBIT_REASONS, Movement, Reason
+from payments.models import LedgerEntry, LedgerMovement, SellerBalance
+
+
+async def record(session: AsyncSession, movement: Movement) -> bool:
+    """Record a movement and its entries, or nothing when its key is already there (returns False)."""
+    if await session.get(LedgerMovement, movement.key) is not None:
+        return False
+    session.add(LedgerMovement(key=movement.key, kind=movement.kind, order_id=movement.order_id,
+                               stripe_object_id=movement.stripe_object_id, total_cents=movement.total_cents))
+    await session.flush()
+    for entry in movement.entries:
+        session.add(LedgerEntry(key=entry.key, movement_key=movement.key, seller_id=entry.seller_id,
+                                amount_cents=entry.amount_cents, reason=entry.reason.value, order_id=entry.order_id,
+                                line_id=entry.line_id, stripe_object_id=entry.stripe_object_id, note=entry.note))
+        row = await _balance_row(session, entry.seller_id)
+        row.balance_cents += entry.amount_cents
+    return True
+
+
+async def movement_exists(session: AsyncSession, key: str) -> bool:
+    return await session.get(LedgerMovement, key) is not None
+
+
+async def _balance_row(session: AsyncSession, seller_id: str) -> SellerBalance:
+    row = await session.get(SellerBalance, seller_id)
+    if row is None:
+        row = SellerBalance(seller_id=seller_id, balance_cents=0)
+        session.add(row)
+    return row
+
+
+async def lock_balances(session: AsyncSession, seller_ids: Iterable[str]) -> dict[str, int]:
+    """The sellers' balances, their rows locked until commit (PostgreSQL), so two payouts never spend
+    the same balance; SQLite serializes writers anyway."""
+    ids = sorted(set(seller_ids))
+    for seller_id in ids:
+        await _balance_row(session, seller_id)
+    await session.flush()
+    query = select(SellerBalance).where(SellerBalance.seller_id.in_(ids)).order_by(SellerBalance.seller_id)
+    if not is_sqlite(str(session.bind.url)):
+        query = query.with_for_update()
+    rows = (await session.scalars(query.execution_options(populate_existing=True))).all()
+    return {row.seller_id: row.balance_cents for row in rows}
+
+
+async def balance(session: AsyncSession, seller_id: str) -> int:
+    row = await session.get(SellerBalance, seller_id)
+    return row.balance_cents if row else 0
+
+
+async def line_debits(session: AsyncSession, order_id: str) -> dict[str, int]:
+    """Earlier refund and chargeback debits per line of an order (positive cents), less reversals of them
+    (line adjustments)."""
+    reasons = [r.value for r in DEBIT_REASONS] + [Reason.ADJUSTMENT.value]
+    rows = await session.execute(
+        select(LedgerEntry.line_id, func.sum(LedgerEntry.amount_cents))
+        .where(LedgerEntry.order_id == order_id, LedgerEntry.reason.in_(reasons),
+               LedgerEntry.line_id.is_not(None))
+        .group_by(LedgerEntry.line_id)
+    )
+    return {line_id: -int(total) for line_id, total in rows.all()}
+
+
+async def entries_of_movement(session: AsyncSession, key: str) -> list[LedgerEntry]:
+    return list((await session.scalars(select(LedgerEntry).where(LedgerEntry.movement_key == key)
+                                       .order_by(LedgerEntry.id))).all())
+
+
+async def seller_entries(session: AsyncSession, seller_id: str, *, reason: str | None, text: str | None,
+                         offset: int, limit: int) -> tuple[list[LedgerEntry], int]:
+    query = select(LedgerEntry).where(LedgerEntry.seller_id == seller_id)
+    if reason:
+        query = query.where(LedgerEntry.reason == reason)
+    if text:
+        pattern = f"%{text.lower()}%"
+        query = query.where(or_(func.lower(LedgerEntry.note).like(pattern), func.lower(LedgerEntry.order_id).like(pattern)))
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.scalars(query.order_by(LedgerEntry.id.desc()).offset(offset).limit(limit))
+    return list(rows.all()), int(total or 0)
+
+
+async def order_entries(session: AsyncSession, order_id: str, seller_id: str | None = None) -> list[LedgerEntry]:
+    query = select(LedgerEntry).where(LedgerEntry.order_id == order_id)
+    if seller_id is not None:
+        query = query.where(LedgerEntry.seller_id == seller_id)
+    return list((await session.scalars(query.order_by(LedgerEntry.id))).all())
+
+
+async def sum_by_seller(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(select(LedgerEntry.seller_id, func.sum(LedgerEntry.amount_cents))
+                                 .group_by(LedgerEntry.seller_id))
+    return {seller: int(total) for seller, total in rows.all()}

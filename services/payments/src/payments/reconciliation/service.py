@@ -1,0 +1,168 @@
+"""Live reconciliation with Stripe: walk Stripe's lists (transfers, refunds, disputes; every page) and
+the ledger, and report every difference -- a Stripe object with no ledger entry, an entry with no
+Stripe object, an amount that differs -- plus the ledger's own invariant (stored balance = Σ entries,
+P6). Each run is stored; the operator console reads the last one and the time of the last clean one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from homecraft_shared.db import utcnow
+from payments.deps import Deps
+from payments.ledger import repository as ledger
+from payments.models import (
+    Checkout,
+    Dispute,
+    LedgerEntry,
+    LedgerMovement,
+    PaidOrder,
+    ReconciliationRun,
+    SellerBalance,
+    StripeRefund,
+)
+from payments.stripe_objects import collect, object_id, text
+
+
+@dataclass(frozen=True)
+class Difference:
+    kind: str  # stripe_without_entry | entry_without_stripe | amount_differs | status_differs | balance_mismatch
+    object_type: str  # transfer | refund | dispute | balance
+    object_id: str
+    order_id: str | None
+    stripe_cents: int | None
+    ledger_cents: int | None
+    detail: str
+
+
+async def _stripe_lists(deps: Deps) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    v1 = deps.stripe.v1
+    transfers = await collect(await v1.transfers.list_async({"limit": 100}))
+    refunds = await collect(await v1.refunds.list_async({"limit": 100}))
+    disputes = await collect(await v1.disputes.list_async({"limit": 100}))
+    return transfers, refunds, disputes
+
+
+async def compare(session: AsyncSession, transfers: list[dict[str, Any]], refunds: list[dict[str, Any]],
+                  disputes: list[dict[str, Any]]) -> list[Difference]:
+    out: list[Difference] = []
+    # which payments are ours (a Stripe account may have other business on it)
+    intents: dict[str, str] = {}
+    charges: dict[str, str] = {}
+    for order_id, intent, charge in (await session.execute(
+            select(PaidOrder.order_id, PaidOrder.payment_intent_id, PaidOrder.charge_id))).all():
+        intents.update({intent: order_id} if intent else {})
+        charges.update({charge: order_id} if charge else {})
+    for order_id, intent, charge in (await session.execute(
+            select(Checkout.order_id, Checkout.payment_intent_id, Checkout.charge_id))).all():
+        intents.update({intent: order_id} if intent else {})
+        charges.update({charge: order_id} if charge else {})
+
+    # transfers <-> PAYOUT entries
+    payouts = {e.stripe_object_id: e for e in (await session.scalars(
+        select(LedgerEntry).where(LedgerEntry.reason == "payout"))).all()}
+    seen: set[str] = set()
+    for transfer in transfers:
+        order_id = text((transfer.get("metadata") or {}).get("order_id")) or text(transfer.get("transfer_group")) or None
+        entry = payouts.get(transfer["id"])
+        if entry is None:
+            if order_id:  # a marketplace transfer the ledger does not know
+                out.append(Difference("stripe_without_entry", "transfer", transfer["id"], order_id, transfer["amount"], None,
+                                      "a Stripe transfer with no PAYOUT entry"))
+            continue
+        seen.add(transfer["id"])
+        net_amount = int(transfer["amount"]) - int(transfer.get("amount_reversed") or 0)
+        if net_amount != -entry.amount_cents:
+            out.append(Difference("amount_differs", "transfer", transfer["id"], entry.order_id, net_amount,
+                                  -entry.amount_cents, "transfer amount (less reversals) != PAYOUT entry"))
+    for transfer_id, entry in payouts.items():
+        if transfer_id not in seen:
+            out.append(Difference("entry_without_stripe", "transfer", transfer_id or "?", entry.order_id, None,
+                                  -entry.amount_cents, "a PAYOUT entry whose transfer Stripe does not have"))
+
+    # refunds <-> refund rows and their movements (debited once when succeeded)
+    rows = {r.refund_id: r for r in (await session.scalars(select(StripeRefund))).all()}
+    moved = set((await session.scalars(select(LedgerMovement.stripe_object_id).where(LedgerMovement.kind == "refund"))).all())
+    seen = set()
+    for refund in refunds:
+        order_id = intents.get(object_id(refund.get("payment_intent"))) or charges.get(object_id(refund.get("charge")))
+        if order_id is None:
+            continue
+        seen.add(refund["id"])
+        row = rows.get(refund["id"])
+        if row is None or (refund.get("status") == "succeeded" and refund["id"] not in moved):
+            out.append(Difference("stripe_without_entry", "refund", refund["id"], order_id, refund["amount"], None,
+                                  f"a {refund.get('status')} refund the ledger has not recorded"))
+        elif row.amount_cents != refund["amount"]:
+            out.append(Difference("amount_differs", "refund", refund["id"], order_id, refund["amount"], row.amount_cents,
+                                  "refund amount differs"))
+        elif row.status != refund.get("status"):
+            out.append(Difference("status_differs", "refund", refund["id"], order_id, refund["amount"], row.amount_cents,
+                                  f"Stripe says {refund.get('status')}, the ledger {row.status}"))
+    for refund_id, row in rows.items():
+        if refund_id not in seen:
+            out.append(Difference("entry_without_stripe", "refund", refund_id, row.order_id, None, row.amount_cents,
+                                  "a recorded refund Stripe does not have"))
+
+    # disputes: lost ones must have a chargeback movement, and only they
+    chargebacks = set((await session.scalars(
+        select(LedgerMovement.stripe_object_id).where(LedgerMovement.kind == "chargeback"))).all())
+    known = {d.dispute_id: d for d in (await session.scalars(select(Dispute))).all()}
+    seen = set()
+    for dispute in disputes:
+        order_id = charges.get(object_id(dispute.get("charge")))
+        if order_id is None:
+            continue
+        seen.add(dispute["id"])
+        if dispute.get("status") == "lost" and dispute["id"] not in chargebacks:
+            out.append(Difference("stripe_without_entry", "dispute", dispute["id"], order_id, dispute["amount"], None,
+                                  "a lost dispute with no chargeback entries"))
+        elif dispute.get("status") != "lost" and dispute["id"] in chargebacks:
+            out.append(Difference("status_differs", "dispute", dispute["id"], order_id, dispute["amount"], None,
+                                  f"charged back, but Stripe says {dispute.get('status')}"))
+        elif dispute["id"] not in known:
+            out.append(Difference("stripe_without_entry", "dispute", dispute["id"], order_id, dispute["amount"], None,
+                                  "a dispute the service never recorded"))
+    for dispute_id in chargebacks - seen:
+        out.append(Difference("entry_without_stripe", "dispute", dispute_id or "?", None, None, None,
+                              "chargeback entries for a dispute Stripe does not have"))
+
+    # the ledger's own invariant (P6)
+    summed = await ledger.sum_by_seller(session)
+    for row in (await session.scalars(select(SellerBalance))).all():
+        if row.balance_cents != summed.get(row.seller_id, 0):
+            out.append(Difference("balance_mismatch", "balance", row.seller_id, None, None, row.balance_cents,
+                                  f"stored balance {row.balance_cents} != Σ entries {summed.get(row.seller_id, 0)}"))
+    return out
+
+
+async def run(sessionmaker: async_sessionmaker[AsyncSession], deps: Deps) -> ReconciliationRun:
+    """One run, stored (a failure to reach Stripe is stored too, as an unclean run with its error)."""
+    started = utcnow()
+    differences: list[Difference] = []
+    error = None
+    try:
+        transfers, refunds, disputes = await _stripe_lists(deps)
+        async with sessionmaker() as session:
+            differences = await compare(session, transfers, refunds, disputes)
+    except Exception as exc:  # stored for the operator, not raised into a loop
+        error = f"{exc.__class__.__name__}: {exc}"
+    async with sessionmaker() as session:
+        row = ReconciliationRun(started_at=started, finished_at=utcnow(), clean=error is None and not differences,
+                                differences=json.dumps([asdict(d) for d in differences]), error=error)
+        session.add(row)
+        await session.commit()
+        return row
+
+
+async def latest(session: AsyncSession) -> tuple[ReconciliationRun | None, ReconciliationRun | None]:
+    """(the last run, the last clean run)."""
+    last = await session.scalar(select(ReconciliationRun).order_by(ReconciliationRun.id.desc()).limit(1))
+    clean = await session.scalar(select(ReconciliationRun).where(ReconciliationRun.clean.is_(True))
+                                 .order_by(ReconciliationRun.id.desc()).limit(1))
+    return last, clean

@@ -1,0 +1,56 @@
+"""Refund execution for the refunds service (R3, R4): the Stripe refund of an approved request,
+idempotent per request (a unique request id here, and Stripe's idempotency key), reported back as
+``payment.refunded`` (with the request id) and debited into the ledger once (P7) -- the webhook that
+reports the same refund later finds the movement already recorded."""
+
+from __future__ import annotations
+
+import stripe as stripe_lib
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from homecraft_shared.db import utcnow
+from homecraft_shared.errors import Conflict, Forbidden, NotFound
+from homecraft_shared.identity import Identity
+from payments.deps import deps
+from payments.models import StripeRefund
+from payments.paid_orders import repository as orders
+from payments.payouts.service import is_free
+from payments.refunds import observed
+from payments.refunds.schemas import RefundExecute
+from payments.stripe_gateway import idempotency
+
+
+async def execute(session: AsyncSession, identity: Identity, body: RefundExecute) -> tuple[StripeRefund, bool]:
+    """(the refund, created now?)."""
+    existing = await session.scalar(select(StripeRefund).where(StripeRefund.refund_request_id == body.refund_request_id))
+    if existing is not None:
+        if existing.order_id != body.order_id or existing.line_ids != ",".join(body.line_ids):
+            raise Conflict(f"Refund request {body.refund_request_id} was executed for another order or lines.")
+        return existing, False
+    order = await orders.get(session, body.order_id)
+    if order is None:
+        raise NotFound(f"No paid order {body.order_id}.")
+    lines = {line.line_id: line for line in await orders.lines(session, order.order_id)}
+    unknown = [line_id for line_id in body.line_ids if line_id not in lines]
+    if unknown:
+        raise NotFound(f"Order {order.order_id} has no lines {', '.join(unknown)}.")
+    if not identity.is_owner and any(lines[x].seller_id != identity.user_id for x in body.line_ids):
+        raise Forbidden("Only the line's seller, an owner or staff may refund it (R4).")
+    if is_free(order) or not order.payment_intent_id:
+        raise Conflict("A free order cannot be refunded through Stripe (R3).")
+    try:
+        refund = await deps(session).stripe.v1.refunds.create_async({
+            "payment_intent": order.payment_intent_id, "amount": body.amount_cents, "reason": "requested_by_customer",
+            "metadata": {"order_id": order.order_id, "line_ids": ",".join(body.line_ids),
+                         "refund_request_id": body.refund_request_id},
+        }, idempotency(f"refund-request:{body.refund_request_id}:v1"))
+    except stripe_lib.InvalidRequestError as exc:
+        raise Conflict(f"Stripe refused the refund: {exc.user_message or exc}") from exc
+    await observed.apply(session, order, refund_id=refund.id, status=refund.status, amount_cents=refund.amount,
+                         currency=refund.currency, payment_intent_id=order.payment_intent_id,
+                         charge_id=order.charge_id, line_ids=list(body.line_ids),
+                         refund_request_id=body.refund_request_id, observed_at=utcnow())
+    row = await session.get(StripeRefund, refund.id)
+    assert row is not None
+    return row, True

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, Field
+
+
+class RefundExecute(BaseModel):
+    refund_request_id: str = Field(min_length=1, max_length=64, description="The refunds service's request id (R3).")
+    order_id: str = Field(min_length=1, max_length=64)
+    line_ids: list[str] = Field(min_length=1, max_length=50, description="The order lines refunded (R1: one).")
+    amount_cents: int = Field(gt=0, le=100_000_000, description="The request's snapshot total (R1).")
+
+
+class RefundOut(BaseModel):
+    refund_id: str
+    refund_request_id: str | None
+    order_id: str
+    amount_cents: int
+    currency: str
+    status: str
+    line_ids: list[str]
+    created_at: dt.datetime

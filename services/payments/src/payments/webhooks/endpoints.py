@@ -1,0 +1,75 @@
+"""Stripe's webhook endpoints (P4) and the processed-event log (A4)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+
+from homecraft_shared.dependencies import DbSession, OwnerIdentity
+from payments.deps import deps
+from payments.webhooks import repository, service
+
+router = APIRouter(tags=["webhooks"])
+
+
+class WebhookAnswer(BaseModel):
+    received: bool
+    event_id: str
+    duplicate: bool
+
+
+async def _intake(request: Request, session: DbSession, endpoint: service.Endpoint) -> WebhookAnswer:
+    payload = await request.body()
+    stripe = deps(session).stripe
+    secret = stripe.webhook_secret if endpoint == "platform" else stripe.connect_webhook_secret
+    event = service.verify(payload, request.headers.get("stripe-signature"), secret, stripe.tolerance_seconds)
+    intake = await service.store(session, event, payload, endpoint)
+    return WebhookAnswer(received=True, event_id=intake.event_id, duplicate=not intake.stored)
+
+
+@router.post("/webhooks/stripe", summary="Stripe platform webhooks (checkout, refunds, disputes): verified, stored, 2xx")
+async def platform_webhook(request: Request, session: DbSession) -> WebhookAnswer:
+    return await _intake(request, session, "platform")
+
+
+@router.post("/webhooks/stripe/connect", summary="Stripe Connect webhooks (account.updated), with their own secret")
+async def connect_webhook(request: Request, session: DbSession) -> WebhookAnswer:
+    return await _intake(request, session, "connect")
+
+
+class StripeEventOut(BaseModel):
+    event_id: str
+    type: str
+    endpoint: str
+    account: str | None
+    stripe_created: dt.datetime
+    received_at: dt.datetime
+    status: str
+    outcome: str
+    waiting_for_order: str | None
+    processed_at: dt.datetime | None
+
+
+class StripeEventPage(BaseModel):
+    items: list[StripeEventOut]
+    total: int
+    page: int
+    page_size: int
+
+
+@router.get("/operator/stripe-events", summary="The Stripe events received and how each was processed (A4; owners)")
+async def stripe_events(
+    session: DbSession,
+    _: OwnerIdentity,
+    type: str | None = Query(None, max_length=100, description="Only this Stripe event type."),
+    status: str | None = Query(None, pattern="^(received|processed|ignored|waiting)$"),
+    since: dt.datetime | None = Query(None, description="Received at or after this time."),
+    page: int = Query(1, ge=1, le=100_000),
+    page_size: int = Query(50, ge=1, le=200),
+) -> StripeEventPage:
+    rows, total = await repository.page(session, type_=type, status=status, since=since,
+                                        offset=(page - 1) * page_size, limit=page_size)
+    return StripeEventPage(items=[StripeEventOut.model_validate(row, from_attributes=True) for row in rows],
+                           total=total, page=page, page_size=page_size)

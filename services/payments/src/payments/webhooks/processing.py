@@ -1,0 +1,111 @@
+"""Processing a stored Stripe event (P4), from the consumer's transaction.
+
+Every handler is idempotent and re-reads state instead of trusting arrival order: the same event
+twice changes nothing (its row says it was processed, and the ledger's movement keys hold anyway),
+and an event about an order this service has not seen paid yet waits (``status = waiting``) and
+runs again when the order's ``order.paid`` arrives -- it is never dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from homecraft_shared.db import utcnow
+from payments.models import PaidOrder, StripeEvent
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # processed | ignored | waiting
+    message: str
+    waiting_for: str | None = None
+
+    @classmethod
+    def done(cls, message: str) -> Outcome:
+        return cls("processed", message)
+
+    @classmethod
+    def ignored(cls, message: str) -> Outcome:
+        return cls("ignored", message)
+
+    @classmethod
+    def wait(cls, key: str, message: str) -> Outcome:
+        return cls("waiting", message, key)
+
+
+@dataclass(frozen=True)
+class StripeFact:
+    """A stored Stripe event as the handlers see it."""
+
+    event_id: str
+    type: str
+    created: dt.datetime
+    object: dict[str, Any]
+    account: str | None
+
+
+Handler = Callable[[AsyncSession, StripeFact], Awaitable[Outcome]]
+
+
+def _registry() -> dict[str, Handler]:
+    # Imported here: the feature modules import this module's Outcome.
+    from payments.checkout.completion import on_checkout_completed
+    from payments.connect.service import on_account_updated
+    from payments.disputes.service import on_dispute
+    from payments.refunds.observed import on_charge_refunded, on_refund
+
+    return {
+        "checkout.session.completed": on_checkout_completed,
+        "charge.refunded": on_charge_refunded,
+        "refund.created": on_refund,
+        "refund.updated": on_refund,
+        "charge.dispute.created": on_dispute,
+        "charge.dispute.updated": on_dispute,
+        "charge.dispute.closed": on_dispute,
+        "account.updated": on_account_updated,
+    }
+
+
+HANDLED_TYPES = frozenset({
+    "checkout.session.completed", "charge.refunded", "refund.created", "refund.updated", "charge.dispute.created",
+    "charge.dispute.updated", "charge.dispute.closed", "account.updated",
+})
+
+
+async def process(session: AsyncSession, row: StripeEvent) -> Outcome | None:
+    """Process one stored event unless it was already; the caller's transaction commits the result."""
+    if row.status in ("processed", "ignored"):
+        return None
+    handler = _registry().get(row.type)
+    if handler is None:
+        outcome = Outcome.ignored(f"type {row.type} is not handled (stored for the record)")
+    else:
+        payload = json.loads(row.payload)
+        data_object = (payload.get("data") or {}).get("object")
+        if not isinstance(data_object, dict):
+            raise ValueError(f"Stripe event {row.event_id} has no data.object")
+        fact = StripeFact(row.event_id, row.type, row.stripe_created, data_object, row.account)
+        outcome = await handler(session, fact)
+    row.status = outcome.status
+    row.outcome = outcome.message[:2000]
+    row.waiting_for_order = outcome.waiting_for
+    row.processed_at = utcnow() if outcome.status != "waiting" else None
+    return outcome
+
+
+async def resume_waiting(session: AsyncSession, order: PaidOrder) -> int:
+    """Run the events that waited for this order (by order id, payment intent or charge)."""
+    keys = [key for key in (order.order_id, order.payment_intent_id, order.charge_id) if key]
+    rows = (await session.scalars(
+        select(StripeEvent).where(StripeEvent.status == "waiting", or_(*(StripeEvent.waiting_for_order == k for k in keys)))
+        .order_by(StripeEvent.stripe_created, StripeEvent.received_at))).all()
+    for row in rows:
+        await process(session, row)
+    return len(rows)
