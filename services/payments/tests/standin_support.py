@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import threading
-import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,9 +18,6 @@ import httpx
 import nats
 import stripe
 import uvicorn
-from stripe_standin.app import StandinConfig
-from stripe_standin.app import create_app as create_standin
-from stripe_standin.webhooks import RetryPolicy
 from support import Payments, eventually, payments_settings
 from support import _current as support_current
 
@@ -32,31 +27,12 @@ from homecraft_shared.messaging.envelope import EventEnvelope
 from homecraft_shared.messaging.jetstream import ensure_stream
 from homecraft_shared.money import percent_of
 from payments.app import create_app
+from stripe_standin.testing import running_standin
+from stripe_standin.webhooks import RetryPolicy
 
 API_KEY = "sk_test_payments_suite"
 PLATFORM_SECRET = "whsec_payments_suite_platform"
 CONNECT_SECRET = "whsec_payments_suite_connect"
-
-
-class ThreadServer:
-    """uvicorn in a thread with its own loop (the stand-in is a separate program in real life)."""
-
-    def __init__(self, app: Any) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the stand-in did not start")
-            time.sleep(0.01)
-        return f"http://127.0.0.1:{self.server.servers[0].sockets[0].getsockname()[1]}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 @contextlib.asynccontextmanager
@@ -175,12 +151,12 @@ def order_paid(order_id: str, lines: list[tuple[str, int]], *, percent: str = "1
 @contextlib.asynccontextmanager
 async def running_stand(database_url: str, nats_url: str, keys: tuple[str, str], **overrides: Any) -> AsyncIterator[Stand]:
     port = free_port()
-    config = StandinConfig(
-        api_key=API_KEY, platform_webhook_url=f"http://127.0.0.1:{port}/webhooks/stripe",
-        platform_webhook_secret=PLATFORM_SECRET, connect_webhook_url=f"http://127.0.0.1:{port}/webhooks/stripe/connect",
-        connect_webhook_secret=CONNECT_SECRET, controls=True,
-        retry=RetryPolicy(base_seconds=0.1, cap_seconds=1.0, timeout_seconds=5.0))
-    with ThreadServer(create_standin(config)) as standin_url:
+    with running_standin(
+            api_key=API_KEY, platform_webhook_url=f"http://127.0.0.1:{port}/webhooks/stripe",
+            platform_webhook_secret=PLATFORM_SECRET, connect_webhook_secret=CONNECT_SECRET,
+            connect_webhook_url=f"http://127.0.0.1:{port}/webhooks/stripe/connect",
+            retry=RetryPolicy(base_seconds=0.1, cap_seconds=1.0, timeout_seconds=5.0)) as standin:
+        standin_url = standin.url
         settings = payments_settings(
             database_url, nats_url, keys[1], stripe_api_base=standin_url, stripe_secret_key=API_KEY,
             stripe_webhook_secret=PLATFORM_SECRET, stripe_connect_webhook_secret=CONNECT_SECRET, **overrides)
