@@ -7,6 +7,11 @@ Creates, in deploy/compose/secrets/ (git-ignored), whatever is missing:
 - ``<service>_db_password`` and ``<service>_database_url`` for each service: its own role and
   database (``postgresql+asyncpg://<service>:<password>@postgres:5432/<service>``).
 
+- ``stripe_secret_key``, ``stripe_webhook_secret``, ``stripe_connect_webhook_secret``: Stripe's (test or
+  live) secret key and the two webhook endpoints' signing secrets, from the environment variables
+  ``STRIPE_SECRET_KEY``, ``STRIPE_WEBHOOK_SECRET`` and ``STRIPE_CONNECT_WEBHOOK_SECRET``; empty when
+  unset (payments then refuses to start, naming the missing variable).
+
 Existing files are kept (the database was initialised with those passwords); ``--force`` replaces
 everything, which also needs a fresh ``postgres-data`` volume.
 """
@@ -14,6 +19,7 @@ everything, which also needs a fresh ``postgres-data`` volume.
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 from pathlib import Path
 
@@ -55,6 +61,9 @@ def main() -> None:
         password = password_path.read_text().strip()
         url = f"postgresql+asyncpg://{service}:{password}@{POSTGRES_HOST}/{service}"
         write(SECRETS / f"{service}_database_url", url, force=True)
+    for name in ("stripe_secret_key", "stripe_webhook_secret", "stripe_connect_webhook_secret"):
+        value = os.environ.get(name.upper(), "")
+        write(SECRETS / name, value, force=args.force or bool(value))
 
 
 if __name__ == "__main__":

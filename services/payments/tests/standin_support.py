@@ -22,10 +22,10 @@ from support import Payments, eventually, payments_settings
 from support import _current as support_current
 
 from homecraft_shared.events.orders import OrderLineSnapshot, OrderPaidV1
-from homecraft_shared.local_infra import free_port
 from homecraft_shared.messaging.envelope import EventEnvelope
 from homecraft_shared.messaging.jetstream import ensure_stream
 from homecraft_shared.money import percent_of
+from homecraft_shared.testing.infra import free_port
 from payments.app import create_app
 from stripe_standin.testing import running_standin
 from stripe_standin.webhooks import RetryPolicy
