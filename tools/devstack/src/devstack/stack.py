@@ -182,6 +182,13 @@ async def run(root: Path, data_dir: Path, base_port: int, ready_timeout: float) 
             print(f"!! not ready after {ready_timeout:.0f}s or exited: {', '.join(not_ready)} (logs in {logs})",
                   flush=True)
             return 1
+        if stripe_port is not None:
+            # Demo sellers' Connect accounts on the stand-in; readiness is published the normal way.
+            payments_env = {**app_environment("payments", data_dir, nats.url, keys, ports),
+                            **standin.payments_settings(stripe_port)}
+            if not await run_step([sys.executable, "-m", "payments", "seed-demo"], payments_env, "payments seed",
+                                  logs / "payments-seed.log"):
+                print("!! demo Connect accounts failed; see var/logs/payments-seed.log", flush=True)
         banner(ports, nats, data_dir, logs, time.monotonic() - started, stripe_port, mail_port)
         exit_code = await supervise(children, stop)
     finally:
