@@ -55,3 +55,21 @@ def test_empty_identity_key_counts_as_missing() -> None:
 def test_unknown_environment_is_rejected() -> None:
     with pytest.raises(ValidationError):
         ServiceSettings(environment="staging")  # type: ignore[arg-type]
+
+
+class GatewayLikeSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="TESTGW_", extra="ignore")
+    required_settings = ("catalog_url",)
+
+    catalog_url: str = "http://127.0.0.1:8101"
+
+
+def test_production_refuses_local_defaults_of_required_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, public = generate_keypair()
+    monkeypatch.setenv("TESTGW_ENVIRONMENT", "production")
+    monkeypatch.setenv("TESTGW_IDENTITY_PUBLIC_KEY", public)
+    with pytest.raises(ValidationError, match=r"must be set outside local mode.*TESTGW_CATALOG_URL"):
+        GatewayLikeSettings()
+    assert GatewayLikeSettings(environment="local").catalog_url == "http://127.0.0.1:8101"  # local keeps loopback
+    monkeypatch.setenv("TESTGW_CATALOG_URL", "http://catalog:8000")
+    assert GatewayLikeSettings().catalog_url == "http://catalog:8000"

@@ -13,6 +13,8 @@ class GatewaySettings(ServiceSettings):
 
     # The gateway signs identities; only it holds the private key.
     required_secrets: ClassVar[tuple[str, ...]] = ("identity_private_key",)
+    # Where the services are: loopback defaults serve the run command; elsewhere they must be given.
+    required_settings: ClassVar[tuple[str, ...]] = ("catalog_url", "orders_url", "payments_url", "refunds_url", "engagement_url")
 
     service_name: str = "gateway"
     database_url: str = "sqlite+aiosqlite:///./var/data/gateway.db"

@@ -38,7 +38,7 @@ OWNER_ROLES = frozenset({"owner", "staff"})
 SERVICE_ROLE = "service"
 SERVICE_ISSUER_PREFIX = "homecraft-service:"
 SERVICE_TTL = dt.timedelta(seconds=60)
-# The audience of orders' single-asset download grants, which the catalog verifies (O6, decision 0201).
+# The audience of orders' single-asset download grants, which the catalog verifies (decision 0201).
 DOWNLOAD_GRANT_AUDIENCE = "homecraft-catalog-download"
 
 

@@ -13,12 +13,14 @@ class ServiceSettings(BaseSettings):
 
     ``environment="local"`` is the embedded default (SQLite files, a local nats-server, used by the
     run command and the tests); ``"production"`` refuses to start while a secret in
-    ``required_secrets`` is unset.
+    ``required_secrets`` is unset, or a setting in ``required_settings`` was not given explicitly
+    (their defaults are for local mode, e.g. another service's URL on loopback).
     """
 
     model_config = SettingsConfigDict(extra="ignore")
 
     required_secrets: ClassVar[tuple[str, ...]] = ("identity_public_key",)
+    required_settings: ClassVar[tuple[str, ...]] = ()
 
     service_name: str = "service"
     environment: Literal["local", "production"] = "local"
@@ -50,9 +52,13 @@ class ServiceSettings(BaseSettings):
     @model_validator(mode="after")
     def _secrets_outside_local(self) -> ServiceSettings:
         if self.environment != "local":
+            prefix = self.model_config.get("env_prefix", "")
             missing = [name for name in self.required_secrets if not getattr(self, name)]
             if missing:
-                prefix = self.model_config.get("env_prefix", "")
                 names = ", ".join(f"{prefix}{name}".upper() for name in missing)
                 raise ValueError(f"these secrets must be set outside local mode: {names}")
+            unset = [name for name in self.required_settings if name not in self.model_fields_set]
+            if unset:
+                names = ", ".join(f"{prefix}{name}".upper() for name in unset)
+                raise ValueError(f"these settings must be set outside local mode (their defaults are local): {names}")
         return self
