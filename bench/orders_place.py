@@ -83,6 +83,22 @@ async def place_orders(url: str, products: list[dict], count: int, concurrency: 
         return count / (time.perf_counter() - started)
 
 
+async def lookup_rate(catalog_url: str, product_ids: list[str], count: int, concurrency: int) -> float:
+    """The catalog's own lookup rate (the call every placement makes): the ceiling placing runs into."""
+    async with httpx.AsyncClient(base_url=catalog_url, timeout=30) as client:
+        queue = list(range(count))
+
+        async def worker() -> None:
+            while queue:
+                queue.pop()
+                response = await client.post("/internal/products/lookup", json={"product_ids": product_ids})
+                assert response.status_code == 200, response.text
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return count / (time.perf_counter() - started)
+
+
 async def commit_rate(database_url: str, count: int, concurrency: int) -> float:
     engine = create_engine(database_url)
     metadata = sa.MetaData()
@@ -230,6 +246,8 @@ def main() -> None:
             orders_url = f"http://127.0.0.1:{orders_port}"
             products = [p for p in httpx.get(f"http://127.0.0.1:{catalog_port}/browse", params={"page_size": 48}).json()["items"]
                         if p["can_buy"] and p["price_cents"] > 0]
+            lookups = asyncio.run(lookup_rate(f"http://127.0.0.1:{catalog_port}", [p["id"] for p in products[:2]],
+                                              args.orders, args.concurrency))
             placed = asyncio.run(place_orders(orders_url, products, args.orders, args.concurrency, buyer))
             commits = asyncio.run(commit_rate(orders_db, max(args.orders, 1000), args.concurrency))
             backend = "PostgreSQL" if args.postgres else "SQLite"
@@ -237,6 +255,9 @@ def main() -> None:
                   f"catalog lookup over HTTP, {backend})")
             print(f"single-row commits:   {commits:8.1f} commits/s (same database and driver, {args.concurrency} writers)")
             print(f"ratio:                {placed / commits:8.2f}  (target >= 0.5)")
+            print(f"catalog lookups alone:{lookups:8.1f} lookups/s (POST /internal/products/lookup over HTTP, the "
+                  "synchronous call every placement makes: the ceiling for placing)")
+            print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
             started = time.perf_counter()
             asyncio.run(load_orders(orders_db, args.recon_orders))
             print(f"loaded {args.recon_orders:,} orders for the reconciliation list in {time.perf_counter() - started:.1f}s")
