@@ -69,7 +69,7 @@ async def test_another_buyers_order_is_a_404_not_a_403(orders: Orders) -> None:
     order = (await orders.place([(model["id"], 1)], user="buyer-a")).json()
     mine = await orders.client.get(f"/orders/{order['id']}", headers=orders.keys.user("buyer-a"))
     theirs = await orders.client.get(f"/orders/{order['id']}", headers=orders.keys.user("buyer-b"))
-    missing = await orders.client.get("/orders/no-such-order", headers=orders.keys.user("buyer-b"))
+    missing = await orders.client.get("/orders/00000000-0000-4000-8000-000000000000", headers=orders.keys.user("buyer-b"))
     assert mine.status_code == 200
     assert theirs.status_code == missing.status_code == 404
     assert theirs.json()["detail"] == missing.json()["detail"]
@@ -132,3 +132,10 @@ async def test_missing_request_key_is_refused(orders: Orders) -> None:
                                         headers=orders.keys.user("buyer-k"))
     assert response.status_code == 422 and "Idempotency-Key" in response.text
     assert await orders.count(Order) == 0
+
+
+async def test_malformed_ids_are_422_before_the_database(orders: Orders) -> None:
+    for path in ("/orders/%00", "/orders/not-a-uuid/cancel", "/orders/" + "a" * 300, "/ops/orders/x%00y/payouts"):
+        response = await orders.client.request("POST" if path.endswith("cancel") else "GET", path,
+                                               headers=orders.keys.user("boss", "owner"))
+        assert response.status_code == 422, (path, response.text)

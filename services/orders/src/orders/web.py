@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 
 from homecraft_shared.caching import TTLCache
 from homecraft_shared.http_client import ServiceClient
@@ -35,3 +35,8 @@ ConfigCache = Annotated[TTLCache[str, object], Depends(get_config_cache)]
 # O1: a guest reaches an order only with ?t=<token>.
 GuestToken = Annotated[str | None, Query(alias="t", max_length=128, description="The guest order token (O1).")]
 Page = Annotated[int, Query(ge=1, le=100_000, description="1-based page number.")]
+
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+# Ids in paths are lower-case UUIDs: anything else is a 422 before it reaches the database.
+OrderId = Annotated[str, Path(pattern=UUID_PATTERN, description="The order's id (a UUID).")]
+AssetId = Annotated[str, Path(pattern=UUID_PATTERN, description="A digital asset's id (a UUID).")]

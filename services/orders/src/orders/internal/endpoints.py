@@ -12,6 +12,7 @@ from orders.placing import repository
 from orders.placing.schemas import OrderOut
 from orders.placing.service import to_out
 from orders.siteconfig import service as siteconfig
+from orders.web import OrderId
 
 router = APIRouter(prefix="/internal", tags=["internal"])
 
@@ -24,7 +25,7 @@ class InternalOrder(BaseModel):
 
 
 @router.get("/orders/{order_id}", summary="An order's snapshot for checkout (P3) and refunds (R1)")
-async def internal_order(order_id: str, session: DbSession, _: ServiceIdentity) -> InternalOrder:
+async def internal_order(order_id: OrderId, session: DbSession, _: ServiceIdentity) -> InternalOrder:
     order = await repository.by_id(session, order_id)
     if order is None:
         raise NotFound("No such order.")

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Header, Response, status
 from homecraft_shared.dependencies import DbSession, OptionalIdentity
 from orders.placing import service
 from orders.placing.schemas import CheckoutOut, OrderOut, PlaceOrder
-from orders.web import Catalog, ConfigCache, GuestToken, Settings, Signer
+from orders.web import Catalog, ConfigCache, GuestToken, OrderId, Settings, Signer
 
 router = APIRouter(prefix="/orders", tags=["orders"])
 
@@ -25,17 +25,17 @@ async def place_order(body: PlaceOrder, request_key: RequestKey, session: DbSess
 
 
 @router.get("/{order_id}", summary="An order: its buyer, the guest token holder (?t=) or an owner (O1, O8)")
-async def get_order(order_id: str, session: DbSession, identity: OptionalIdentity, t: GuestToken = None) -> OrderOut:
+async def get_order(order_id: OrderId, session: DbSession, identity: OptionalIdentity, t: GuestToken = None) -> OrderOut:
     return await service.view(session, identity, t, order_id)
 
 
 @router.post("/{order_id}/cancel", summary="Cancel a pending order (O3)")
-async def cancel_order(order_id: str, session: DbSession, identity: OptionalIdentity, t: GuestToken = None) -> OrderOut:
+async def cancel_order(order_id: OrderId, session: DbSession, identity: OptionalIdentity, t: GuestToken = None) -> OrderOut:
     return service.to_out(await service.cancel(session, identity, t, order_id))
 
 
 @router.post("/{order_id}/checkout", summary="Check out: re-checks (O5); a free order is paid at once (O3)")
-async def checkout(order_id: str, session: DbSession, identity: OptionalIdentity, catalog: Catalog, settings: Settings,
+async def checkout(order_id: OrderId, session: DbSession, identity: OptionalIdentity, catalog: Catalog, settings: Settings,
                    signer: Signer, t: GuestToken = None) -> CheckoutOut:
     order, payment_required = await service.checkout(session, catalog, settings, signer, identity, t, order_id)
     return service.checkout_out(order, payment_required)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from homecraft_shared.dependencies import DbSession, OwnerIdentity
 from orders.reconciliation import service
 from orders.reconciliation.schemas import BuyerType, Flag, ItemMix, OrderPayouts, PayoutStateFilter, ReconPage
-from orders.web import Page
+from orders.web import OrderId, Page
 
 router = APIRouter(prefix="/ops", tags=["operator reconciliation"])
 
@@ -29,5 +29,5 @@ async def reconciliation_list(
 
 
 @router.get("/orders/{order_id}/payouts", summary="Per-seller payout summary of one order (A2; owners)")
-async def order_payouts(order_id: str, session: DbSession, _: OwnerIdentity) -> OrderPayouts:
+async def order_payouts(order_id: OrderId, session: DbSession, _: OwnerIdentity) -> OrderPayouts:
     return await service.order_payouts(session, order_id)
