@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -96,7 +97,8 @@ async def cancel(session: AsyncSession, order: Order, *, reason: str, actor: str
                                           lines=line_refs(order), canceled_at=order.canceled_at), subject_id=order.id)
 
 
-async def mark_refunded(session: AsyncSession, order: Order, *, cause: str, message: str, at: dt.datetime) -> None:
+async def mark_refunded(session: AsyncSession, order: Order, *, cause: Literal["refund", "chargeback"], message: str,
+                        at: dt.datetime) -> None:
     """O3: paid → refunded (a full refund, P7/R5, or a lost dispute, P8); every line's downloads end (O6)."""
     transition(order, Status.REFUNDED)
     order.refunded_at = at
@@ -105,7 +107,7 @@ async def mark_refunded(session: AsyncSession, order: Order, *, cause: str, mess
     append(session, order, EventType.REFUNDED, message)
     await refresh_flags(session, order)
     record_event(session, OrderRefundedV1(
-        order_id=order.id, buyer_id=order.buyer_id, cause=cause,  # type: ignore[arg-type]
+        order_id=order.id, buyer_id=order.buyer_id, cause=cause,
         refunded_cents=order.refunded_cents if cause == "refund" else order.total_cents,
         currency=order.currency, lines=line_refs(order), refunded_at=at), subject_id=order.id)
 

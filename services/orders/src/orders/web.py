@@ -2,30 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import Depends, Path, Query, Request
 
 from homecraft_shared.caching import TTLCache
+from homecraft_shared.dependencies import runtime_of
 from homecraft_shared.http_client import ServiceClient
 from homecraft_shared.identity import ServiceSigner
 from orders.settings import OrdersSettings
 
 
 def get_settings(request: Request) -> OrdersSettings:
-    return request.app.state.runtime.settings
+    settings = runtime_of(request).settings
+    assert isinstance(settings, OrdersSettings)
+    return settings
 
 
 def get_catalog(request: Request) -> ServiceClient:
-    return request.app.state.runtime.state["catalog_client"]
+    return cast(ServiceClient, runtime_of(request).state["catalog_client"])
 
 
 def get_signer(request: Request) -> ServiceSigner | None:
-    return request.app.state.runtime.service_signer
+    return runtime_of(request).service_signer
 
 
 def get_config_cache(request: Request) -> TTLCache[str, object]:
-    return request.app.state.runtime.state["site_config_cache"]
+    return cast("TTLCache[str, object]", runtime_of(request).state["site_config_cache"])
 
 
 Settings = Annotated[OrdersSettings, Depends(get_settings)]

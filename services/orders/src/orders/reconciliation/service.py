@@ -10,6 +10,7 @@ from collections import defaultdict
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from homecraft_shared.errors import NotFound
 from orders.models import Order, OrderLine, SellerDebit, SellerPayout
@@ -24,7 +25,7 @@ from orders.reconciliation.schemas import (
     SellerPayoutSummary,
 )
 
-FLAG_COLUMNS: dict[str, ColumnElement[bool]] = {
+FLAG_COLUMNS: dict[str, InstrumentedAttribute[bool]] = {
     "totals_mismatch": Order.flag_totals_mismatch,
     "ledger_mismatch": Order.flag_ledger_mismatch,
     "missing_stripe_ids": Order.flag_missing_stripe_ids,

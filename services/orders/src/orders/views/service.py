@@ -3,6 +3,7 @@ their own lines, owners see every paid order; 20 a page, newest first."""
 
 from __future__ import annotations
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from homecraft_shared.errors import Forbidden
@@ -32,7 +33,7 @@ async def my_purchases(session: AsyncSession, identity: Identity, page: int) -> 
 async def seller_orders(session: AsyncSession, identity: Identity, page: int) -> OrderPage:
     if not identity.is_seller:
         raise Forbidden("Only sellers have sold orders: turn on selling in your profile first.")
-    conditions = [Order.paid_at.is_not(None)]
+    conditions: list[ColumnElement[bool]] = [Order.paid_at.is_not(None)]
     if not identity.is_owner:
         conditions.append(repository.has_line_of(identity.user_id))
     rows, total = await repository.page(session, conditions, offset=_offset(page), limit=PAGE_SIZE, newest_by_paid=True)
