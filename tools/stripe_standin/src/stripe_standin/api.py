@@ -196,9 +196,9 @@ class Api:
             return _json(error.body(request_id), error.status, headers)
         except Exception:  # a bug here: answer as Stripe does, and tell the library not to retry
             log.exception("stand-in error on %s %s", request.method, request.url.path)
-            error = StripeError("An unknown error occurred in the Stripe stand-in (see its log).", status=500,
-                                type="api_error")
-            return _json(error.body(request_id), 500, {**headers, "Stripe-Should-Retry": "false"})
+            internal = StripeError("An unknown error occurred in the Stripe stand-in (see its log).", status=500,
+                                   type="api_error")
+            return _json(internal.body(request_id), 500, {**headers, "Stripe-Should-Retry": "false"})
 
     def _save(self, api_key: str, key: str, request: Request, fingerprint: str, status: int, body: Any,
               request_id: str) -> None:

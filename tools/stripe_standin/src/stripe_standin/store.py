@@ -121,7 +121,8 @@ class Store:
         row = self.connection.execute("SELECT type, data FROM objects WHERE id = ?", (object_id,)).fetchone()
         if row is None or (kind is not None and row["type"] != kind):
             return None
-        return json.loads(row["data"])
+        obj: dict[str, Any] = json.loads(row["data"])
+        return obj
 
     def seq_of(self, object_id: str, kind: str) -> int | None:
         row = self.connection.execute("SELECT seq FROM objects WHERE id = ? AND type = ?", (object_id, kind)).fetchone()
@@ -136,7 +137,8 @@ class Store:
         ending_before: int | None = None,
     ) -> tuple[list[dict[str, Any]], bool]:
         """Newest first, like Stripe's lists; ``filters`` compare top-level JSON fields."""
-        where, args = ["type = ?"], [kind]
+        where: list[str] = ["type = ?"]
+        args: list[Any] = [kind]
         for name, value in filters.items():
             where.append(f"json_extract(data, '$.{name}') = ?")
             args.append(value)
@@ -163,9 +165,10 @@ class Store:
 
     def idempotent_result(self, api_key: str, key: str) -> sqlite3.Row | None:
         self.connection.execute("DELETE FROM idempotency WHERE created < ?", (time.time() - IDEMPOTENCY_SECONDS,))
-        return self.connection.execute(
+        row: sqlite3.Row | None = self.connection.execute(
             "SELECT * FROM idempotency WHERE api_key = ? AND key = ?", (api_key, key)
         ).fetchone()
+        return row
 
     def save_idempotent_result(
         self, api_key: str, key: str, method: str, path: str, params: str, status: int, body: str, request_id: str
@@ -203,7 +206,8 @@ class Store:
     def events_page(
         self, type_: str | None, limit: int, starting_after: int | None, ending_before: int | None
     ) -> tuple[list[dict[str, Any]], bool]:
-        where, args = ["1=1"], []
+        where: list[str] = ["1=1"]
+        args: list[Any] = []
         if type_:
             if type_.endswith(".*"):
                 where.append("type LIKE ?")
@@ -234,10 +238,11 @@ class Store:
         return int(cursor.lastrowid or 0)
 
     def next_due(self, endpoint: str, now: float) -> sqlite3.Row | None:
-        return self.connection.execute(
+        row: sqlite3.Row | None = self.connection.execute(
             "SELECT * FROM deliveries WHERE state = 'pending' AND endpoint = ? AND due <= ? ORDER BY due, id LIMIT 1",
             (endpoint, now),
         ).fetchone()
+        return row
 
     def earliest_due(self, endpoint: str) -> float | None:
         row = self.connection.execute(

@@ -64,7 +64,7 @@ class RetryPolicy:
     timeout_seconds: float = 10.0
 
     def delay(self, attempts: int) -> float:
-        return min(self.base_seconds * (2 ** max(attempts - 1, 0)), self.cap_seconds)
+        return float(min(self.base_seconds * 2.0 ** max(attempts - 1, 0), self.cap_seconds))
 
 
 class Deliverer:
