@@ -1,4 +1,4 @@
-"""The production shape: docker-compose.yml, the Dockerfiles and deploy/ (Kubernetes, NATS, PostgreSQL).
+"""The production shape: docker-compose.yml, the one Dockerfile and deploy/ (Kubernetes, NATS, PostgreSQL).
 
 Docker and Kubernetes are not run here; these checks keep the files consistent with the code: every
 service and its migration step is present, every environment variable names a real setting of
@@ -135,7 +135,7 @@ def test_compose_migrates_then_runs_each_service(service: str) -> None:
     assert run["depends_on"]["nats"]["condition"] == "service_healthy"
     assert "command" not in run, "the image's CMD serves"
     for container in (migrate, run):
-        assert container["build"] == {"context": ".", "dockerfile": f"{service_dir(service).relative_to(REPO)}/Dockerfile"}
+        assert container["build"] == {"context": ".", "dockerfile": "deploy/docker/Dockerfile", "args": {"SERVICE": service}}
         assert container["image"] == migrate["image"]
     assert "/readyz" in " ".join(run["healthcheck"]["test"])
 
@@ -218,9 +218,11 @@ def workspace_member_roots() -> set[str]:
     return {member.split("/")[0] for member in members}
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_dockerfile_builds_from_the_repository_root(service: str) -> None:
-    text = (service_dir(service) / "Dockerfile").read_text()
+DOCKERFILE = DEPLOY / "docker" / "Dockerfile"
+
+
+def test_one_dockerfile_builds_any_service_from_the_repository_root() -> None:
+    text = DOCKERFILE.read_text()
     copies = [line.split()[1:-1] for line in text.splitlines() if line.startswith("COPY ")]
     sources = [arg for args in copies if not any(a.startswith("--from") for a in args) for arg in args
                if not arg.startswith("--")]
@@ -228,12 +230,27 @@ def test_dockerfile_builds_from_the_repository_root(service: str) -> None:
         assert (REPO / source).exists(), f"COPY {source}: not in the repository root (the build context)"
     assert {"pyproject.toml", "uv.lock"} <= set(sources)
     assert workspace_member_roots() <= set(sources), "uv needs every workspace member to read the lock"
-    assert f"uv sync --frozen --no-dev --no-editable --package homecraft-{service}" in text
-    assert f"{prefix(service)}ENVIRONMENT=production" in text
-    assert f"{prefix(service)}RUN_MIGRATIONS_ON_START=false" in text
+    assert text.count("ARG SERVICE") == 2, "both stages need the SERVICE build argument"
+    assert 'uv sync --frozen --no-dev --no-editable --package "homecraft-${SERVICE}"' in text
+    assert "HOMECRAFT_SERVICE=${SERVICE}" in text
     assert 'ENTRYPOINT ["homecraft-entrypoint"]' in text
-    assert f'CMD ["python", "-m", "{service}", "serve", "--host", "0.0.0.0", "--port", "8000"]' in text
+    assert 'CMD ["sh", "-c", "exec python -m \\"$HOMECRAFT_SERVICE\\" serve --host 0.0.0.0 --port 8000"]' in text
     assert re.search(r"^USER \d+", text, re.MULTILINE), "run as an unprivileged user"
+    assert not list(REPO.glob("services/*/Dockerfile")) and not (REPO / "gateway" / "Dockerfile").exists(), (
+        "one Dockerfile for every service (deploy/docker/Dockerfile), no per-service copies")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_is_a_package_the_dockerfile_can_install_and_run(service: str) -> None:
+    project = tomllib.loads((service_dir(service) / "pyproject.toml").read_text())["project"]
+    assert project["name"] == f"homecraft-{service}"
+    assert importlib.util.find_spec(f"{service}.__main__") is not None, f"python -m {service} serve"
+
+
+def test_the_shared_wheel_leaves_test_support_out() -> None:
+    """homecraft_shared.testing (fixtures, harness, local nats-server/PostgreSQL) is never in an image."""
+    wheel = tomllib.loads((REPO / "shared" / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]
+    assert "src/homecraft_shared/testing" in wheel["exclude"]
 
 
 def test_entrypoint_exports_mounted_secrets(tmp_path: Path) -> None:
@@ -248,6 +265,22 @@ def test_entrypoint_exports_mounted_secrets(tmp_path: Path) -> None:
     result = subprocess.run(["sh", str(tmp_path / "entrypoint.sh"), sys.executable, "-c", probe],
                             capture_output=True, text=True, check=True, timeout=30)
     assert result.stdout.splitlines() == [repr(pem), "False"]
+
+
+def test_entrypoint_runs_the_images_service_in_production_without_start_up_migrations() -> None:
+    probe = "import os; print(os.environ['ORDERS_ENVIRONMENT'], os.environ['ORDERS_RUN_MIGRATIONS_ON_START'])"
+    entrypoint = str(DEPLOY / "docker" / "entrypoint.sh")
+
+    def run(**env: str) -> str:
+        result = subprocess.run(["sh", entrypoint, sys.executable, "-c", probe], capture_output=True, text=True,
+                                check=True, timeout=30, env={"PATH": "/usr/bin:/bin", **env})
+        return result.stdout.strip()
+
+    assert run(HOMECRAFT_SERVICE="orders") == "production false"
+    assert run(HOMECRAFT_SERVICE="orders", ORDERS_RUN_MIGRATIONS_ON_START="true") == "production true"
+    refused = subprocess.run(["sh", entrypoint, "true"], capture_output=True, text=True, timeout=30,
+                             env={"PATH": "/usr/bin:/bin", "HOMECRAFT_SERVICE": "orders;echo"})
+    assert refused.returncode == 1 and "must be a service name" in refused.stderr
 
 
 # -- Kubernetes -------------------------------------------------------------------------------------
