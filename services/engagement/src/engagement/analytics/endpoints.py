@@ -10,11 +10,16 @@ from engagement.analytics import service
 from engagement.analytics.schemas import SellerAnalytics
 from homecraft_shared.db import utcnow
 from homecraft_shared.dependencies import CurrentIdentity, DbSession
+from homecraft_shared.openapi import problems
 
 router = APIRouter(tags=["analytics"])
 
 
-@router.get("/sellers/me/analytics", summary="Per listing and per day: views, clicks, carts, purchases, revenue, conversion")
+@router.get(
+    "/sellers/me/analytics",
+    summary="Per listing and per day: views, clicks, carts, purchases, revenue, conversion",
+    responses=problems(403),
+)
 async def seller_analytics(
     session: DbSession,
     identity: CurrentIdentity,

@@ -15,18 +15,25 @@ from engagement.ingestion.schemas import EngagementAccepted, EngagementBatchIn, 
 from engagement.web import Buffer
 from homecraft_shared.db import utcnow
 from homecraft_shared.dependencies import OwnerIdentity, ServiceIdentity
+from homecraft_shared.openapi import problems
 
 router = APIRouter(prefix="/internal", tags=["ingestion"])
 
 
-@router.post("/engagement-events", status_code=status.HTTP_202_ACCEPTED,
-             summary="Queue VIEW / CLICK / ADD_TO_CART events (the gateway; role 'service')")
+@router.post(
+    "/engagement-events",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Queue VIEW / CLICK / ADD_TO_CART events (the gateway; role 'service')",
+    responses=problems(403),
+)
 async def ingest(body: EngagementBatchIn, buffer: Buffer, _: ServiceIdentity) -> EngagementAccepted:
     now = utcnow()
     queued = buffer.offer(Incoming(e.type, e.product_id, e.visitor, now) for e in body.events)
     return EngagementAccepted(queued=queued, dropped=len(body.events) - queued)
 
 
-@router.get("/engagement-events/stats", summary="Ingestion counters of this process (owners, staff)")
+@router.get(
+    "/engagement-events/stats", summary="Ingestion counters of this process (owners, staff)", responses=problems(403)
+)
 async def stats(buffer: Buffer, _: OwnerIdentity) -> IngestionStats:
     return IngestionStats(pending=buffer.pending, **asdict(buffer.stats))

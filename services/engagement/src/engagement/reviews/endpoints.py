@@ -7,19 +7,29 @@ from fastapi import APIRouter, Path, status
 from engagement.reviews import service
 from engagement.reviews.schemas import ProductReviews, Reviewable, ReviewIn, ReviewOut, SellerReviewIn, SellerReviewOut
 from homecraft_shared.dependencies import CurrentIdentity, DbSession
+from homecraft_shared.openapi import problems
 
 router = APIRouter(tags=["reviews"])
 
 ProductId = Path(min_length=1, max_length=64)
 
 
-@router.post("/reviews", status_code=status.HTTP_201_CREATED, summary="Review a purchased line (its buyer, once)")
+@router.post(
+    "/reviews",
+    status_code=status.HTTP_201_CREATED,
+    summary="Review a purchased line (its buyer, once)",
+    responses=problems(404, 409),
+)
 async def post_review(body: ReviewIn, session: DbSession, identity: CurrentIdentity) -> ReviewOut:
     return await service.post_review(session, identity, body)
 
 
-@router.post("/seller-reviews", status_code=status.HTTP_201_CREATED,
-             summary="Rate the seller of a paid order (its buyer, once per seller and order)")
+@router.post(
+    "/seller-reviews",
+    status_code=status.HTTP_201_CREATED,
+    summary="Rate the seller of a paid order (its buyer, once per seller and order)",
+    responses=problems(404, 409),
+)
 async def post_seller_review(body: SellerReviewIn, session: DbSession, identity: CurrentIdentity) -> SellerReviewOut:
     return await service.post_seller_review(session, identity, body)
 
