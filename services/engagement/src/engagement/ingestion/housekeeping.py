@@ -24,6 +24,7 @@ async def prune(session: AsyncSession, now: dt.datetime, raw_event_retention: dt
 async def run_pruner(sessionmaker: async_sessionmaker[AsyncSession], raw_event_retention: dt.timedelta,
                      interval_seconds: float) -> None:
     while True:
+        await asyncio.sleep(interval_seconds)  # first after one interval: nothing has expired at start-up
         try:
             async with sessionmaker() as session:
                 marks, events = await prune(session, utcnow(), raw_event_retention)
@@ -32,4 +33,3 @@ async def run_pruner(sessionmaker: async_sessionmaker[AsyncSession], raw_event_r
                 logger.info("engagement pruned", extra={"throttle_marks": marks, "raw_events": events})
         except Exception:
             logger.exception("engagement pruning failed; retrying next round")
-        await asyncio.sleep(interval_seconds)
