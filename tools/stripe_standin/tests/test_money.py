@@ -236,3 +236,36 @@ def test_the_other_reads_and_account_update(standin: Standin) -> None:
     with pytest.raises(stripe.InvalidRequestError) as unknown:
         standin.client.v1.accounts.update(seller.id, {"business_type": "company"})
     assert unknown.value.code == "parameter_unknown"
+
+
+async def test_concurrent_transfers_and_refunds_never_overdraw_the_charge(standin: Standin) -> None:
+    import asyncio
+
+    client = stripe.StripeClient("sk_test_standin_tests", base_addresses={"api": standin.url}, max_network_retries=0,
+                                 http_client=stripe.HTTPXClient())
+    seller = ready_account(standin)
+    charge = charge_of(standin, paid_session(standin))  # 5900
+
+    async def transfer(amount: int) -> int:
+        try:
+            await client.v1.transfers.create_async({"amount": amount, "currency": "usd", "destination": seller.id,
+                                                    "source_transaction": charge.id})
+        except stripe.InvalidRequestError as refused:
+            assert refused.code == "amount_too_large"
+            return 0
+        return amount
+
+    moved = await asyncio.gather(*(transfer(500) for _ in range(16)))
+    assert sum(moved) == 5500 and moved.count(500) == 11
+    other = charge_of(standin, paid_session(standin))
+
+    async def refund(amount: int) -> int:
+        try:
+            await client.v1.refunds.create_async({"charge": other.id, "amount": amount})
+        except stripe.InvalidRequestError:
+            return 0
+        return amount
+
+    refunded = await asyncio.gather(*(refund(1000) for _ in range(8)))
+    assert sum(refunded) == 5000
+    assert standin.client.v1.charges.retrieve(other.id).amount_refunded == 5000

@@ -9,7 +9,7 @@ import os
 import uvicorn
 
 from stripe_standin.app import DEFAULT_API_KEY, DEFAULT_CONNECT_SECRET, DEFAULT_PLATFORM_SECRET, StandinConfig, create_app
-from stripe_standin.webhooks import RetryPolicy
+from stripe_standin.webhooks import Chaos, RetryPolicy
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--retry-base-seconds", type=float, default=1.0)
     serve.add_argument("--retry-cap-seconds", type=float, default=60.0)
     serve.add_argument("--max-attempts", type=int, default=0, help="0: retry until the endpoint answers 2xx")
+    serve.add_argument("--chaos", action="store_true", default=env("STRIPE_STANDIN_CHAOS") == "1",
+                       help="deliver every event twice, late and out of order (also PUT /_standin/chaos)")
     args = parser.parse_args(argv)
     config = StandinConfig(
         api_key=args.api_key,
@@ -44,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         controls=args.controls,
         retry=RetryPolicy(base_seconds=args.retry_base_seconds, cap_seconds=args.retry_cap_seconds,
                           max_attempts=args.max_attempts),
+        chaos=Chaos(enabled=args.chaos),
     )
     # The stand-in's own lines (webhook failures and retries) beside uvicorn's access log.
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
