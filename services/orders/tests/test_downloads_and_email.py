@@ -29,6 +29,8 @@ async def test_guest_downloads_a_file_through_a_catalog_verified_grant(orders: O
     items = listing.json()["items"]
     assert items and all(item["filename"] for item in items)
     asset_id = items[0]["asset_id"]
+    lines = (await orders.client.get(f"/orders/{order['id']}", params=token)).json()["lines"]
+    assert [line["downloadable"] for line in lines] == [line["is_digital"] for line in lines]
     grant = await orders.client.post(f"/orders/{order['id']}/downloads/{asset_id}/grant", params=token)
     assert grant.status_code == 200, grant.text
     path = grant.json()["catalog_path"]
@@ -60,6 +62,8 @@ async def test_downloads_end_when_the_line_is_refunded(orders: Orders) -> None:
                                fully_refunded=False, observed_at=utcnow())
     await deliver(orders, envelope(refund, order["id"]))
     assert (await orders.client.get(f"/orders/{order['id']}/downloads", params=token)).json()["items"] == []
+    lines = (await orders.client.get(f"/orders/{order['id']}", params=token)).json()["lines"]
+    assert not any(line["downloadable"] for line in lines)
     refused = await orders.client.post(f"/orders/{order['id']}/downloads/{asset_id}/grant", params=token)
     assert refused.status_code == 403 and "refunded" in refused.json()["detail"]
 

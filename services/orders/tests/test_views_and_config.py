@@ -25,6 +25,7 @@ async def test_buyer_sees_all_orders_and_paid_purchases_20_a_page(orders: Orders
     assert {o["id"] for o in first["items"] + second["items"]} == {o["id"] for o in placed}
     purchases = (await orders.client.get("/me/purchases", headers=me)).json()
     assert purchases["total"] == 3 and all(o["status"] == "paid" for o in purchases["items"])
+    assert not any(line["downloadable"] for o in purchases["items"] for line in o["lines"])  # MODEL lines only
     assert (await orders.client.get("/me/orders")).status_code == 401
     assert (await orders.client.get("/me/orders", params={"page": 0}, headers=me)).status_code == 422
 

@@ -69,6 +69,8 @@ class LineOut(BaseModel):
     fee_cents: int
     net_cents: int
     refunded: bool
+    downloadable: bool = Field(description="A FILE line of a paid order, not refunded: its files are at "
+                                           "/orders/{id}/downloads (O6).")
 
 
 class TimelineEntry(BaseModel):

@@ -157,7 +157,8 @@ def to_out(order: Order, *, notices: list[str] | None = None, show_token: bool =
         lines=[LineOut(id=line.id, product_id=line.product_id, seller_id=line.seller_id, title=line.title, kind=line.kind,
                        is_digital=line.is_digital, requires_shipping=line.requires_shipping, quantity=line.quantity,
                        unit_price_cents=line.unit_price_cents, gross_cents=line.gross_cents, fee_cents=line.fee_cents,
-                       net_cents=line.net_cents, refunded=line.refunded_at is not None)
+                       net_cents=line.net_cents, refunded=line.refunded_at is not None,
+                       downloadable=line.is_digital and line.refunded_at is None and order.status == Status.PAID)
                for line in order.lines],
         notices=notices or [], access_token=order.access_token if show_token else None, timeline=timeline,
     )
