@@ -127,23 +127,24 @@ async def ingestion(base: str, token: str, owner_token: str, ids: list[str], con
                     duration: float) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     latencies: list[float] = []
-    sent = errors = 0
+    sent = errors = refused = 0
     async with aiohttp.ClientSession(base, connector=aiohttp.TCPConnector(limit=concurrency)) as session:
         started = time.perf_counter()
         stop_at = started + duration
 
         async def client(index: int) -> None:
-            nonlocal sent, errors
+            nonlocal sent, errors, refused
             rng = random.Random(index)
             while time.perf_counter() < stop_at:
                 events = [{"type": rng.choice(KINDS), "product_id": rng.choice(ids), "visitor": f"s{rng.randrange(50_000)}"}
                           for _ in range(batch)]
                 t0 = time.perf_counter()
                 async with session.post("/internal/engagement-events", json={"events": events}, headers=headers) as r:
-                    await r.read()
+                    body = await r.json()
                     if r.status == 202:
                         latencies.append(time.perf_counter() - t0)
                         sent += batch
+                        refused += body["dropped"]  # the buffer was full: best effort (E1)
                     else:
                         errors += 1
 
@@ -162,7 +163,7 @@ async def ingestion(base: str, token: str, owner_token: str, ids: list[str], con
     print(f"ingestion: {concurrency} clients x batches of {batch}, {duration:.0f}s")
     print(f"  HTTP accepted   {sent:>10,} events  {sent / seconds:>10,.0f} events/s  "
           f"p50 {percentile(latencies, 0.5) * 1000:.1f} ms  p99 {percentile(latencies, 0.99) * 1000:.1f} ms  "
-          f"errors {errors}")
+          f"errors {errors}; {refused:,} dropped by a full buffer")
     print(f"  written to DB   {stats['received']:>10,} events  {stats['received'] / drained:>10,.0f} events/s "
           f"end to end ({stats['batches']} batches; recorded {stats['recorded']:,}, throttled {stats['throttled']:,}, "
           f"dropped {stats['dropped_full'] + stats['dropped_failed']:,})", flush=True)
