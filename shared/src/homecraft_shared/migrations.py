@@ -1,13 +1,15 @@
 """Alembic, the same way in every service.
 
 Each service keeps its migrations in ``<package>/migrations`` with a three-line ``env.py`` calling
-``run_migrations_env``; ``upgrade_to_head`` runs them (at start-up in local mode, or as a
+``run_migrations_env``; its history starts at the platform's revision 0001 (``PLATFORM_VERSIONS``:
+the messaging tables, written once here); ``upgrade_to_head`` runs them (at start-up in local mode, or as a
 separate ``python -m <service> migrate`` step in production).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from alembic import command, context
@@ -17,10 +19,17 @@ from sqlalchemy.engine import Connection
 
 from homecraft_shared.db import create_engine
 
+# The platform's own revisions (0001: the messaging tables), part of every service's history.
+PLATFORM_VERSIONS = Path(__file__).parent / "platform_migrations"
+
 
 def alembic_config(script_location: Path, database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(script_location))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option(
+        "version_locations", os.pathsep.join([str(PLATFORM_VERSIONS), str(script_location / "versions")])
+    )
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config
 

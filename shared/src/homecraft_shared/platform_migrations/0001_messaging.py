@@ -1,5 +1,8 @@
 """Outbox, inbox and dead-letter tables (the messaging mechanism from shared).
 
+The first revision of every service's history: ``homecraft_shared.migrations.alembic_config`` puts
+this folder beside the service's own ``migrations/versions``; a service's next revision revises it.
+
 Revision ID: 0001
 Revises:
 """
