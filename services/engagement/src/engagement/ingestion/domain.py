@@ -53,10 +53,22 @@ def blocked_until(event: Incoming, session_life: dt.timedelta) -> int:
     return epoch(event.at + throttle_period(event.kind, session_life))
 
 
-def first_per_key(events: Iterable[Incoming]) -> dict[str, Incoming]:
-    """Within one batch (a second or so of traffic) only the earliest event of each key can count:
-    every throttle period is far longer than a batch."""
-    chosen: dict[str, Incoming] = {}
+def by_key(events: Iterable[Incoming]) -> dict[str, list[Incoming]]:
+    """Events grouped by throttle key, each group in time order."""
+    grouped: dict[str, list[Incoming]] = {}
     for event in sorted(events, key=lambda e: e.at):
-        chosen.setdefault(throttle_key(event), event)
-    return chosen
+        grouped.setdefault(throttle_key(event), []).append(event)
+    return grouped
+
+
+def throttle_walk(events: list[Incoming], blocked: int | None, session_life: dt.timedelta
+                  ) -> tuple[list[Incoming], int | None]:
+    """E1 over one key's events in time order, starting from its stored block (epoch second, or
+    None): the events that count, and the key's block after them (to the second)."""
+    accepted: list[Incoming] = []
+    for event in events:
+        if blocked is not None and epoch(event.at) < blocked:
+            continue
+        accepted.append(event)
+        blocked = blocked_until(event, session_life)
+    return accepted, blocked

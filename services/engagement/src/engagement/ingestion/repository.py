@@ -22,10 +22,17 @@ async def listed_products(session: AsyncSession, product_ids: Collection[str]) -
     return set(rows.all())
 
 
+async def throttle_marks(session: AsyncSession, keys: Collection[str]) -> dict[str, int]:
+    if not keys:
+        return {}
+    rows = await session.execute(select(ThrottleMark.key, ThrottleMark.blocked_until).where(ThrottleMark.key.in_(keys)))
+    return {key: int(until) for key, until in rows}
+
+
 async def claim_throttle_marks(session: AsyncSession, marks: Mapping[str, tuple[int, int]]) -> set[str]:
-    """``marks``: key -> (event's epoch second, blocked until). Each key is set unless it is still
-    blocked at its event's time; the keys set (new, or past their block) are returned. One atomic
-    statement, so two replicas never both accept the same key."""
+    """``marks``: key -> (its first accepted event's epoch second, blocked until). Each key is set
+    unless it is still blocked at that first event (another replica got there first since it was
+    read); the keys set are returned. One atomic statement, so two replicas never both accept."""
     if not marks:
         return set()
     table = ThrottleMark.__table__

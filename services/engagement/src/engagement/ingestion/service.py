@@ -28,16 +28,20 @@ class BatchOutcome:
 
 
 async def record_batch(session: AsyncSession, events: Sequence[Incoming], *, session_life: dt.timedelta) -> BatchOutcome:
-    """Record what E1 lets through of ``events`` (all received within a second or so)."""
+    """Record what E1 lets through of ``events`` (any order, any time span)."""
     if not events:
         return BatchOutcome(0, 0, 0, 0)
     listed = await repository.listed_products(session, {e.product_id for e in events})
     known = [e for e in events if e.product_id in listed]
-    candidates = domain.first_per_key(known)
-    accepted_keys = await repository.claim_throttle_marks(
-        session, {key: (domain.epoch(e.at), domain.blocked_until(e, session_life)) for key, e in candidates.items()}
-    )
-    accepted = [candidates[key] for key in sorted(accepted_keys)]
+    # E1 per (visitor, kind, product): walk each key's events in time order from its stored block,
+    # then store the new blocks atomically (a key another replica moved meanwhile counts nothing).
+    grouped = domain.by_key(known)
+    stored = await repository.throttle_marks(session, list(grouped))
+    walked = {key: domain.throttle_walk(evs, stored.get(key), session_life) for key, evs in grouped.items()}
+    claims = {key: (domain.epoch(accepted[0].at), until) for key, (accepted, until) in walked.items()
+              if accepted and until is not None}
+    claimed = await repository.claim_throttle_marks(session, claims)
+    accepted = sorted((e for key in claimed for e in walked[key][0]), key=lambda e: e.at)
     await repository.add_raw_events(
         session, [{"product_id": e.product_id, "kind": e.kind, "occurred_at": e.at} for e in accepted]
     )
