@@ -21,6 +21,7 @@ from payments.refunds.endpoints import router as refunds_router
 from payments.settings import PaymentsSettings
 from payments.stripe_gateway import StripeGateway
 from payments.webhooks.endpoints import router as webhooks_router
+from payments.webhooks.processing import run_sweeper
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -37,7 +38,11 @@ def create_runtime(settings: PaymentsSettings | None = None) -> ServiceRuntime:
         await deps.orders.aclose()
         await deps.stripe.aclose()
 
-    runtime = ServiceRuntime(settings, migrations=MIGRATIONS, handlers=handlers, on_stop=[close_clients])
+    async def start_sweeper(running: ServiceRuntime) -> None:
+        running.spawn(run_sweeper(running.sessionmaker, settings.waiting_sweep_seconds), "waiting-sweeper")
+
+    runtime = ServiceRuntime(settings, migrations=MIGRATIONS, handlers=handlers, on_start=[start_sweeper],
+                             on_stop=[close_clients])
     attach(runtime.sessionmaker, deps)
     runtime.state["deps"] = deps
     return runtime

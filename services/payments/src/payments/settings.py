@@ -41,8 +41,8 @@ class PaymentsSettings(ServiceSettings):
     # Where people open links (the storefront, i.e. the gateway): Checkout and Connect return URLs.
     public_base_url: str = "http://127.0.0.1:8000"
 
-    # Reconciliation with Stripe (0 = only on demand).
-    reconciliation_interval_seconds: float = Field(default=0.0, ge=0)
+    # How often Stripe events that wait for an order are checked again (decision 0302).
+    waiting_sweep_seconds: float = Field(default=2.0, gt=0)
 
     def secret_key(self) -> str:
         return _secret(self.stripe_secret_key, LOCAL_SECRET_KEY)

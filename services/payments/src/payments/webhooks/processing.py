@@ -8,17 +8,21 @@ runs again when the order's ``order.paid`` arrives -- it is never dropped.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from homecraft_shared.db import utcnow
 from payments.models import PaidOrder, StripeEvent
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -109,3 +113,38 @@ async def resume_waiting(session: AsyncSession, order: PaidOrder) -> int:
     for row in rows:
         await process(session, row)
     return len(rows)
+
+
+async def sweep_waiting(session: AsyncSession) -> int:
+    """Run the waiting events whose order is known by now.
+
+    ``order.paid`` resumes the events waiting for it in its own transaction, but an event can start
+    waiting concurrently (its transaction did not see the order yet; the order's did not see the
+    event waiting yet). This sweep closes that window: nothing waits for a known order for long.
+    """
+    rows = (await session.scalars(select(StripeEvent).where(StripeEvent.status == "waiting")
+                                  .order_by(StripeEvent.stripe_created, StripeEvent.received_at).limit(200))).all()
+    resumed = 0
+    for row in rows:
+        key = row.waiting_for_order
+        if not key:
+            continue
+        known = await session.scalar(select(PaidOrder.order_id).where(or_(
+            PaidOrder.order_id == key, PaidOrder.payment_intent_id == key, PaidOrder.charge_id == key)).limit(1))
+        if known is not None:
+            await process(session, row)
+            resumed += 1
+    return resumed
+
+
+async def run_sweeper(sessionmaker: async_sessionmaker[AsyncSession], interval_seconds: float) -> None:
+    while True:
+        try:
+            async with sessionmaker() as session:
+                if await sweep_waiting(session):
+                    await session.commit()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # e.g. the database busy; the next pass tries again
+            logger.warning("sweep of waiting Stripe events failed", extra={"error": repr(exc)})
+        await asyncio.sleep(interval_seconds)

@@ -1,0 +1,256 @@
+"""Benchmark payments' webhook path: signed Stripe webhooks processed per second end to end, with
+p50/p99 latency at half of that load, beside the same database's single-row commit rate.
+
+Starts a nats-server and the payments service as a real process (its own database), loads N paid
+orders into its ``order.paid`` projection (two sellers each), then sends one signed ``refund.created``
+webhook per order (signed as Stripe signs, with the platform secret) over HTTP. End to end means:
+the webhook verified and stored with its outbox row (answered 2xx), published to JetStream, consumed,
+and the refund's ledger movement, entries, balances and ``payment.refunded`` committed (the stored
+event's ``processed`` status, which commits in that same transaction, is what is polled).
+
+1. flat out: N webhooks from C concurrent senders; webhooks/s = N / (first send -> last processed);
+2. paced at half that rate (open loop) for about 10 s: latency per webhook = send -> processed, p50/p99;
+3. the same database, same driver: single-row INSERT transactions per second with C writers.
+
+    .venv/bin/python bench/payments_webhooks.py              # SQLite file (the embedded default)
+    .venv/bin/python bench/payments_webhooks.py --postgres   # a throwaway PostgreSQL 15 cluster
+
+Targets (issue 12): webhooks/s >= 0.3 x the commit rate; p99 <= 200 ms at half load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from homecraft_shared.db import create_engine, utcnow
+from homecraft_shared.identity import generate_keypair
+from homecraft_shared.testing.infra import NatsServer, PostgresCluster, free_port
+
+SECRET = "whsec_bench_platform"
+
+
+def sign(payload: bytes) -> str:
+    timestamp = int(time.time())
+    mac = hmac.new(SECRET.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def refund_event(index: int, run: str) -> tuple[str, bytes]:
+    event_id = f"evt_{run}_{index}"
+    event = {
+        "id": event_id, "object": "event", "type": "refund.created", "created": int(time.time()), "livemode": False,
+        "api_version": "2026-10-28.endive", "pending_webhooks": 1,
+        "data": {"object": {
+            "id": f"re_{run}_{index}", "object": "refund", "amount": 1500, "currency": "usd", "status": "succeeded",
+            "payment_intent": f"pi_bench_{index}", "charge": f"ch_bench_{index}",
+            "metadata": {"order_id": f"bench-{index}"}}},
+    }
+    return event_id, json.dumps(event).encode()
+
+
+async def load_orders(database_url: str, count: int) -> None:
+    """Paid orders as the order.paid projection stores them: two sellers, 10 % fee."""
+    from payments.models import PaidOrder, PaidOrderLine
+
+    engine = create_engine(database_url)
+    now = utcnow()
+    orders, lines = [], []
+    for i in range(count):
+        orders.append(dict(order_id=f"bench-{i}", buyer_id="buyer", currency="usd", subtotal_cents=5000, tax_cents=0,
+                           shipping_cents=0, total_cents=5000, marketplace_percent="10.00", payment_method="stripe",
+                           checkout_session_id=f"cs_bench_{i}", payment_intent_id=f"pi_bench_{i}",
+                           charge_id=f"ch_bench_{i}", paid_at=now, projected_at=now, refunded_cause=None))
+        for position, (seller, gross) in enumerate((("seller-a", 2000), ("seller-b", 3000))):
+            lines.append(dict(line_id=f"bench-{i}-{position}", order_id=f"bench-{i}", position=position, seller_id=seller,
+                              product_id=f"p-{position}", title="Bench model", quantity=1, gross_cents=gross,
+                              fee_cents=gross // 10, net_cents=gross - gross // 10))
+    async with engine.begin() as connection:
+        await connection.execute(sa.insert(PaidOrder.__table__), orders)
+        await connection.execute(sa.insert(PaidOrderLine.__table__), lines)
+    await engine.dispose()
+
+
+async def processed_times(database_url: str, ids: list[str]) -> dict[str, float]:
+    from payments.models import StripeEvent
+
+    engine = create_engine(database_url)
+    async with engine.connect() as connection:
+        rows = (await connection.execute(sa.select(StripeEvent.event_id, StripeEvent.processed_at)
+                                         .where(StripeEvent.event_id.in_(ids), StripeEvent.status == "processed"))).all()
+    await engine.dispose()
+    return {event_id: at.replace(tzinfo=dt.UTC).timestamp() if at.tzinfo is None else at.timestamp()
+            for event_id, at in rows}
+
+
+async def wait_processed(database_url: str, ids: list[str], within: float = 300) -> dict[str, float]:
+    deadline = time.monotonic() + within
+    while True:
+        done = await processed_times(database_url, ids)
+        if len(done) == len(ids):
+            return done
+        if time.monotonic() > deadline:
+            raise SystemExit(f"only {len(done)} of {len(ids)} webhooks processed within {within}s")
+        await asyncio.sleep(0.05)
+
+
+async def flat_out(url: str, database_url: str, indexes: range, concurrency: int) -> float:
+    run = uuid.uuid4().hex[:8]
+    events = [refund_event(i, run) for i in indexes]
+    queue = list(reversed(events))
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=httpx.Limits(max_connections=concurrency)) as client:
+        async def sender() -> None:
+            while queue:
+                _, payload = queue.pop()
+                response = await client.post("/webhooks/stripe", content=payload, headers={"Stripe-Signature": sign(payload)})
+                assert response.status_code == 200, response.text
+
+        started = time.perf_counter()
+        await asyncio.gather(*(sender() for _ in range(concurrency)))
+        intake = time.perf_counter() - started
+        await wait_processed(database_url, [event_id for event_id, _ in events])
+        print(f"  {len(events)} webhooks: all answered (stored) after {intake:.2f}s, all processed after "
+              f"{time.perf_counter() - started:.2f}s")
+        return len(events) / (time.perf_counter() - started)
+
+
+async def paced(url: str, database_url: str, indexes: range, rate: float) -> tuple[float, float, int]:
+    run = uuid.uuid4().hex[:8]
+    events = [refund_event(i, run) for i in indexes]
+    sent_at: dict[str, float] = {}
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=httpx.Limits(max_connections=64)) as client:
+        async def send(event_id: str, payload: bytes) -> None:
+            sent_at[event_id] = time.time()
+            response = await client.post("/webhooks/stripe", content=payload, headers={"Stripe-Signature": sign(payload)})
+            assert response.status_code == 200, response.text
+
+        tasks = []
+        start = time.perf_counter()
+        for n, (event_id, payload) in enumerate(events):
+            delay = start + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(send(event_id, payload)))
+        await asyncio.gather(*tasks)
+    done = await wait_processed(database_url, list(sent_at))
+    latencies = sorted((done[event_id] - sent_at[event_id]) * 1000 for event_id in sent_at)
+    return statistics.median(latencies), latencies[max(0, int(len(latencies) * 0.99) - 1)], len(latencies)
+
+
+async def commit_rate(database_url: str, count: int, concurrency: int) -> float:
+    engine = create_engine(database_url)
+    metadata = sa.MetaData()
+    table = sa.Table("bench_single_row", metadata, sa.Column("id", sa.String(36), primary_key=True),
+                     sa.Column("at", sa.DateTime(timezone=True)))
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    queue = list(range(count))
+
+    async def writer() -> None:
+        while queue:
+            queue.pop()
+            async with engine.begin() as connection:
+                await connection.execute(table.insert().values(id=str(uuid.uuid4()), at=utcnow()))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(writer() for _ in range(concurrency)))
+    rate = count / (time.perf_counter() - started)
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.drop_all)
+    await engine.dispose()
+    return rate
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"{url} did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--webhooks", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--paced-seconds", type=float, default=10.0)
+    parser.add_argument("--postgres", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="payments-bench-") as tmp:
+        work = Path(tmp)
+        nats = NatsServer(work / "nats")
+        nats.start()
+        cluster = None
+        process = None
+        try:
+            if args.postgres:
+                cluster = PostgresCluster(work / "pg")
+                cluster.start()
+                import asyncpg
+
+                async def create() -> None:
+                    connection = await asyncpg.connect(cluster.admin_url().replace("postgresql+asyncpg://", "postgresql://"))
+                    await connection.execute('CREATE DATABASE "payments_bench"')
+                    await connection.close()
+
+                asyncio.run(create())
+                database_url = cluster.admin_url("payments_bench")
+            else:
+                database_url = f"sqlite+aiosqlite:///{work / 'payments.db'}"
+            port = free_port()
+            env = {**os.environ, "PYTHONUNBUFFERED": "1", "PAYMENTS_DATABASE_URL": database_url,
+                   "PAYMENTS_NATS_URL": nats.url, "PAYMENTS_IDENTITY_PUBLIC_KEY": generate_keypair()[1],
+                   "PAYMENTS_STRIPE_WEBHOOK_SECRET": SECRET, "PAYMENTS_LOG_LEVEL": "WARNING",
+                   "PAYMENTS_STRIPE_API_BASE": "http://127.0.0.1:9"}
+            subprocess.run([sys.executable, "-m", "payments", "migrate"], env=env, check=True, capture_output=True)
+            paced_count = 4000
+            asyncio.run(load_orders(database_url, args.webhooks + paced_count))
+            log = work / "payments.log"
+            process = subprocess.Popen([sys.executable, "-m", "payments", "serve", "--port", str(port)], env=env,
+                                       stdout=log.open("wb"), stderr=subprocess.STDOUT)
+            url = f"http://127.0.0.1:{port}"
+            wait_ready(url, process, log)
+            asyncio.run(flat_out(url, database_url, range(0, 50), 4))  # warm-up (connections, streams, consumers)
+            rate = asyncio.run(flat_out(url, database_url, range(50, args.webhooks), args.concurrency))
+            half = rate / 2
+            count = min(paced_count, max(50, int(half * args.paced_seconds)))
+            p50, p99, n = asyncio.run(paced(url, database_url, range(args.webhooks, args.webhooks + count), half))
+            commits = asyncio.run(commit_rate(database_url, 2000, args.concurrency))
+            backend = "PostgreSQL" if args.postgres else "SQLite"
+            print(f"payments webhook path on {backend} ({os.cpu_count()} CPUs)")
+            print(f"signed webhooks end to end: {rate:8.1f} webhooks/s  ({args.webhooks - 50} refund.created, "
+                  f"{args.concurrency} senders; each: verify, store, outbox, JetStream, consume, ledger + event commit)")
+            print(f"at half load ({half:.0f}/s, {n} webhooks): p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   (target p99 <= 200 ms)")
+            print(f"single-row commits:         {commits:8.1f} commits/s (same database and driver, {args.concurrency} writers)")
+            print(f"ratio:                      {rate / commits:8.2f}  (target >= 0.3)")
+        finally:
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
+            if cluster is not None:
+                cluster.stop()
+            nats.stop()
+
+
+if __name__ == "__main__":
+    main()
