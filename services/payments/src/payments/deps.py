@@ -29,4 +29,5 @@ def attach(sessionmaker: async_sessionmaker[AsyncSession], deps: Deps) -> None:
 
 
 def deps(session: AsyncSession) -> Deps:
-    return session.info[_KEY]
+    found: Deps = session.info[_KEY]
+    return found

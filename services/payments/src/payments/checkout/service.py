@@ -40,7 +40,7 @@ def session_params(order: dict[str, Any], *, token: str | None, allowed_countrie
                    public_base_url: str) -> dict[str, Any]:
     base = public_base_url.rstrip("/")
     order_id = str(order["id"])
-    line_items = [{
+    line_items: list[dict[str, Any]] = [{
         "price_data": {"currency": order["currency"].lower(), "unit_amount": int(line["unit_price_cents"]),
                        "product_data": {"name": str(line["title"])[:250] or f"Product {line['product_id']}"}},
         "quantity": int(line["quantity"]),
@@ -82,10 +82,11 @@ async def _orders_call(session: AsyncSession, method: str, url: str, **kwargs: A
     if response.status_code >= 500:
         raise OrdersUnavailable("The orders service failed; try again in a moment.")
     if response.status_code >= 400:
-        body = response.json() if response.headers.get("content-type", "").endswith("json") else {}
-        raise Problem(body.get("detail") or f"The orders service refused ({response.status_code}).",
-                      status=response.status_code, title=body.get("title") or "Refused by orders")
-    return response.json()
+        body: dict[str, Any] = response.json() if response.headers.get("content-type", "").endswith("json") else {}
+        raise Problem(str(body.get("detail") or f"The orders service refused ({response.status_code})."),
+                      status=response.status_code, title=str(body.get("title") or "Refused by orders"))
+    answer: dict[str, Any] = response.json()
+    return answer
 
 
 async def start(session: AsyncSession, order_id: str, token: str | None) -> CheckoutStarted:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from homecraft_shared.db import is_sqlite
+from homecraft_shared.db import dialect_of
 from payments.ledger.domain import DEBIT_REASONS, Movement, Reason
 from payments.models import LedgerEntry, LedgerMovement, SellerBalance
 
@@ -48,7 +48,7 @@ async def lock_balances(session: AsyncSession, seller_ids: Iterable[str]) -> dic
         await _balance_row(session, seller_id)
     await session.flush()
     query = select(SellerBalance).where(SellerBalance.seller_id.in_(ids)).order_by(SellerBalance.seller_id)
-    if not is_sqlite(str(session.bind.url)):
+    if dialect_of(session) != "sqlite":
         query = query.with_for_update()
     rows = (await session.scalars(query.execution_options(populate_existing=True))).all()
     return {row.seller_id: row.balance_cents for row in rows}
@@ -69,7 +69,7 @@ async def line_debits(session: AsyncSession, order_id: str) -> dict[str, int]:
                LedgerEntry.line_id.is_not(None))
         .group_by(LedgerEntry.line_id)
     )
-    return {line_id: -int(total) for line_id, total in rows.all()}
+    return {str(line_id): -int(total) for line_id, total in rows.all()}
 
 
 async def entries_of_movement(session: AsyncSession, key: str) -> list[LedgerEntry]:

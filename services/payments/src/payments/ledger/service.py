@@ -10,7 +10,7 @@ from payments.connect import service as connect
 from payments.ledger import repository
 from payments.ledger.domain import Reason
 from payments.ledger.schemas import EntryOut, OrderPayout, SellerPayouts, TransferOut
-from payments.models import LedgerEntry, PaidOrder, Payout, SellerBalance
+from payments.models import LedgerEntry, PaidOrder, PaidOrderLine, Payout, SellerBalance
 from payments.paid_orders import repository as orders
 from payments.payouts.service import is_free
 
@@ -47,7 +47,8 @@ async def order_payouts(session: AsyncSession, seller_id: str, *, page: int, pag
     return out
 
 
-async def _order_payout(session: AsyncSession, seller_id: str, order: PaidOrder, lines: list) -> OrderPayout:
+async def _order_payout(session: AsyncSession, seller_id: str, order: PaidOrder,
+                        lines: list[PaidOrderLine]) -> OrderPayout:
     gross = sum(line.gross_cents for line in lines)
     fee = sum(line.fee_cents for line in lines)
     net = sum(line.net_cents for line in lines)

@@ -54,25 +54,22 @@ async def compare(session: AsyncSession, transfers: list[dict[str, Any]], refund
     # which payments are ours (a Stripe account may have other business on it)
     intents: dict[str, str] = {}
     charges: dict[str, str] = {}
-    for order_id, intent, charge in (await session.execute(
-            select(PaidOrder.order_id, PaidOrder.payment_intent_id, PaidOrder.charge_id))).all():
-        intents.update({intent: order_id} if intent else {})
-        charges.update({charge: order_id} if charge else {})
-    for order_id, intent, charge in (await session.execute(
-            select(Checkout.order_id, Checkout.payment_intent_id, Checkout.charge_id))).all():
-        intents.update({intent: order_id} if intent else {})
-        charges.update({charge: order_id} if charge else {})
+    for table in (PaidOrder, Checkout):
+        for ours, intent, charge in (await session.execute(
+                select(table.order_id, table.payment_intent_id, table.charge_id))).all():
+            intents.update({intent: ours} if intent else {})
+            charges.update({charge: ours} if charge else {})
 
     # transfers <-> PAYOUT entries
     payouts = {e.stripe_object_id: e for e in (await session.scalars(
         select(LedgerEntry).where(LedgerEntry.reason == "payout"))).all()}
     seen: set[str] = set()
     for transfer in transfers:
-        order_id = text((transfer.get("metadata") or {}).get("order_id")) or text(transfer.get("transfer_group")) or None
+        group = text((transfer.get("metadata") or {}).get("order_id")) or text(transfer.get("transfer_group")) or None
         entry = payouts.get(transfer["id"])
         if entry is None:
-            if order_id:  # a marketplace transfer the ledger does not know
-                out.append(Difference("stripe_without_entry", "transfer", transfer["id"], order_id, transfer["amount"], None,
+            if group:  # a marketplace transfer the ledger does not know
+                out.append(Difference("stripe_without_entry", "transfer", transfer["id"], group, transfer["amount"], None,
                                       "a Stripe transfer with no PAYOUT entry"))
             continue
         seen.add(transfer["id"])
@@ -90,19 +87,19 @@ async def compare(session: AsyncSession, transfers: list[dict[str, Any]], refund
     moved = set((await session.scalars(select(LedgerMovement.stripe_object_id).where(LedgerMovement.kind == "refund"))).all())
     seen = set()
     for refund in refunds:
-        order_id = intents.get(object_id(refund.get("payment_intent"))) or charges.get(object_id(refund.get("charge")))
-        if order_id is None:
+        refund_order = intents.get(object_id(refund.get("payment_intent"))) or charges.get(object_id(refund.get("charge")))
+        if refund_order is None:
             continue
         seen.add(refund["id"])
         row = rows.get(refund["id"])
         if row is None or (refund.get("status") == "succeeded" and refund["id"] not in moved):
-            out.append(Difference("stripe_without_entry", "refund", refund["id"], order_id, refund["amount"], None,
+            out.append(Difference("stripe_without_entry", "refund", refund["id"], refund_order, refund["amount"], None,
                                   f"a {refund.get('status')} refund the ledger has not recorded"))
         elif row.amount_cents != refund["amount"]:
-            out.append(Difference("amount_differs", "refund", refund["id"], order_id, refund["amount"], row.amount_cents,
+            out.append(Difference("amount_differs", "refund", refund["id"], refund_order, refund["amount"], row.amount_cents,
                                   "refund amount differs"))
         elif row.status != refund.get("status"):
-            out.append(Difference("status_differs", "refund", refund["id"], order_id, refund["amount"], row.amount_cents,
+            out.append(Difference("status_differs", "refund", refund["id"], refund_order, refund["amount"], row.amount_cents,
                                   f"Stripe says {refund.get('status')}, the ledger {row.status}"))
     for refund_id, row in rows.items():
         if refund_id not in seen:
@@ -115,18 +112,18 @@ async def compare(session: AsyncSession, transfers: list[dict[str, Any]], refund
     known = {d.dispute_id: d for d in (await session.scalars(select(Dispute))).all()}
     seen = set()
     for dispute in disputes:
-        order_id = charges.get(object_id(dispute.get("charge")))
-        if order_id is None:
+        dispute_order = charges.get(object_id(dispute.get("charge")))
+        if dispute_order is None:
             continue
         seen.add(dispute["id"])
         if dispute.get("status") == "lost" and dispute["id"] not in chargebacks:
-            out.append(Difference("stripe_without_entry", "dispute", dispute["id"], order_id, dispute["amount"], None,
+            out.append(Difference("stripe_without_entry", "dispute", dispute["id"], dispute_order, dispute["amount"], None,
                                   "a lost dispute with no chargeback entries"))
         elif dispute.get("status") != "lost" and dispute["id"] in chargebacks:
-            out.append(Difference("status_differs", "dispute", dispute["id"], order_id, dispute["amount"], None,
+            out.append(Difference("status_differs", "dispute", dispute["id"], dispute_order, dispute["amount"], None,
                                   f"charged back, but Stripe says {dispute.get('status')}"))
         elif dispute["id"] not in known:
-            out.append(Difference("stripe_without_entry", "dispute", dispute["id"], order_id, dispute["amount"], None,
+            out.append(Difference("stripe_without_entry", "dispute", dispute["id"], dispute_order, dispute["amount"], None,
                                   "a dispute the service never recorded"))
     for dispute_id in chargebacks - seen:
         out.append(Difference("entry_without_stripe", "dispute", dispute_id or "?", None, None, None,
@@ -134,10 +131,10 @@ async def compare(session: AsyncSession, transfers: list[dict[str, Any]], refund
 
     # the ledger's own invariant (P6)
     summed = await ledger.sum_by_seller(session)
-    for row in (await session.scalars(select(SellerBalance))).all():
-        if row.balance_cents != summed.get(row.seller_id, 0):
-            out.append(Difference("balance_mismatch", "balance", row.seller_id, None, None, row.balance_cents,
-                                  f"stored balance {row.balance_cents} != Σ entries {summed.get(row.seller_id, 0)}"))
+    for stored in (await session.scalars(select(SellerBalance))).all():
+        if stored.balance_cents != summed.get(stored.seller_id, 0):
+            out.append(Difference("balance_mismatch", "balance", stored.seller_id, None, None, stored.balance_cents,
+                                  f"stored balance {stored.balance_cents} != Σ entries {summed.get(stored.seller_id, 0)}"))
     return out
 
 

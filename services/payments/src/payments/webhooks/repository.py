@@ -8,15 +8,18 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from homecraft_shared.db import is_sqlite
+from homecraft_shared.db import dialect_of
 from payments.models import StripeEvent
 
 
 async def insert_once(session: AsyncSession, values: dict[str, object]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING: True when this call stored the event, False for a duplicate."""
-    dialect_insert = sqlite.insert if is_sqlite(str(session.bind.url)) else postgresql.insert
-    statement = dialect_insert(StripeEvent).values(**values).on_conflict_do_nothing(index_elements=["event_id"])
-    result = await session.execute(statement.returning(StripeEvent.event_id))
+    if dialect_of(session) == "sqlite":
+        statement = sqlite.insert(StripeEvent).values(**values).on_conflict_do_nothing(index_elements=["event_id"])
+        result = await session.execute(statement.returning(StripeEvent.event_id))
+    else:
+        pg = postgresql.insert(StripeEvent).values(**values).on_conflict_do_nothing(index_elements=["event_id"])
+        result = await session.execute(pg.returning(StripeEvent.event_id))
     return result.scalar_one_or_none() is not None
 
 
