@@ -13,22 +13,31 @@ from catalog.images.schemas import ImageOut
 from catalog.models import CatalogType
 
 
-class ProductCard(BaseModel):
+class ProductFacts(BaseModel):
+    """What every product response says (cards and product pages); ``of`` reads it off a row."""
+
     id: uuid.UUID
     title: str
     slug: str
     kind: CatalogType
-    category_id: int
     seller_id: str
     price_cents: int
     currency: str
     is_free: bool
+    created_at: dt.datetime
+
+    @classmethod
+    def fields_of(cls, source: object) -> dict[str, object]:
+        return {name: getattr(source, name) for name in ProductFacts.model_fields}
+
+
+class ProductCard(ProductFacts):
+    category_id: int
     image_url: str | None = Field(description="The primary image (or the first by sort order), or null")
     rating_avg: float | None = Field(description="Average product rating, 2 decimals; null without reviews")
     rating_count: int
     trending_badge: bool = Field(description="Manually trending, or in the top 12 by score with score > 0 (C7)")
     can_buy: bool = Field(description="The seller is payout-ready or an owner (C10)")
-    created_at: dt.datetime
 
 
 class Page(BaseModel):
@@ -89,17 +98,9 @@ class RatingSummary(BaseModel):
     count: int
 
 
-class ProductDetail(BaseModel):
-    id: uuid.UUID
-    title: str
-    slug: str
-    kind: CatalogType
-    seller_id: str
+class ProductDetail(ProductFacts):
     short_description: str
     description: str
-    price_cents: int
-    currency: str
-    is_free: bool
     is_featured: bool
     category: CategoryRef
     parent_category: CategoryRef | None
@@ -111,6 +112,5 @@ class ProductDetail(BaseModel):
     assets: list[AssetSummary] = Field(description="FILE products: the files included (names, formats, sizes)")
     trending_badge: bool
     can_buy: bool
-    created_at: dt.datetime
     published_at: dt.datetime | None
     more_like_this: list[ProductCard]

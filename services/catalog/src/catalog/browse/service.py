@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
+from typing import Any
 
 from catalog.assets.schemas import AssetSummary
 from catalog.browse import domain
@@ -40,6 +41,11 @@ class Listing:
     has_next: bool
     notice: str | None
 
+    def page_fields(self, window: PageWindow) -> dict[str, Any]:
+        """The fields every list response has (``schemas.Page``) plus the fallback notice."""
+        return {"items": self.items, "page": window.page, "page_size": window.page_size, "total": self.total,
+                "total_exact": self.total_exact, "has_next": self.has_next, "notice": self.notice}
+
 
 def _ref(category: Category) -> CategoryRef:
     return CategoryRef(id=category.id, name=category.name, slug=category.slug, type=category.type)
@@ -59,21 +65,13 @@ class BrowseService:
     def _card(row: CardRow, top_ids: AbstractSet[uuid.UUID], images: dict[uuid.UUID, str]) -> ProductCard:
         key = images.get(row.id)
         return ProductCard(
-            id=row.id,
-            title=row.title,
-            slug=row.slug,
-            kind=row.kind,
+            **ProductCard.fields_of(row),
             category_id=row.category_id,
-            seller_id=row.seller_id,
-            price_cents=row.price_cents,
-            currency=row.currency,
-            is_free=row.is_free,
             image_url=image_url(key) if key else None,
             rating_avg=rating_avg(row.rating_sum, row.rating_count),
             rating_count=row.rating_count,
             trending_badge=domain.trending_badge(row, top_ids),
             can_buy=row.can_buy,
-            created_at=row.created_at,
         )
 
     async def _top_ids(self) -> AbstractSet[uuid.UUID]:
@@ -115,18 +113,7 @@ class BrowseService:
         resolved = domain.resolve_sort(sort, has_query=query is not None)
         flt = ProductFilter(kind=kind, search=query is not None, terms=tuple(search_terms(query)))
         listing = await self._list(flt, resolved, window)
-        return BrowseResult(
-            items=listing.items,
-            page=window.page,
-            page_size=window.page_size,
-            total=listing.total,
-            total_exact=listing.total_exact,
-            has_next=listing.has_next,
-            kind=kind,
-            q=query,
-            sort=resolved,
-            notice=listing.notice,
-        )
+        return BrowseResult(**listing.page_fields(window), kind=kind, q=query, sort=resolved)
 
     # -- home (C6) -------------------------------------------------------------------------------
 
@@ -165,14 +152,8 @@ class BrowseService:
             category=_ref(category),
             parent=_ref(category.parent) if category.parent is not None else None,
             children=[CategoryChip(**_ref(c).model_dump(), product_count=counts.get(c.id, 0)) for c in children],
-            items=listing.items,
-            page=window.page,
-            page_size=window.page_size,
-            total=listing.total,
-            total_exact=listing.total_exact,
-            has_next=listing.has_next,
             sort=sort,
-            notice=listing.notice,
+            **listing.page_fields(window),
         )
 
     # -- product page (C9) -----------------------------------------------------------------------
@@ -195,16 +176,9 @@ class BrowseService:
             )
         is_file = product.kind is CatalogType.FILE
         return ProductDetail(
-            id=product.id,
-            title=product.title,
-            slug=product.slug,
-            kind=product.kind,
-            seller_id=product.seller_id,
+            **ProductDetail.fields_of(product),
             short_description=product.short_description,
             description=product.description,
-            price_cents=product.price_cents,
-            currency=product.currency,
-            is_free=product.is_free,
             is_featured=product.is_featured,
             category=_ref(product.category),
             parent_category=_ref(product.category.parent) if product.category.parent is not None else None,
@@ -222,7 +196,6 @@ class BrowseService:
             assets=[AssetSummary.model_validate(asset) for asset in product.assets] if is_file else [],
             trending_badge=domain.trending_badge(product, top_ids),
             can_buy=can_buy(seller_payout_ready=payout_ready, seller_is_owner=product.seller_is_owner),
-            created_at=product.created_at,
             published_at=product.published_at,
             more_like_this=await self._cards(more, top_ids),
         )
