@@ -127,3 +127,25 @@ async def test_a_review_of_a_refunded_line_is_marked_as_such(eng: Engagement) ->
     await eng.refund_order(order_id, "buyer-1", (line, p, "s1"))
     [shown] = (await eng.client.get(f"/products/{p}/reviews")).json()["reviews"]
     assert shown["refunded"] is True
+
+
+async def test_a_succeeded_refund_of_one_line_marks_only_that_lines_review(eng: Engagement) -> None:
+    from homecraft_shared.events.payments import PaymentRefundedV1
+
+    p = await eng.publish_product(seller_id="s1")
+    order_id, [first, second] = await eng.pay_order("buyer-1", (p, "s1"), (p, "s1"))
+    for line in (first, second):
+        assert (await review(eng, "buyer-1", line, 3)).status_code == 201
+
+    def refund(status: str) -> PaymentRefundedV1:
+        return PaymentRefundedV1(
+            order_id=order_id, refund_id="re_1", payment_intent_id="pi_1", status=status, amount_cents=1500,
+            currency="usd", line_ids=[first], refunded_total_cents=1500, charged_total_cents=3000,
+            fully_refunded=False, observed_at=utcnow())
+
+    await eng.deliver(refund("pending"))  # not refunded yet
+    shown = {r["line_id"]: r["refunded"] for r in (await eng.client.get(f"/products/{p}/reviews")).json()["reviews"]}
+    assert shown == {first: False, second: False}
+    await eng.deliver(refund("succeeded"))
+    shown = {r["line_id"]: r["refunded"] for r in (await eng.client.get(f"/products/{p}/reviews")).json()["reviews"]}
+    assert shown == {first: True, second: False}

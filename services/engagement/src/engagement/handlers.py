@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from engagement.projections import service as projections
 from homecraft_shared.events.catalog import ProductPublishedV1, ProductUnlistedV1, ProductUpdatedV1
 from homecraft_shared.events.orders import OrderPaidV1, OrderRefundedV1
+from homecraft_shared.events.payments import PaymentRefundedV1
 from homecraft_shared.messaging.consumer import HandlerRegistry
 from homecraft_shared.messaging.envelope import EventEnvelope
 
@@ -43,3 +44,8 @@ async def on_order_paid(session: AsyncSession, data: OrderPaidV1, _: EventEnvelo
 @handlers.on(OrderRefundedV1, reads=("order_id", "refunded_at"))
 async def on_order_refunded(session: AsyncSession, data: OrderRefundedV1, _: EventEnvelope) -> None:
     await projections.apply_order_refunded(session, data)
+
+
+@handlers.on(PaymentRefundedV1, reads=("order_id", "status", "line_ids", "fully_refunded", "observed_at"))
+async def on_payment_refunded(session: AsyncSession, data: PaymentRefundedV1, _: EventEnvelope) -> None:
+    await projections.apply_payment_refunded(session, data)

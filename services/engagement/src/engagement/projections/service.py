@@ -16,6 +16,7 @@ from engagement.models import ProductFact, PurchasedLine
 from engagement.projections import repository
 from homecraft_shared.events.catalog import ProductPublishedV1, ProductSnapshot, ProductUnlistedV1, ProductUpdatedV1
 from homecraft_shared.events.orders import OrderPaidV1, OrderRefundedV1
+from homecraft_shared.events.payments import PaymentRefundedV1
 
 
 def _copy(product: ProductFact, data: ProductSnapshot) -> None:
@@ -88,3 +89,15 @@ async def apply_order_refunded(session: AsyncSession, data: OrderRefundedV1) -> 
     for line in await repository.order_lines(session, data.order_id):
         if line.refunded_at is None:
             line.refunded_at = data.refunded_at
+
+
+async def apply_payment_refunded(session: AsyncSession, data: PaymentRefundedV1) -> None:
+    """A succeeded Stripe refund of specific lines (a refund request's, R5): those lines are refunded,
+    so their reviews show it. A refund not tied to lines marks nothing until the whole order is
+    refunded (``order.refunded``, or ``fully_refunded`` here)."""
+    if data.status != "succeeded":
+        return
+    lines = await repository.order_lines(session, data.order_id)
+    for line in lines:
+        if line.refunded_at is None and (data.fully_refunded or line.line_id in data.line_ids):
+            line.refunded_at = data.observed_at
