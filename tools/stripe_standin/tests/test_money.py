@@ -269,3 +269,15 @@ async def test_concurrent_transfers_and_refunds_never_overdraw_the_charge(standi
     refunded = await asyncio.gather(*(refund(1000) for _ in range(8)))
     assert sum(refunded) == 5000
     assert standin.client.v1.charges.retrieve(other.id).amount_refunded == 5000
+
+
+async def test_async_auto_paging_follows_the_cursors(standin: Standin) -> None:
+    client = stripe.StripeClient("sk_test_standin_tests", base_addresses={"api": standin.url}, max_network_retries=0,
+                                 http_client=stripe.HTTPXClient())
+    session = paid_session(standin)
+    made = [standin.client.v1.refunds.create({"payment_intent": session.payment_intent, "amount": 100}).id
+            for _ in range(5)]
+    listing = await client.v1.refunds.list_async({"limit": 2, "payment_intent": session.payment_intent})
+    assert listing.has_more is True
+    seen = [refund.id async for refund in listing.auto_paging_iter()]
+    assert seen == list(reversed(made))
