@@ -7,7 +7,7 @@ from typing import Annotated
 import httpx
 import pytest
 from fastapi import Depends, FastAPI
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from homecraft_shared.errors import install_error_handlers
 from homecraft_shared.inputs import (
@@ -18,6 +18,7 @@ from homecraft_shared.inputs import (
     Id,
     IdParam,
     Line,
+    Omittable,
     Page,
     Paging,
     QueryText,
@@ -140,3 +141,24 @@ async def test_the_openapi_document_shows_the_bounds(client: httpx.AsyncClient) 
     assert params["thing_id"]["maximum"] == INT32_MAX
     assert params["page"]["maximum"] == MAX_PAGE
     assert params["page_size"]["maximum"] == 100
+
+
+class Patch(BaseModel):
+    name: Omittable[Line] = Field(default=None, max_length=5)
+    size: Omittable[Count] = None
+    cleared: Count | None = None
+
+
+def test_omittable_fields_may_be_left_out_but_not_null() -> None:
+    assert Patch.model_validate({}).model_fields_set == set()
+    assert Patch.model_validate({"name": "lamp", "size": 3, "cleared": None}).name == "lamp"
+    for body in ({"name": None}, {"size": None}, {"name": "too long"}, {"size": True}):
+        with pytest.raises(ValidationError):
+            Patch.model_validate(body)
+
+
+def test_omittable_fields_are_not_nullable_in_the_schema() -> None:
+    properties = Patch.model_json_schema()["properties"]
+    assert properties["name"] == {"type": "string", "maxLength": 5, "title": "Name"}
+    assert properties["size"]["type"] == "integer" and "default" not in properties["size"]
+    assert {"type": "null"} in properties["cleared"]["anyOf"]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from PIL import Image
 
 from catalog.app import create_app
 from catalog.models import Category, DigitalAsset, Product, ProductImage
@@ -125,32 +126,53 @@ async def running_catalog(
 
 # --- sample files ---------------------------------------------------------------------------------
 
+def _picture(fmt: str, mode: str = "RGB", **options: Any) -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, (4, 3), "orange").save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
 def png() -> bytes:
-    return b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 64
+    return _picture("PNG")
 
 
 def jpeg() -> bytes:
-    return b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64
+    return _picture("JPEG")
 
 
 def gif() -> bytes:
-    return b"GIF89a" + b"\x00" * 64
+    return _picture("GIF", "P")
 
 
 def webp() -> bytes:
-    return b"RIFF" + struct.pack("<I", 72) + b"WEBPVP8 " + b"\x00" * 64
+    return _picture("WEBP", lossless=True)
+
+
+TRIANGLE = ((0.0, 0.0, 0.0), (10.0, 0.0, 0.0), (0.0, 10.0, 0.0))
 
 
 def binary_stl(triangles: int = 2) -> bytes:
-    return b"\x00" * 80 + struct.pack("<I", triangles) + b"\x00" * (50 * triangles)
+    facet = struct.pack("<3f", 0, 0, 1) + b"".join(struct.pack("<3f", *v) for v in TRIANGLE) + b"\x00\x00"
+    return b"\x00" * 80 + struct.pack("<I", triangles) + facet * triangles
 
 
 def ascii_stl() -> bytes:
-    return b"solid cube\n facet normal 0 0 1\n  outer loop\n   vertex 0 0 0\n  endloop\n endfacet\nendsolid cube\n"
+    vertices = "".join(f"   vertex {x} {y} {z}\n" for x, y, z in TRIANGLE)
+    return f"solid cube\n facet normal 0 0 1\n  outer loop\n{vertices}  endloop\n endfacet\nendsolid cube\n".encode()
 
 
 def obj() -> bytes:
     return b"# a triangle\nv 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"
+
+
+THREE_MF_MODEL = (
+    b'<?xml version="1.0" encoding="UTF-8"?>'
+    b'<model unit="millimeter" xmlns="http://schemas.microsoft.com/3dmanufacturing/core/2015/02">'
+    b'<resources><object id="1" type="model"><mesh><vertices>'
+    b'<vertex x="0" y="0" z="0"/><vertex x="10" y="0" z="0"/><vertex x="0" y="10" z="0"/>'
+    b'</vertices><triangles><triangle v1="0" v2="1" v3="2"/></triangles></mesh></object></resources>'
+    b'<build><item objectid="1"/></build></model>'
+)
 
 
 def zip_bytes(entries: dict[str, bytes]) -> bytes:
@@ -162,4 +184,4 @@ def zip_bytes(entries: dict[str, bytes]) -> bytes:
 
 
 def three_mf() -> bytes:
-    return zip_bytes({"[Content_Types].xml": b"<Types/>", "3D/3dmodel.model": b"<model/>"})
+    return zip_bytes({"[Content_Types].xml": b"<Types/>", "3D/3dmodel.model": THREE_MF_MODEL})

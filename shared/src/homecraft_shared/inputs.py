@@ -22,10 +22,10 @@ Business limits (a maximum price, a title's length) stay in the services: compos
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query
-from pydantic import AfterValidator, Field, Strict
+from pydantic import AfterValidator, BeforeValidator, Field, Strict
 
 INT32_MAX = 2**31 - 1
 INT32_MIN = -(2**31)
@@ -69,6 +69,31 @@ Line = Annotated[str, AfterValidator(_single_line)]
 """One line of text: no control characters at all (names, titles, slugs, alt texts)."""
 Text = Annotated[str, AfterValidator(_multi_line)]
 """Free text: tab, newline and carriage return allowed, no other control characters."""
+
+T = TypeVar("T")
+
+
+def _refuse_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError("may be left out, but not null")
+    return value
+
+
+def _drop_null(schema: dict[str, Any]) -> None:
+    variants = schema.pop("anyOf", None)
+    if variants is not None:
+        kept = [variant for variant in variants if variant != {"type": "null"}]
+        if len(kept) == 1:
+            schema.update(kept[0])
+        else:
+            schema["anyOf"] = kept
+    if "default" in schema and schema["default"] is None:
+        del schema["default"]
+
+
+Omittable = Annotated[T | None, BeforeValidator(_refuse_null), Field(json_schema_extra=_drop_null)]
+"""A PATCH field that may be left out (then it is None in Python) but not sent as null; the
+OpenAPI schema says so (not nullable, no default): ``name: Omittable[Line] = None``."""
 
 # --- path and query parameters: parsed from text, same bounds ----------------------------------
 

@@ -19,8 +19,6 @@ import hashlib
 import os
 import re
 import secrets
-import struct
-import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,12 +29,12 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
+from catalog import content
 from catalog.models import AssetFormat
 from homecraft_shared.errors import Problem, ValidationFailed
 
 Area = Literal["images", "assets"]
 KEY_PATTERN = re.compile(r"[0-9a-f]{32}")
-HEAD_BYTES = 64
 
 _STORED_IN_TX = "catalog_media_stored"  # files to remove if the transaction rolls back
 _DOOMED_IN_TX = "catalog_media_doomed"  # files to remove once the transaction committed
@@ -71,7 +69,6 @@ class Received:
     temp_path: Path
     size: int
     sha256: str
-    head: bytes
 
 
 class MediaStorage:
@@ -103,22 +100,19 @@ class MediaStorage:
     async def _write(self, upload: UploadFile, temp_path: Path, max_bytes: int, chunk_bytes: int, what: str) -> Received:
         digest = hashlib.sha256()
         size = 0
-        head = b""
         handle = await asyncio.to_thread(temp_path.open, "wb")
         try:
             while chunk := await upload.read(chunk_bytes):
                 size += len(chunk)
                 if size > max_bytes:
                     raise PayloadTooLarge(f"The {what} is too large: the limit is {human_size(max_bytes)}.")
-                if len(head) < HEAD_BYTES:
-                    head += chunk[: HEAD_BYTES - len(head)]
                 digest.update(chunk)
                 await asyncio.to_thread(handle.write, chunk)
         finally:
             await asyncio.to_thread(handle.close)
         if size == 0:
             raise ValidationFailed(f"The {what} is empty.")
-        return Received(temp_path=temp_path, size=size, sha256=digest.hexdigest(), head=head)
+        return Received(temp_path=temp_path, size=size, sha256=digest.hexdigest())
 
     async def keep(self, session: AsyncSession, received: Received, area: Area) -> str:
         """Move a received file into place under a new random key; removed again if ``session`` rolls back."""
@@ -153,22 +147,22 @@ event.listen(Session, "after_commit", _after_commit)
 event.listen(Session, "after_soft_rollback", _after_soft_rollback)
 
 
-# --- content checks ---------------------------------------------------------------------------
-
-IMAGE_TYPES = "PNG, JPEG, WebP or GIF"
+# --- content checks (catalog.content decides; these turn its refusals into answers) -----------
 
 
-def sniff_image(head: bytes) -> str | None:
-    """The image's content type from its first bytes (magic numbers), or None if not a supported image."""
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    return None
+def normalize_image(received: Received) -> str:
+    """Decode and re-encode a received image in place; its content type. Blocking: run in a thread.
+
+    Not an image of a supported format: 415; a supported but damaged or oversized image: 422.
+    """
+    try:
+        image = content.normalize_image(received.temp_path)
+    except content.ContentRefused as exc:
+        if exc.unsupported:
+            raise UnsupportedMediaType(str(exc)) from exc
+        raise ValidationFailed(str(exc)) from exc
+    received.size = image.size
+    return image.content_type
 
 
 ASSET_EXTENSIONS: dict[str, AssetFormat] = {
@@ -178,10 +172,6 @@ ASSET_EXTENSIONS: dict[str, AssetFormat] = {
     ".zip": AssetFormat.ZIP,
 }
 ASSET_TYPES = "STL, 3MF, OBJ or ZIP"
-ZIP_MAGIC = b"PK\x03\x04"
-THREE_MF_MODEL = "3d/3dmodel.model"
-STL_HEADER = 80
-STL_TRIANGLE = 50
 
 
 def asset_format_for(filename: str) -> AssetFormat:
@@ -195,75 +185,9 @@ def asset_format_for(filename: str) -> AssetFormat:
 
 
 def check_asset_content(path: Path, fmt: AssetFormat, size: int) -> None:
-    """Raise 422 unless the file's content is what its extension says. Blocking: run in a thread.
-
-    Reads only headers, the zip central directory, or (OBJ) lines until a vertex and a face were seen.
-    """
-    checks = {
-        AssetFormat.STL: _is_stl,
-        AssetFormat.THREE_MF: _is_3mf,
-        AssetFormat.ZIP: _is_zip,
-        AssetFormat.OBJ: _is_obj,
-    }
-    problem = checks[fmt](path, size)
-    if problem:
-        raise ValidationFailed(f"The file is not a valid {fmt.value} file: {problem}.")
-
-
-def _is_stl(path: Path, size: int) -> str | None:
-    with path.open("rb") as handle:
-        header = handle.read(STL_HEADER + 4)
-        if len(header) == STL_HEADER + 4:
-            (triangles,) = struct.unpack("<I", header[STL_HEADER:])
-            if triangles > 0 and size == STL_HEADER + 4 + STL_TRIANGLE * triangles:
-                return None  # binary STL: the triangle count matches the size exactly
-        if header.lstrip().startswith(b"solid"):
-            handle.seek(max(0, size - 1024))
-            tail = handle.read()
-            if b"endsolid" in tail and b"\0" not in tail:
-                return None  # ASCII STL
-            return "an ASCII STL must end with 'endsolid'"
-    return "neither a binary STL (header, triangle count and size agree) nor an ASCII STL ('solid' ... 'endsolid')"
-
-
-def _zip_names(path: Path) -> list[str] | str:
-    with path.open("rb") as handle:
-        if handle.read(4) != ZIP_MAGIC:
-            return "it does not start with the zip signature"
+    """Raise 422 unless the file's content is what its extension says (``catalog.content``). Blocking:
+    run in a thread."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            return archive.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        return f"the archive is damaged ({exc})"
-
-
-def _is_zip(path: Path, _size: int) -> str | None:
-    names = _zip_names(path)
-    if isinstance(names, str):
-        return names
-    return None if names else "the archive is empty"
-
-
-def _is_3mf(path: Path, _size: int) -> str | None:
-    names = _zip_names(path)
-    if isinstance(names, str):
-        return names
-    if not any(name.lower().lstrip("/") == THREE_MF_MODEL for name in names):
-        return "the package has no 3D/3dmodel.model part"
-    return None
-
-
-def _is_obj(path: Path, _size: int) -> str | None:
-    seen_vertex = seen_face = False
-    with path.open("rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            if b"\0" in line:
-                return f"binary data on line {number}; OBJ files are text"
-            stripped = line.lstrip()
-            if stripped.startswith((b"v ", b"v\t")):
-                seen_vertex = True
-            elif stripped.startswith((b"f ", b"f\t")):
-                seen_face = True
-            if seen_vertex and seen_face:
-                return None
-    return "an OBJ file needs vertex ('v') and face ('f') lines"
+        content.check_asset(path, fmt)
+    except content.ContentRefused as exc:
+        raise ValidationFailed(f"The file is not a valid {fmt.value} file: {exc}.") from exc

@@ -43,7 +43,7 @@ async def test_c5_search_covers_title_short_and_long_description_with_stemming_a
         ('"', False), ("'", False), ('dragon"', True), ("AND", False), ("NOT", False), ("NEAR(dragon", False),
         ("*", False), ("dragon*", True), ("title:dragon", False), ("-dragon", True), ("^dragon", True),
         ("dragon & | !", True), ("(((", False), ("{title}: x", False), (":*", False), ("\\", False), ("%_", False),
-        ("dragon;DROP TABLE products", False), ("\u0000dragon", True),
+        ("dragon;DROP TABLE products", False),
         ("OR dragon", None),  # "or" is a stop word to PostgreSQL's english configuration, a word to FTS5
     ],
 )

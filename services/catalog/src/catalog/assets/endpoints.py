@@ -15,15 +15,16 @@ from catalog.assets.schemas import AssetOut
 from catalog.uploads import UploadLimitRoute, upload_limit
 from catalog.web import Settings, Storage
 from homecraft_shared.dependencies import CurrentIdentity, DbSession
+from homecraft_shared.openapi import problems
 
-router = APIRouter(tags=["listing files"], route_class=UploadLimitRoute)
+router = APIRouter(tags=["listing files"], route_class=UploadLimitRoute, responses=problems(403, 404, 409))
 
 
 @router.post(
     "/listings/{product_id}/assets",
     status_code=status.HTTP_201_CREATED,
     summary="Upload a digital file to a 3D Files listing (STL, 3MF, OBJ or ZIP; size limit CATALOG_MAX_ASSET_BYTES)",
-    responses={413: {"description": "Too large"}, 415: {"description": "Not an STL, 3MF, OBJ or ZIP file name"}},
+    responses=problems(413, 415),
 )
 @upload_limit("max_asset_bytes")
 async def upload_asset(

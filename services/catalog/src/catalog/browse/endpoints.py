@@ -16,18 +16,23 @@ from catalog.browse.service import BrowseService
 from catalog.models import CatalogType
 from homecraft_shared.dependencies import DbSession, resource
 from homecraft_shared.errors import invalid_field
+from homecraft_shared.inputs import IdParam, QueryText
+from homecraft_shared.openapi import problems
 
 router = APIRouter(tags=["browse"])
 
 PageQ = Annotated[int, Query(ge=1, le=domain.MAX_PAGE, description="1-based page number")]
 PageSizeQ = Annotated[int, Query(ge=1, le=domain.MAX_PAGE_SIZE, description="cards per page")]
 SearchQ = Annotated[
-    str | None,
+    QueryText | None,
     Query(max_length=domain.MAX_QUERY_LENGTH, description="full-text search over title, short and long description"),
 ]
 SortQ = Annotated[
     Sort | None,
-    Query(description="new | trending | top | relevance (default: relevance with q, else new)"),
+    Query(
+        description="new | trending | top | relevance (default: relevance with q, else new). "
+        "relevance needs a search query: sort=relevance without q is a 422."
+    ),
 ]
 CategorySort = Literal["new", "trending", "top"]
 
@@ -83,12 +88,12 @@ async def browse_files(
 
 
 @router.get(
-    "/browse/categories/{category_id}", response_model=CategoryPage,
+    "/browse/categories/{category_id}", response_model=CategoryPage, responses=problems(404),
     summary="Category page: its products and its direct children's, with child chips (C8)",
 )
 async def category_page(
     service: Service,
-    category_id: int,
+    category_id: IdParam,
     sort: Annotated[CategorySort, Query(description="new | trending | top")] = "new",
     page: PageQ = 1,
     page_size: PageSizeQ = domain.DEFAULT_PAGE_SIZE,
@@ -97,7 +102,7 @@ async def category_page(
 
 
 @router.get(
-    "/browse/products/{product_id}", response_model=ProductDetail,
+    "/browse/products/{product_id}", response_model=ProductDetail, responses=problems(404),
     summary="Product page data: images, ratings, license or specs, more like this, can_buy (C9, C10)",
 )
 async def product_page(service: Service, product_id: uuid.UUID) -> ProductDetail:

@@ -94,7 +94,8 @@ class BrowseService:
             rows = await self.repo.cards(flt, sort, limit=window.page_size + 1, offset=window.offset)
         has_next = len(rows) > window.page_size
         rows = rows[: window.page_size]
-        if sort is Sort.TRENDING and total and not await self._has_trending_signal(flt, rows):
+        # C5: no signal at all (which includes no product at all) shows the notice.
+        if sort is Sort.TRENDING and (not total or not await self._has_trending_signal(flt, rows)):
             notice = domain.TRENDING_NO_SIGNAL_NOTICE
         items = await self._cards(rows, await self._top_ids())
         return Listing(items=items, total=total, total_exact=exact, has_next=has_next, notice=notice)

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.categories.domain import SLUG_MAX, TYPE_LABELS
 from catalog.models import CatalogType, Category
+from homecraft_shared.inputs import Count, Id, Line, Omittable, Text
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 
@@ -17,27 +18,27 @@ class _Input(BaseModel):
 
 
 class CategoryCreate(_Input):
-    name: str = Field(min_length=1, max_length=120)
+    name: Line = Field(min_length=1, max_length=120)
     type: CatalogType | None = Field(
         default=None, description="Required for a root; a subcategory takes its root's type (and may repeat it)."
     )
-    parent_id: int | None = Field(default=None, description="A root category's id; subcategories are one level deep.")
-    slug: str | None = Field(
+    parent_id: Id | None = Field(default=None, description="A root category's id; subcategories are one level deep.")
+    slug: Omittable[str] = Field(
         default=None, max_length=SLUG_MAX, pattern=SLUG_PATTERN, description="Made from the name when left out."
     )
-    description: str = ""
+    description: Text = Field(default="", max_length=5_000)
     is_active: bool = True
-    sort_order: int = Field(default=0, ge=0)
+    sort_order: Count = 0
 
 
 class CategoryUpdate(_Input):
     """Type and parent are fixed once created (products rely on the tree's type)."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=120)
-    slug: str | None = Field(default=None, max_length=SLUG_MAX, pattern=SLUG_PATTERN)
-    description: str | None = None
-    is_active: bool | None = None
-    sort_order: int | None = Field(default=None, ge=0)
+    name: Omittable[Line] = Field(default=None, min_length=1, max_length=120)
+    slug: Omittable[str] = Field(default=None, max_length=SLUG_MAX, pattern=SLUG_PATTERN)
+    description: Omittable[Text] = Field(default=None, max_length=5_000)
+    is_active: Omittable[bool] = None
+    sort_order: Omittable[Count] = None
 
 
 class CategoryOut(BaseModel):

@@ -4,6 +4,7 @@ seller or an owner (C3, C4) — and the public image bytes."""
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
 from fastapi.responses import FileResponse
@@ -14,8 +15,10 @@ from catalog.listings.schemas import ListingOut
 from catalog.uploads import UploadLimitRoute, upload_limit
 from catalog.web import Settings, Storage
 from homecraft_shared.dependencies import CurrentIdentity, DbSession
+from homecraft_shared.inputs import IdParam, Line
+from homecraft_shared.openapi import problems
 
-router = APIRouter(tags=["listing images"], route_class=UploadLimitRoute)
+router = APIRouter(tags=["listing images"], route_class=UploadLimitRoute, responses=problems(403, 404, 409))
 
 # Keys are random and never reused, so an image's bytes never change: cache for a year.
 IMAGE_CACHE_CONTROL = "public, max-age=31536000, immutable"
@@ -25,7 +28,7 @@ IMAGE_CACHE_CONTROL = "public, max-age=31536000, immutable"
     "/listings/{product_id}/images",
     status_code=status.HTTP_201_CREATED,
     summary="Upload an image (PNG, JPEG, WebP or GIF, checked by content; size limit CATALOG_MAX_IMAGE_BYTES)",
-    responses={413: {"description": "Too large"}, 415: {"description": "Not a supported image"}},
+    responses=problems(413, 415),
 )
 @upload_limit("max_image_bytes")
 async def upload_image(
@@ -35,7 +38,7 @@ async def upload_image(
     storage: Storage,
     settings: Settings,
     file: UploadFile = File(...),
-    alt_text: str = Form(""),
+    alt_text: Annotated[Line, Form(max_length=160)] = "",
     is_primary: bool = Form(False),
 ) -> SellerImageOut:
     image = await service.upload_image(
@@ -46,7 +49,7 @@ async def upload_image(
 
 @router.patch("/listings/{product_id}/images/{image_id}", summary="Change an image's alt text or make it the primary image")
 async def update_image(
-    product_id: uuid.UUID, image_id: int, body: ImageUpdate, session: DbSession, identity: CurrentIdentity
+    product_id: uuid.UUID, image_id: IdParam, body: ImageUpdate, session: DbSession, identity: CurrentIdentity
 ) -> SellerImageOut:
     return SellerImageOut.of(await service.update_image(session, identity, product_id, image_id, body))
 
@@ -62,7 +65,7 @@ async def reorder_images(product_id: uuid.UUID, body: ImageOrder, session: DbSes
     summary="Delete an image (the next one by sort order becomes primary)",
 )
 async def delete_image(
-    product_id: uuid.UUID, image_id: int, session: DbSession, identity: CurrentIdentity, storage: Storage
+    product_id: uuid.UUID, image_id: IdParam, session: DbSession, identity: CurrentIdentity, storage: Storage
 ) -> Response:
     await service.delete_image(session, storage, identity, product_id, image_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

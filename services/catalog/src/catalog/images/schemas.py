@@ -10,13 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.images.domain import MAX_ALT_TEXT, image_url
 from catalog.models import ProductImage
+from homecraft_shared.inputs import Id, Line, Omittable
 
 
 class ImageUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    alt_text: str | None = Field(default=None, max_length=MAX_ALT_TEXT)
-    is_primary: Literal[True] | None = Field(
+    alt_text: Omittable[Line] = Field(default=None, max_length=MAX_ALT_TEXT)
+    is_primary: Omittable[Literal[True]] = Field(
         default=None, description="true makes this the primary image (the others stop being primary)."
     )
 
@@ -24,7 +25,7 @@ class ImageUpdate(BaseModel):
 class ImageOrder(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    image_ids: list[int] = Field(description="Every image of the listing, in the wanted order.")
+    image_ids: list[Id] = Field(max_length=1_000, description="Every image of the listing, in the wanted order.")
 
 
 class ImageOut(BaseModel):

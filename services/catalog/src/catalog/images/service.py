@@ -1,11 +1,12 @@
 """Product images (C3): many per listing, exactly one primary once there is any.
 
 The first image becomes primary; making an image primary unsets the others; deleting the primary
-promotes the next by sort order. Images are checked by content (magic bytes), never by file name.
+promotes the next by sort order. Images are decoded and re-encoded (catalog.content), never judged by file name.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from fastapi import UploadFile
@@ -17,7 +18,7 @@ from catalog.images.schemas import ImageOrder, ImageUpdate
 from catalog.listings.policy import listing_for_change, relock
 from catalog.models import ListingStatus, Product, ProductImage
 from catalog.settings import CatalogSettings
-from catalog.storage import IMAGE_TYPES, KEY_PATTERN, MediaStorage, UnsupportedMediaType, sniff_image
+from catalog.storage import KEY_PATTERN, MediaStorage, normalize_image
 from homecraft_shared.errors import NotFound, ValidationFailed, invalid_field
 from homecraft_shared.identity import Identity
 
@@ -53,11 +54,7 @@ async def upload_image(
     async with storage.receive(
         upload, max_bytes=settings.max_image_bytes, chunk_bytes=settings.upload_chunk_bytes, what="image"
     ) as received:
-        content_type = sniff_image(received.head)
-        if content_type is None:
-            raise UnsupportedMediaType(
-                f"Unsupported image: upload a {IMAGE_TYPES} image (the file's content is checked, not its name)."
-            )
+        content_type = await asyncio.to_thread(normalize_image, received)  # decoded and re-encoded, or refused
         product = await relock(session, product)
         _check_room(product, settings)
         key = await storage.keep(session, received, "images")

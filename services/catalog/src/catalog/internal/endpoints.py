@@ -27,8 +27,9 @@ from catalog.web import Storage
 from homecraft_shared.dependencies import DbSession, ServiceIdentity
 from homecraft_shared.errors import Forbidden
 from homecraft_shared.identity import DOWNLOAD_GRANT_AUDIENCE, request_verifier
+from homecraft_shared.openapi import problems
 
-router = APIRouter(prefix="/internal", tags=["internal"])
+router = APIRouter(prefix="/internal", tags=["internal"], responses=problems(403))
 
 ASSET_MEDIA_TYPES = {
     AssetFormat.STL: "model/stl",
@@ -39,12 +40,12 @@ ASSET_MEDIA_TYPES = {
 
 
 
-@router.post("/products/lookup", summary="Current facts of many products in one call (for orders)")
-async def lookup_products(body: LookupRequest, session: DbSession) -> LookupResponse:
+@router.post("/products/lookup", summary="Current facts of many products in one call (for orders; role service or owner)")
+async def lookup_products(body: LookupRequest, session: DbSession, _: ServiceIdentity) -> LookupResponse:
     return await service.lookup(session, body.product_ids)
 
 
-@router.get("/products/{product_id}/assets", summary="A product's digital files (role service or owner)")
+@router.get("/products/{product_id}/assets", summary="A product's digital files (role service or owner)", responses=problems(404))
 async def product_assets(product_id: uuid.UUID, session: DbSession, _: ServiceIdentity) -> ProductAssets:
     return await service.product_assets(session, product_id)
 
@@ -52,6 +53,7 @@ async def product_assets(product_id: uuid.UUID, session: DbSession, _: ServiceId
 @router.get(
     "/assets/{asset_id}/content",
     summary="A digital file's bytes (role service or owner; orders checks entitlement first)",
+    responses=problems(404),
     response_class=FileResponse,
 )
 async def asset_content(asset_id: uuid.UUID, session: DbSession, storage: Storage, _: ServiceIdentity) -> FileResponse:
@@ -59,7 +61,7 @@ async def asset_content(asset_id: uuid.UUID, session: DbSession, storage: Storag
 
 
 @router.get("/downloads/{asset_id}", summary="A digital file's bytes for a download grant signed by orders (O6)",
-            response_class=FileResponse)
+            response_class=FileResponse, responses=problems(401, 404))
 async def granted_download(asset_id: uuid.UUID, request: Request, session: DbSession, storage: Storage,
                            grant: Annotated[str, Query(min_length=20, max_length=4096)]) -> FileResponse:
     claims = request_verifier(request).verify_grant(grant, service="orders", audience=DOWNLOAD_GRANT_AUDIENCE)

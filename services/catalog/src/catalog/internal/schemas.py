@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,7 +16,7 @@ MAX_LOOKUP = 200
 class LookupRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    product_ids: list[str] = Field(min_length=1, max_length=MAX_LOOKUP)
+    product_ids: list[Annotated[str, Field(max_length=64)]] = Field(min_length=1, max_length=MAX_LOOKUP)
 
 
 class ProductFacts(BaseModel):

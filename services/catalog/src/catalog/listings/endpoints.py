@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 
 from catalog.listings import policy, service
 from catalog.listings.schemas import ListingCreate, ListingOut, ListingPage, ListingUpdate
 from catalog.models import ListingStatus
 from homecraft_shared.dependencies import CurrentIdentity, DbSession
+from homecraft_shared.inputs import Page, paging
+from homecraft_shared.openapi import problems
 
-router = APIRouter(tags=["listings"])
+router = APIRouter(tags=["listings"], responses=problems(403, 404))
 
 
 @router.post("/listings", status_code=status.HTTP_201_CREATED, summary="Create a draft listing (payout-ready sellers, owners)")
@@ -34,12 +36,15 @@ async def update_listing(product_id: uuid.UUID, body: ListingUpdate, session: Db
     return ListingOut.of(await service.update_listing(session, identity, product_id, body))
 
 
-@router.post("/listings/{product_id}/publish", summary="Publish a complete draft or republish an unlisted listing")
+@router.post(
+    "/listings/{product_id}/publish", summary="Publish a complete draft or republish an unlisted listing",
+    responses=problems(409),
+)
 async def publish_listing(product_id: uuid.UUID, session: DbSession, identity: CurrentIdentity) -> ListingOut:
     return ListingOut.of(await service.publish(session, identity, product_id))
 
 
-@router.post("/listings/{product_id}/unpublish", summary="Take a published listing down (unlisted)")
+@router.post("/listings/{product_id}/unpublish", summary="Take a published listing down (unlisted)", responses=problems(409))
 async def unpublish_listing(product_id: uuid.UUID, session: DbSession, identity: CurrentIdentity) -> ListingOut:
     return ListingOut.of(await service.unpublish(session, identity, product_id))
 
@@ -50,9 +55,8 @@ async def my_listings(
     identity: CurrentIdentity,
     status_: ListingStatus | None = Query(None, alias="status"),
     all_sellers: bool = Query(False, alias="all", description="Owners only: every seller's listings."),
-    page: int = Query(1, ge=1),
-    page_size: int = Query(20, ge=1, le=100),
+    window: Page = Depends(paging(20, 100)),
 ) -> ListingPage:
     return await service.seller_listings(
-        session, identity, status=status_, all_sellers=all_sellers, page=page, page_size=page_size
+        session, identity, status=status_, all_sellers=all_sellers, page=window.page, page_size=window.page_size
     )

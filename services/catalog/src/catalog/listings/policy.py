@@ -55,11 +55,11 @@ def ensure_may_list_all(identity: Identity) -> None:
 
 
 async def listing_for_owner(session: AsyncSession, identity: Identity, product_id: uuid.UUID) -> Product:
-    """The listing, for its seller or an owner (404 if it does not exist, 403 if it is someone else's)."""
+    """The listing, for its seller or an owner to read. Someone else's listing is a 404 like a missing
+    one: a read must not confirm that a draft exists (issue 7)."""
     product = await repository.get_listing(session, product_id)
-    if product is None:
+    if product is None or not (identity.is_owner or product.seller_id == identity.user_id):
         raise NotFound(f"Listing {product_id} does not exist.")
-    ensure_may_manage(identity, product)
     return product
 
 

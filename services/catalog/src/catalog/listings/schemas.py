@@ -11,11 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from catalog.assets.schemas import AssetOut
 from catalog.images.domain import image_url, ordered, primary
 from catalog.images.schemas import SellerImageOut
-from catalog.listings.domain import missing_for_publish
+from catalog.listings.domain import MAX_PRICE_CENTS, missing_for_publish
 from catalog.models import CatalogType, ListingStatus, Product
 from catalog.ratings import rating_avg
+from homecraft_shared.inputs import Count, Id, Int32, Line, Omittable, Text
 
-Dimension = int | None
+Dimension = Count | None
 
 
 class _Input(BaseModel):
@@ -23,21 +24,23 @@ class _Input(BaseModel):
 
 
 class _ListingFields(_Input):
-    short_description: str | None = Field(default=None, max_length=280)
-    description: str | None = None
-    price_cents: int | None = Field(
-        default=None, description="Price in cents; must be > 0 unless is_free (then forced to 0). A draft may leave it out."
+    short_description: Omittable[Text] = Field(default=None, max_length=280)
+    description: Omittable[Text] = Field(default=None, max_length=50_000)
+    price_cents: Omittable[Int32] = Field(
+        default=None,
+        description="Price in cents; must be > 0 unless is_free (then forced to 0), at most "
+        f"{MAX_PRICE_CENTS}. A draft may leave it out.",
     )
-    is_free: bool | None = None
-    # Physical specs: 3D Models (MODEL) only.
-    material: str | None = Field(default=None, max_length=120)
-    color: str | None = Field(default=None, max_length=120)
+    is_free: Omittable[bool] = None
+    # Physical specs: 3D Models (MODEL) only; a dimension may be cleared with null.
+    material: Omittable[Line] = Field(default=None, max_length=120)
+    color: Omittable[Line] = Field(default=None, max_length=120)
     width_mm: Dimension = Field(default=None, gt=0, le=100_000)
     height_mm: Dimension = Field(default=None, gt=0, le=100_000)
     depth_mm: Dimension = Field(default=None, gt=0, le=100_000)
     # License: 3D Files (FILE) only.
-    license_text: str | None = Field(default=None, max_length=20_000)
-    # Owners only.
+    license_text: Omittable[Text] = Field(default=None, max_length=20_000)
+    # Owners only (null: leave unchanged).
     is_active: bool | None = Field(default=None, description="Owners only.")
     is_featured: bool | None = Field(default=None, description="Owners only.")
     is_trending: bool | None = Field(default=None, description="Owners only (manual trending flag).")
@@ -45,16 +48,16 @@ class _ListingFields(_Input):
 
 class ListingCreate(_ListingFields):
     kind: CatalogType
-    title: str = Field(min_length=1, max_length=160)
-    category_id: int
+    title: Line = Field(min_length=1, max_length=160)
+    category_id: Id
 
 
 class ListingUpdate(_ListingFields):
     """Only the fields sent change. ``kind`` may change only while the listing is a draft."""
 
-    kind: CatalogType | None = None
-    title: str | None = Field(default=None, min_length=1, max_length=160)
-    category_id: int | None = None
+    kind: Omittable[CatalogType] = None
+    title: Omittable[Line] = Field(default=None, min_length=1, max_length=160)
+    category_id: Omittable[Id] = None
 
 
 class MissingItem(BaseModel):
