@@ -24,7 +24,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from dataclasses import dataclass, field
 from typing import TypeVar, cast
 
-import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -289,7 +288,7 @@ class EventConsumer:
             try:
                 messages = await subscription.fetch(self.settings.fetch_batch, timeout=self.settings.fetch_timeout_seconds)
                 failures = 0
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nats' own, or the bare one nats-py raises when its probe used the deadline
                 if self._js._nc.is_connected:  # an idle stream, nothing to fetch
                     failures = 0
                     continue
