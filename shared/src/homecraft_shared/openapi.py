@@ -5,7 +5,8 @@ generated document once:
 
 - every error response (4xx/5xx) is ``application/problem+json`` with the ``Problem`` schema
   (what ``homecraft_shared.errors.problem_response`` sends);
-- every operation declares 500, operations with parameters or a body 422, and operations that
+- every operation declares 500, operations with parameters or a body 422 (and with a body 400:
+  unparseable), and operations that
   read the identity token 401 (missing or rejected token) — all three can happen anywhere;
 - the identity token is the ``bearer`` security scheme; an operation where the token is optional
   lists ``{}`` as an alternative (see ``homecraft_shared.identity``).
@@ -78,6 +79,8 @@ def _document_operation(operation: dict[str, Any]) -> None:
         operation["security"] = [{}, {BEARER_SCHEME: []}]
     if schemes:
         responses.setdefault("401", {})
+    if operation.get("requestBody"):
+        responses.setdefault("400", {"description": "The body is not valid JSON (or form data)"})
     if operation.get("parameters") or operation.get("requestBody"):
         responses.setdefault("422", {})
     responses.setdefault("500", {})
