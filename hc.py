@@ -29,8 +29,14 @@ def main() -> int:
         print("Home Craft 3D needs Python 3.11 or newer", file=sys.stderr)
         return 2
     ensure_environment()
-    python = BIN / "python"
-    return subprocess.call([str(python), "-m", "devstack", *sys.argv[1:]], cwd=ROOT)
+    python = str(BIN / "python")
+    command = [python, "-m", "devstack", *sys.argv[1:]]
+    if os.name == "posix":
+        # Become the supervisor (same pid): `kill -INT <pid>`, `kill -TERM <pid>` and a terminal's
+        # Ctrl-C reach it directly, and no wrapper is left to be killed halfway (or print a traceback).
+        os.chdir(ROOT)
+        os.execv(python, command)
+    return subprocess.call(command, cwd=ROOT)
 
 
 def ensure_environment() -> None:

@@ -101,7 +101,10 @@ class NatsServer:
         config.write_text(self.config_text())
         output = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
-            [nats_server_binary(), "-c", str(config)], stdout=output, stderr=subprocess.STDOUT
+            [nats_server_binary(), "-c", str(config)], stdout=output, stderr=subprocess.STDOUT,
+            # Its own session: a terminal's Ctrl-C must not reach it before the services that use it
+            # are stopped (whoever started it stops it, last).
+            start_new_session=True,
         )
         wait_for_port(self.port, timeout, self.process)
 

@@ -19,6 +19,7 @@ def main() -> None:
     run.add_argument("--data-dir", type=Path, default=ROOT / "var", help="where databases, media and logs go")
     run.add_argument("--port", type=int, default=8000, help="the storefront's port (services use the next ones)")
     run.add_argument("--ready-timeout", type=float, default=60.0)
+    run.add_argument("--verbose", action="store_true", help="show every process's log lines on the console too")
     test = commands.add_parser("test", help="run every package's tests and the contract tests")
     test.add_argument("--postgres", action="store_true", help="run against a throwaway PostgreSQL cluster")
     test.add_argument("--no-lint", action="store_true", help="skip ruff and mypy")
@@ -26,7 +27,10 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.command == "run":
-        sys.exit(asyncio.run(stack.run(ROOT, args.data_dir.resolve(), args.port, args.ready_timeout)))
+        try:
+            sys.exit(asyncio.run(stack.run(ROOT, args.data_dir.resolve(), args.port, args.ready_timeout, args.verbose)))
+        except KeyboardInterrupt:  # a signal before the run installed its handlers: nothing started yet
+            sys.exit(130)
     sys.exit(suites.run(ROOT, postgres=args.postgres, lint=not args.no_lint, only=args.packages))
 
 

@@ -59,10 +59,14 @@ class RunningStack:
         return rest
 
 
-def start_stack(data_dir: Path, timeout: float = 120.0) -> RunningStack:
+def start_stack(data_dir: Path, timeout: float = 120.0, *, via_hc_py: bool = False) -> RunningStack:
+    """The run command as a real process; ``via_hc_py`` starts it as a person does (``python3 hc.py run``),
+    in a session of its own (like a terminal's job), so its pid and process group are the ones a person
+    would signal."""
+    entry = [str(ROOT / "hc.py")] if via_hc_py else ["-m", "devstack"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "run", "--data-dir", str(data_dir), "--port", str(free_port(count=6))],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, *entry, "run", "--data-dir", str(data_dir), "--port", str(free_port(count=6))],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=via_hc_py,
     )
     assert process.stdout is not None
     lines: list[str] = []

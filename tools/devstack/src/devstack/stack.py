@@ -1,9 +1,14 @@
 """The run command: nats-server, the five services and the gateway, each with its own SQLite file,
 and the offline Stripe stand-in (unless real Stripe test keys are set; see devstack.standin).
 
-Children run in their own process groups so Ctrl-C reaches only this supervisor, which then stops
-them in order (gateway and services first, nats-server last) and leaves nothing behind. A child
+Children (nats-server included) run in their own sessions, so a terminal's Ctrl-C reaches only this
+supervisor, which then stops them in order (gateway and services first, nats-server last) and leaves
+nothing behind; SIGINT or SIGTERM sent to it does the same, at any moment, start-up included. A child
 that exits on its own is reported by name and brings the stack down with a non-zero exit.
+
+The console shows this command's own lines (the banner), and the children's warnings and errors;
+everything a child prints (request logs included) goes to ``<data>/logs/<name>.log``. ``--verbose``
+shows every line on the console too.
 """
 
 from __future__ import annotations
@@ -96,14 +101,41 @@ def app_environment(
     return env
 
 
-async def pump_output(name: str, stream: asyncio.StreamReader, log_file: Path) -> None:
+CONSOLE_LEVELS = frozenset({"warning", "error", "critical"})
+
+
+def console_text(line: str, verbose: bool) -> str | None:
+    """What the console shows of a child's output line: warnings and errors of its JSON log, and any
+    line that is not a log record (a crash's traceback); None for the rest (it is in the log file)."""
+    if verbose:
+        return line
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return line if line.strip() else None
+    if not isinstance(entry, dict) or "level" not in entry:
+        return line
+    if entry["level"] not in CONSOLE_LEVELS:
+        return None
+    text = f"{entry['level'].upper()} {entry.get('logger', '')}: {entry.get('msg', '')}"
+    if "error" in entry:
+        text += f" ({entry['error']})"
+    if "exc" in entry:
+        text += f" [{str(entry['exc']).strip().splitlines()[-1]}]"
+    if "correlation_id" in entry:
+        text += f" cid={entry['correlation_id']}"
+    return text
+
+
+async def pump_output(name: str, stream: asyncio.StreamReader, log_file: Path, verbose: bool = False) -> None:
     width = max(len(app) for app in APPS)
     with log_file.open("ab") as log:
         while line := await stream.readline():
             log.write(line)
             log.flush()
-            text = line.decode(errors="replace").rstrip()
-            print(f"{name:<{width}} | {text}", flush=True)
+            text = console_text(line.decode(errors="replace").rstrip(), verbose)
+            if text is not None:
+                print(f"{name:<{width}} | {text}", flush=True)
 
 
 async def wait_ready(children: list[Child], within_seconds: float) -> list[str]:
@@ -122,17 +154,38 @@ async def wait_ready(children: list[Child], within_seconds: float) -> list[str]:
     return list(pending)
 
 
-async def run_step(command: list[str], env: dict[str, str], label: str, log_file: Path) -> bool:
+async def run_step(command: list[str], env: dict[str, str], label: str, log_file: Path, verbose: bool) -> bool:
+    """Run a one-off step (the seed) to its end; stopped with the stack if that is stopped meanwhile."""
     process = await asyncio.create_subprocess_exec(
-        *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True
     )
-    assert process.stdout is not None
-    await pump_output(label, process.stdout, log_file)
-    return await process.wait() == 0
+    try:
+        assert process.stdout is not None
+        await pump_output(label, process.stdout, log_file, verbose)
+        return await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            await process.wait()
 
 
-async def run(root: Path, data_dir: Path, base_port: int, ready_timeout: float) -> int:
+async def run(root: Path, data_dir: Path, base_port: int, ready_timeout: float, verbose: bool = False) -> int:
     started = time.monotonic()
+    # First of all: from here on SIGINT/SIGTERM stop the stack (no KeyboardInterrupt, no traceback);
+    # during start-up they interrupt it at once (the seed, the spawning, the readiness wait).
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    starting = True
+
+    def on_signal() -> None:
+        stop.set()
+        if starting and main is not None:
+            main.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal)
     logs = data_dir / "logs"
     for folder in (logs, data_dir / "data"):
         folder.mkdir(parents=True, exist_ok=True)
@@ -149,16 +202,13 @@ async def run(root: Path, data_dir: Path, base_port: int, ready_timeout: float) 
     # The local mail catcher (real SMTP; a web page lists what the marketplace sent, O7).
     mail_port, smtp_port = pick_port(MAIL_WEB_PORT), pick_port(MAIL_SMTP_PORT)
     children.insert(0, Child("mail", mail_port, module="devstack.mailcatcher"))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     exit_code = 0
     demo_accounts: asyncio.Task[bool] | None = None
     try:
         catalog_env = app_environment("catalog", data_dir, nats.url, keys, ports)
-        if not await run_step([sys.executable, "-m", "catalog", "seed"], catalog_env, "seed", logs / "seed.log"):
-            print("!! loading the demo catalog failed; see var/logs/seed.log", flush=True)
+        seed = [sys.executable, "-m", "catalog", "seed"]
+        if not await run_step(seed, catalog_env, "seed", logs / "seed.log", verbose):
+            print(f"!! loading the demo catalog failed; see {logs / 'seed.log'}", flush=True)
             return 1
         for child in children:
             if child.module == "stripe_standin":
@@ -177,7 +227,9 @@ async def run(root: Path, data_dir: Path, base_port: int, ready_timeout: float) 
                 start_new_session=True,
             )
             assert child.process.stdout is not None
-            child.pump = asyncio.create_task(pump_output(child.name, child.process.stdout, logs / f"{child.name}.log"))
+            child.pump = asyncio.create_task(
+                pump_output(child.name, child.process.stdout, logs / f"{child.name}.log", verbose)
+            )
         not_ready = await wait_ready(children, ready_timeout)
         if not_ready:
             print(f"!! not ready after {ready_timeout:.0f}s or exited: {', '.join(not_ready)} (logs in {logs})",
@@ -189,14 +241,20 @@ async def run(root: Path, data_dir: Path, base_port: int, ready_timeout: float) 
             payments_env = {**app_environment("payments", data_dir, nats.url, keys, ports),
                             **standin.payments_settings(stripe_port)}
             demo_accounts = asyncio.create_task(run_step(
-                [sys.executable, "-m", "payments", "seed-demo"], payments_env, "payments", logs / "payments-seed.log"))
+                [sys.executable, "-m", "payments", "seed-demo"], payments_env, "payments", logs / "payments-seed.log", verbose))
+        starting = False
         banner(ports, nats, data_dir, logs, time.monotonic() - started, stripe_port, mail_port)
         exit_code = await supervise(children, stop)
+    except asyncio.CancelledError:
+        if not stop.is_set() or main is None:
+            raise
+        main.uncancel()  # our own interruption of the start-up: stop what started, quietly
     finally:
         if demo_accounts is not None:  # short-lived; let it finish so no process outlives the command
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(demo_accounts), timeout=60)
         await shutdown(children)
+        print("services stopped; stopping nats-server", flush=True)
         nats.stop()
         print("stopped every process this command started.", flush=True)
     return exit_code
