@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from homecraft_shared.testing.api_fuzz import fuzz_api, identities, running_service
+from homecraft_shared.testing.api_fuzz import fuzz_api, identities, service_process
 from homecraft_shared.testing.infra import NatsServer
 
 
@@ -20,7 +20,7 @@ def test_the_catalog_holds_against_generated_requests(
     seeded = subprocess.run([sys.executable, "-m", "catalog", "seed"], env={**os.environ, **env}, capture_output=True,
                             text=True, timeout=180)
     assert seeded.returncode == 0, seeded.stderr[-3000:]
-    with running_service("catalog", database_url, nats_server.url, identity_keys[1], tmp_path) as url:
+    with service_process("catalog", database_url, nats_server.url, identity_keys[1], tmp_path) as url:
         report = fuzz_api(url, identities(identity_keys[0]))
     print(report.summary())
     assert report.cases > 500, report.summary()

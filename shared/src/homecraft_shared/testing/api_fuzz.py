@@ -4,7 +4,7 @@ as several identities, bounded in time; no 5xx and no response that breaks the d
 Each service adds one small test (see ``services/catalog/tests/test_api_fuzz.py``)::
 
     def test_api_holds_against_generated_requests(database_url, nats_server, identity_keys, tmp_path):
-        with running_service("catalog", database_url, nats_server.url, identity_keys[1], tmp_path) as url:
+        with service_process("catalog", database_url, nats_server.url, identity_keys[1], tmp_path) as url:
             report = fuzz_api(url, identities(identity_keys[0]))
         assert report.failures == [], report.summary()
 
@@ -60,7 +60,7 @@ def identities(private_pem: str) -> dict[str, dict[str, str]]:
 
 
 @contextlib.contextmanager
-def running_service(
+def service_process(
     service: str,
     database_url: str,
     nats_url: str,
