@@ -7,6 +7,7 @@ from typing import Any
 
 from homecraft_shared.errors import Problem
 from homecraft_shared.http_client import ServiceClient, ServiceUnavailable
+from homecraft_shared.identity import ServiceSigner
 
 
 class CatalogUnavailable(Problem):
@@ -44,10 +45,14 @@ class Asset:
     filename: str
 
 
-async def lookup(client: ServiceClient, product_ids: list[str]) -> Lookup:
-    """One call for every product (POST /internal/products/lookup, idempotent: retried on 5xx)."""
+async def lookup(client: ServiceClient, product_ids: list[str], signer: ServiceSigner | None) -> Lookup:
+    """One call for every product (POST /internal/products/lookup, idempotent: retried on 5xx), as the
+    orders service (the catalog's internal API needs a service identity, not the buyer's token)."""
+    headers = signer.authorization() if signer is not None else {}
     try:
-        response = await client.post("/internal/products/lookup", json={"product_ids": product_ids}, idempotent=True)
+        response = await client.post(
+            "/internal/products/lookup", json={"product_ids": product_ids}, headers=headers, idempotent=True
+        )
     except ServiceUnavailable as exc:
         raise CatalogUnavailable("The catalog could not be reached to price your order; nothing was placed. "
                                  "Try again in a moment.") from exc

@@ -17,8 +17,8 @@ RequestKey = Annotated[str, Header(alias="Idempotency-Key", min_length=8, max_le
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Place an order from cart lines (O1, O2, K2)")
 async def place_order(body: PlaceOrder, request_key: RequestKey, session: DbSession, identity: OptionalIdentity,
-                      catalog: Catalog, cache: ConfigCache, response: Response) -> OrderOut:
-    order, notices, created = await service.place(session, catalog, cache, identity, body, request_key)
+                      catalog: Catalog, cache: ConfigCache, signer: Signer, response: Response) -> OrderOut:
+    order, notices, created = await service.place(session, catalog, cache, identity, body, request_key, signer)
     if not created:
         response.status_code = status.HTTP_200_OK
     return service.to_out(order, notices=notices, show_token=order.is_guest)

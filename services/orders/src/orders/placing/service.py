@@ -43,6 +43,7 @@ async def place(
     identity: Identity | None,
     body: PlaceOrder,
     request_key: str,
+    signer: ServiceSigner | None = None,
 ) -> tuple[Order, list[str], bool]:
     """(order, notices, created). The same requester and request key give back the same order."""
     guest_email = None if identity is not None else body.guest_email  # O1: a buyer clears the guest email
@@ -54,7 +55,7 @@ async def place(
     if existing is not None:
         return existing, [], False
 
-    found = await catalog_client.lookup(catalog, [line.product_id for line in body.lines])
+    found = await catalog_client.lookup(catalog, [line.product_id for line in body.lines], signer)
     problems: list[dict[str, str]] = []
     for index, line in enumerate(body.lines):
         facts = found.products.get(line.product_id)
@@ -128,7 +129,7 @@ async def checkout(
         raise Conflict(f"This order is {order.status}; only a pending order can be checked out (O5).")
     if not order.lines:
         raise Conflict("This order has no lines; there is nothing to pay for (O5).")
-    found = await catalog_client.lookup(catalog, sorted({line.product_id for line in order.lines}))
+    found = await catalog_client.lookup(catalog, sorted({line.product_id for line in order.lines}), signer)
     unready = sorted({
         line.title for line in order.lines
         if not (identity is not None and identity.is_owner)
