@@ -26,6 +26,7 @@ import xml.etree.ElementTree as ElementTree
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 import numpy as np
 import trimesh
@@ -235,12 +236,12 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _check_3mf_model(stream: object) -> None:
+def _check_3mf_model(stream: IO[bytes]) -> None:
     """At least one mesh with a triangle; triangle vertex indices inside that mesh's vertex list."""
     vertices = triangles = 0
     meshes_with_triangles = 0
     try:
-        for event, element in ElementTree.iterparse(stream, events=("start", "end")):  # type: ignore[arg-type]
+        for event, element in ElementTree.iterparse(stream, events=("start", "end")):
             name = _local(element.tag)
             if event == "start":
                 if name == "mesh":
