@@ -6,6 +6,7 @@ appears in the seller's ledger."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import pytest
 from standin_support import Stand, running_stand
 from support import eventually
 
+from homecraft_shared.identity import generate_keypair
 from homecraft_shared.testing import bearer
 from homecraft_shared.testing.infra import free_port
 from payments.models import Payout
@@ -47,8 +49,11 @@ def start(module: str, env: dict[str, str], work: Path) -> tuple[subprocess.Pope
 def shop(tmp_path: Path, nats_url: str, identity_keys: tuple[str, str]) -> Iterator[dict[str, str]]:
     """The seeded demo catalog and the orders service, as processes (SQLite files of their own)."""
     base = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # Orders asks the catalog's internal price lookup as itself: its own key, trusted by the catalog.
+    orders_private, orders_public = generate_keypair()
     catalog_env = {**base, "CATALOG_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'catalog.db'}",
                    "CATALOG_NATS_URL": nats_url, "CATALOG_IDENTITY_PUBLIC_KEY": identity_keys[1],
+                   "CATALOG_TRUSTED_SERVICE_KEYS": json.dumps({"orders": orders_public}),
                    "CATALOG_MEDIA_ROOT": str(tmp_path / "media"), "CATALOG_LOG_LEVEL": "WARNING"}
     subprocess.run([sys.executable, "-m", "catalog", "seed"], env=catalog_env, check=True, capture_output=True)
     processes = []
@@ -57,7 +62,8 @@ def shop(tmp_path: Path, nats_url: str, identity_keys: tuple[str, str]) -> Itera
         processes.append(catalog)
         orders, orders_url = start("orders", {
             **base, "ORDERS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'orders.db'}", "ORDERS_NATS_URL": nats_url,
-            "ORDERS_IDENTITY_PUBLIC_KEY": identity_keys[1], "ORDERS_LOG_LEVEL": "WARNING",
+            "ORDERS_IDENTITY_PUBLIC_KEY": identity_keys[1], "ORDERS_SERVICE_PRIVATE_KEY": orders_private,
+            "ORDERS_LOG_LEVEL": "WARNING",
             "ORDERS_CATALOG_URL": catalog_url, "ORDERS_SMTP_PORT": str(free_port()),
             "ORDERS_CONSUMER_BACKOFF_SECONDS": "[0.2, 0.5, 1.0]"}, tmp_path)
         processes.append(orders)
