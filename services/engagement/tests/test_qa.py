@@ -130,7 +130,8 @@ async def test_q3_reports_never_hide_and_staff_resolve_them_recording_who_and_wh
     await eng.client.delete(f"/messages/{mid}", headers=eng.user("asker"))
     before = await eng.counts(*TABLES)
     deleted = await eng.client.post(f"/messages/{mid}/reports", json={"reason": "spam"}, headers=eng.user("reader"))
-    assert deleted.status_code == 409
+    assert deleted.status_code == 409 and deleted.headers["content-type"] == "application/problem+json"
+    assert await eng.counts(*TABLES) == before
     other = (await ask(eng, "asker", p, "fine")).json()["messages"][0]["id"]
     before = await eng.counts(*TABLES)
     bad = await eng.client.post(f"/messages/{other}/reports", json={"reason": "rude"}, headers=eng.user("reader"))
