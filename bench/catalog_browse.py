@@ -26,11 +26,8 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import os
 import random
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,13 +38,14 @@ from pathlib import Path
 
 import aiohttp
 import sqlalchemy as sa
+from benchkit import uvicorn_service, wait_ready
 from sqlalchemy.engine import make_url
 
 from catalog.app import MIGRATIONS
 from catalog.models import Category, ListingStatus, Product, ProductImage, SellerPayoutStatus
 from homecraft_shared.db import create_engine
 from homecraft_shared.migrations import upgrade_to_head
-from homecraft_shared.testing.infra import NatsServer, free_port
+from homecraft_shared.testing.infra import NatsServer
 
 
 def _words(text: str) -> list[str]:
@@ -194,44 +192,15 @@ async def database(database_url: str | None, workdir: Path) -> AsyncIterator[str
 
 @contextlib.contextmanager
 def catalog_service(url: str, nats_url: str, workdir: Path, workers: int) -> Iterator[str]:
-    port = free_port()
     env = {
-        **os.environ,
         "CATALOG_DATABASE_URL": url,
         "CATALOG_NATS_URL": nats_url,
         "CATALOG_LOG_LEVEL": "WARNING",
         "CATALOG_RUN_MIGRATIONS_ON_START": "false",
         "CATALOG_MEDIA_ROOT": str(workdir / "media"),
     }
-    log = open(workdir / "catalog.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "catalog.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, start_new_session=True,
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        log.close()
-
-
-async def wait_ready(base: str, within_seconds: float = 60.0) -> None:
-    deadline = time.monotonic() + within_seconds
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            with contextlib.suppress(aiohttp.ClientError):
-                async with session.get(f"{base}/readyz") as response:
-                    if response.status == 200:
-                        return
-            await asyncio.sleep(0.2)
-    raise TimeoutError("the catalog service did not become ready")
+    with uvicorn_service("catalog", env, workdir, workers=workers) as base:
+        yield base
 
 
 # --- the load ----------------------------------------------------------------------------------
@@ -311,7 +280,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
         nats.start()
         try:
             with catalog_service(url, nats.url, workdir, args.workers) as base:
-                await wait_ready(base)
+                await asyncio.to_thread(wait_ready, base)
                 print(f"catalog service at {base} ({args.workers} worker(s)); "
                       f"{args.concurrency} concurrent clients, {args.duration:.0f}s per scenario", flush=True)
                 await load(base, "warm-up", search_request, 4, 2.0, args.seed)

@@ -28,11 +28,8 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import os
 import random
-import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,13 +38,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
+from benchkit import uvicorn_service, wait_ready
 
 from engagement.app import MIGRATIONS
 from engagement.trending import service as trending
 from homecraft_shared.db import create_engine, create_sessionmaker, utcnow
 from homecraft_shared.identity import Identity, IdentitySigner, generate_keypair
 from homecraft_shared.migrations import upgrade_to_head
-from homecraft_shared.testing.infra import NatsServer, free_port
+from homecraft_shared.testing.infra import NatsServer
 
 KINDS = ("VIEW", "VIEW", "VIEW", "VIEW", "VIEW", "VIEW", "CLICK", "CLICK", "ADD_TO_CART")
 DAY_COLUMN = {"VIEW": "views", "CLICK": "clicks", "ADD_TO_CART": "add_to_cart"}
@@ -72,9 +70,7 @@ def seed_products(db: Path, ids: list[str]) -> None:
 
 @contextlib.contextmanager
 def engagement_service(db: Path, nats_url: str, public_pem: str, workdir: Path) -> Iterator[str]:
-    port = free_port()
     env = {
-        **os.environ,
         "ENGAGEMENT_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
         "ENGAGEMENT_NATS_URL": nats_url,
         "ENGAGEMENT_IDENTITY_PUBLIC_KEY": public_pem,
@@ -84,35 +80,8 @@ def engagement_service(db: Path, nats_url: str, public_pem: str, workdir: Path) 
         # The bench recomputes scores itself, level by level; the loop would only race it.
         "ENGAGEMENT_TRENDING_INTERVAL_SECONDS": "3600",
     }
-    log = open(workdir / "engagement.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "engagement.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--no-access-log", "--log-level", "warning"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, start_new_session=True,
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        log.close()
-
-
-async def wait_ready(base: str, within_seconds: float = 60.0) -> None:
-    deadline = time.monotonic() + within_seconds
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            with contextlib.suppress(aiohttp.ClientError):
-                async with session.get(f"{base}/readyz") as response:
-                    if response.status == 200:
-                        return
-            await asyncio.sleep(0.2)
-    raise TimeoutError("the engagement service did not become ready")
+    with uvicorn_service("engagement", env, workdir) as base:
+        yield base
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -255,7 +224,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
     ratios_ok = True
     try:
         with engagement_service(db, nats.url, public_pem, workdir) as base:
-            await wait_ready(base)
+            await asyncio.to_thread(wait_ready, base)
             print(f"engagement service at {base}; {args.products:,} listed products (SQLite)\n", flush=True)
             print(f"top-trending read (GET /trending?limit=12, {args.requests} sequential requests per level)")
             rng = random.Random(args.seed)

@@ -33,25 +33,13 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from benchkit import commit_rate, wait_ready
 
 from homecraft_shared.db import create_engine, utcnow
 from homecraft_shared.identity import Identity, IdentitySigner, generate_keypair
 from homecraft_shared.testing.infra import NatsServer, PostgresCluster, free_port
 
 RECON_ORDERS = 100_000
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"{url} did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
 
 
 def start(module: str, env: dict[str, str], port: int, work: Path) -> subprocess.Popen[bytes]:
@@ -97,30 +85,6 @@ async def lookup_rate(catalog_url: str, product_ids: list[str], count: int, conc
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return count / (time.perf_counter() - started)
-
-
-async def commit_rate(database_url: str, count: int, concurrency: int) -> float:
-    engine = create_engine(database_url)
-    metadata = sa.MetaData()
-    table = sa.Table("bench_single_row", metadata, sa.Column("id", sa.String(36), primary_key=True),
-                     sa.Column("at", sa.DateTime(timezone=True)))
-    async with engine.begin() as connection:
-        await connection.run_sync(metadata.create_all)
-    queue = list(range(count))
-
-    async def writer() -> None:
-        while queue:
-            queue.pop()
-            async with engine.begin() as connection:
-                await connection.execute(table.insert().values(id=str(uuid.uuid4()), at=utcnow()))
-
-    started = time.perf_counter()
-    await asyncio.gather(*(writer() for _ in range(concurrency)))
-    rate = count / (time.perf_counter() - started)
-    async with engine.begin() as connection:
-        await connection.run_sync(metadata.drop_all)
-    await engine.dispose()
-    return rate
 
 
 async def load_orders(database_url: str, total: int) -> None:

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from benchkit import commit_rate, wait_ready
 
 from homecraft_shared.db import create_engine, utcnow
 from homecraft_shared.identity import generate_keypair
@@ -150,43 +151,6 @@ async def paced(url: str, database_url: str, indexes: range, rate: float) -> tup
     done = await wait_processed(database_url, list(sent_at))
     latencies = sorted((done[event_id] - sent_at[event_id]) * 1000 for event_id in sent_at)
     return statistics.median(latencies), latencies[max(0, int(len(latencies) * 0.99) - 1)], len(latencies)
-
-
-async def commit_rate(database_url: str, count: int, concurrency: int) -> float:
-    engine = create_engine(database_url)
-    metadata = sa.MetaData()
-    table = sa.Table("bench_single_row", metadata, sa.Column("id", sa.String(36), primary_key=True),
-                     sa.Column("at", sa.DateTime(timezone=True)))
-    async with engine.begin() as connection:
-        await connection.run_sync(metadata.create_all)
-    queue = list(range(count))
-
-    async def writer() -> None:
-        while queue:
-            queue.pop()
-            async with engine.begin() as connection:
-                await connection.execute(table.insert().values(id=str(uuid.uuid4()), at=utcnow()))
-
-    started = time.perf_counter()
-    await asyncio.gather(*(writer() for _ in range(concurrency)))
-    rate = count / (time.perf_counter() - started)
-    async with engine.begin() as connection:
-        await connection.run_sync(metadata.drop_all)
-    await engine.dispose()
-    return rate
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"{url} did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
 
 
 def main() -> None:

@@ -7,10 +7,11 @@ i.e. ``ServiceRuntime.session``) or the event handler (the consumer) owns the tr
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event, text
+from sqlalchemy import BigInteger, DateTime, Enum, Integer, MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -49,6 +50,12 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value
+
+
+def string_enum(kind: type[enum.StrEnum], length: int = 16) -> Enum:
+    """A column type for a ``StrEnum`` stored as its plain string values (no native enum type), so
+    adding a value is not a schema change."""
+    return Enum(kind, native_enum=False, length=length, values_callable=lambda members: [m.value for m in members])
 
 
 def utcnow() -> dt.datetime:

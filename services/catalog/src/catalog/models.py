@@ -14,7 +14,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from homecraft_shared.db import Base, UtcDateTime, utcnow
+from homecraft_shared.db import Base, UtcDateTime, string_enum, utcnow
 from homecraft_shared.messaging import tables as messaging_tables
 
 
@@ -38,11 +38,6 @@ class AssetFormat(enum.StrEnum):
     ZIP = "ZIP"
 
 
-def _enum(kind: type[enum.StrEnum], length: int = 16) -> sa.Enum:
-    # Stored as plain strings (no native enum type), so adding a value is not a schema change.
-    return sa.Enum(kind, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
-
-
 class Category(Base):
     __tablename__ = "categories"
     __table_args__ = (
@@ -52,7 +47,7 @@ class Category(Base):
     )
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
-    type: Mapped[CatalogType] = mapped_column(_enum(CatalogType))
+    type: Mapped[CatalogType] = mapped_column(string_enum(CatalogType))
     name: Mapped[str] = mapped_column(sa.String(120))
     slug: Mapped[str] = mapped_column(sa.String(140))
     parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("categories.id", ondelete="CASCADE"), index=True)
@@ -88,7 +83,7 @@ class Product(Base):
     # Whether the seller held an owner role (I1) when they last saved the listing, read from their
     # identity token; owners' listings are always buyable (C10). See docs/decisions/0101.
     seller_is_owner: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
-    kind: Mapped[CatalogType] = mapped_column(_enum(CatalogType))
+    kind: Mapped[CatalogType] = mapped_column(string_enum(CatalogType))
     title: Mapped[str] = mapped_column(sa.String(160))
     slug: Mapped[str] = mapped_column(sa.String(180))
     short_description: Mapped[str] = mapped_column(sa.String(280), default="")
@@ -98,7 +93,7 @@ class Product(Base):
     currency: Mapped[str] = mapped_column(sa.String(3), default="usd")
     is_free: Mapped[bool] = mapped_column(sa.Boolean, default=False)
 
-    status: Mapped[ListingStatus] = mapped_column(_enum(ListingStatus), default=ListingStatus.DRAFT)
+    status: Mapped[ListingStatus] = mapped_column(string_enum(ListingStatus), default=ListingStatus.DRAFT)
     is_active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     is_featured: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     is_trending: Mapped[bool] = mapped_column(sa.Boolean, default=False)  # manual flag (C6, C7)
@@ -163,7 +158,7 @@ class DigitalAsset(Base):
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     product_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("products.id", ondelete="CASCADE"), index=True)
     original_filename: Mapped[str] = mapped_column(sa.String(255))
-    file_format: Mapped[AssetFormat] = mapped_column(_enum(AssetFormat, 8))
+    file_format: Mapped[AssetFormat] = mapped_column(string_enum(AssetFormat, 8))
     storage_key: Mapped[str] = mapped_column(sa.String(255), unique=True)
     size_bytes: Mapped[int] = mapped_column(sa.BigInteger)
     sha256: Mapped[str] = mapped_column(sa.String(64))

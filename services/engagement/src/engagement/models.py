@@ -21,7 +21,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from homecraft_shared.db import Base, BigIntPK, UtcDateTime, utcnow
+from homecraft_shared.db import Base, BigIntPK, UtcDateTime, string_enum, utcnow
 from homecraft_shared.messaging import tables as messaging_tables
 
 __all__ = ["Base", "messaging_tables"]
@@ -52,11 +52,6 @@ class ReportReason(enum.StrEnum):
 class ReportStatus(enum.StrEnum):
     OPEN = "open"
     RESOLVED = "resolved"
-
-
-def _enum(kind: type[enum.StrEnum], length: int = 16) -> sa.Enum:
-    # Plain strings (no native enum type): adding a value is not a schema change.
-    return sa.Enum(kind, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
 
 
 # --- projections ---------------------------------------------------------------------------------
@@ -110,7 +105,7 @@ class EngagementEvent(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     product_id: Mapped[str] = mapped_column(ExternalId)
-    kind: Mapped[EventKind] = mapped_column(_enum(EventKind))
+    kind: Mapped[EventKind] = mapped_column(string_enum(EventKind))
     occurred_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
@@ -270,9 +265,9 @@ class QaReport(Base):
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     message_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("qa_messages.id"))
     reporter_id: Mapped[str] = mapped_column(ExternalId)
-    reason: Mapped[ReportReason] = mapped_column(_enum(ReportReason, 24))
+    reason: Mapped[ReportReason] = mapped_column(string_enum(ReportReason, 24))
     details: Mapped[str] = mapped_column(sa.Text, default="")
-    status: Mapped[ReportStatus] = mapped_column(_enum(ReportStatus, 12), default=ReportStatus.OPEN)
+    status: Mapped[ReportStatus] = mapped_column(string_enum(ReportStatus, 12), default=ReportStatus.OPEN)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     resolved_by: Mapped[str | None] = mapped_column(ExternalId)

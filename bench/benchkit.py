@@ -1,0 +1,84 @@
+"""What the benchmarks share: a service under uvicorn in its own process group, waiting for its
+readiness, and the single-row commit rate that puts a service's figures in proportion."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from homecraft_shared.db import create_engine, utcnow
+from homecraft_shared.testing.infra import free_port
+
+
+@contextlib.contextmanager
+def uvicorn_service(service: str, env: Mapping[str, str], workdir: Path, *, workers: int = 1) -> Iterator[str]:
+    """``<service>.app:create_app`` under uvicorn on a free loopback port (output in
+    ``workdir/<service>.log``); yields its base URL; stops its whole process group on exit."""
+    port = free_port()
+    log = open(workdir / f"{service}.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", f"{service}.app:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"],
+        env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, start_new_session=True,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        log.close()
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes] | None = None, log: Path | None = None,
+               within_seconds: float = 90.0) -> None:
+    """Until ``url/readyz`` answers 200; exits with the log's tail if the process died or time ran out."""
+    deadline = time.monotonic() + within_seconds
+    while True:
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        if (process is not None and process.poll() is not None) or time.monotonic() > deadline:
+            tail = log.read_text()[-3000:] if log is not None and log.exists() else ""
+            raise SystemExit(f"{url} did not start:\n{tail}")
+        time.sleep(0.2)
+
+
+async def commit_rate(database_url: str, count: int, concurrency: int) -> float:
+    """Single-row transactions per second on this database: the ceiling any write path works under."""
+    engine = create_engine(database_url)
+    metadata = sa.MetaData()
+    table = sa.Table("bench_single_row", metadata, sa.Column("id", sa.String(36), primary_key=True),
+                     sa.Column("at", sa.DateTime(timezone=True)))
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    queue = list(range(count))
+
+    async def writer() -> None:
+        while queue:
+            queue.pop()
+            async with engine.begin() as connection:
+                await connection.execute(table.insert().values(id=str(uuid.uuid4()), at=utcnow()))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(writer() for _ in range(concurrency)))
+    rate = count / (time.perf_counter() - started)
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.drop_all)
+    await engine.dispose()
+    return rate
