@@ -27,6 +27,12 @@ from homecraft_shared.messaging import tables as messaging_tables
 __all__ = ["Base", "messaging_tables"]
 
 ExternalId = sa.String(64)  # ids owned by other services (products, users, orders, lines)
+NAME_MAX = 150  # the username shown beside a review or a message
+
+
+def shown_name(username: str) -> str:
+    """The author's name as stored with what they wrote (the token's username, cut to the column)."""
+    return username[:NAME_MAX]
 
 
 class EventKind(enum.StrEnum):
@@ -184,7 +190,7 @@ class Review(Base):
     line_id: Mapped[str] = mapped_column(sa.ForeignKey("purchased_lines.line_id"), unique=True)
     product_id: Mapped[str] = mapped_column(ExternalId)
     buyer_id: Mapped[str] = mapped_column(ExternalId)
-    buyer_name: Mapped[str] = mapped_column(sa.String(150))
+    buyer_name: Mapped[str] = mapped_column(sa.String(NAME_MAX))
     rating: Mapped[int] = mapped_column(sa.SmallInteger)
     title: Mapped[str] = mapped_column(sa.String(120), default="")
     body: Mapped[str] = mapped_column(sa.Text, default="")
@@ -203,7 +209,7 @@ class SellerReview(Base):
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     seller_id: Mapped[str] = mapped_column(ExternalId)
     buyer_id: Mapped[str] = mapped_column(ExternalId)
-    buyer_name: Mapped[str] = mapped_column(sa.String(150))
+    buyer_name: Mapped[str] = mapped_column(sa.String(NAME_MAX))
     order_id: Mapped[str] = mapped_column(ExternalId)
     rating: Mapped[int] = mapped_column(sa.SmallInteger)
     title: Mapped[str] = mapped_column(sa.String(120), default="")
@@ -234,7 +240,7 @@ class QaThread(Base):
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     product_id: Mapped[str] = mapped_column(ExternalId)
     author_id: Mapped[str] = mapped_column(ExternalId)
-    author_name: Mapped[str] = mapped_column(sa.String(150))
+    author_name: Mapped[str] = mapped_column(sa.String(NAME_MAX))
     subject: Mapped[str] = mapped_column(sa.String(180), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_activity_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -249,7 +255,7 @@ class QaMessage(Base):
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     thread_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("qa_threads.id"))
     author_id: Mapped[str] = mapped_column(ExternalId)
-    author_name: Mapped[str] = mapped_column(sa.String(150))
+    author_name: Mapped[str] = mapped_column(sa.String(NAME_MAX))
     body: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)

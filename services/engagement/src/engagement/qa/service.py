@@ -11,7 +11,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from engagement.models import QaMessage, QaReport, QaThread, ReportStatus
+from engagement.models import QaMessage, QaReport, QaThread, ReportStatus, shown_name
 from engagement.projections.repository import product as product_fact
 from engagement.qa import repository
 from engagement.qa.schemas import (
@@ -58,9 +58,9 @@ async def create_thread(session: AsyncSession, identity: Identity, product_id: s
     await limiter.hit(POST_KEY, identity.user_id)
     now = utcnow()
     thread = QaThread(id=uuid.uuid4(), product_id=product_id, author_id=identity.user_id,
-                      author_name=identity.username, subject=data.subject, created_at=now, last_activity_at=now)
+                      author_name=shown_name(identity.username), subject=data.subject, created_at=now, last_activity_at=now)
     first = QaMessage(id=uuid.uuid4(), thread_id=thread.id, author_id=identity.user_id,
-                      author_name=identity.username, body=data.body, created_at=now)
+                      author_name=shown_name(identity.username), body=data.body, created_at=now)
     session.add(thread)
     await session.flush()
     session.add(first)
@@ -85,7 +85,7 @@ async def reply(session: AsyncSession, identity: Identity, thread_id: uuid.UUID,
     await limiter.hit(POST_KEY, identity.user_id)
     now = utcnow()
     message = QaMessage(id=uuid.uuid4(), thread_id=thread.id, author_id=identity.user_id,
-                        author_name=identity.username, body=data.body, created_at=now)
+                        author_name=shown_name(identity.username), body=data.body, created_at=now)
     session.add(message)
     thread.last_activity_at = now
     return message_out(message)

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engagement import aggregates
-from engagement.models import PurchasedLine, Review, SellerReview
+from engagement.models import PurchasedLine, Review, SellerReview, shown_name
 from engagement.reviews import repository
 from engagement.reviews.repository import PRODUCT, SELLER
 from engagement.reviews.schemas import (
@@ -51,7 +51,7 @@ async def post_review(session: AsyncSession, identity: Identity, data: ReviewIn)
         raise Conflict("You already reviewed this purchase: one review per order line.")
     now = utcnow()
     review = Review(line_id=line.line_id, product_id=line.product_id, buyer_id=identity.user_id,
-                    buyer_name=identity.username, rating=data.rating, title=data.title, body=data.body, created_at=now)
+                    buyer_name=shown_name(identity.username), rating=data.rating, title=data.title, body=data.body, created_at=now)
     session.add(review)
     try:
         await session.flush()
@@ -73,7 +73,7 @@ async def post_seller_review(session: AsyncSession, identity: Identity, data: Se
     if await repository.seller_review(session, identity.user_id, data.seller_id, data.order_id) is not None:
         raise Conflict("You already rated this seller for this order: one rating per seller and order.")
     now = utcnow()
-    review = SellerReview(seller_id=data.seller_id, buyer_id=identity.user_id, buyer_name=identity.username,
+    review = SellerReview(seller_id=data.seller_id, buyer_id=identity.user_id, buyer_name=shown_name(identity.username),
                           order_id=data.order_id, rating=data.rating, title=data.title, body=data.body, created_at=now)
     session.add(review)
     try:
