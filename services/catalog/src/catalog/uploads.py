@@ -1,4 +1,9 @@
-"""Refuse an oversized upload before its body is read.
+"""Uploads to a listing: one flow for images and digital files, and refusing an oversized upload
+before its body is read.
+
+``ListingUpload.keep`` (the ``Uploading`` dependency): check the listing without a lock, stream the
+file to a temporary file and check its content in a thread, then lock the listing, check it again
+and keep the file, so no lock is held during file I/O (C3, C4).
 
 FastAPI parses a multipart body (spooling files to disk) before the endpoint and its dependencies
 run, so the size check in ``MediaStorage.receive`` alone would let a client push gigabytes first.
@@ -9,18 +14,75 @@ other fields); ``receive`` still enforces the exact limit on what actually arriv
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response, UploadFile
 from fastapi.routing import APIRoute
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.storage import PayloadTooLarge, human_size
-from homecraft_shared.dependencies import runtime_of
+from catalog.listings.policy import listing_for_change, relock
+from catalog.models import Product
+from catalog.settings import CatalogSettings
+from catalog.storage import Area, MediaStorage, PayloadTooLarge, Received, human_size
+from catalog.web import Settings, Storage
+from homecraft_shared.dependencies import CurrentIdentity, DbSession, runtime_of
+from homecraft_shared.identity import Identity
 
 FORM_OVERHEAD_BYTES = 64 * 1024
 _ATTRIBUTE = "__catalog_upload_limit__"
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+Checked = TypeVar("Checked")
+
+
+@dataclass(frozen=True)
+class Kept(Generic[Checked]):
+    product: Product  # locked until the transaction ends
+    received: Received
+    key: str
+    checked: Checked  # what the content check returned
+
+
+@dataclass(frozen=True)
+class ListingUpload:
+    """What an upload to a listing needs: the request's transaction, the caller, storage, limits."""
+
+    session: AsyncSession
+    identity: Identity
+    storage: MediaStorage
+    settings: CatalogSettings
+
+    async def keep(
+        self,
+        product_id: uuid.UUID,
+        upload: UploadFile,
+        *,
+        area: Area,
+        max_bytes: int,
+        what: str,
+        check_listing: Callable[[Product], None],
+        check_content: Callable[[Received], Checked],
+    ) -> Kept[Checked]:
+        product = await listing_for_change(self.session, self.identity, product_id, lock=False)
+        check_listing(product)
+        async with self.storage.receive(
+            upload, max_bytes=max_bytes, chunk_bytes=self.settings.upload_chunk_bytes, what=what
+        ) as received:
+            checked = await asyncio.to_thread(check_content, received)
+            product = await relock(self.session, product)
+            check_listing(product)
+            key = await self.storage.keep(self.session, received, area)
+        return Kept(product, received, key, checked)
+
+
+def listing_upload(session: DbSession, identity: CurrentIdentity, storage: Storage, settings: Settings) -> ListingUpload:
+    return ListingUpload(session, identity, storage, settings)
+
+
+Uploading = Annotated[ListingUpload, Depends(listing_upload)]
 
 
 def upload_limit(setting: str) -> Callable[[Endpoint], Endpoint]:

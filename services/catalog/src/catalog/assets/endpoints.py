@@ -12,8 +12,8 @@ from fastapi import APIRouter, File, Response, UploadFile, status
 
 from catalog.assets import service
 from catalog.assets.schemas import AssetOut
-from catalog.uploads import UploadLimitRoute, upload_limit
-from catalog.web import Settings, Storage
+from catalog.uploads import Uploading, UploadLimitRoute, upload_limit
+from catalog.web import Storage
 from homecraft_shared.dependencies import CurrentIdentity, DbSession
 from homecraft_shared.openapi import problems
 
@@ -27,15 +27,8 @@ router = APIRouter(tags=["listing files"], route_class=UploadLimitRoute, respons
     responses=problems(413, 415),
 )
 @upload_limit("max_asset_bytes")
-async def upload_asset(
-    product_id: uuid.UUID,
-    session: DbSession,
-    identity: CurrentIdentity,
-    storage: Storage,
-    settings: Settings,
-    file: UploadFile = File(...),
-) -> AssetOut:
-    return AssetOut.model_validate(await service.upload_asset(session, storage, settings, identity, product_id, file))
+async def upload_asset(product_id: uuid.UUID, uploading: Uploading, file: UploadFile = File(...)) -> AssetOut:
+    return AssetOut.model_validate(await service.upload_asset(uploading, product_id, file))
 
 
 @router.delete("/listings/{product_id}/assets/{asset_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a digital file")

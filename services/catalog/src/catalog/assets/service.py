@@ -3,7 +3,6 @@ content; streamed to disk with their sha256. Never served publicly (see catalog.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from pathlib import PurePosixPath, PureWindowsPath
@@ -11,10 +10,11 @@ from pathlib import PurePosixPath, PureWindowsPath
 from fastapi import UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.listings.policy import listing_for_change, relock
-from catalog.models import CatalogType, DigitalAsset, ListingStatus, Product
+from catalog.listings.policy import listing_for_change
+from catalog.models import AssetFormat, CatalogType, DigitalAsset, ListingStatus, Product
 from catalog.settings import CatalogSettings
-from catalog.storage import MediaStorage, asset_format_for, check_asset_content
+from catalog.storage import MediaStorage, Received, asset_format_for, check_asset_content
+from catalog.uploads import ListingUpload
 from homecraft_shared.errors import NotFound, ValidationFailed
 from homecraft_shared.identity import Identity
 
@@ -37,35 +37,32 @@ def _check_accepts_files(product: Product, settings: CatalogSettings) -> None:
         raise ValidationFailed(f"A listing can have at most {settings.max_assets_per_product} digital files; delete one first.")
 
 
-async def upload_asset(
-    session: AsyncSession,
-    storage: MediaStorage,
-    settings: CatalogSettings,
-    identity: Identity,
-    product_id: uuid.UUID,
-    upload: UploadFile,
-) -> DigitalAsset:
-    # Check first without a lock, receive and check the file, then lock: no lock is held during file I/O.
-    product = await listing_for_change(session, identity, product_id, lock=False)
-    _check_accepts_files(product, settings)
-    file_format = asset_format_for(upload.filename or "")  # 415 before a byte is stored
-    async with storage.receive(
-        upload, max_bytes=settings.max_asset_bytes, chunk_bytes=settings.upload_chunk_bytes, what="file"
-    ) as received:
-        await asyncio.to_thread(check_asset_content, received.temp_path, file_format, received.size)
-        product = await relock(session, product)
+async def upload_asset(uploading: ListingUpload, product_id: uuid.UUID, upload: UploadFile) -> DigitalAsset:
+    settings = uploading.settings
+
+    def check_listing(product: Product) -> None:
         _check_accepts_files(product, settings)
-        key = await storage.keep(session, received, "assets")
+        asset_format_for(upload.filename or "")  # 415 before a byte is stored
+
+    def check_content(received: Received) -> AssetFormat:
+        file_format = asset_format_for(upload.filename or "")
+        check_asset_content(received.temp_path, file_format, received.size)
+        return file_format
+
+    kept = await uploading.keep(
+        product_id, upload, area="assets", max_bytes=settings.max_asset_bytes, what="file",
+        check_listing=check_listing, check_content=check_content,
+    )
     asset = DigitalAsset(
         id=uuid.uuid4(),
         original_filename=display_name(upload.filename),
-        file_format=file_format,
-        storage_key=key,
-        size_bytes=received.size,
-        sha256=received.sha256,
+        file_format=kept.checked,
+        storage_key=kept.key,
+        size_bytes=kept.received.size,
+        sha256=kept.received.sha256,
     )
-    product.assets.append(asset)
-    await session.flush()
+    kept.product.assets.append(asset)
+    await uploading.session.flush()
     return asset
 
 

@@ -12,8 +12,8 @@ from fastapi.responses import FileResponse
 from catalog.images import service
 from catalog.images.schemas import ImageOrder, ImageUpdate, SellerImageOut
 from catalog.listings.schemas import ListingOut
-from catalog.uploads import UploadLimitRoute, upload_limit
-from catalog.web import Settings, Storage
+from catalog.uploads import Uploading, UploadLimitRoute, upload_limit
+from catalog.web import Storage
 from homecraft_shared.dependencies import CurrentIdentity, DbSession
 from homecraft_shared.inputs import IdParam, Line
 from homecraft_shared.openapi import problems
@@ -33,17 +33,12 @@ IMAGE_CACHE_CONTROL = "public, max-age=31536000, immutable"
 @upload_limit("max_image_bytes")
 async def upload_image(
     product_id: uuid.UUID,
-    session: DbSession,
-    identity: CurrentIdentity,
-    storage: Storage,
-    settings: Settings,
+    uploading: Uploading,
     file: UploadFile = File(...),
     alt_text: Annotated[Line, Form(max_length=160)] = "",
     is_primary: bool = Form(False),
 ) -> SellerImageOut:
-    image = await service.upload_image(
-        session, storage, settings, identity, product_id, file, alt_text=alt_text.strip(), is_primary=is_primary
-    )
+    image = await service.upload_image(uploading, product_id, file, alt_text=alt_text.strip(), is_primary=is_primary)
     return SellerImageOut.of(image)
 
 

@@ -6,7 +6,6 @@ promotes the next by sort order. Images are decoded and re-encoded (catalog.cont
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 from fastapi import UploadFile
@@ -15,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog.images import repository
 from catalog.images.domain import MAX_ALT_TEXT, make_primary, next_sort_order, ordered
 from catalog.images.schemas import ImageOrder, ImageUpdate
-from catalog.listings.policy import listing_for_change, relock
+from catalog.listings.policy import listing_for_change
 from catalog.models import ListingStatus, Product, ProductImage
 from catalog.settings import CatalogSettings
 from catalog.storage import KEY_PATTERN, MediaStorage, normalize_image
+from catalog.uploads import ListingUpload
 from homecraft_shared.errors import NotFound, ValidationFailed, invalid_field
 from homecraft_shared.identity import Identity
 
@@ -36,33 +36,25 @@ def _image_of(product: Product, image_id: int) -> ProductImage:
 
 
 async def upload_image(
-    session: AsyncSession,
-    storage: MediaStorage,
-    settings: CatalogSettings,
-    identity: Identity,
-    product_id: uuid.UUID,
-    upload: UploadFile,
-    *,
-    alt_text: str,
-    is_primary: bool,
+    uploading: ListingUpload, product_id: uuid.UUID, upload: UploadFile, *, alt_text: str, is_primary: bool
 ) -> ProductImage:
-    # Check first without a lock, receive and check the file, then lock: no lock is held during file I/O.
-    product = await listing_for_change(session, identity, product_id, lock=False)
-    _check_room(product, settings)
-    if len(alt_text) > MAX_ALT_TEXT:
-        raise ValidationFailed(f"The alt text can be at most {MAX_ALT_TEXT} characters.")
-    async with storage.receive(
-        upload, max_bytes=settings.max_image_bytes, chunk_bytes=settings.upload_chunk_bytes, what="image"
-    ) as received:
-        content_type = await asyncio.to_thread(normalize_image, received)  # decoded and re-encoded, or refused
-        product = await relock(session, product)
+    settings = uploading.settings
+
+    def check_listing(product: Product) -> None:
         _check_room(product, settings)
-        key = await storage.keep(session, received, "images")
+        if len(alt_text) > MAX_ALT_TEXT:
+            raise ValidationFailed(f"The alt text can be at most {MAX_ALT_TEXT} characters.")
+
+    kept = await uploading.keep(
+        product_id, upload, area="images", max_bytes=settings.max_image_bytes, what="image",
+        check_listing=check_listing, check_content=normalize_image,  # decoded and re-encoded, or refused
+    )
+    product = kept.product
     first = not product.images
     image = ProductImage(
-        storage_key=key,
-        content_type=content_type,
-        size_bytes=received.size,
+        storage_key=kept.key,
+        content_type=kept.checked,
+        size_bytes=kept.received.size,
         alt_text=alt_text,
         is_primary=False,
         sort_order=next_sort_order(product.images),
@@ -70,7 +62,7 @@ async def upload_image(
     product.images.append(image)
     if is_primary or first:
         make_primary(product.images, image)
-    await session.flush()
+    await uploading.session.flush()
     return image
 
 
