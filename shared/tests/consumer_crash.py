@@ -1,7 +1,13 @@
-"""Run by test_consumer_crash.py as a subprocess: a consumer that dies (SIGKILL) in the middle of
-its CRASH_ON-th handler call, after writing the effect in its transaction and before the commit.
+"""Run by test_consumer_crash.py as a subprocess: a consumer that dies (SIGKILL) at a chosen point.
 
-usage: python consumer_crash.py DATABASE_URL NATS_URL CRASH_ON
+usage: python consumer_crash.py DATABASE_URL NATS_URL MODE N [POISON_ITEM]
+
+MODE is where it dies:
+  handler       in the middle of its N-th handler call, effect written, before the commit;
+  commit        at the N-th commit of an event transaction, after every handler of it ran (anything
+                the process sent before, e.g. an ack issued too early, is given time to leave);
+  after-commit  right after the N-th commit of an event transaction, before any ack.
+POISON_ITEM names an item whose handler always fails, so the batch holding it is handled one by one.
 """
 
 from __future__ import annotations
@@ -10,35 +16,62 @@ import asyncio
 import os
 import signal
 import sys
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from testsvc import CRASH_CONSUMER_SETTINGS, ItemRecordedV1, build_registry
 
-from homecraft_shared.db import create_engine, create_sessionmaker
+from homecraft_shared.db import create_engine
 from homecraft_shared.messaging.consumer import EventConsumer
 from homecraft_shared.messaging.envelope import EventEnvelope
 from homecraft_shared.messaging.jetstream import connect
+from homecraft_shared.messaging.tables import InboxEvent
 
 
-async def main(database_url: str, nats_url: str, crash_on: int) -> None:
-    calls = 0
+def die(message: str) -> None:
+    print(message, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
 
-    async def die_mid_handler(session: AsyncSession, data: ItemRecordedV1, envelope: EventEnvelope) -> None:
+
+async def main(database_url: str, nats_url: str, mode: str, n: int, poison: str | None) -> None:
+    calls = commits = 0
+
+    async def hook(session: AsyncSession, data: ItemRecordedV1, envelope: EventEnvelope) -> None:
         nonlocal calls
         calls += 1
-        if calls == crash_on:
+        if mode == "handler" and calls == n:
             await session.flush()  # the effect row is written in the open transaction
-            print(f"handling {data.item_id}: effect written, dying before commit", flush=True)
-            os.kill(os.getpid(), signal.SIGKILL)
+            die(f"handling {data.item_id}: effect written, dying before commit")
+        if data.item_id == poison:
+            raise RuntimeError("poison")
+
+    class DyingSession(AsyncSession):
+        def add(self, instance: object, **kwargs: Any) -> None:
+            if isinstance(instance, InboxEvent):  # remember this is an event transaction
+                self.info.setdefault("inbox", []).append(instance.event_id)
+            super().add(instance, **kwargs)
+
+        async def commit(self) -> None:
+            nonlocal commits
+            inbox = self.info.pop("inbox", [])
+            if not inbox:  # not an event transaction (e.g. a dead letter)
+                await super().commit()
+                return
+            commits += 1
+            if mode == "commit" and commits == n:
+                await asyncio.sleep(0.3)
+                die(f"commit {n} of {len(inbox)} event(s): handlers ran, dying at the commit")
+            await super().commit()
+            if mode == "after-commit" and commits == n:
+                die(f"commit {n} of {len(inbox)} event(s): committed, dying before the acks")
 
     engine = create_engine(database_url)
+    sessions: Any = async_sessionmaker(engine, class_=DyingSession, expire_on_commit=False)
     connection = await connect(nats_url, name="dying-consumer")
-    consumer = EventConsumer(
-        build_registry(hook=die_mid_handler), create_sessionmaker(engine), connection.jetstream(),
-        CRASH_CONSUMER_SETTINGS,
-    )
+    consumer = EventConsumer(build_registry(hook=hook), sessions, connection.jetstream(), CRASH_CONSUMER_SETTINGS)
     await asyncio.wait_for(consumer.run(), timeout=30)
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    args = sys.argv[1:]
+    asyncio.run(main(args[0], args[1], args[2], int(args[3]), args[4] if len(args) > 4 else None))

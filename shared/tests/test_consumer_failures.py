@@ -110,7 +110,7 @@ class FailingCommits:
         commit = session.commit
 
         async def failing_commit() -> None:
-            if self.failures > 0 and session.new:
+            if self.failures > 0:
                 self.failures -= 1
                 self.failed += 1
                 raise OperationalError("COMMIT", {}, Exception("database is locked"))

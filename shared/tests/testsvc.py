@@ -40,6 +40,10 @@ STREAM = stream_name(PRODUCER)
 # What the crash tests' subprocess and in-process consumers both use: identical, so the durable's
 # config does not change between them; a short ack_wait so a lost delivery comes back quickly.
 CRASH_CONSUMER_SETTINGS = ConsumerSettings(max_attempts=5, ack_wait_seconds=1.0, backoff_seconds=(0.1,))
+# The replica processes of test_replicas.py: kills count as attempts, so allow many before a dead letter.
+# Pull requests expire well before the ack wait, so a redelivery goes to a replica that is fetching.
+REPLICA_CONSUMER_SETTINGS = ConsumerSettings(max_attempts=30, ack_wait_seconds=1.5, backoff_seconds=(0.1,),
+                                             fetch_batch=16, fetch_timeout_seconds=0.5)
 
 
 @event_contract("test_item.recorded", 1, producer=PRODUCER, description="Test only: an item was recorded.")
@@ -199,6 +203,30 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within}s waiting for: {what}")
         await asyncio.sleep(interval)
+
+
+class Script:
+    """One of the scripts in this directory running as a subprocess, its output collected in a file."""
+
+    def __init__(self, script: str, *args: str, log: Path) -> None:
+        self.script, self.args, self.log = script, args, log
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> Script:
+        with self.log.open("ab") as output:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, str(HERE / self.script), *self.args, stdout=output, stderr=asyncio.subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        return self
+
+    async def kill(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
 async def run_script(script: str, *args: str, within: float = 60.0) -> tuple[int, str]:

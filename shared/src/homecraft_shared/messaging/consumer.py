@@ -30,7 +30,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from homecraft_shared.db import utcnow
@@ -49,6 +49,10 @@ STREAM_WAIT_LOG_SECONDS = 60.0
 # Dead-letter ids of unreadable messages are derived from their place in the stream (stable across
 # redeliveries, so a second delivery finds the first dead letter).
 UNREADABLE_NAMESPACE = uuid.UUID("6f1d7c8e-3b0a-4d53-9d0e-2a7c5e1b9f40")
+
+# PostgreSQL states that say "try again", not "this handler is wrong": serialization failure,
+# deadlock, lock not available, statement timeout; class 08 is a lost connection.
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57014"})
 
 HandlerFunc = Callable[[AsyncSession, EventData, EventEnvelope], Awaitable[None]]
 E = TypeVar("E", bound=EventData)
@@ -129,9 +133,25 @@ class ConsumerStats:
     applied: int = 0
     duplicates: int = 0  # already in the inbox: a redelivery, or another replica was first
     handler_failures: int = 0
-    commit_failures: int = 0  # the transaction failed with no handler to blame
+    commit_failures: int = 0  # the transaction failed on the database (lock, lost connection): not an attempt
     dead_lettered: int = 0
     unhandled: int = 0  # no handler registered: recorded in the inbox and acked
+
+
+def is_transient_database_error(exc: BaseException) -> bool:
+    """A failure of the database rather than of the handler's logic (locks, lost connections)."""
+    if isinstance(exc, OperationalError | ConnectionError):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        origin: BaseException | None = exc.orig
+        while origin is not None:
+            sqlstate = getattr(origin, "sqlstate", None)
+            if isinstance(sqlstate, str):
+                return sqlstate in TRANSIENT_SQLSTATES or sqlstate.startswith("08")
+            origin = origin.__cause__
+    return False
 
 
 async def already_applied(session: AsyncSession, consumer: str, event_id: uuid.UUID) -> bool:
@@ -391,7 +411,9 @@ class EventConsumer:
                         handled = await run_handler(session, self.registry, envelope)
                     except Exception as exc:
                         raise _HandlerFailed(exc) from exc
+                    # Flushed now: another replica's inbox row for this event fails here, as no handler's fault.
                     add_inbox_row(session, self.registry, envelope)
+                    await session.flush()
                     applied += 1
                     unhandled += not handled
                 index, envelope, committing = -1, None, True
@@ -402,7 +424,10 @@ class EventConsumer:
             return BatchFailure(index, envelope, exc.error)
         except Exception as exc:
             # An unreadable message, one past its attempts, or the commit: each one by one.
-            if committing:
+            if isinstance(exc, IntegrityError):
+                logger.info("an event of the batch was applied meanwhile by another replica; "
+                            "handling the batch one by one", extra={"error": repr(exc)[:500]})
+            elif committing:
                 self.stats.commit_failures += 1
                 logger.warning("committing a batch failed; handling its events one by one", extra={"error": repr(exc)})
             return BatchFailure(-1, None, exc)
@@ -463,19 +488,21 @@ class EventConsumer:
     ) -> None:
         """After the event's transaction failed: retry later with backoff, or dead-letter.
 
-        Only a handler's failure uses up an attempt. A failed commit is retried: if it broke the
-        inbox key and the inbox row is there, another replica applied the event first (ack)."""
-        if not handler_failed:
-            if isinstance(exc, IntegrityError) and await self._already_processed(envelope):
-                self.stats.duplicates += 1
-                logger.info("event already applied by another replica",
-                            extra={"event_id": str(envelope.id), "type": envelope.type})
-                await self._ack(message)
-                return
+        If the inbox key was violated outside the handler and the inbox row is there, another
+        replica applied the event first (ack). A failure of the database itself (a lock or
+        serialization timeout, a lost connection), in the handler or at the commit, is retried
+        without using up an attempt. Anything else counts as an attempt."""
+        if not handler_failed and isinstance(exc, IntegrityError) and await self._already_processed(envelope):
+            self.stats.duplicates += 1
+            logger.info("event already applied by another replica",
+                        extra={"event_id": str(envelope.id), "type": envelope.type})
+            await self._ack(message)
+            return
+        if is_transient_database_error(exc):
             self.stats.commit_failures += 1
             self._excuse_delivery(envelope.id)
             logger.warning(
-                "committing the event's transaction failed; retrying (not counted as an attempt)",
+                "the event's transaction failed on the database; retrying (not counted as an attempt)",
                 extra={"event_id": str(envelope.id), "type": envelope.type, "error": repr(exc)},
             )
             await message.nak(delay=self.settings.delay_after(message.metadata.num_delivered))
