@@ -47,6 +47,7 @@ class IngestionBuffer:
         self._pending: deque[Incoming] = deque()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._writing = 0
 
     def offer(self, events: Iterable[Incoming]) -> int:
         """Queue events; returns how many were queued (the rest dropped: the buffer is full)."""
@@ -63,14 +64,19 @@ class IngestionBuffer:
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        """Events queued or being written."""
+        return len(self._pending) + self._writing
 
     async def flush(self) -> None:
         """Write everything queued so far (batch by batch)."""
         async with self._lock:
             while self._pending:
                 batch = [self._pending.popleft() for _ in range(min(self.max_batch, len(self._pending)))]
-                await self._write(batch)
+                self._writing = len(batch)
+                try:
+                    await self._write(batch)
+                finally:
+                    self._writing = 0
 
     async def _write(self, batch: list[Incoming]) -> None:
         try:
