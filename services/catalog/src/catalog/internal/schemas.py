@@ -8,7 +8,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.assets.schemas import AssetOut
-from catalog.models import CatalogType, ListingStatus
+from catalog.listings.schemas import ListingState
+from catalog.models import CatalogType
 
 MAX_LOOKUP = 200
 
@@ -19,21 +20,11 @@ class LookupRequest(BaseModel):
     product_ids: list[Annotated[str, Field(max_length=64)]] = Field(min_length=1, max_length=MAX_LOOKUP)
 
 
-class ProductFacts(BaseModel):
+class ProductFacts(ListingState):
     """What orders snapshots at placement (O2) and re-checks at checkout (K2, O5), current at this instant."""
 
     product_id: str
     seller_id: str
-    kind: CatalogType
-    title: str
-    slug: str
-    category_id: int
-    price_cents: int
-    currency: str
-    is_free: bool
-    status: ListingStatus
-    is_active: bool
-    visible: bool = Field(description="Published and active: buyers can see it.")
     seller_payout_ready: bool
     seller_is_owner: bool
     can_buy: bool = Field(description="C10: the seller is payout-ready or an owner.")

@@ -10,6 +10,7 @@ from catalog.assets import repository as assets
 from catalog.buyability import can_buy
 from catalog.internal import repository
 from catalog.internal.schemas import InternalAsset, LookupResponse, ProductAssets, ProductFacts
+from catalog.listings.schemas import ListingState
 from catalog.models import CatalogType, DigitalAsset, Product
 from catalog.storage import MediaStorage
 from homecraft_shared.errors import NotFound
@@ -40,16 +41,7 @@ async def lookup(session: AsyncSession, product_ids: list[str]) -> LookupRespons
             ProductFacts(
                 product_id=str(product.id),
                 seller_id=product.seller_id,
-                kind=product.kind,
-                title=product.title,
-                slug=product.slug,
-                category_id=product.category_id,
-                price_cents=product.price_cents,
-                currency=product.currency,
-                is_free=product.is_free,
-                status=product.status,
-                is_active=product.is_active,
-                visible=product.is_visible,
+                **ListingState.state_of(product),
                 seller_payout_ready=ready,
                 seller_is_owner=product.seller_is_owner,
                 can_buy=buyable,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -65,24 +66,35 @@ class MissingItem(BaseModel):
     message: str
 
 
-class ListingOut(BaseModel):
-    id: uuid.UUID
-    seller_id: str
-    seller_is_owner: bool
+class ListingState(BaseModel):
+    """What a listing is, its price and where it stands in the workflow: part of every listing
+    response and of the internal product facts."""
+
     kind: CatalogType
     title: str
     slug: str
-    short_description: str
-    description: str
     category_id: int
     price_cents: int
     currency: str
     is_free: bool
     status: ListingStatus
     is_active: bool
+    visible: bool = Field(description="Published and active: buyers can see it.")
+
+    @staticmethod
+    def state_of(product: Product) -> dict[str, Any]:
+        fields = {name: getattr(product, name) for name in ListingState.model_fields if name != "visible"}
+        return {**fields, "visible": product.is_visible}
+
+
+class ListingOut(ListingState):
+    id: uuid.UUID
+    seller_id: str
+    seller_is_owner: bool
+    short_description: str
+    description: str
     is_featured: bool
     is_trending: bool
-    visible: bool
     material: str
     color: str
     width_mm: int | None
@@ -104,26 +116,16 @@ class ListingOut(BaseModel):
         columns = {column.key: getattr(product, column.key) for column in Product.__table__.columns}
         return cls(
             **{key: value for key, value in columns.items() if key in cls.model_fields},
-            rating_avg=rating_avg(product.rating_sum, product.rating_count),
             visible=product.is_visible,
+            rating_avg=rating_avg(product.rating_sum, product.rating_count),
             images=[SellerImageOut.of(image) for image in ordered(product.images)],
             assets=[AssetOut.model_validate(asset) for asset in product.assets],
             missing_for_publish=[MissingItem(**item) for item in missing_for_publish(product, product.category).items],
         )
 
 
-class ListingSummary(BaseModel):
+class ListingSummary(ListingState):
     id: uuid.UUID
-    kind: CatalogType
-    title: str
-    slug: str
-    category_id: int
-    price_cents: int
-    currency: str
-    is_free: bool
-    status: ListingStatus
-    is_active: bool
-    visible: bool
     primary_image_url: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -133,8 +135,9 @@ class ListingSummary(BaseModel):
     def of(cls, product: Product) -> ListingSummary:
         picture = primary(product.images)
         return cls(
-            **{field: getattr(product, field) for field in cls.model_fields if hasattr(product, field)},
-            visible=product.is_visible,
+            **ListingState.state_of(product),
+            id=product.id, created_at=product.created_at, updated_at=product.updated_at,
+            published_at=product.published_at,
             primary_image_url=image_url(picture.storage_key) if picture else None,
         )
 
