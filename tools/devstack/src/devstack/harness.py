@@ -81,7 +81,9 @@ def start_stack(data_dir: Path, timeout: float = 120.0, *, via_hc_py: bool = Fal
         process.communicate()
         raise AssertionError(f"the stack did not start:\n{banner[-4000:]}")
     stack = RunningStack(data_dir, process, banner)
-    stack.storefront = re.search(r"storefront:\s+(\S+)", banner).group(1).rstrip("/")
+    storefront = re.search(r"storefront:\s+(\S+)", banner)
+    assert storefront is not None, f"no storefront URL in the banner:\n{banner[-4000:]}"
+    stack.storefront = storefront.group(1).rstrip("/")
     stack.services = {
         name: url for name, url in re.findall(r"^\s+(\w+)\s+(http://127\.0\.0\.1:\d+)/docs$", banner, re.M)
     }

@@ -298,17 +298,17 @@ async def supervise(children: list[Child], stop: asyncio.Event) -> int:
 
 
 async def shutdown(children: list[Child]) -> None:
-    running = [c for c in children if c.process is not None and c.process.returncode is None]
-    for child in running:
+    running = [c.process for c in children if c.process is not None and c.process.returncode is None]
+    for process in running:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(child.process.pid, signal.SIGTERM)
-    for child in running:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in running:
         try:
-            await asyncio.wait_for(child.process.wait(), timeout=10)
+            await asyncio.wait_for(process.wait(), timeout=10)
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.process.pid, signal.SIGKILL)
-            await child.process.wait()
+                os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
     for child in children:
         if child.pump is not None:
             with contextlib.suppress(Exception):
