@@ -91,7 +91,7 @@ class Stand:
         account_id = response.json()["status"]["stripe_account_id"]
         await self.control("POST", f"/accounts/{account_id}/onboarding", {"state": state})
         if state == "complete":
-            await eventually(lambda: self.account_ready(seller_id), bool, within=20)
+            await eventually(lambda: self.account_ready(seller_id), bool, within=60)
         return account_id
 
     async def account_ready(self, seller_id: str) -> bool:
@@ -125,7 +125,7 @@ class Stand:
             async with self.payments.sessionmaker() as s:
                 return await s.get(Checkout, order.order_id)
 
-        row = await eventually(completed, lambda r: r is not None and r.charge_id is not None, within=20)
+        row = await eventually(completed, lambda r: r is not None and r.charge_id is not None, within=60)
         return row.payment_intent_id, row.charge_id
 
 

@@ -39,7 +39,7 @@ async def settled(stand: Stand) -> None:
             return [(row.type, row.status, row.outcome, row.waiting_for_order) for row in rows]
 
     for _ in range(2):  # chaos holds deliveries back for a moment: look twice
-        await eventually(pending, lambda rows: not rows, within=40)
+        await eventually(pending, lambda rows: not rows, within=60)
         await asyncio.sleep(1.5)
 
 

@@ -36,9 +36,9 @@ async def test_reconciliation_is_clean_after_a_flow_and_reports_each_injected_di
     events = "/operator/stripe-events"
     await eventually(lambda: stand.payments.client.get(events, params={"type": "charge.dispute.closed",
                                                                         "status": "processed"}, headers=owner),
-                     lambda r: r.json()["total"] == 1, within=20)
+                     lambda r: r.json()["total"] == 1, within=60)
     await eventually(lambda: stand.payments.client.get(events, params={"status": "received"}, headers=owner),
-                     lambda r: r.json()["total"] == 0, within=20)
+                     lambda r: r.json()["total"] == 0, within=60)
 
     empty = await stand.payments.client.get("/operator/reconciliation", headers=owner)
     assert empty.json() == {"last_run": None, "last_clean_at": None}

@@ -31,6 +31,7 @@ async def on_dispute(session: AsyncSession, fact: StripeFact) -> Outcome:
     if order is None:
         key = orders.wait_key(order_id=None, payment_intent_id=payment_intent_id, charge_id=charge_id or None)
         return Outcome.wait(key or dispute_id, f"dispute {dispute_id}: its order is not known as paid yet")
+    await ledger.lock_order(session, order.order_id)
     phase = fact.type.rsplit(".", 1)[-1]  # created | updated | closed
     amount = cents(obj.get("amount"))
     currency = text(obj.get("currency")).lower() or order.currency

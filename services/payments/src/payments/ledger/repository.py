@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from homecraft_shared.db import dialect_of
+from homecraft_shared.db import dialect_of, utcnow
 from payments.ledger.domain import DEBIT_REASONS, Movement, Reason
-from payments.models import LedgerEntry, LedgerMovement, SellerBalance
+from payments.models import LedgerEntry, LedgerMovement, PaidOrder, SellerBalance
 
 
 async def record(session: AsyncSession, movement: Movement) -> bool:
@@ -23,21 +24,34 @@ async def record(session: AsyncSession, movement: Movement) -> bool:
         session.add(LedgerEntry(key=entry.key, movement_key=movement.key, seller_id=entry.seller_id,
                                 amount_cents=entry.amount_cents, reason=entry.reason.value, order_id=entry.order_id,
                                 line_id=entry.line_id, stripe_object_id=entry.stripe_object_id, note=entry.note))
-        row = await _balance_row(session, entry.seller_id)
-        row.balance_cents += entry.amount_cents
+        await _add_to_balance(session, entry.seller_id, entry.amount_cents)
     return True
+
+
+async def _add_to_balance(session: AsyncSession, seller_id: str, amount_cents: int) -> None:
+    """balance += amount in the database itself (INSERT ... ON CONFLICT DO UPDATE), never read-modify-write
+    in Python: two transactions crediting one seller at once must both count."""
+    now = utcnow()
+    if dialect_of(session) == "sqlite":
+        lite = sqlite.insert(SellerBalance).values(seller_id=seller_id, balance_cents=amount_cents, updated_at=now)
+        await session.execute(lite.on_conflict_do_update(index_elements=["seller_id"], set_={
+            "balance_cents": SellerBalance.balance_cents + lite.excluded.balance_cents, "updated_at": now}))
+    else:
+        pg = postgresql.insert(SellerBalance).values(seller_id=seller_id, balance_cents=amount_cents, updated_at=now)
+        await session.execute(pg.on_conflict_do_update(index_elements=["seller_id"], set_={
+            "balance_cents": SellerBalance.balance_cents + pg.excluded.balance_cents, "updated_at": now}))
+
+
+async def lock_order(session: AsyncSession, order_id: str) -> None:
+    """Serialize the ledger decisions about one order (payouts, refund allocation, chargebacks): each reads
+    the order's earlier debits and transfers, so two at once must not decide from the same picture.
+    PostgreSQL: the order's row is locked until commit; SQLite serializes writers anyway."""
+    if dialect_of(session) != "sqlite":
+        await session.execute(select(PaidOrder.order_id).where(PaidOrder.order_id == order_id).with_for_update())
 
 
 async def movement_exists(session: AsyncSession, key: str) -> bool:
     return await session.get(LedgerMovement, key) is not None
-
-
-async def _balance_row(session: AsyncSession, seller_id: str) -> SellerBalance:
-    row = await session.get(SellerBalance, seller_id)
-    if row is None:
-        row = SellerBalance(seller_id=seller_id, balance_cents=0)
-        session.add(row)
-    return row
 
 
 async def lock_balances(session: AsyncSession, seller_ids: Iterable[str]) -> dict[str, int]:
@@ -45,8 +59,7 @@ async def lock_balances(session: AsyncSession, seller_ids: Iterable[str]) -> dic
     the same balance; SQLite serializes writers anyway."""
     ids = sorted(set(seller_ids))
     for seller_id in ids:
-        await _balance_row(session, seller_id)
-    await session.flush()
+        await _add_to_balance(session, seller_id, 0)
     query = select(SellerBalance).where(SellerBalance.seller_id.in_(ids)).order_by(SellerBalance.seller_id)
     if dialect_of(session) != "sqlite":
         query = query.with_for_update()
@@ -55,8 +68,8 @@ async def lock_balances(session: AsyncSession, seller_ids: Iterable[str]) -> dic
 
 
 async def balance(session: AsyncSession, seller_id: str) -> int:
-    row = await session.get(SellerBalance, seller_id)
-    return row.balance_cents if row else 0
+    found = await session.scalar(select(SellerBalance.balance_cents).where(SellerBalance.seller_id == seller_id))
+    return int(found or 0)
 
 
 async def line_debits(session: AsyncSession, order_id: str) -> dict[str, int]:

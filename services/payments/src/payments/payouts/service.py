@@ -56,6 +56,7 @@ async def pay_out(session: AsyncSession, order: PaidOrder) -> list[Payout]:
     """Pay every seller of the order who has no transfer for it yet (first time, or an operator's retry)."""
     if is_free(order):
         return []
+    await ledger.lock_order(session, order.order_id)
     lines = await orders.domain_lines(session, order.order_id)
     nets = domain.net_by_seller(lines)
     existing = {p.seller_id: p for p in (await session.scalars(

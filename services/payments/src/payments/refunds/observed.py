@@ -87,6 +87,7 @@ async def apply(session: AsyncSession, order: PaidOrder, *, refund_id: str, stat
                 payment_intent_id: str | None, charge_id: str | None, line_ids: list[str] | None,
                 refund_request_id: str | None, observed_at: dt.datetime) -> Outcome:
     """Record what is known of one refund: its row, the ledger (once), the fact for orders and refunds."""
+    await ledger.lock_order(session, order.order_id)
     row = await session.get(StripeRefund, refund_id)
     if row is None:
         row = StripeRefund(refund_id=refund_id, order_id=order.order_id, amount_cents=amount_cents, currency=currency,
