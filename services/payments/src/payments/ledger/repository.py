@@ -110,6 +110,17 @@ async def order_entries(session: AsyncSession, order_id: str, seller_id: str | N
     return list((await session.scalars(query.order_by(LedgerEntry.id))).all())
 
 
+async def balances_against_entries(session: AsyncSession) -> dict[str, tuple[int, int]]:
+    """seller -> (stored balance, Σ entries), read in ONE statement so both come from the same snapshot
+    (two statements under READ COMMITTED could straddle a commit and show a difference that is not there)."""
+    summed = (select(LedgerEntry.seller_id.label("seller_id"), func.sum(LedgerEntry.amount_cents).label("total"))
+              .group_by(LedgerEntry.seller_id).subquery())
+    rows = await session.execute(
+        select(SellerBalance.seller_id, SellerBalance.balance_cents, func.coalesce(summed.c.total, 0))
+        .outerjoin(summed, summed.c.seller_id == SellerBalance.seller_id))
+    return {seller: (int(stored), int(total)) for seller, stored, total in rows.all()}
+
+
 async def sum_by_seller(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(select(LedgerEntry.seller_id, func.sum(LedgerEntry.amount_cents))
                                  .group_by(LedgerEntry.seller_id))

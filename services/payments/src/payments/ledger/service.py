@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from homecraft_shared.errors import NotFound
@@ -10,7 +9,7 @@ from payments.connect import service as connect
 from payments.ledger import repository
 from payments.ledger.domain import Reason
 from payments.ledger.schemas import EntryOut, OrderPayout, SellerPayouts, TransferOut
-from payments.models import LedgerEntry, PaidOrder, PaidOrderLine, Payout, SellerBalance
+from payments.models import LedgerEntry, PaidOrder, PaidOrderLine, Payout
 from payments.paid_orders import repository as orders
 from payments.payouts.service import is_free
 
@@ -92,6 +91,7 @@ async def _order_payout(session: AsyncSession, seller_id: str, order: PaidOrder,
 
 
 async def ledger_totals(session: AsyncSession) -> tuple[dict[str, int], dict[str, int]]:
-    """(Σ entries per seller, stored balance per seller): equal at every moment (P6)."""
-    stored = {row.seller_id: row.balance_cents for row in (await session.scalars(select(SellerBalance))).all()}
-    return await repository.sum_by_seller(session), stored
+    """(Σ entries per seller, stored balance per seller), from one snapshot: equal at every moment (P6)."""
+    both = await repository.balances_against_entries(session)
+    return ({seller: total for seller, (_, total) in both.items()},
+            {seller: stored for seller, (stored, _) in both.items()})

@@ -23,7 +23,6 @@ from payments.models import (
     LedgerMovement,
     PaidOrder,
     ReconciliationRun,
-    SellerBalance,
     StripeRefund,
 )
 from payments.stripe_objects import collect, object_id, text
@@ -130,11 +129,10 @@ async def compare(session: AsyncSession, transfers: list[dict[str, Any]], refund
                               "chargeback entries for a dispute Stripe does not have"))
 
     # the ledger's own invariant (P6)
-    summed = await ledger.sum_by_seller(session)
-    for stored in (await session.scalars(select(SellerBalance))).all():
-        if stored.balance_cents != summed.get(stored.seller_id, 0):
-            out.append(Difference("balance_mismatch", "balance", stored.seller_id, None, None, stored.balance_cents,
-                                  f"stored balance {stored.balance_cents} != Σ entries {summed.get(stored.seller_id, 0)}"))
+    for seller_id, (stored, total) in (await ledger.balances_against_entries(session)).items():
+        if stored != total:
+            out.append(Difference("balance_mismatch", "balance", seller_id, None, None, stored,
+                                  f"stored balance {stored} != Σ entries {total}"))
     return out
 
 
