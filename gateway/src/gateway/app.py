@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from gateway import models  # noqa: F401  (registers the tables)
+from gateway.accounts.endpoints import router as accounts_router
 from gateway.clients import open_clients
 from gateway.handlers import handlers
+from gateway.pages import env
+from gateway.sessions import CsrfRefused
 from gateway.settings import GatewaySettings
 from gateway.storefront.endpoints import router as storefront_router
 from homecraft_shared.app import create_service_app
 from homecraft_shared.runtime import ServiceRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+STATIC = Path(__file__).parent / "static"
 
 
 def create_runtime(settings: GatewaySettings | None = None) -> ServiceRuntime:
@@ -26,10 +32,21 @@ def create_runtime(settings: GatewaySettings | None = None) -> ServiceRuntime:
     )
 
 
+async def _csrf_refused(request: Request, _: Exception) -> HTMLResponse:
+    body = env.get_template("error.html").render(
+        user=None, cart_count=0, csrf_token="", flashes=[], query="", title="Form expired",
+        message="This form was refused: it did not carry this session's security token. "
+                "Go back, reload the page and try again.")
+    return HTMLResponse(body, status_code=403)
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
-    return create_service_app(
+    app = create_service_app(
         create_runtime(settings),
         title="Home Craft 3D gateway",
         description="The storefront: pages, sessions, sign-in, accounts and the cart; composes pages from the services.",
-        routers=[storefront_router],
+        routers=[accounts_router, storefront_router],
     )
+    app.add_exception_handler(CsrfRefused, _csrf_refused)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

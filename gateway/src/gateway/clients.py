@@ -13,13 +13,25 @@ from homecraft_shared.runtime import ServiceRuntime
 @dataclass
 class ServiceClients:
     catalog: ServiceClient
+    orders: ServiceClient
+    payments: ServiceClient
+    engagement: ServiceClient
+    refunds: ServiceClient
 
     @classmethod
     def from_settings(cls, settings: GatewaySettings) -> ServiceClients:
-        return cls(catalog=ServiceClient(settings.catalog_url, timeout=3.0))
+        return cls(
+            catalog=ServiceClient(settings.catalog_url, timeout=3.0),
+            orders=ServiceClient(settings.orders_url, timeout=5.0),
+            payments=ServiceClient(settings.payments_url, timeout=10.0),
+            # Non-essential for pages: short timeouts, no retries (the page renders with a notice).
+            engagement=ServiceClient(settings.engagement_url, timeout=1.5, retries=0),
+            refunds=ServiceClient(settings.refunds_url, timeout=3.0),
+        )
 
     async def aclose(self) -> None:
-        await self.catalog.aclose()
+        for client in (self.catalog, self.orders, self.payments, self.engagement, self.refunds):
+            await client.aclose()
 
 
 async def open_clients(runtime: ServiceRuntime) -> None:

@@ -1,8 +1,45 @@
-"""The gateway service's tables. The messaging tables (outbox, inbox, dead letters) come from shared."""
+"""The gateway service's tables: its users and their server-side sessions (I1-I3).
+The messaging tables (outbox, inbox, dead letters) come from shared."""
 
 from __future__ import annotations
 
-from homecraft_shared.db import Base
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from homecraft_shared.db import Base, UtcDateTime, utcnow
 from homecraft_shared.messaging import tables as messaging_tables
 
-__all__ = ["Base", "messaging_tables"]
+__all__ = ["Base", "User", "WebSession", "messaging_tables"]
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(150))
+    # Usernames are unique case-insensitively (I2): the lower-cased form carries the constraint.
+    username_key: Mapped[str] = mapped_column(String(150), unique=True)
+    email: Mapped[str] = mapped_column(String(254))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_seller: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_owner: Mapped[bool] = mapped_column(Boolean, default=False)
+    shop_name: Mapped[str] = mapped_column(String(120), default="")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(timezone=True), default=utcnow)
+
+
+class WebSession(Base):
+    """A browser's session, held server-side (revocable); the cookie carries only a random key whose
+    SHA-256 is the primary key. Anonymous visitors have one too (their cart)."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_user_id", "user_id"),)
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(timezone=True))

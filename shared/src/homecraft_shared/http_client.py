@@ -74,5 +74,19 @@ class ServiceClient:
     async def post(self, url: str, **kwargs: Any) -> httpx.Response:
         return await self.request("POST", url, **kwargs)
 
+    async def open_stream(self, url: str, **kwargs: Any) -> httpx.Response:
+        """GET whose body is not read yet (``aiter_bytes``, then ``aclose``): large files passed through
+        without buffering them. No retries; the correlation id and identity token go with it."""
+        headers = httpx.Headers(kwargs.pop("headers", None))
+        headers.setdefault(CORRELATION_HEADER, current_correlation_id())
+        token = identity_token_var.get()
+        if token and "authorization" not in headers:
+            headers["Authorization"] = f"Bearer {token}"
+        request = self._client.build_request("GET", url, headers=headers, **kwargs)
+        try:
+            return await self._client.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(f"GET {self._client.base_url}{url}: {exc!r}") from exc
+
     async def aclose(self) -> None:
         await self._client.aclose()

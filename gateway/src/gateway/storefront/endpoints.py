@@ -1,45 +1,369 @@
+"""Storefront pages, composed from the services: home, browse and search, categories, product pages,
+the cart, checkout and orders. The gateway holds no business rule: it asks the owning service."""
+
 from __future__ import annotations
 
+import asyncio
 import logging
-from pathlib import Path
+import secrets
+import uuid
 from typing import Annotated, Any
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response
-from fastapi.templating import Jinja2Templates
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response, StreamingResponse
 
 from gateway.clients import ServiceClients, service_clients
+from gateway.pages import Call, call, problem_detail, render
+from gateway.sessions import Ctx, PageContext
 from homecraft_shared.http_client import ServiceUnavailable
-from homecraft_shared.money import format_cents
 
 logger = logging.getLogger(__name__)
 
-templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
-templates.env.filters["money"] = format_cents
-
 router = APIRouter(tags=["storefront"])
+Clients = Annotated[ServiceClients, Depends(service_clients)]
+
+SORTS = [("", "Best match / newest"), ("new", "Newest"), ("trending", "Trending"), ("top", "Top rated")]
+KINDS = {"all": ("/browse", "Everything"), "models": ("/browse/models", "Printed models"),
+         "files": ("/browse/files", "3D files")}
 
 
-@router.get("/", response_class=HTMLResponse, summary="The storefront home page")
-async def home(request: Request, clients: Annotated[ServiceClients, Depends(service_clients)]) -> HTMLResponse:
-    buckets: dict[str, Any] | None = None
-    try:
-        response = await clients.catalog.get("/home")
-        if response.status_code == 200:
-            buckets = response.json()
-        else:
-            logger.warning("catalog home failed", extra={"status": response.status_code})
-    except ServiceUnavailable as exc:
-        logger.warning("catalog unreachable", extra={"error": str(exc)})
-    return templates.TemplateResponse(request, "home.html", {"buckets": buckets})
+# --- home, browse, categories ---------------------------------------------------------------------
+
+@router.get("/", summary="The storefront home page (C6)")
+async def home(ctx: Ctx, clients: Clients) -> Response:
+    result = await call(clients.catalog, "GET", "/home")
+    return await render(ctx, "home.html", buckets=result.data if result.ok else None)
+
+
+async def _browse(ctx: PageContext, clients: ServiceClients, kind: str, q: str | None, sort: str | None,
+                  page: int) -> Response:
+    path, label = KINDS[kind]
+    params: dict[str, Any] = {"page": page, "page_size": 24}
+    if q:
+        params["q"] = q[:200]
+    if sort in ("new", "trending", "top", "relevance"):
+        params["sort"] = sort
+    result = await call(clients.catalog, "GET", path, params=params)
+    error = None
+    if not result.ok:
+        error = problem_detail(result, "The search could not be run; try other words.")
+    def page_url(number: int) -> str:
+        return f"{path}?{urlencode({k: v for k, v in {'q': q or '', 'sort': sort or '', 'page': number}.items() if v})}"
+    return await render(ctx, "browse.html", status=200 if result.ok or result.error else 400,
+                        result=result.data if result.ok else None, error=error, kind=kind, label=label, path=path,
+                        q=q or "", sort=sort or "", sorts=SORTS, page_url=page_url)
+
+
+@router.get("/browse", summary="Browse and search everything (C5)")
+async def browse(ctx: Ctx, clients: Clients, q: str | None = None, sort: str | None = None,
+                 page: Annotated[int, Query(ge=1, le=1000)] = 1) -> Response:
+    return await _browse(ctx, clients, "all", q, sort, page)
+
+
+@router.get("/browse/models", summary="Browse printed models (C5)")
+async def browse_models(ctx: Ctx, clients: Clients, q: str | None = None, sort: str | None = None,
+                        page: Annotated[int, Query(ge=1, le=1000)] = 1) -> Response:
+    return await _browse(ctx, clients, "models", q, sort, page)
+
+
+@router.get("/browse/files", summary="Browse 3D files (C5)")
+async def browse_files(ctx: Ctx, clients: Clients, q: str | None = None, sort: str | None = None,
+                       page: Annotated[int, Query(ge=1, le=1000)] = 1) -> Response:
+    return await _browse(ctx, clients, "files", q, sort, page)
+
+
+@router.get("/categories/{category_id}", summary="A category page with child chips (C8)")
+async def category(ctx: Ctx, clients: Clients, category_id: int, sort: str = "new",
+                   page: Annotated[int, Query(ge=1, le=1000)] = 1) -> Response:
+    sort = sort if sort in ("new", "trending", "top") else "new"
+    result = await call(clients.catalog, "GET", f"/browse/categories/{category_id}",
+                        params={"sort": sort, "page": page, "page_size": 24})
+    if result.status == 404:
+        return await render(ctx, "not_found.html", status=404)
+    return await render(ctx, "category.html", data=result.data if result.ok else None, sort=sort,
+                        sorts=SORTS[1:], category_id=category_id)
+
+
+# --- product page ---------------------------------------------------------------------------------
+
+@router.get("/products/{product_id}", summary="A product page (C9, C10), composed in parallel")
+async def product(ctx: Ctx, clients: Clients, product_id: uuid.UUID) -> Response:
+    pid = str(product_id)
+    detail, reviews, threads = await asyncio.gather(
+        call(clients.catalog, "GET", f"/browse/products/{pid}"),
+        call(clients.engagement, "GET", f"/products/{pid}/reviews", within=1.5),
+        call(clients.engagement, "GET", f"/products/{pid}/threads", within=1.5),
+    )
+    if detail.status == 404:
+        return await render(ctx, "not_found.html", status=404)
+    if not detail.ok:
+        return await render(ctx, "unavailable.html", status=503)
+    return await render(ctx, "product.html", p=detail.data,
+                        reviews=reviews.data if reviews.ok else None,
+                        threads=threads.data if threads.ok else None)
 
 
 @router.get("/media/images/{storage_key}", summary="Product images, served through the storefront")
-async def product_image(
-    storage_key: str, clients: Annotated[ServiceClients, Depends(service_clients)]
-) -> Response:
-    upstream = await clients.catalog.get(f"/media/images/{storage_key}")
+async def product_image(storage_key: str, clients: Clients) -> Response:
+    upstream = await clients.catalog.get(f"/media/images/{quote(storage_key)}")
     if upstream.status_code != 200:
         return Response(status_code=upstream.status_code)
     headers = {k: v for k, v in upstream.headers.items() if k.lower() in ("cache-control", "etag")}
     return Response(upstream.content, media_type=upstream.headers.get("content-type"), headers=headers)
+
+
+# --- cart (K1, K2) --------------------------------------------------------------------------------
+
+MAX_QUANTITY = 99  # the form's bound only; orders enforces the rule at placement
+
+
+async def _cart_view(ctx: PageContext, clients: ServiceClients) -> tuple[list[dict[str, Any]], list[str]]:
+    """The cart's lines with the catalog's current facts; gone products are dropped silently and lines
+    of sellers not ready yet are removed with a message naming them (K2)."""
+    cart = ctx.cart
+    if not cart:
+        return [], []
+    results = await asyncio.gather(*(call(clients.catalog, "GET", f"/browse/products/{pid}") for pid in cart))
+    lines, messages, changed = [], [], False
+    for (pid, quantity), result in zip(cart.items(), results, strict=True):
+        if result.status == 404:
+            del cart[pid]
+            changed = True
+            continue
+        if not result.ok:
+            lines.append({"id": pid, "quantity": quantity, "unknown": True})
+            continue
+        p = result.data
+        if not p["can_buy"]:
+            del cart[pid]
+            changed = True
+            messages.append(f"“{p['title']}” was removed: its seller is not ready to sell yet.")
+            continue
+        if p["kind"] == "FILE" and quantity != 1:
+            cart[pid] = quantity = 1
+            changed = True
+        lines.append({"id": pid, "quantity": quantity, "product": p,
+                      "line_cents": p["price_cents"] * quantity})
+    if changed:
+        ctx.set("cart", cart)
+    return lines, messages
+
+
+@router.get("/cart", summary="The cart (K1, K2)")
+async def cart_page(ctx: Ctx, clients: Clients) -> Response:
+    lines, messages = await _cart_view(ctx, clients)
+    for message in messages:
+        ctx.flash(message, "warning")
+    if "checkout_key" not in ctx.data:
+        ctx.set("checkout_key", secrets.token_urlsafe(24))
+    total = sum(line.get("line_cents", 0) for line in lines)
+    needs_email = ctx.user is None
+    return await render(ctx, "cart.html", lines=lines, total=total, needs_email=needs_email,
+                        checkout_key=ctx.data["checkout_key"], email=ctx.data.get("guest_email", ""), error=None)
+
+
+def _quantity(raw: object) -> int | None:
+    try:
+        value = int(str(raw))
+    except ValueError:
+        return None
+    return value if 1 <= value <= MAX_QUANTITY else None
+
+
+@router.post("/cart/add", summary="Add a product to the cart (server-side gating, K1)")
+async def cart_add(ctx: Ctx, clients: Clients, request: Request) -> Response:
+    form = await request.form()
+    ctx.check_csrf(form.get("csrf_token"))
+    pid = str(form.get("product_id", ""))
+    quantity = _quantity(form.get("quantity", "1"))
+    try:
+        uuid.UUID(pid)
+    except ValueError:
+        return await render(ctx, "not_found.html", status=404)
+    result = await call(clients.catalog, "GET", f"/browse/products/{pid}")
+    if result.status == 404:
+        return await render(ctx, "not_found.html", status=404)
+    if not result.ok:
+        ctx.flash("The shop could not check this product right now; please try again.", "error")
+        return await ctx.redirect(f"/products/{pid}")
+    p = result.data
+    if not p["can_buy"]:
+        ctx.flash(f"“{p['title']}” cannot be bought yet: its seller is not ready to sell.", "warning")
+        return await ctx.redirect(f"/products/{pid}")
+    if quantity is None:
+        ctx.flash(f"Choose a quantity from 1 to {MAX_QUANTITY}.", "error")
+        return await ctx.redirect(f"/products/{pid}")
+    cart = ctx.cart
+    if p["kind"] == "FILE":
+        cart[pid] = 1
+    else:
+        cart[pid] = min(MAX_QUANTITY, cart.get(pid, 0) + quantity)
+    ctx.set("cart", cart)
+    ctx.data.pop("checkout_key", None)  # a changed cart is a new order
+    ctx.flash(f"Added “{p['title']}” to your cart.")
+    return await ctx.redirect("/cart")
+
+
+@router.post("/cart/update", summary="Change a line's quantity or remove it")
+async def cart_update(ctx: Ctx, request: Request) -> Response:
+    form = await request.form()
+    ctx.check_csrf(form.get("csrf_token"))
+    pid = str(form.get("product_id", ""))
+    cart = ctx.cart
+    if pid in cart:
+        if form.get("remove"):
+            del cart[pid]
+        else:
+            quantity = _quantity(form.get("quantity"))
+            if quantity is None:
+                ctx.flash(f"Choose a quantity from 1 to {MAX_QUANTITY}.", "error")
+            else:
+                cart[pid] = quantity
+        ctx.set("cart", cart)
+        ctx.data.pop("checkout_key", None)
+    return await ctx.redirect("/cart")
+
+
+# --- checkout -------------------------------------------------------------------------------------
+
+@router.post("/checkout", summary="Place the order (idempotent) and go to the hosted payment page")
+async def checkout(ctx: Ctx, clients: Clients, request: Request) -> Response:
+    form = await request.form()
+    ctx.check_csrf(form.get("csrf_token"))
+    lines, messages = await _cart_view(ctx, clients)
+    for message in messages:
+        ctx.flash(message, "warning")
+    if messages or not lines:
+        return await ctx.redirect("/cart")
+    key = str(form.get("checkout_key", "")) or ctx.data.get("checkout_key") or secrets.token_urlsafe(24)
+    body: dict[str, Any] = {"lines": [{"product_id": line["id"], "quantity": line["quantity"]} for line in lines]}
+    if ctx.user is None:
+        email = str(form.get("email", "")).strip()
+        ctx.set("guest_email", email)
+        body["guest_email"] = email
+    placed = await call(clients.orders, "POST", "/orders", json=body, within=10.0, idempotent=True,
+                        headers={"Idempotency-Key": key, **ctx.auth_headers()})
+    if not placed.ok:
+        ctx.flash(problem_detail(placed, "The order could not be placed."), "error")
+        return await ctx.redirect("/cart")
+    order = placed.data
+    token = order.get("access_token")
+    _remember_order(ctx, order["id"], token)
+    ctx.set("cart", {})
+    ctx.data.pop("checkout_key", None)
+    started = await call(clients.payments, "POST", "/checkout/sessions", within=15.0,
+                         json={"order_id": order["id"], "order_token": token}, headers=ctx.auth_headers())
+    if not started.ok:
+        ctx.flash(problem_detail(started, "Payment could not be started; you can retry from your order."), "error")
+        return await ctx.redirect(_order_url(order["id"], token))
+    if not started.data.get("payment_required"):
+        ctx.flash("Your free order is confirmed.")
+        return await ctx.redirect(_order_url(order["id"], token))
+    return await ctx.redirect(str(started.data["url"]))
+
+
+def _remember_order(ctx: PageContext, order_id: str, token: str | None) -> None:
+    orders = dict(ctx.data.get("orders", {}))
+    orders[order_id] = token or ""
+    ctx.set("orders", orders)
+    ctx.set("last_order", order_id)
+
+
+def _order_url(order_id: str, token: str | None) -> str:
+    return f"/orders/{quote(order_id)}" + (f"?t={quote(token)}" if token else "")
+
+
+@router.post("/orders/{order_id}/pay", summary="Retry payment of a pending order")
+async def pay_again(ctx: Ctx, clients: Clients, order_id: str, request: Request) -> Response:
+    form = await request.form()
+    ctx.check_csrf(form.get("csrf_token"))
+    token = str(form.get("t", "")) or None
+    started = await call(clients.payments, "POST", "/checkout/sessions", within=15.0,
+                         json={"order_id": order_id, "order_token": token}, headers=ctx.auth_headers())
+    if started.status == 404:
+        return await render(ctx, "not_found.html", status=404)
+    if not started.ok:
+        ctx.flash(problem_detail(started, "Payment could not be started."), "error")
+        return await ctx.redirect(_order_url(order_id, token))
+    if not started.data.get("payment_required"):
+        return await ctx.redirect(_order_url(order_id, token))
+    return await ctx.redirect(str(started.data["url"]))
+
+
+@router.get("/orders/checkout/success", summary="Back from the hosted payment page")
+async def checkout_success(ctx: Ctx) -> Response:
+    last = ctx.data.get("last_order")
+    if not last:
+        ctx.flash("Thank you! Your payment was received.")
+        return await ctx.redirect("/account/orders" if ctx.user else "/")
+    ctx.flash("Thank you! Your payment was received; your order is being confirmed.")
+    return await ctx.redirect(_order_url(last, ctx.data.get("orders", {}).get(last)))
+
+
+@router.get("/orders/{order_id}/checkout/cancel", summary="Back from the hosted page without paying")
+async def checkout_cancel(ctx: Ctx, order_id: str, t: str | None = None) -> Response:
+    ctx.flash("Payment was cancelled. Your order is waiting; you can pay it from this page.", "warning")
+    return await ctx.redirect(_order_url(order_id, t))
+
+
+# --- orders ---------------------------------------------------------------------------------------
+
+def _token_param(t: str | None) -> dict[str, str]:
+    return {"t": t} if t else {}
+
+
+@router.get("/account/orders", summary="My orders")
+async def my_orders(ctx: Ctx, clients: Clients) -> Response:
+    if ctx.user is None:
+        return await ctx.redirect("/account/signin?next=/account/orders")
+    result = await call(clients.orders, "GET", "/me/orders", headers=ctx.auth_headers())
+    data = result.data if result.ok else None
+    items = data.get("items", data) if isinstance(data, dict) else data
+    return await render(ctx, "my_orders.html", orders=items, error=None if result.ok else problem_detail(result))
+
+
+@router.get("/orders/{order_id}", summary="An order: its buyer, or a guest with the token link (O1)")
+async def order_page(ctx: Ctx, clients: Clients, order_id: str, t: str | None = None) -> Response:
+    t = t or ctx.data.get("orders", {}).get(order_id) or None
+    order, downloads = await asyncio.gather(
+        call(clients.orders, "GET", f"/orders/{quote(order_id)}", params=_token_param(t), headers=ctx.auth_headers()),
+        call(clients.orders, "GET", f"/orders/{quote(order_id)}/downloads", params=_token_param(t),
+             headers=ctx.auth_headers()),
+    )
+    if order.status in (401, 403, 404, 422):
+        return await render(ctx, "not_found.html", status=404)
+    if not order.ok:
+        return await render(ctx, "unavailable.html", status=503)
+    return await render(ctx, "order.html", order=order.data, token=t or "",
+                        downloads=downloads.data.get("items", []) if downloads.ok else [])
+
+
+@router.get("/orders/{order_id}/downloads/{asset_id}", summary="Download a purchased file, streamed through the gateway (O6)")
+async def download(ctx: Ctx, clients: Clients, order_id: str, asset_id: str, t: str | None = None) -> Response:
+    t = t or ctx.data.get("orders", {}).get(order_id) or None
+    grant: Call = await call(clients.orders, "POST", f"/orders/{quote(order_id)}/downloads/{quote(asset_id)}/grant",
+                             params=_token_param(t), headers=ctx.auth_headers())
+    if not grant.ok:
+        return await render(ctx, "not_found.html", status=404)
+    try:
+        upstream = await clients.catalog.open_stream(str(grant.data["catalog_path"]))
+    except ServiceUnavailable:
+        return await render(ctx, "unavailable.html", status=503)
+    if upstream.status_code != 200:
+        await upstream.aclose()
+        return await render(ctx, "not_found.html", status=404)
+    headers = {k: v for k, v in upstream.headers.items()
+               if k.lower() in ("content-disposition", "content-length", "x-content-sha256")}
+    headers.update({"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
+
+    async def body() -> Any:
+        try:
+            async for chunk in upstream.aiter_bytes():
+                yield chunk
+        finally:
+            await upstream.aclose()
+
+    await ctx.save()
+    return StreamingResponse(body(), media_type=upstream.headers.get("content-type", "application/octet-stream"),
+                             headers=headers)

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
 import sys
 import time
@@ -73,6 +74,21 @@ def load_or_create_service_keys(folder: Path) -> dict[str, tuple[str, str]]:
             public_file.write_text(public_pem)
         keys[name] = (private_file.read_text(), public_file.read_text())
     return keys
+
+
+DEMO_ACCOUNTS = ("ada", "grace", "hedy", "linus", "buyer", "owner")  # gateway.accounts.demo
+
+
+def load_or_create_demo_passwords(folder: Path) -> dict[str, str]:
+    """The demo accounts' passwords: made once per data directory, printed by the banner."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "demo-passwords.json"
+    passwords: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    if set(passwords) != set(DEMO_ACCOUNTS):
+        passwords = {name: passwords.get(name) or secrets.token_urlsafe(9) for name in DEMO_ACCOUNTS}
+        path.write_text(json.dumps(passwords, indent=2))
+        path.chmod(0o600)
+    return passwords
 
 
 def app_environment(
@@ -210,6 +226,12 @@ async def run(root: Path, data_dir: Path, base_port: int, ready_timeout: float, 
         if not await run_step(seed, catalog_env, "seed", logs / "seed.log", verbose):
             print(f"!! loading the demo catalog failed; see {logs / 'seed.log'}", flush=True)
             return 1
+        passwords = load_or_create_demo_passwords(data_dir / "keys")
+        gateway_env = {**app_environment("gateway", data_dir, nats.url, keys, ports),
+                       "GATEWAY_DEMO_PASSWORDS": json.dumps(passwords)}
+        if not await run_step([sys.executable, "-m", "gateway", "seed-demo"], gateway_env, "seed", logs / "seed.log", verbose):
+            print(f"!! creating the demo accounts failed; see {logs / 'seed.log'}", flush=True)
+            return 1
         for child in children:
             if child.module == "stripe_standin":
                 env = standin.standin_environment(data_dir, child.port, ports["payments"])
@@ -243,7 +265,7 @@ async def run(root: Path, data_dir: Path, base_port: int, ready_timeout: float, 
             demo_accounts = asyncio.create_task(run_step(
                 [sys.executable, "-m", "payments", "seed-demo"], payments_env, "payments", logs / "payments-seed.log", verbose))
         starting = False
-        banner(ports, nats, data_dir, logs, time.monotonic() - started, stripe_port, mail_port)
+        banner(ports, nats, data_dir, logs, time.monotonic() - started, stripe_port, mail_port, passwords)
         exit_code = await supervise(children, stop)
     except asyncio.CancelledError:
         if not stop.is_set() or main is None:
@@ -261,7 +283,8 @@ async def run(root: Path, data_dir: Path, base_port: int, ready_timeout: float, 
 
 
 def banner(ports: dict[str, int], nats: NatsServer, data_dir: Path, logs: Path, seconds: float,
-           stripe_port: int | None = None, mail_port: int | None = None) -> None:
+           stripe_port: int | None = None, mail_port: int | None = None,
+           passwords: dict[str, str] | None = None) -> None:
     stripe_line = (f"  stripe:      http://127.0.0.1:{stripe_port}/  (offline stand-in; controls under /_standin)"
                    if stripe_port is not None else "  stripe:      real Stripe test mode (PAYMENTS_STRIPE_* from the environment)")
     lines = [
@@ -272,6 +295,8 @@ def banner(ports: dict[str, int], nats: NatsServer, data_dir: Path, logs: Path, 
         stripe_line,
         *([f"  mail:        http://127.0.0.1:{mail_port}/  (every email the marketplace sent, links clickable)"]
           if mail_port is not None else []),
+        *(["  demo accounts (sign in at the storefront; username / password):"]
+          + [f"    {name:<7} {password}" for name, password in passwords.items()] if passwords else []),
         f"  nats:        {nats.url}",
         f"  data:        {data_dir / 'data'}",
         f"  logs:        {logs}",

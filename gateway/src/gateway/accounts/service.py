@@ -1,0 +1,79 @@
+"""Accounts (I1-I3): users with argon2 password hashes, usernames unique case-insensitively."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.models import User
+
+hasher = PasswordHasher()
+# A hash to verify against when the username is unknown, so both cases take the same time.
+_DUMMY_HASH = hasher.hash("not-a-real-password")
+
+USERNAME = re.compile(r"^[A-Za-z0-9_.@+-]{3,150}$")
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD = 8
+
+
+class UsernameTaken(Exception):
+    pass
+
+
+def validate_registration(username: str, email: str, password: str, confirm: str, seller: bool,
+                          shop_name: str) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not USERNAME.match(username):
+        errors["username"] = "3-150 characters: letters, digits and @ . + - _ only."
+    if len(email) > 254 or not EMAIL.match(email):
+        errors["email"] = "Enter a valid email address."
+    if len(password) < MIN_PASSWORD:
+        errors["password"] = f"At least {MIN_PASSWORD} characters."
+    elif password.lower() in (username.lower(), email.lower()):
+        errors["password"] = "The password is too similar to your username or email."
+    elif len(password) > 1024:
+        errors["password"] = "At most 1024 characters."
+    if password != confirm:
+        errors["confirm"] = "The two passwords differ."
+    if seller and not (1 <= len(shop_name.strip()) <= 120):
+        errors["shop_name"] = "Sellers need a shop name (up to 120 characters)."
+    return errors
+
+
+async def find_by_username(db: AsyncSession, username: str) -> User | None:
+    return (await db.execute(select(User).where(User.username_key == username.strip().lower()))).scalar_one_or_none()
+
+
+async def create_user(db: AsyncSession, *, username: str, email: str, password: str, seller: bool = False,
+                      owner: bool = False, shop_name: str = "", user_id: str | None = None) -> User:
+    if await find_by_username(db, username) is not None:
+        raise UsernameTaken()
+    user = User(id=user_id or f"user-{uuid.uuid4().hex}", username=username.strip(), username_key=username.strip().lower(),
+                email=email.strip().lower(), password_hash=hasher.hash(password), is_seller=seller or owner,
+                is_owner=owner, shop_name=shop_name.strip(), is_active=True)
+    db.add(user)
+    try:
+        async with db.begin_nested():
+            await db.flush()
+    except IntegrityError as exc:  # the race: another registration took it between the check and the insert
+        raise UsernameTaken() from exc
+    return user
+
+
+async def authenticate(db: AsyncSession, username: str, password: str) -> User | None:
+    user = await find_by_username(db, username)
+    try:
+        hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.is_active:
+        return None
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+    return user
