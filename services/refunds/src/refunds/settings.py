@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from homecraft_shared.outgoing_mail import SmtpSettings
 from homecraft_shared.settings import ServiceSettings
 
 
@@ -10,3 +12,33 @@ class RefundsSettings(ServiceSettings):
 
     service_name: str = "refunds"
     database_url: str = "sqlite+aiosqlite:///./var/data/refunds.db"
+
+    # Who is asked synchronously: orders (a guest's order token, R2), payments (the Stripe refund, R3).
+    orders_url: str = "http://127.0.0.1:8102"
+    payments_url: str = "http://127.0.0.1:8103"
+    call_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Where people open links (the storefront): used in guest emails.
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    # Creating requests is rate-limited per buyer and per order ("limits" notation; decision 0601).
+    request_rate_limits_per_buyer: str = "5/minute;20/day"
+    request_rate_limits_per_order: str = "10/hour"
+    rate_limit_storage: str = "async+memory://"
+
+    # Escalation: a request undecided this long goes to the operator queue and the buyer is told.
+    escalate_after_days: float = Field(default=3.0, gt=0)
+    escalation_interval_seconds: float = Field(default=300.0, gt=0)
+
+    # Lifecycle emails, over SMTP (the run command points this at its local mail catcher).
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_sender: str = "Home Craft 3D <no-reply@homecraft3d.local>"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_start_tls: bool = False
+    mail_poll_seconds: float = Field(default=1.0, gt=0)
+
+    def smtp(self) -> SmtpSettings:
+        return SmtpSettings(host=self.smtp_host, port=self.smtp_port, sender=self.smtp_sender,
+                            username=self.smtp_username, password=self.smtp_password,
+                            start_tls=self.smtp_start_tls, poll_seconds=self.mail_poll_seconds)

@@ -241,8 +241,8 @@ async def run(root: Path, data_dir: Path, base_port: int, ready_timeout: float, 
                 env = app_environment(child.name, data_dir, nats.url, keys, ports)
                 if child.name == "payments" and stripe_port is not None:
                     env.update(standin.payments_settings(stripe_port))
-                if child.name == "orders":
-                    env["ORDERS_SMTP_PORT"] = str(smtp_port)
+                if child.name in ("orders", "refunds"):  # the services that send mail
+                    env[f"{child.name.upper()}_SMTP_PORT"] = str(smtp_port)
             child.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", child.module or child.name, "serve", "--port", str(child.port),
                 env=env, cwd=root, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
