@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import os
 import random
 import statistics
@@ -36,7 +37,7 @@ import sqlalchemy as sa
 from benchkit import commit_rate, wait_ready
 
 from homecraft_shared.db import create_engine, utcnow
-from homecraft_shared.identity import Identity, IdentitySigner, generate_keypair
+from homecraft_shared.identity import Identity, IdentitySigner, ServiceSigner, generate_keypair
 from homecraft_shared.testing.infra import NatsServer, PostgresCluster, free_port
 
 RECON_ORDERS = 100_000
@@ -47,6 +48,9 @@ def start(module: str, env: dict[str, str], port: int, work: Path) -> subprocess
     process = subprocess.Popen([sys.executable, "-m", module, "serve", "--port", str(port)], env=env,
                                stdout=log.open("wb"), stderr=subprocess.STDOUT)
     wait_ready(f"http://127.0.0.1:{port}", process, log)
+    title = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=10).json()["info"]["title"]
+    if process.poll() is not None or title != f"Home Craft 3D {module}":
+        raise SystemExit(f"port {port} is answered by {title!r}, not {module} (a port clash); run again")
     return process
 
 
@@ -71,9 +75,10 @@ async def place_orders(url: str, products: list[dict], count: int, concurrency: 
         return count / (time.perf_counter() - started)
 
 
-async def lookup_rate(catalog_url: str, product_ids: list[str], count: int, concurrency: int) -> float:
+async def lookup_rate(catalog_url: str, product_ids: list[str], count: int, concurrency: int,
+                      signer: ServiceSigner) -> float:
     """The catalog's own lookup rate (the call every placement makes): the ceiling placing runs into."""
-    async with httpx.AsyncClient(base_url=catalog_url, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=catalog_url, timeout=30, headers=signer.authorization()) as client:
         queue = list(range(count))
 
         async def worker() -> None:
@@ -171,6 +176,7 @@ def main() -> None:
     parser.add_argument("--recon-requests", type=int, default=100)
     args = parser.parse_args()
     gateway_private, gateway_public = generate_keypair()
+    orders_private, orders_public = generate_keypair()  # orders' own identity (decision 0201)
     buyer = IdentitySigner(gateway_private, ttl=dt.timedelta(hours=1)).sign(
         Identity("bench-buyer", "bench", frozenset()))
     owner = IdentitySigner(gateway_private, ttl=dt.timedelta(hours=1)).sign(
@@ -200,18 +206,20 @@ def main() -> None:
             base = {**os.environ, "PYTHONUNBUFFERED": "1"}
             catalog_env = {**base, "CATALOG_DATABASE_URL": f"sqlite+aiosqlite:///{work / 'catalog.db'}",
                            "CATALOG_NATS_URL": nats.url, "CATALOG_IDENTITY_PUBLIC_KEY": gateway_public,
-                           "CATALOG_MEDIA_ROOT": str(work / "media"), "CATALOG_LOG_LEVEL": "WARNING"}
+                           "CATALOG_MEDIA_ROOT": str(work / "media"), "CATALOG_LOG_LEVEL": "WARNING",
+                           "CATALOG_TRUSTED_SERVICE_KEYS": json.dumps({"orders": orders_public})}
             subprocess.run([sys.executable, "-m", "catalog", "seed"], env=catalog_env, check=True, capture_output=True)
             processes.append(start("catalog", catalog_env, catalog_port, work))
             orders_env = {**base, "ORDERS_DATABASE_URL": orders_db, "ORDERS_NATS_URL": nats.url,
                           "ORDERS_IDENTITY_PUBLIC_KEY": gateway_public, "ORDERS_LOG_LEVEL": "WARNING",
+                          "ORDERS_SERVICE_PRIVATE_KEY": orders_private,
                           "ORDERS_CATALOG_URL": f"http://127.0.0.1:{catalog_port}", "ORDERS_SMTP_PORT": str(free_port())}
             processes.append(start("orders", orders_env, orders_port, work))
             orders_url = f"http://127.0.0.1:{orders_port}"
             products = [p for p in httpx.get(f"http://127.0.0.1:{catalog_port}/browse", params={"page_size": 48}).json()["items"]
                         if p["can_buy"] and p["price_cents"] > 0]
             lookups = asyncio.run(lookup_rate(f"http://127.0.0.1:{catalog_port}", [p["id"] for p in products[:2]],
-                                              args.orders, args.concurrency))
+                                              args.orders, args.concurrency, ServiceSigner("orders", orders_private)))
             placed = asyncio.run(place_orders(orders_url, products, args.orders, args.concurrency, buyer))
             commits = asyncio.run(commit_rate(orders_db, max(args.orders, 1000), args.concurrency))
             backend = "PostgreSQL" if args.postgres else "SQLite"
