@@ -22,13 +22,15 @@ from homecraft_shared.testing.infra import free_port
 
 
 @contextlib.contextmanager
-def uvicorn_service(service: str, env: Mapping[str, str], workdir: Path, *, workers: int = 1) -> Iterator[str]:
-    """``<service>.app:create_app`` under uvicorn on a free loopback port (output in
+def uvicorn_service(
+    service: str, env: Mapping[str, str], workdir: Path, *, workers: int = 1, factory: str | None = None
+) -> Iterator[str]:
+    """``<service>.app:create_app`` (or ``factory``) under uvicorn on a free loopback port (output in
     ``workdir/<service>.log``); yields its base URL; stops its whole process group on exit."""
     port = free_port()
     log = open(workdir / f"{service}.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", f"{service}.app:create_app", "--factory", "--host", "127.0.0.1",
+        [sys.executable, "-m", "uvicorn", factory or f"{service}.app:create_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"],
         env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, start_new_session=True,
     )

@@ -1,4 +1,4 @@
-"""Benchmark the catalog's read side over HTTP: full-text search and browse sorted by trending.
+"""Benchmark the catalog's read side over HTTP: search, browse sorts, category, home and product pages.
 
 Builds a catalog database with N products (100,000 by default; bulk inserts through the real
 migrations, so the search index and its triggers are the production ones), starts a nats-server
@@ -15,9 +15,16 @@ The database is a SQLite file in a temporary directory by default; with ``--data
 PostgreSQL server URL whose user may create databases) a throwaway database on that server,
 dropped at the end. Scenarios:
 
+* bare: the baseline, in the same run: a bare FastAPI endpoint (``bench/bare_app.py``, same uvicorn
+  flags) returning a trending page's JSON body from memory; every scenario also prints its
+  throughput as a ratio of the bare endpoint's and its p99 as a multiple of the bare p99;
 * search: ``/browse?q=...`` with varied queries (common and rare words, two words, prefixes),
   relevance order, a random one of the first three pages;
-* trending: ``/browse?sort=trending`` (all, models, files), a random one of the first five pages.
+* trending / new / top: ``/browse?sort=...`` (all, models, files), a random one of the first five pages;
+* category: ``/browse/categories/{id}`` (roots and children, new or trending), first three pages;
+* home: ``/home``; product: ``/browse/products/{id}`` of random visible products.
+
+``--scenarios search,trending`` runs a subset (the bare baseline always runs first).
 """
 
 from __future__ import annotations
@@ -203,6 +210,14 @@ def catalog_service(url: str, nats_url: str, workdir: Path, workers: int) -> Ite
         yield base
 
 
+@contextlib.contextmanager
+def bare_service(body_file: Path, workdir: Path, workers: int) -> Iterator[str]:
+    """The baseline: ``bench/bare_app.py`` under the same uvicorn flags as the catalog."""
+    env = {"BARE_BODY_FILE": str(body_file), "PYTHONPATH": str(Path(__file__).parent)}
+    with uvicorn_service("bare", env, workdir, workers=workers, factory="bare_app:create_app") as base:
+        yield base
+
+
 # --- the load ----------------------------------------------------------------------------------
 
 
@@ -213,14 +228,25 @@ class Result:
     errors: int = 0
     seconds: float = 0.0
 
-    def line(self) -> str:
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    @property
+    def p99(self) -> float:
+        return percentile(sorted(self.latencies), 0.99) if self.latencies else float("inf")
+
+    def line(self, baseline: Result | None = None) -> str:
         values = sorted(self.latencies)
         if not values:
             return f"{self.name:<18} no successful requests, {self.errors} errors"
+        ratios = ""
+        if baseline is not None and baseline.latencies:
+            ratios = f"  {self.throughput / baseline.throughput:>5.2f} x bare req/s  p99 {self.p99 / baseline.p99:>6.1f} x bare"
         return (
-            f"{self.name:<18} {len(values):>7,} req  {len(values) / self.seconds:>8.1f} req/s  "
+            f"{self.name:<18} {len(values):>7,} req  {self.throughput:>8.1f} req/s  "
             f"p50 {percentile(values, 0.50) * 1000:>7.1f} ms  p99 {percentile(values, 0.99) * 1000:>7.1f} ms  "
-            f"max {values[-1] * 1000:>7.1f} ms  errors {self.errors}"
+            f"max {values[-1] * 1000:>7.1f} ms  errors {self.errors}{ratios}"
         )
 
 
@@ -233,9 +259,51 @@ def search_request(rng: random.Random) -> str:
     return f"/browse?q={rng.choice(SEARCHES).replace(' ', '+')}&page={rng.choice((1, 1, 1, 2, 3))}"
 
 
-def trending_request(rng: random.Random) -> str:
-    path = rng.choice(("/browse", "/browse", "/browse/models", "/browse/files"))
-    return f"{path}?sort=trending&page={rng.choice((1, 1, 1, 2, 3, 4, 5))}"
+def sorted_request(sort: str) -> Callable[[random.Random], str]:
+    def make(rng: random.Random) -> str:
+        path = rng.choice(("/browse", "/browse", "/browse/models", "/browse/files"))
+        return f"{path}?sort={sort}&page={rng.choice((1, 1, 1, 2, 3, 4, 5))}"
+
+    return make
+
+
+@dataclass(frozen=True)
+class Ids:
+    """What the category and product scenarios pick from (read from the built database)."""
+
+    categories: list[int]
+    products: list[str]
+
+
+async def read_ids(url: str, seed: int) -> Ids:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            categories = list((await conn.execute(sa.select(Category.id))).scalars())
+            products = list((await conn.execute(
+                sa.select(Product.id).where(Product.status == ListingStatus.PUBLISHED, Product.is_active == sa.true())
+                .order_by(Product.slug).limit(2000)
+            )).scalars())
+    finally:
+        await engine.dispose()
+    random.Random(seed).shuffle(products)
+    return Ids(categories=categories, products=[str(p) for p in products])
+
+
+def scenarios(ids: Ids) -> dict[str, Callable[[random.Random], str]]:
+    def category(rng: random.Random) -> str:
+        sort = rng.choice(("new", "new", "trending"))
+        return f"/browse/categories/{rng.choice(ids.categories)}?sort={sort}&page={rng.choice((1, 1, 2, 3))}"
+
+    return {
+        "search": search_request,
+        "trending": sorted_request("trending"),
+        "new": sorted_request("new"),
+        "top": sorted_request("top"),
+        "category": category,
+        "home": lambda _rng: "/home",
+        "product": lambda rng: f"/browse/products/{rng.choice(ids.products)}",
+    }
 
 
 async def load(base: str, name: str, make_path: Callable[[random.Random], str], concurrency: int, duration: float,
@@ -276,25 +344,43 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
         await build_catalog(url, args.products, args.seed)
         print(f"  built in {time.perf_counter() - t0:.1f}s", flush=True)
 
+        ids = await read_ids(url, args.seed)
+        chosen = scenarios(ids)
+        names = [name for name in args.scenarios.split(",") if name] if args.scenarios else list(chosen)
+        unknown = set(names) - set(chosen)
+        if unknown:
+            raise SystemExit(f"unknown scenarios: {', '.join(sorted(unknown))} (known: {', '.join(chosen)})")
         nats = NatsServer(workdir / "nats")
         nats.start()
+        results: list[Result] = []
         try:
             with catalog_service(url, nats.url, workdir, args.workers) as base:
-                await asyncio.to_thread(wait_ready, base)
-                print(f"catalog service at {base} ({args.workers} worker(s)); "
+                t0 = time.perf_counter()
+                await asyncio.to_thread(wait_ready, base, within_seconds=600)
+                print(f"catalog service at {base} ({args.workers} worker(s)), ready in {time.perf_counter() - t0:.1f}s; "
                       f"{args.concurrency} concurrent clients, {args.duration:.0f}s per scenario", flush=True)
-                await load(base, "warm-up", search_request, 4, 2.0, args.seed)
-                await load(base, "warm-up", trending_request, 4, 2.0, args.seed)
-                results = [
-                    await load(base, "search", search_request, args.concurrency, args.duration, args.seed),
-                    await load(base, "browse trending", trending_request, args.concurrency, args.duration, args.seed),
-                ]
+                body_file = workdir / "bare-body.json"
+                async with aiohttp.ClientSession(base) as session, session.get("/browse?sort=trending") as response:
+                    body_file.write_bytes(await response.read())
+                with bare_service(body_file, workdir, args.workers) as bare_base:
+                    await asyncio.to_thread(wait_ready, bare_base)
+                    await load(bare_base, "warm-up", lambda _rng: "/bare", 4, 2.0, args.seed)
+                    baseline = await load(bare_base, "bare (baseline)", lambda _rng: "/bare", args.concurrency,
+                                          args.duration, args.seed)
+                print(baseline.line(), flush=True)
+                for name in names:
+                    await load(base, "warm-up", chosen[name], 4, 2.0, args.seed)
+                    results.append(await load(base, name, chosen[name], args.concurrency, args.duration, args.seed))
+                    print(results[-1].line(baseline), flush=True)
         finally:
             nats.stop()
     print()
+    print(f"{args.products:,} products, {backend}, {args.workers} worker(s), {args.concurrency} clients, "
+          f"{args.duration:.0f}s per scenario")
+    print(baseline.line())
     for result in results:
-        print(result.line())
-    return 1 if any(r.errors or not r.latencies for r in results) else 0
+        print(result.line(baseline))
+    return 1 if any(r.errors or not r.latencies for r in [baseline, *results]) else 0
 
 
 def main() -> int:
@@ -304,12 +390,13 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per scenario (default 15)")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
     parser.add_argument("--database-url", help="a PostgreSQL server URL (postgresql+asyncpg://...); default: SQLite")
+    parser.add_argument("--scenarios", help="comma-separated subset of: search,trending,new,top,category,home,product")
     parser.add_argument("--seed", type=int, default=7, help="random seed for the data and the queries")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (database, logs)")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-catalog-"))
     try:
-        return asyncio.run(asyncio.wait_for(run(args, workdir), timeout=args.duration * 4 + 900))
+        return asyncio.run(asyncio.wait_for(run(args, workdir), timeout=args.duration * 20 + 3600))
     finally:
         if args.keep:
             print(f"kept {workdir}")
