@@ -15,6 +15,7 @@ from catalog.handlers import handlers
 from catalog.images.endpoints import router as images_router
 from catalog.internal.endpoints import router as internal_router
 from catalog.listings.endpoints import router as listings_router
+from catalog.search.projection import SearchProjection
 from catalog.settings import CatalogSettings
 from catalog.storage import MediaStorage
 from homecraft_shared.app import create_service_app
@@ -28,11 +29,21 @@ WRITE_SIDE_ROUTERS = (categories_router, listings_router, images_router, assets_
 
 def create_runtime(settings: CatalogSettings | None = None) -> ServiceRuntime:
     settings = settings or CatalogSettings()
-    runtime = ServiceRuntime(settings, migrations=MIGRATIONS, handlers=handlers)
+    runtime = ServiceRuntime(settings, migrations=MIGRATIONS, handlers=handlers, on_start=[start_search])
     runtime.resources.add(MediaStorage(settings.media_root))
     # Per process: the read side's few-seconds cache, see catalog.browse.cache.
     runtime.resources.add(BrowseCache(settings.read_cache_seconds))
+    # Per process too: the search projection (catalog.search), built when the service starts.
+    search = SearchProjection(poll_seconds=settings.search_poll_seconds, index_dir=settings.search_index_dir)
+    runtime.resources.add(search, close=search.stop)
     return runtime
+
+
+async def start_search(runtime: ServiceRuntime) -> None:
+    """Build the search index from the database, then follow the change log (a supervised loop)."""
+    search = runtime.resources.get(SearchProjection)
+    await search.start(runtime.sessionmaker)
+    runtime.spawn(search.follow(), "search-projection")
 
 
 def create_app(settings: CatalogSettings | None = None) -> FastAPI:

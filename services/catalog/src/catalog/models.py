@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -36,6 +37,16 @@ class AssetFormat(enum.StrEnum):
     THREE_MF = "3MF"
     OBJ = "OBJ"
     ZIP = "ZIP"
+
+
+def average_rating(rating_sum: int, rating_count: int) -> float:
+    """The stored average (``Product.avg_rating``): 0 when there is no review."""
+    return rating_sum / rating_count if rating_count else 0.0
+
+
+def _avg_rating_default(context: Any) -> float:
+    row = context.get_current_parameters()
+    return average_rating(row.get("rating_sum") or 0, row.get("rating_count") or 0)
 
 
 class Category(Base):
@@ -74,7 +85,10 @@ class Product(Base):
         sa.Index("ix_products_visible_created", "status", "is_active", "created_at"),
         sa.Index("ix_products_kind_visible_created", "kind", "status", "is_active", "created_at"),
         sa.Index("ix_products_category_visible", "category_id", "status", "is_active"),
-        sa.Index("ix_products_visible_trending", "status", "is_active", "trending_score"),
+        sa.Index(
+            "ix_products_visible_trending_order", "status", "is_active", "trending_score", "avg_rating", "created_at"
+        ),
+        sa.Index("ix_products_visible_top", "status", "is_active", "avg_rating", "rating_count", "created_at"),
         sa.Index("ix_products_visible_rating", "status", "is_active", "rating_count"),
     )
 
@@ -110,6 +124,10 @@ class Product(Base):
     # Projections from engagement events (review.posted, trending.scores_updated)
     rating_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     rating_sum: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # rating_sum / rating_count, 0 without reviews: stored so `top` and `trending` walk an index in order
+    # (migration 0020). Whoever changes the count and sum sets it too (``average_rating``); an insert
+    # that leaves it out gets it from the row's own count and sum.
+    avg_rating: Mapped[float] = mapped_column(sa.Float, default=_avg_rating_default, server_default="0")
     trending_score: Mapped[float] = mapped_column(sa.Float, default=0.0)
     # When the projected summary / score was true at the producer; older events never overwrite it.
     rating_as_of: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
@@ -186,6 +204,10 @@ class SellerRating(Base):
     seller_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     rating_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     rating_sum: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # rating_sum / rating_count, 0 without reviews: stored so `top` and `trending` walk an index in order
+    # (migration 0020). Whoever changes the count and sum sets it too (``average_rating``); an insert
+    # that leaves it out gets it from the row's own count and sum.
+    avg_rating: Mapped[float] = mapped_column(sa.Float, default=_avg_rating_default, server_default="0")
     as_of: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
@@ -202,3 +224,20 @@ __all__ = [
     "SellerRating",
     "messaging_tables",
 ]
+
+
+class SearchChange(Base):
+    """Which products changed, for the per-process search indexes to follow (``catalog.search``).
+
+    Written only by the triggers of migration 0020 (products inserted, deleted or updated in an
+    indexed column; every product of a seller whose payout readiness changed). ``product_id`` NULL
+    asks every process to rebuild its index from the products table (``python -m catalog reindex``).
+    Rows older than an hour are pruned: a process that starts builds its index from the products.
+    """
+
+    __tablename__ = "search_changes"
+    __table_args__ = (sa.Index("ix_search_changes_changed_at", "changed_at"), {"sqlite_autoincrement": True})
+
+    seq: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    product_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    changed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

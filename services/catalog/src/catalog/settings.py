@@ -29,3 +29,9 @@ class CatalogSettings(ServiceSettings):
     # (and "any qualifies?" checks) of non-search lists. What a reader sees of those is at most this
     # old (docs/decisions/0110); 0 disables the cache (tests that write then read at once).
     read_cache_seconds: float = Field(default=5.0, ge=0)
+
+    # Search projection (catalog.search, docs/decisions/0111): each process's own index, rebuilt from
+    # the database at start-up in a temporary directory under ``search_index_dir`` (the system's
+    # temporary directory by default), then following the change log every ``search_poll_seconds``.
+    search_poll_seconds: float = Field(default=0.2, gt=0, le=1.0)
+    search_index_dir: Path | None = None

@@ -11,7 +11,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.models import SellerPayoutStatus, SellerRating
+from catalog.models import SellerPayoutStatus, SellerRating, average_rating
 from catalog.projections import repository
 from homecraft_shared.events.engagement import ReviewPostedV1, SellerReviewPostedV1, TrendingScoresUpdatedV1
 from homecraft_shared.events.payments import SellerPayoutReadinessChangedV1
@@ -44,6 +44,7 @@ async def apply_product_rating(session: AsyncSession, data: ReviewPostedV1) -> N
         return
     product.rating_count = data.rating_count
     product.rating_sum = data.rating_sum
+    product.avg_rating = average_rating(data.rating_sum, data.rating_count)
     product.rating_as_of = data.posted_at
 
 
