@@ -1,8 +1,9 @@
 """The per-process search projection: built from the database at start-up, then kept current.
 
 ``SearchProjection.start`` (from a runtime start hook) builds a fresh index from the products table,
-then the runtime runs ``follow`` as a supervised background loop: every ``poll_seconds`` it reads the change log past its cursor, re-reads the
-changed products, and replaces or removes their documents (one commit per batch). A product change
+then the runtime runs ``follow`` as a supervised background loop: every ``poll_seconds`` it reads
+the change log past its cursor, re-reads the changed products, and replaces or removes their
+documents (one commit per batch). A product change
 is findable in this process within about ``poll_seconds`` plus one commit (tested within 1 s); every
 replica and every worker process does the same with its own index, so nothing is shared between
 processes. A change-log row without a product (``python -m catalog reindex``) makes every process
