@@ -49,7 +49,7 @@ from benchkit import uvicorn_service, wait_ready
 from sqlalchemy.engine import make_url
 
 from catalog.app import MIGRATIONS
-from catalog.models import Category, ListingStatus, Product, ProductImage, SellerPayoutStatus
+from catalog.models import Category, ListingStatus, Product, ProductImage, SellerPayoutStatus, average_rating
 from homecraft_shared.db import create_engine
 from homecraft_shared.migrations import upgrade_to_head
 from homecraft_shared.testing.infra import NatsServer
@@ -158,6 +158,7 @@ def _product_row(rng: random.Random, n: int, category_ids: dict[str, list[int]],
     # Most products have no engagement: a long tail of trending scores and ratings.
     score = round(rng.expovariate(0.2), 2) if rng.random() < 0.25 else 0.0
     rating_count = rng.choice((0, 0, 0, 1, 2, 3, 5, 8, 13))
+    rating_sum = sum(rng.randint(3, 5) for _ in range(rating_count))
     free = kind == "FILE" and rng.random() < 0.05
     return {
         "id": uuid.uuid4(), "seller_id": rng.choice(sellers), "seller_is_owner": False, "kind": kind, "title": title,
@@ -167,7 +168,7 @@ def _product_row(rng: random.Random, n: int, category_ids: dict[str, list[int]],
         "status": ListingStatus.PUBLISHED if rng.random() < 0.95 else ListingStatus.DRAFT,
         "is_active": rng.random() < 0.98, "is_featured": rng.random() < 0.01, "is_trending": rng.random() < 0.001,
         "material": "", "color": "", "width_mm": None, "height_mm": None, "depth_mm": None, "license_text": "",
-        "rating_count": rating_count, "rating_sum": sum(rng.randint(3, 5) for _ in range(rating_count)),
+        "rating_count": rating_count, "rating_sum": rating_sum, "avg_rating": average_rating(rating_sum, rating_count),
         "trending_score": score, "rating_as_of": None, "trending_as_of": None,
         "created_at": created, "updated_at": created, "published_at": created,
     }

@@ -82,8 +82,8 @@ def titles(body: dict[str, Any], key: str = "items") -> list[str]:
     return [card["title"] for card in body[key]]
 
 
-# Tables only the service's background loops (outbox relay, messaging pruner) touch.
-BACKGROUND_TABLES = ("outbox_events", "inbox_events", "dead_letters")
+# Tables only the service's background loops (outbox relay, messaging pruner, search projection) read.
+BACKGROUND_TABLES = ("outbox_events", "inbox_events", "dead_letters", "search_changes")
 
 
 class StatementCounter:

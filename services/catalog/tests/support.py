@@ -16,12 +16,15 @@ from typing import Any
 
 import httpx
 from PIL import Image
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.app import create_app
 from catalog.models import Category, DigitalAsset, Product, ProductImage
+from catalog.search.projection import SearchProjection
 from catalog.settings import CatalogSettings
 from homecraft_shared.db import utcnow
 from homecraft_shared.events.payments import SellerPayoutReadinessChangedV1
+from homecraft_shared.messaging.contracts import EventData
 from homecraft_shared.messaging.tables import OutboxEvent
 from homecraft_shared.testing.harness import ServiceHarness, running_service
 
@@ -32,6 +35,24 @@ _names = itertools.count(1)
 
 
 class CatalogHarness(ServiceHarness):
+    """Reads right after a write see it: once a test's session or event is committed, the app's
+    search projection (catalog.search) reads the change log at once instead of within its poll."""
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with super().session() as session:
+            yield session
+        await self.search.refresh()
+
+    async def deliver(self, data: EventData, *, event_id: uuid.UUID | None = None, subject_id: str = "test") -> bool:
+        applied = await super().deliver(data, event_id=event_id, subject_id=subject_id)
+        await self.search.refresh()
+        return applied
+
+    @property
+    def search(self) -> SearchProjection:
+        return self.runtime.resources.get(SearchProjection)
+
     @property
     def media_root(self) -> Path:
         settings = self.runtime.settings

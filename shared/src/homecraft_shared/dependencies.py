@@ -3,7 +3,7 @@ identity (any, optional, owner, another service), the service's typed settings a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
@@ -28,10 +28,14 @@ def runtime_of(request: Request) -> ServiceRuntime:
     return runtime
 
 
-def settings_of(kind: type[S]) -> Callable[[Request], S]:
+# The dependencies below are coroutines although they never wait: FastAPI runs a plain function
+# dependency in its thread pool, which costs a thread hand-off on every request.
+
+
+def settings_of(kind: type[S]) -> Callable[[Request], Awaitable[S]]:
     """A dependency giving the service's own settings class: ``Annotated[CatalogSettings, Depends(settings_of(CatalogSettings))]``."""
 
-    def dependency(request: Request) -> S:
+    async def dependency(request: Request) -> S:
         settings = runtime_of(request).settings
         if not isinstance(settings, kind):
             raise RuntimeError(f"the runtime's settings are {type(settings).__name__}, not {kind.__name__}")
@@ -40,10 +44,10 @@ def settings_of(kind: type[S]) -> Callable[[Request], S]:
     return dependency
 
 
-def resource(kind: type[R]) -> Callable[[Request], R]:
+def resource(kind: type[R]) -> Callable[[Request], Awaitable[R]]:
     """A dependency giving one of the runtime's resources: ``Annotated[MediaStorage, Depends(resource(MediaStorage))]``."""
 
-    def dependency(request: Request) -> R:
+    async def dependency(request: Request) -> R:
         return runtime_of(request).resources.get(kind)
 
     return dependency

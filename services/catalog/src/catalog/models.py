@@ -204,10 +204,6 @@ class SellerRating(Base):
     seller_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     rating_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     rating_sum: Mapped[int] = mapped_column(sa.Integer, default=0)
-    # rating_sum / rating_count, 0 without reviews: stored so `top` and `trending` walk an index in order
-    # (migration 0020). Whoever changes the count and sum sets it too (``average_rating``); an insert
-    # that leaves it out gets it from the row's own count and sum.
-    avg_rating: Mapped[float] = mapped_column(sa.Float, default=_avg_rating_default, server_default="0")
     as_of: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 

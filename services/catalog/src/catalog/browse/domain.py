@@ -23,6 +23,8 @@ DEFAULT_PAGE_SIZE = 24
 MAX_PAGE_SIZE = 60
 MAX_PAGE = 10_000
 MAX_QUERY_LENGTH = 200
+MAX_ID = 2**31 - 1  # ids and cents are int32 in the database
+MAX_PRICE_CENTS = 2**31 - 1
 # A search's total is counted up to this many matches (counting them all would cost as much as
 # ranking them all); beyond it the total reads 1000 with total_exact false, and has_next still works.
 SEARCH_COUNT_CAP = 1000

@@ -12,8 +12,10 @@ from catalog.browse.cache import BrowseCache
 from catalog.browse.domain import PageWindow, Sort, SortNeedsQuery
 from catalog.browse.repository import BrowseRepository
 from catalog.browse.schemas import BrowseResult, CategoryPage, HomeBuckets, ProductDetail
-from catalog.browse.service import BrowseService
+from catalog.browse.service import BrowseService, Refinements
 from catalog.models import CatalogType
+from catalog.search.projection import SearchProjection
+from catalog.search.service import SearchReader
 from homecraft_shared.dependencies import DbSession, resource
 from homecraft_shared.errors import invalid_field
 from homecraft_shared.inputs import IdParam, QueryText
@@ -37,19 +39,40 @@ SortQ = Annotated[
 CategorySort = Literal["new", "trending", "top"]
 
 
-def _service(session: DbSession, cache: Annotated[BrowseCache, Depends(resource(BrowseCache))]) -> BrowseService:
-    # The read cache (catalog.browse.cache) is one per process, a resource of the runtime (catalog.app).
-    return BrowseService(BrowseRepository(session, cache=cache))
+async def _service(
+    session: DbSession,
+    cache: Annotated[BrowseCache, Depends(resource(BrowseCache))],
+    search: Annotated[SearchProjection, Depends(resource(SearchProjection))],
+) -> BrowseService:
+    # The read cache (catalog.browse.cache) and the search projection (catalog.search) are one per
+    # process, resources of the runtime (catalog.app); a request reads one state of the index.
+    return BrowseService(BrowseRepository(session, cache=cache), SearchReader(search.index.snapshot()))
+
+
+async def _refinements(
+    category: Annotated[int | None, Query(ge=1, le=domain.MAX_ID, description="only this category")] = None,
+    free: Annotated[bool | None, Query(description="only free (true) or only paid (false) products")] = None,
+    can_buy: Annotated[bool | None, Query(description="only products that can be bought now (C10)")] = None,
+    min_price: Annotated[int | None, Query(ge=0, le=domain.MAX_PRICE_CENTS, description="lowest price, cents")] = None,
+    max_price: Annotated[int | None, Query(ge=0, le=domain.MAX_PRICE_CENTS, description="highest price, cents")] = None,
+    facets: Annotated[bool, Query(description="also count the matches per category and kind")] = False,
+) -> Refinements:
+    return Refinements(category_id=category, is_free=free, can_buy=can_buy, price_min_cents=min_price,
+                       price_max_cents=max_price, facets=facets)
+
+
+Refine = Annotated[Refinements, Depends(_refinements)]
 
 
 Service = Annotated[BrowseService, Depends(_service)]
 
 
 async def _browse(
-    service: BrowseService, kind: CatalogType | None, q: str | None, sort: Sort | None, page: int, page_size: int
+    service: BrowseService, kind: CatalogType | None, q: str | None, sort: Sort | None, page: int, page_size: int,
+    refine: Refinements,
 ) -> BrowseResult:
     try:
-        return await service.browse(kind=kind, q=q, sort=sort, window=PageWindow(page, page_size))
+        return await service.browse(kind=kind, q=q, sort=sort, window=PageWindow(page, page_size), refine=refine)
     except SortNeedsQuery as exc:
         raise invalid_field("query.sort", str(exc)) from exc
 
@@ -67,24 +90,25 @@ async def browse_all(
     kind: Annotated[CatalogType | None, Query(description="MODEL or FILE")] = None,
     page: PageQ = 1,
     page_size: PageSizeQ = domain.DEFAULT_PAGE_SIZE,
+    refine: Refine = Refinements(),
 ) -> BrowseResult:
-    return await _browse(service, kind, q, sort, page, page_size)
+    return await _browse(service, kind, q, sort, page, page_size, refine)
 
 
 @router.get("/browse/models", response_model=BrowseResult, summary="Browse and search printed models (C5)")
 async def browse_models(
     service: Service, q: SearchQ = None, sort: SortQ = None, page: PageQ = 1,
-    page_size: PageSizeQ = domain.DEFAULT_PAGE_SIZE,
+    page_size: PageSizeQ = domain.DEFAULT_PAGE_SIZE, refine: Refine = Refinements(),
 ) -> BrowseResult:
-    return await _browse(service, CatalogType.MODEL, q, sort, page, page_size)
+    return await _browse(service, CatalogType.MODEL, q, sort, page, page_size, refine)
 
 
 @router.get("/browse/files", response_model=BrowseResult, summary="Browse and search 3D files (C5)")
 async def browse_files(
     service: Service, q: SearchQ = None, sort: SortQ = None, page: PageQ = 1,
-    page_size: PageSizeQ = domain.DEFAULT_PAGE_SIZE,
+    page_size: PageSizeQ = domain.DEFAULT_PAGE_SIZE, refine: Refine = Refinements(),
 ) -> BrowseResult:
-    return await _browse(service, CatalogType.FILE, q, sort, page, page_size)
+    return await _browse(service, CatalogType.FILE, q, sort, page, page_size, refine)
 
 
 @router.get(

@@ -24,7 +24,7 @@ from sqlalchemy.orm import aliased, joinedload, selectinload
 from catalog.browse.cache import NO_CACHE, BrowseCache
 from catalog.browse.domain import ProductFilter, Sort
 from catalog.browse.search import fts5_query, tsquery
-from catalog.buyability import can_buy_clause, seller_payout_ready
+from catalog.buyability import can_buy_clause
 from catalog.images import repository as images
 from catalog.models import CatalogType, Category, ListingStatus, Product, SellerRating
 
@@ -57,6 +57,14 @@ class CardRow:
     is_trending: bool
     created_at: dt.datetime
     can_buy: bool
+
+
+@dataclass(frozen=True)
+class ProductPageRow:
+    product: Product
+    can_buy: bool
+    seller_rating_sum: int | None  # None: the seller has no rating yet
+    seller_rating_count: int | None
 
 
 _CARD_COLUMNS = (
@@ -123,6 +131,11 @@ class BrowseRepository:
         if self._hidden:
             conditions += (Product.category_id.not_in(self._hidden),)
         return conditions
+
+    async def hidden_category_ids(self) -> tuple[int, ...]:
+        """Inactive categories and the children of inactive roots (kept by the read cache)."""
+        await self.visible()
+        return self._hidden or ()
 
     async def _load_hidden(self) -> tuple[int, ...]:
         return tuple((await self.session.execute(hidden_category_ids())).scalars())
@@ -313,23 +326,26 @@ class BrowseRepository:
 
     # -- product page ----------------------------------------------------------------------------
 
-    async def visible_product(self, product_id: uuid.UUID) -> Product | None:
+    async def visible_product(self, product_id: uuid.UUID) -> ProductPageRow | None:
+        """The product with its category (and parent), images, whether it can be bought (C10) and its
+        seller's rating: one statement, plus one for the images and, for a FILE, one for its files."""
         stmt = (
-            sa.select(Product)
+            sa.select(Product, can_buy_clause().label("can_buy"), SellerRating.rating_sum, SellerRating.rating_count)
+            .outerjoin(SellerRating, SellerRating.seller_id == Product.seller_id)
             .options(
                 selectinload(Product.images),
-                selectinload(Product.assets),
                 joinedload(Product.category).joinedload(Category.parent),
             )
             .where(Product.id == product_id, *await self.visible())
         )
-        return (await self.session.execute(stmt)).scalar_one_or_none()
-
-    async def seller_payout_ready(self, seller_id: str) -> bool:
-        return await seller_payout_ready(self.session, seller_id)
-
-    async def seller_rating(self, seller_id: str) -> SellerRating | None:
-        return await self.session.get(SellerRating, seller_id)
+        row = (await self.session.execute(stmt)).one_or_none()
+        if row is None:
+            return None
+        product, buyable, seller_sum, seller_count = row
+        if product.kind is CatalogType.FILE:
+            await self.session.refresh(product, ["assets"])
+        return ProductPageRow(product=product, can_buy=bool(buyable), seller_rating_sum=seller_sum,
+                              seller_rating_count=seller_count)
 
     # -- maintenance -----------------------------------------------------------------------------
 

@@ -38,6 +38,10 @@ class ProductCard(ProductFacts):
     rating_count: int
     trending_badge: bool = Field(description="Manually trending, or in the top 12 by score with score > 0 (C7)")
     can_buy: bool = Field(description="The seller is payout-ready or an owner (C10)")
+    snippet: str | None = Field(
+        default=None,
+        description="Searches: where the words matched in the description, as HTML (text escaped, matches in <b>)",
+    )
 
 
 class Page(BaseModel):
@@ -49,6 +53,18 @@ class Page(BaseModel):
     has_next: bool
 
 
+class FacetCount(BaseModel):
+    value: str
+    count: int
+
+
+class Facets(BaseModel):
+    """How many of the matches (before the category and kind refinements) fall in each category and kind."""
+
+    categories: list[FacetCount] = Field(description="Category id (as text) and its matches, most first")
+    kinds: list[FacetCount]
+
+
 class BrowseResult(Page):
     kind: CatalogType | None
     q: str | None
@@ -57,6 +73,7 @@ class BrowseResult(Page):
         default=None,
         description="Set when the sort fell back: top-rated with no product reaching 3 reviews, trending with no signal",
     )
+    facets: Facets | None = Field(default=None, description="With facets=true: counts for the browse sidebar")
 
 
 class HomeBuckets(BaseModel):

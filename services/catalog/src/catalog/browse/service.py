@@ -12,12 +12,14 @@ from typing import Any
 from catalog.assets.schemas import AssetSummary
 from catalog.browse import domain
 from catalog.browse.domain import PageWindow, ProductFilter, Sort
-from catalog.browse.repository import BrowseRepository, CardRow
+from catalog.browse.repository import BrowseRepository
 from catalog.browse.schemas import (
     BrowseResult,
     CategoryChip,
     CategoryPage,
     CategoryRef,
+    FacetCount,
+    Facets,
     HomeBuckets,
     PhysicalSpecs,
     ProductCard,
@@ -25,11 +27,14 @@ from catalog.browse.schemas import (
     RatingSummary,
 )
 from catalog.browse.search import search_terms
-from catalog.buyability import can_buy
 from catalog.images.domain import image_url, primary_first
 from catalog.images.schemas import ImageOut
 from catalog.models import CatalogType, Category
 from catalog.ratings import rating_avg
+from catalog.search.index import Card as IndexCard
+from catalog.search.index import Sort as IndexSort
+from catalog.search.query import Filters
+from catalog.search.service import SearchReader
 from homecraft_shared.errors import NotFound
 
 
@@ -40,6 +45,7 @@ class Listing:
     total_exact: bool
     has_next: bool
     notice: str | None
+    facets: Facets | None = None
 
     def page_fields(self, window: PageWindow) -> dict[str, Any]:
         """The fields every list response has (``schemas.Page``) plus the fallback notice."""
@@ -51,91 +57,174 @@ def _ref(category: Category) -> CategoryRef:
     return CategoryRef(id=category.id, name=category.name, slug=category.slug, type=category.type)
 
 
+# The browse sorts as the search projection orders them (catalog.search.index.Sort).
+_INDEX_SORT = {
+    Sort.NEW: IndexSort.NEW, Sort.TRENDING: IndexSort.TRENDING, Sort.TOP: IndexSort.TOP,
+    Sort.RELEVANCE: IndexSort.RELEVANCE,
+}
+
+
+def index_filters(flt: ProductFilter, hidden_category_ids: tuple[int, ...]) -> Filters:
+    """A list's filter in the search projection's terms; hidden categories are excluded there (C5)."""
+    return Filters(
+        kind=flt.kind.value if flt.kind is not None else None, category_ids=flt.category_ids,
+        hidden_category_ids=hidden_category_ids, exclude_ids=flt.exclude_ids, is_free=flt.is_free,
+        can_buy=flt.can_buy, price_min_cents=flt.price_min_cents, price_max_cents=flt.price_max_cents,
+        featured=flt.featured, manual_trending=flt.manual_trending, positive_score=flt.positive_score,
+        min_reviews=flt.min_reviews, trending_signal=flt.trending_signal,
+    )
+
+
+@dataclass(frozen=True)
+class Refinements:
+    """A search's or list's optional narrowing (category, free, can-buy, price) and its facet counts."""
+
+    category_id: int | None = None
+    is_free: bool | None = None
+    can_buy: bool | None = None
+    price_min_cents: int | None = None
+    price_max_cents: int | None = None
+    facets: bool = False
+
+
 class BrowseService:
-    def __init__(self, repository: BrowseRepository) -> None:
+    """Lists, searches and home buckets are read from the search projection (``catalog.search``: no
+    database statement for a warm page); the read cache keeps request-independent facts (hidden
+    categories, the badge set, list totals) for a few seconds; category and product pages read their
+    own rows from the database."""
+
+    def __init__(self, repository: BrowseRepository, search: SearchReader) -> None:
         self.repo = repository
+        self.search = search
+        self.cache = repository.cache
 
     # -- cards -----------------------------------------------------------------------------------
 
-    async def _cards(self, rows: list[CardRow], top_ids: AbstractSet[uuid.UUID]) -> list[ProductCard]:
-        images = await self.repo.primary_image_keys([row.id for row in rows])
-        return [self._card(row, top_ids, images) for row in rows]
-
     @staticmethod
-    def _card(row: CardRow, top_ids: AbstractSet[uuid.UUID], images: dict[uuid.UUID, str]) -> ProductCard:
-        key = images.get(row.id)
+    def _card(card: IndexCard, top_ids: AbstractSet[uuid.UUID], snippet: str | None = None) -> ProductCard:
         return ProductCard(
-            **ProductCard.fields_of(row),
-            category_id=row.category_id,
-            image_url=image_url(key) if key else None,
-            rating_avg=rating_avg(row.rating_sum, row.rating_count),
-            rating_count=row.rating_count,
-            trending_badge=domain.trending_badge(row, top_ids),
-            can_buy=row.can_buy,
+            **ProductCard.fields_of(card),
+            category_id=card.category_id,
+            image_url=image_url(card.image_key) if card.image_key else None,
+            rating_avg=rating_avg(card.rating_sum, card.rating_count),
+            rating_count=card.rating_count,
+            trending_badge=domain.trending_badge(card, top_ids),
+            can_buy=card.can_buy,
+            snippet=snippet,
         )
 
-    async def _top_ids(self) -> AbstractSet[uuid.UUID]:
-        # Once per request, over every visible product, so home, browse, category and product pages
-        # all badge the same products (C7).
-        return await self.repo.top_trending_ids(domain.TRENDING_BADGE_TOP_N)
+    async def _hidden(self) -> tuple[int, ...]:
+        return await self.repo.hidden_category_ids()
 
-    async def _list(self, flt: ProductFilter, sort: Sort, window: PageWindow) -> Listing:
+    async def _top_ids(self) -> AbstractSet[uuid.UUID]:
+        """C7: the top 12 visible products by score with a score above 0, over the whole catalog, so home,
+        browse, category and product pages all badge the same products (kept by the read cache)."""
+        hidden = await self._hidden()
+
+        async def load() -> frozenset[uuid.UUID]:
+            page = self.search.page(Filters(hidden_category_ids=hidden, positive_score=True), None,
+                                    IndexSort.TRENDING, 0, domain.TRENDING_BADGE_TOP_N)
+            return frozenset(hit.id for hit in page.hits)
+
+        return await self.cache.top_trending.get_or_load(domain.TRENDING_BADGE_TOP_N, load)
+
+    async def _rows(self, flt: ProductFilter, sort: Sort, limit: int, offset: int = 0) -> list[IndexCard]:
+        page = self.search.page(index_filters(flt, await self._hidden()), flt.terms if flt.search else None,
+                                _INDEX_SORT[sort], offset, limit)
+        return self.search.cards(page.hits)
+
+    async def _exists(self, flt: ProductFilter) -> bool:
+        filters = index_filters(flt, await self._hidden())
+        if flt.search:  # a search's answer depends on its terms: never cached
+            return self.search.exists(filters, flt.terms)
+
+        async def load() -> bool:
+            return self.search.exists(filters)
+
+        return await self.cache.exists.get_or_load(flt, load)
+
+    async def _list(self, flt: ProductFilter, sort: Sort, window: PageWindow, *, facets: bool = False) -> Listing:
         notice = None
         if sort is Sort.TOP:
             qualified = replace(flt, min_reviews=domain.MIN_REVIEWS_TOP_RATED)
-            if await self.repo.exists(qualified):
+            if await self._exists(qualified):
                 flt = qualified
             else:  # C5: nothing has enough reviews: everything, in the same order, with a notice
                 notice = domain.TOP_RATED_FALLBACK_NOTICE
-        total, exact = await self.repo.count(flt, cap=domain.SEARCH_COUNT_CAP if flt.search else None)
-        rows: list[CardRow] = []
-        if window.offset < total or not exact:
-            # One more than the page: whether a next page exists, even where the total is capped.
-            rows = await self.repo.cards(flt, sort, limit=window.page_size + 1, offset=window.offset)
-        has_next = len(rows) > window.page_size
-        rows = rows[: window.page_size]
+        filters = index_filters(flt, await self._hidden())
+        terms = flt.terms if flt.search else None
+        # One more than the page: whether a next page exists, even where the total is capped.
+        page = self.search.page(filters, terms, _INDEX_SORT[sort], window.offset, window.page_size + 1)
+        if flt.search:
+            # The engine counts every match exactly; the response keeps its documented cap (0110).
+            total, exact = min(page.total, domain.SEARCH_COUNT_CAP), page.total <= domain.SEARCH_COUNT_CAP
+        else:
+            async def count() -> int:
+                return page.total
+
+            total, exact = await self.cache.totals.get_or_load(flt, count), True
+        hits = page.hits[: window.page_size]
+        has_next = len(page.hits) > window.page_size
+        rows = self.search.cards(hits)
         # C5: no signal at all (which includes no product at all) shows the notice.
         if sort is Sort.TRENDING and (not total or not await self._has_trending_signal(flt, rows)):
             notice = domain.TRENDING_NO_SIGNAL_NOTICE
-        items = await self._cards(rows, await self._top_ids())
-        return Listing(items=items, total=total, total_exact=exact, has_next=has_next, notice=notice)
+        snippets = self.search.snippets(terms, hits) if terms else {}
+        top_ids = await self._top_ids()
+        items = [self._card(row, top_ids, snippets.get(row.id)) for row in rows]
+        found_facets = await self._facets(replace(flt, kind=None, category_ids=None), terms) if facets else None
+        return Listing(items=items, total=total, total_exact=exact, has_next=has_next, notice=notice,
+                       facets=found_facets)
 
-    async def _has_trending_signal(self, flt: ProductFilter, rows: list[CardRow]) -> bool:
+    async def _facets(self, flt: ProductFilter, terms: tuple[str, ...] | None) -> Facets:
+        counts = self.search.facets(index_filters(flt, await self._hidden()), terms)
+        by_count = sorted(counts.categories.items(), key=lambda item: (-item[1], item[0]))
+        return Facets(
+            categories=[FacetCount(value=str(category_id), count=n) for category_id, n in by_count],
+            kinds=[FacetCount(value=kind, count=n) for kind, n in sorted(counts.kinds.items())],
+        )
+
+    async def _has_trending_signal(self, flt: ProductFilter, rows: list[IndexCard]) -> bool:
         if any(row.trending_score > 0 or row.is_trending for row in rows):
             return True
-        return await self.repo.exists(replace(flt, trending_signal=True))
+        return await self._exists(replace(flt, trending_signal=True))
 
     # -- browse and search (C5) ------------------------------------------------------------------
 
     async def browse(
-        self, *, kind: CatalogType | None, q: str | None, sort: Sort | None, window: PageWindow
+        self, *, kind: CatalogType | None, q: str | None, sort: Sort | None, window: PageWindow,
+        refine: Refinements = Refinements(),
     ) -> BrowseResult:
         query = (q or "").strip() or None
         resolved = domain.resolve_sort(sort, has_query=query is not None)
-        flt = ProductFilter(kind=kind, search=query is not None, terms=tuple(search_terms(query)))
-        listing = await self._list(flt, resolved, window)
-        return BrowseResult(**listing.page_fields(window), kind=kind, q=query, sort=resolved)
+        flt = ProductFilter(
+            kind=kind, search=query is not None, terms=tuple(search_terms(query)),
+            category_ids=(refine.category_id,) if refine.category_id is not None else None,
+            is_free=refine.is_free, can_buy=refine.can_buy, price_min_cents=refine.price_min_cents,
+            price_max_cents=refine.price_max_cents,
+        )
+        listing = await self._list(flt, resolved, window, facets=refine.facets)
+        return BrowseResult(**listing.page_fields(window), kind=kind, q=query, sort=resolved, facets=listing.facets)
 
     # -- home (C6) -------------------------------------------------------------------------------
 
     async def home(self) -> HomeBuckets:
         size = domain.HOME_BUCKET_SIZE
         top_ids = await self._top_ids()
-        featured = await self.repo.cards(ProductFilter(featured=True), Sort.NEW, limit=size)
-        new = await self.repo.cards(ProductFilter(), Sort.NEW, limit=size)
-        manual = await self.repo.cards(ProductFilter(manual_trending=True), Sort.NEW, limit=size)
-        computed: list[CardRow] = []
+        featured = await self._rows(ProductFilter(featured=True), Sort.NEW, size)
+        new = await self._rows(ProductFilter(), Sort.NEW, size)
+        manual = await self._rows(ProductFilter(manual_trending=True), Sort.NEW, size)
+        computed: list[IndexCard] = []
         if len(manual) < size:
-            computed = await self.repo.cards(
-                ProductFilter(manual_trending=False, positive_score=True), Sort.TRENDING, limit=size - len(manual)
+            computed = await self._rows(
+                ProductFilter(manual_trending=False, positive_score=True), Sort.TRENDING, size - len(manual)
             )
         trending = domain.trending_bucket(manual, computed, size)
         shown = domain.shown_ids(featured, new, trending)
-        misc = await self.repo.cards(ProductFilter(exclude_ids=tuple(shown)), Sort.NEW, limit=size)
-        images = await self.repo.primary_image_keys(list(shown | {row.id for row in misc}))
+        misc = await self._rows(ProductFilter(exclude_ids=tuple(shown)), Sort.NEW, size)
 
-        def cards(rows: list[CardRow]) -> list[ProductCard]:
-            return [self._card(row, top_ids, images) for row in rows]
+        def cards(rows: list[IndexCard]) -> list[ProductCard]:
+            return [self._card(row, top_ids) for row in rows]
 
         return HomeBuckets(featured=cards(featured), new=cards(new), trending=cards(trending), misc=cards(misc))
 
@@ -160,20 +249,18 @@ class BrowseService:
     # -- product page (C9) -----------------------------------------------------------------------
 
     async def product_page(self, product_id: uuid.UUID) -> ProductDetail:
-        product = await self.repo.visible_product(product_id)
-        if product is None:
+        found = await self.repo.visible_product(product_id)
+        if found is None:
             raise NotFound("No such product, or it is not listed.")
+        product = found.product
         top_ids = await self._top_ids()
-        payout_ready = await self.repo.seller_payout_ready(product.seller_id)
-        seller_rating = await self.repo.seller_rating(product.seller_id)
-        more = await self.repo.cards(
+        more = await self._rows(
             ProductFilter(kind=product.kind, category_ids=(product.category_id,), exclude_ids=(product.id,)),
-            Sort.NEW,
-            limit=domain.MORE_LIKE_THIS_SIZE,
+            Sort.NEW, domain.MORE_LIKE_THIS_SIZE,
         )
         if not more:  # no other product in its category: same kind anywhere
-            more = await self.repo.cards(
-                ProductFilter(kind=product.kind, exclude_ids=(product.id,)), Sort.NEW, limit=domain.MORE_LIKE_THIS_SIZE
+            more = await self._rows(
+                ProductFilter(kind=product.kind, exclude_ids=(product.id,)), Sort.NEW, domain.MORE_LIKE_THIS_SIZE
             )
         is_file = product.kind is CatalogType.FILE
         return ProductDetail(
@@ -186,8 +273,8 @@ class BrowseService:
             images=[ImageOut.of(image) for image in primary_first(product.images)],
             rating=RatingSummary(avg=rating_avg(product.rating_sum, product.rating_count), count=product.rating_count),
             seller_rating=RatingSummary(
-                avg=rating_avg(seller_rating.rating_sum, seller_rating.rating_count) if seller_rating else None,
-                count=seller_rating.rating_count if seller_rating else 0,
+                avg=rating_avg(found.seller_rating_sum or 0, found.seller_rating_count or 0),
+                count=found.seller_rating_count or 0,
             ),
             license_text=product.license_text if is_file else None,
             physical_specs=None if is_file else PhysicalSpecs(
@@ -196,7 +283,7 @@ class BrowseService:
             ),
             assets=[AssetSummary.model_validate(asset) for asset in product.assets] if is_file else [],
             trending_badge=domain.trending_badge(product, top_ids),
-            can_buy=can_buy(seller_payout_ready=payout_ready, seller_is_owner=product.seller_is_owner),
+            can_buy=found.can_buy,
             published_at=product.published_at,
-            more_like_this=await self._cards(more, top_ids),
+            more_like_this=[self._card(row, top_ids) for row in more],
         )

@@ -1,9 +1,8 @@
 """The engine: one Tantivy index of the visible products, its writer and its current searcher.
 
-Pages are ordered exactly like the SQL they replace, ties included: the engine returns the top
-``offset + limit`` by the sort's first key; when the last of them ties with the page's boundary, it
-fetches further until the tie ends, then the hits are ordered by the full key (for instance score,
-then newest, then id) read from fast fields. Counts are exact (the engine counts while collecting).
+Pages are ordered exactly like the SQL they replace, ties included (``_by_keys``: the engine orders
+by one fast field; a tie across the page boundary is resolved by a search over the tied matches
+ordered by the next key), ending with the product id. Counts are exact.
 
 Relevance runs in tiers (C5): every word in the title first, then the rest, each by score (bm25
 with field boosts), ties newest first, then by id. A page that lies within the title matches never
@@ -20,13 +19,13 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import tantivy
-from tantivy import Occur, Order, Query
+from tantivy import FieldType, Occur, Order, Query
 
 from catalog.search.query import Tier, Word, text_query
 from catalog.search.schema import (
@@ -39,6 +38,9 @@ from catalog.search.schema import (
 )
 
 WRITER_HEAP_BYTES = 64_000_000
+MAX_CACHED_RESULTS = 4096
+MAX_CACHED_CARDS = 200_000
+T = TypeVar("T")
 SNIPPET_CHARS = 160
 FACET_SIZE = 200  # categories are few; a bound all the same
 
@@ -50,16 +52,15 @@ class Sort(enum.Enum):
     TOP = "top"  # average rating, review count, created, id (C5)
 
 
-# The fast field of each sort's first key (None: the relevance score) and the fast fields of the rest.
-_FIRST_KEY: dict[Sort, str | None] = {
-    Sort.RELEVANCE: None, Sort.NEW: "created_us", Sort.TRENDING: "trending_score", Sort.TOP: "avg_rating",
+# Each sort's keys, all descending, as fast fields; the product id (two u64 halves) ends every order.
+_KEYS: dict[Sort, tuple[tuple[str, FieldType], ...]] = {
+    Sort.NEW: (("created_us", FieldType.Integer),),
+    Sort.TRENDING: (("trending_score", FieldType.Float), ("avg_rating", FieldType.Float),
+                    ("created_us", FieldType.Integer)),
+    Sort.TOP: (("avg_rating", FieldType.Float), ("rating_count", FieldType.Integer), ("created_us", FieldType.Integer)),
+    Sort.RELEVANCE: (),
 }
-_NEXT_KEYS: dict[Sort, tuple[str, ...]] = {
-    Sort.RELEVANCE: ("created_us",),
-    Sort.NEW: (),
-    Sort.TRENDING: ("avg_rating", "created_us"),
-    Sort.TOP: ("rating_count", "created_us"),
-}
+_ID_KEYS = (("id_hi", FieldType.Unsigned), ("id_lo", FieldType.Unsigned))
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,7 @@ class SearchIndex:
         self._index.register_tokenizer(ANALYZER_NAME, ANALYZER)
         self._writer = self._index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
         self._write_lock = threading.Lock()
-        self.generation = 0
-        self.searcher = self._index.searcher()
+        self._current = Snapshot(self._index.searcher(), 0, {})
 
     # -- writes (call from a worker thread) -------------------------------------------------------
 
@@ -127,19 +127,25 @@ class SearchIndex:
 
     def apply(self, upserts: Sequence[ProductDoc], deletes: Iterable[uuid.UUID]) -> None:
         """Replace the documents of ``upserts``, remove ``deletes``, commit, and switch searchers."""
+        changed = {*deletes, *(doc.id for doc in upserts)}
         with self._write_lock:
-            for product_id in {*deletes, *(doc.id for doc in upserts)}:
+            for product_id in changed:
                 self._writer.delete_documents_by_term("id", product_id.hex)
             for doc in upserts:
                 self._writer.add_document(doc.document())
-        self.commit()
+        self.commit(changed)
 
-    def commit(self) -> None:
+    def commit(self, changed: Iterable[uuid.UUID] = ()) -> None:
+        """Make what was written visible: a new snapshot, with an empty page cache and the card cache
+        of the previous one less the ``changed`` products."""
         with self._write_lock:
             self._writer.commit()
             self._index.reload()
-            self.searcher = self._index.searcher()
-            self.generation += 1
+            previous = self._current
+            cards = dict(previous.cards) if len(previous.cards) < MAX_CACHED_CARDS else {}
+            for product_id in changed:
+                cards.pop(product_id, None)
+            self._current = Snapshot(self._index.searcher(), previous.generation + 1, cards)
 
     def close(self) -> None:
         with self._write_lock:
@@ -148,18 +154,42 @@ class SearchIndex:
 
     @property
     def num_docs(self) -> int:
-        return int(self.searcher.num_docs)
+        return int(self._current.searcher.num_docs)
 
     def snapshot(self) -> Snapshot:
-        """The current searcher: a request reads one consistent state, whatever commits meanwhile."""
-        return Snapshot(self.searcher)
+        """The current state: a request reads one consistent state, whatever commits meanwhile."""
+        return self._current
 
 
 class Snapshot:
-    """Reads over one searcher (doc addresses are only valid within the searcher that returned them)."""
+    """Reads over one searcher (doc addresses are only valid within the searcher that returned them).
 
-    def __init__(self, searcher: tantivy.Searcher) -> None:
+    It also keeps what was computed over it: ``results`` (pages, counts, facets, by request) and
+    ``cards`` (by product, carried over to the next snapshot except the products that changed). A
+    snapshot never changes, so neither can go stale: the next commit starts a new one.
+    """
+
+    def __init__(self, searcher: tantivy.Searcher, generation: int, cards: dict[uuid.UUID, Card]) -> None:
         self.searcher = searcher
+        self.generation = generation
+        self.cards_cache = cards
+        self.results: dict[Hashable, Any] = {}
+
+    @property
+    def cards(self) -> dict[uuid.UUID, Card]:
+        return self.cards_cache
+
+    def remember(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()`` once per snapshot and key (bounded: the cache empties when full)."""
+        try:
+            return cast(T, self.results[key])
+        except KeyError:
+            pass
+        value = compute()
+        if len(self.results) >= MAX_CACHED_RESULTS:
+            self.results.clear()
+        self.results[key] = value
+        return value
 
     def count(self, query: Query) -> int:
         return int(self.searcher.search(query, limit=1, count=True).count)
@@ -178,12 +208,20 @@ class Snapshot:
                 self.searcher, rest, Sort.RELEVANCE, max(0, offset - title_total), limit - len(hits)
             )
             hits += more
-        else:
-            rest_total = int(self.searcher.search(rest, limit=1, count=True).count)
+        else:  # the page lies within the title matches: the others are only counted, never ranked
+            rest_total = self.count(Query.const_score_query(rest, 0.0))
         return Page(hits=hits, total=title_total + rest_total)
 
-    def cards(self, hits: Sequence[Hit]) -> list[Card]:
-        return [_card(hit.id, self.searcher.doc(hit.address).to_dict()) for hit in hits]
+    def read_cards(self, hits: Sequence[Hit]) -> list[Card]:
+        out = []
+        for hit in hits:
+            card = self.cards_cache.get(hit.id)
+            if card is None:
+                card = _card(hit.id, self.searcher.doc(hit.address).to_dict())
+                if len(self.cards_cache) < MAX_CACHED_CARDS:
+                    self.cards_cache[hit.id] = card
+            out.append(card)
+        return out
 
     def snippets(self, words: list[Word], hits: Sequence[Hit]) -> dict[uuid.UUID, str]:
         """A highlighted extract (HTML: the text escaped, matches in ``<b>``) per hit: from the long
@@ -226,28 +264,86 @@ def _narrow(query: Query, filters: list[tuple[Occur, Query]]) -> Query:
 def _ordered(searcher: tantivy.Searcher, query: Query, sort: Sort, offset: int, limit: int) -> tuple[list[Hit], int]:
     """The hits ``offset .. offset + limit`` in the sort's full order, and the total match count."""
     wanted = offset + limit
-    first = _FIRST_KEY[sort]
-    fetch = max(wanted, 1)
-    while True:
-        if first is None:
-            result = searcher.search(query, limit=fetch, count=True)
-        else:
-            result = searcher.search(query, limit=fetch, count=True, order_by_field=first, order=Order.Desc)
-        raw = result.hits
-        total = int(result.count)
-        if wanted == 0 or len(raw) < fetch or len(raw) < wanted or raw[-1][0] != raw[wanted - 1][0]:
-            break
-        fetch *= 4  # the boundary's ties may run past what was fetched
-    if not raw or wanted == 0:
+    total = int(searcher.search(query, limit=1, count=True).count)
+    if wanted == 0 or total == 0:
         return [], total
+    if sort is Sort.RELEVANCE:
+        ranked = _by_score(searcher, query, min(wanted, total))
+    else:
+        ranked = _by_keys(searcher, query, (*_KEYS[sort], *_ID_KEYS), min(wanted, total))
+    return [Hit(id=id_from_halves(hi, lo), address=address) for hi, lo, address in ranked[offset:wanted]], total
+
+
+def _ids(searcher: tantivy.Searcher, addresses: list[tantivy.DocAddress]) -> list[tuple[int, int]]:
+    his = searcher.fast_field_values("id_hi", addresses)
+    los = searcher.fast_field_values("id_lo", addresses)
+    return [(int(hi or 0), int(lo or 0)) for hi, lo in zip(his, los, strict=True)]
+
+
+def _by_keys(
+    searcher: tantivy.Searcher, query: Query, keys: tuple[tuple[str, FieldType], ...], n: int
+) -> list[tuple[int, int, tantivy.DocAddress]]:
+    """The first ``n`` matches ordered by ``keys`` (each descending), exactly, ties included.
+
+    The engine orders by one fast field. The first ``n + 1`` by the first key tell whether the n-th
+    ties with the next: if not, those are the answer (ordered by the full key, read from fast
+    fields). If so, the matches strictly above the boundary value are certainly in, and the rest of
+    the page comes from the matches *equal* to it (a range query on that value), ordered by the next
+    keys the same way. Each step costs one engine search over the tied matches only.
+    """
+    (field, field_type), rest = keys[0], keys[1:]
+    raw = searcher.search(query, limit=n + 1, count=False, order_by_field=field, order=Order.Desc).hits
+    if len(raw) <= n or raw[n - 1][0] != raw[n][0] or not rest:
+        return _sorted(searcher, raw[: n + 1] if rest else raw, (field, *(name for name, _ in rest)))[:n]
+    boundary = raw[n - 1][0]
+    above = [hit for hit in raw if hit[0] > boundary]
+    tied = Query.boolean_query([
+        (Occur.Must, query),
+        (Occur.Must, Query.const_score_query(
+            Query.range_query(SCHEMA, field, field_type, boundary, boundary), 0.0)),
+    ])
+    return _sorted(searcher, above, (field, *(name for name, _ in rest))) + _by_keys(searcher, tied, rest, n - len(above))
+
+
+def _sorted(
+    searcher: tantivy.Searcher, raw: list[tuple[Any, tantivy.DocAddress]], fields: tuple[str, ...]
+) -> list[tuple[int, int, tantivy.DocAddress]]:
+    """Hits ordered by the full key (fields, then id), all descending, read from fast fields."""
+    if not raw:
+        return []
     addresses = [address for _, address in raw]
-    columns = [searcher.fast_field_values(name, addresses) for name in (*_NEXT_KEYS[sort], "id_hi", "id_lo")]
-    keyed = sorted(
-        ((key, *(column[i] for column in columns), address) for i, (key, address) in enumerate(raw)),
+    columns = [searcher.fast_field_values(name, addresses) for name in fields if name not in ("id_hi", "id_lo")]
+    ids = _ids(searcher, addresses)
+    rows = sorted(
+        ((*(column[i] for column in columns), *ids[i], address) for i, address in enumerate(addresses)),
         key=lambda row: row[:-1],
         reverse=True,
     )
-    return [Hit(id=id_from_halves(row[-3], row[-2]), address=row[-1]) for row in keyed[offset:wanted]], total
+    return [(row[-3], row[-2], row[-1]) for row in rows]
+
+
+def _by_score(searcher: tantivy.Searcher, query: Query, n: int) -> list[tuple[int, int, tantivy.DocAddress]]:
+    """The first ``n`` by score, ties newest first, then by id.
+
+    Scores are weighted by recency (``schema.RECENCY``: at most a few parts in ten thousand), so equal
+    scores come out newest first from the engine and real ties are few; the few left are fetched
+    until they end and ordered by (score, created, id).
+    """
+    fetch = n
+    while True:
+        raw = searcher.search(query, limit=fetch + 1, count=False, weight_by_field="recency").hits
+        if len(raw) <= fetch or raw[n - 1][0] != raw[fetch][0]:
+            break
+        fetch *= 4  # the boundary's ties may run past what was fetched
+    addresses = [address for _, address in raw]
+    created = searcher.fast_field_values("created_us", addresses)
+    ids = _ids(searcher, addresses)
+    rows = sorted(
+        ((score, created[i], *ids[i], address) for i, (score, address) in enumerate(raw)),
+        key=lambda row: row[:-1],
+        reverse=True,
+    )
+    return [(row[-3], row[-2], row[-1]) for row in rows[:n]]
 
 
 def _card(product_id: uuid.UUID, fields: dict[str, list[Any]]) -> Card:

@@ -9,10 +9,11 @@ and fuzzy queries, never from a query string:
   old bm25 weights: title 10, short 4, long 1);
 * the last word, from ``MIN_PREFIX_LENGTH`` characters, also matches as a prefix ("drag" finds
   "dragon" while typing);
-* typo tolerance for longer words: from ``ONE_TYPO_LENGTH`` characters a word also matches words one
-  edit away ("dragn" finds "dragon"), from ``TWO_TYPOS_LENGTH`` two edits away. Shorter words must
-  match exactly: one edit from a four-letter word is another word. An exact match scores higher than
-  a prefix or fuzzy one;
+* typo tolerance for longer words, when the words as typed match nothing: from ``ONE_TYPO_LENGTH``
+  characters a word also matches words one edit away ("dragn" finds "dragon"), from
+  ``TWO_TYPOS_LENGTH`` two edits away. Shorter words must match exactly: one edit from a four-letter
+  word is another word. (Only as a fallback: a word that is found as typed is not a typo, and
+  fuzzy lookups cost several times an exact one.) An exact match scores higher than a fuzzy one;
 * relevance tiers: ``Tier.TITLE`` (every word in the title) ranks before ``Tier.REST`` (the other
   matches), see ``catalog.search.index``.
 
@@ -52,14 +53,15 @@ class Word:
     fuzzy: tuple[tuple[str, int], ...]  # (form, edit distance) for typo tolerance
 
 
-def plan_words(terms: tuple[str, ...] | list[str]) -> list[Word]:
+def plan_words(terms: tuple[str, ...] | list[str], *, typos: bool = True) -> list[Word]:
+    """The words as the engine looks them up; ``typos`` False: exact (and prefix) only."""
     words = []
     for position, term in enumerate(terms):
         tokens = tuple(ANALYZER.analyze(term))
         if not tokens:
             continue
         last = position == len(terms) - 1
-        fuzzy = {(form, _typos(form)) for form in {term, *tokens} if _typos(form)}
+        fuzzy = {(form, _typos(form)) for form in {term, *tokens} if typos and _typos(form)}
         words.append(
             Word(tokens=tokens, prefix=term if last and len(term) >= MIN_PREFIX_LENGTH else None,
                  fuzzy=tuple(sorted(fuzzy)))

@@ -60,6 +60,7 @@ def build_schema() -> tantivy.Schema:
     b.add_integer_field("rating_count", stored=True, indexed=True, fast=True)
     b.add_integer_field("rating_sum", stored=True)
     b.add_integer_field("created_us", stored=True, indexed=True, fast=True)  # microseconds since the epoch
+    b.add_float_field("recency", fast=True)  # see RECENCY
     for name in ("slug", "seller_id", "currency", "image_key"):
         b.add_text_field(name, stored=True, tokenizer_name="raw", index_option="basic")
     return b.build()
@@ -68,6 +69,22 @@ def build_schema() -> tantivy.Schema:
 SCHEMA = build_schema()
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+# Relevance ties newest first, inside the engine: a search's score is multiplied by
+# log2(2 + recency) (``weight_by_field``), and recency grows from 0 (created before RECENCY_START)
+# to RECENCY_MAX over RECENCY_SPAN. log2(2 + x) is about 1 + 0.72x, so scores move by at most
+# 0.72 * RECENCY_MAX relatively (0.04%): equal scores come out newest first, and scores closer than
+# that may too (below bm25's own precision for these texts).
+RECENCY_START = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+RECENCY_SPAN = dt.timedelta(days=20 * 365)
+RECENCY_MAX = 5e-4
+
+
+def recency(created_at: dt.datetime) -> float:
+    if created_at.tzinfo is None:
+        created_at = created_at.replace(tzinfo=dt.UTC)
+    fraction = (created_at - RECENCY_START) / RECENCY_SPAN
+    return RECENCY_MAX * min(1.0, max(0.0, fraction))
 
 
 def to_micros(value: dt.datetime) -> int:
@@ -122,7 +139,7 @@ class ProductDoc:
             "is_free": self.is_free, "can_buy": self.can_buy, "is_trending": self.is_trending,
             "is_featured": self.is_featured, "trending_score": float(self.trending_score),
             "avg_rating": float(self.avg_rating), "rating_count": self.rating_count, "rating_sum": self.rating_sum,
-            "created_us": to_micros(self.created_at), "slug": self.slug, "seller_id": self.seller_id,
+            "created_us": to_micros(self.created_at), "recency": recency(self.created_at), "slug": self.slug, "seller_id": self.seller_id,
             "currency": self.currency,
         }
         if self.image_key:

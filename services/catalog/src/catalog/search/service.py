@@ -1,6 +1,8 @@
 """What the read side asks of the search projection: a page of a list or a search in a given order,
-counts, cards, snippets and facet counts. Synchronous and in-memory (well under a millisecond for
-a page at 100,000 products): no database statement.
+counts, cards, snippets and facet counts. Synchronous and in memory, no database statement: a few
+milliseconds for an uncached page at 100,000 products, microseconds for one already computed over
+the same index state (each commit of the index starts an empty result cache, so a cached answer
+is never older than the index itself).
 """
 
 from __future__ import annotations
@@ -11,43 +13,64 @@ from collections.abc import Sequence
 from tantivy import Occur, Query
 
 from catalog.search.index import Card, Facets, Hit, Page, Snapshot, Sort
-from catalog.search.query import Filters, Tier, filter_clauses, list_query, plan_words, text_query
+from catalog.search.query import Filters, Tier, Word, filter_clauses, list_query, plan_words, text_query
 
 
 class SearchReader:
-    """One per request, over the index's searcher current when it was made (one consistent state)."""
+    """One per request, over the index state current when it was made (``Snapshot``: one consistent
+    state, and the results already computed over it by earlier requests)."""
 
     def __init__(self, snapshot: Snapshot) -> None:
-        self.index = snapshot
+        self.snapshot = snapshot
 
-    @staticmethod
-    def _query(filters: Filters, terms: tuple[str, ...] | None) -> Query:
+    def _words(self, terms: tuple[str, ...]) -> list[Word]:
+        """The words as typed; if they match nothing, with typo tolerance (``catalog.search.query``)."""
+        def plan() -> list[Word]:
+            exact = plan_words(terms, typos=False)
+            if not exact or self.snapshot.count(text_query(exact, Tier.ALL)):
+                return exact
+            return plan_words(terms, typos=True)
+
+        return self.snapshot.remember(("words", terms), plan)
+
+    def _query(self, filters: Filters, terms: tuple[str, ...] | None) -> Query:
         if terms is None:
             return list_query(filters)
-        return list_query(filters, text_query(plan_words(terms), Tier.ALL))
+        return list_query(filters, text_query(self._words(terms), Tier.ALL))
 
     def page(self, filters: Filters, terms: tuple[str, ...] | None, sort: Sort, offset: int, limit: int) -> Page:
         """``terms`` None: a list (every indexed product the filters keep); else a search for them
         (no terms: matches nothing). Relevance (searches only) ranks title matches first."""
-        if terms is not None and sort is Sort.RELEVANCE:
-            clauses = [(occur, q if occur is Occur.MustNot else Query.const_score_query(q, 0.0))
-                       for occur, q in filter_clauses(filters)]
-            return self.index.relevance_page(plan_words(terms), clauses, offset, limit)
-        if sort is Sort.RELEVANCE:
+        if sort is Sort.RELEVANCE and terms is None:
             sort = Sort.NEW
-        return self.index.page(self._query(filters, terms), sort, offset, limit)
+
+        def compute() -> Page:
+            if terms is not None and sort is Sort.RELEVANCE:
+                clauses = [(occur, q if occur is Occur.MustNot else Query.const_score_query(q, 0.0))
+                           for occur, q in filter_clauses(filters)]
+                return self.snapshot.relevance_page(self._words(terms), clauses, offset, limit)
+            return self.snapshot.page(self._query(filters, terms), sort, offset, limit)
+
+        return self.snapshot.remember(("page", filters, terms, sort, offset, limit), compute)
 
     def count(self, filters: Filters, terms: tuple[str, ...] | None = None) -> int:
-        return self.index.count(self._query(filters, terms))
+        return self.snapshot.remember(
+            ("count", filters, terms), lambda: self.snapshot.count(self._query(filters, terms))
+        )
 
     def exists(self, filters: Filters, terms: tuple[str, ...] | None = None) -> bool:
         return self.count(filters, terms) > 0
 
     def cards(self, hits: Sequence[Hit]) -> list[Card]:
-        return self.index.cards(hits)
+        return self.snapshot.read_cards(hits)
 
     def snippets(self, terms: tuple[str, ...], hits: Sequence[Hit]) -> dict[uuid.UUID, str]:
-        return self.index.snippets(plan_words(terms), hits)
+        return self.snapshot.remember(
+            ("snippets", terms, tuple(hit.id for hit in hits)),
+            lambda: self.snapshot.snippets(self._words(terms), hits),
+        )
 
     def facets(self, filters: Filters, terms: tuple[str, ...] | None) -> Facets:
-        return self.index.facets(self._query(filters, terms))
+        return self.snapshot.remember(
+            ("facets", filters, terms), lambda: self.snapshot.facets(self._query(filters, terms))
+        )
