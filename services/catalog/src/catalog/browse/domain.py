@@ -73,6 +73,11 @@ class ProductFilter:
     positive_score: bool = False
     min_reviews: int | None = None
     trending_signal: bool = False  # a score above 0 or the manual flag
+    # Refinements a shop's search offers (answered by the search projection, catalog.search).
+    is_free: bool | None = None
+    can_buy: bool | None = None
+    price_min_cents: int | None = None
+    price_max_cents: int | None = None
 
 
 @dataclass(frozen=True)

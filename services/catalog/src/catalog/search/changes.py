@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,7 +30,7 @@ MAX_GAPS = 10_000
 KEEP_CHANGES = dt.timedelta(hours=1)
 
 
-def _doc_select() -> sa.Select[tuple[object, ...]]:
+def _doc_select() -> sa.Select[*tuple[Any, ...]]:
     image = (
         sa.select(ProductImage.storage_key)
         .where(ProductImage.product_id == Product.id)
@@ -45,7 +46,7 @@ def _doc_select() -> sa.Select[tuple[object, ...]]:
     ).where(Product.status == ListingStatus.PUBLISHED, Product.is_active == sa.true())
 
 
-def _doc(row: sa.Row[tuple[object, ...]]) -> ProductDoc:
+def _doc(row: sa.Row[*tuple[Any, ...]]) -> ProductDoc:
     m = dict(row._mapping)
     m["kind"] = m["kind"].value
     m["short_description"] = m.pop("short_description")

@@ -192,7 +192,7 @@ class Snapshot:
         return value
 
     def count(self, query: Query) -> int:
-        return int(self.searcher.search(query, limit=1, count=True).count)
+        return _count(self.searcher.search(query, limit=1, count=True))
 
     def page(self, query: Query, sort: Sort, offset: int, limit: int) -> Page:
         hits, total = _ordered(self.searcher, query, sort, offset, limit)
@@ -264,7 +264,7 @@ def _narrow(query: Query, filters: list[tuple[Occur, Query]]) -> Query:
 def _ordered(searcher: tantivy.Searcher, query: Query, sort: Sort, offset: int, limit: int) -> tuple[list[Hit], int]:
     """The hits ``offset .. offset + limit`` in the sort's full order, and the total match count."""
     wanted = offset + limit
-    total = int(searcher.search(query, limit=1, count=True).count)
+    total = _count(searcher.search(query, limit=1, count=True))
     if wanted == 0 or total == 0:
         return [], total
     if sort is Sort.RELEVANCE:
@@ -272,6 +272,11 @@ def _ordered(searcher: tantivy.Searcher, query: Query, sort: Sort, offset: int, 
     else:
         ranked = _by_keys(searcher, query, (*_KEYS[sort], *_ID_KEYS), min(wanted, total))
     return [Hit(id=id_from_halves(hi, lo), address=address) for hi, lo, address in ranked[offset:wanted]], total
+
+
+def _count(result: tantivy.SearchResult) -> int:
+    """The match count a search collected (``count=True``); the type stubs do not declare it."""
+    return int(getattr(result, "count"))  # noqa: B009
 
 
 def _ids(searcher: tantivy.Searcher, addresses: list[tantivy.DocAddress]) -> list[tuple[int, int]]:
@@ -319,7 +324,7 @@ def _sorted(
         key=lambda row: row[:-1],
         reverse=True,
     )
-    return [(row[-3], row[-2], row[-1]) for row in rows]
+    return [(cast(int, row[-3]), cast(int, row[-2]), cast(tantivy.DocAddress, row[-1])) for row in rows]
 
 
 def _by_score(searcher: tantivy.Searcher, query: Query, n: int) -> list[tuple[int, int, tantivy.DocAddress]]:

@@ -6,23 +6,27 @@ tolerance, refinements, sorts inside the engine, snippets and facet counts."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
-from browse_support import Catalog, category, payout, product, running_catalog, titles
-from listing_support import Writer, running_writer
+from rows import category, payout, product, titles
+from support import CatalogHarness, running_catalog
 
 from catalog.__main__ import reindex_command
 from catalog.models import CatalogType, Product, SearchChange
 from catalog.search.changes import ChangeCursor
 from catalog.search.projection import SearchProjection
 from catalog.search.query import plan_words
+from homecraft_shared.db import utcnow
+from homecraft_shared.events.engagement import ReviewPostedV1
+from homecraft_shared.events.payments import SellerPayoutReadinessChangedV1
+from homecraft_shared.testing.harness import ServiceHarness
 
 FRESHNESS_SECONDS = 1.0
 
@@ -44,20 +48,15 @@ def projection(app: Any) -> SearchProjection:
 # --- freshness through the write API --------------------------------------------------------------
 
 
-@pytest.fixture
-async def w(database_url: str, nats_url: str, identity_keys: tuple[str, str], tmp_path: Path) -> AsyncIterator[Writer]:
-    async with running_writer(database_url, nats_url, identity_keys, tmp_path) as writer:
-        await writer.make_ready("seller-1")
-        yield writer
-
-
-async def found(w: Writer, q: str) -> list[str]:
+async def found(w: CatalogHarness, q: str) -> list[str]:
     response = await w.client.get("/browse", params={"q": q})
     assert response.status_code == 200, response.text
     return titles(response.json())
 
 
-async def test_c5_a_published_or_edited_product_is_findable_within_a_second(w: Writer) -> None:
+async def test_c5_a_published_or_edited_product_is_findable_within_a_second(catalog: CatalogHarness) -> None:
+    w = catalog
+    await w.make_ready("seller-1")  # (its own refresh is harmless: nothing to find yet)
     listing = await w.publishable("FILE", title="Zanzibar lantern")
     assert await found(w, "zanzibar") == []  # a draft is not listed
     assert (await w.client.post(f"/listings/{listing['id']}/publish", headers=w.seller())).status_code == 200
@@ -83,7 +82,9 @@ async def test_c5_a_published_or_edited_product_is_findable_within_a_second(w: W
     await within(FRESHNESS_SECONDS, unlisted)
 
 
-async def test_c10_payout_readiness_reaches_the_can_buy_refinement_within_a_second(w: Writer) -> None:
+async def test_c10_payout_readiness_reaches_the_can_buy_refinement_within_a_second(catalog: CatalogHarness) -> None:
+    w = catalog
+    await w.make_ready("seller-1")
     listing = await w.publishable("FILE", title="Wombat whistle")
     assert (await w.client.post(f"/listings/{listing['id']}/publish", headers=w.seller())).status_code == 200
 
@@ -92,7 +93,9 @@ async def test_c10_payout_readiness_reaches_the_can_buy_refinement_within_a_seco
         return titles(response.json()) == expected
 
     await within(FRESHNESS_SECONDS, lambda: buyable(["Wombat whistle"]))
-    await w.make_ready("seller-1", ready=False)  # the projection of payments' event (a trigger logs it)
+    # The projection of payments' event (a trigger logs the seller's products), applied without the
+    # harness's immediate refresh: the background loop must find it.
+    await ServiceHarness.deliver(w, SellerPayoutReadinessChangedV1(seller_id="seller-1", ready=False, changed_at=utcnow()))
     await within(FRESHNESS_SECONDS, lambda: buyable([]))
 
 
@@ -100,9 +103,9 @@ async def test_c10_payout_readiness_reaches_the_can_buy_refinement_within_a_seco
 
 
 async def test_the_index_is_rebuilt_from_the_database_when_the_service_starts_again(
-    database_url: str, nats_url: str, identity_keys: tuple[str, str]
+    database_url: str, nats_url: str, identity_keys: tuple[str, str], tmp_path: Path
 ) -> None:
-    async with running_catalog(database_url, nats_url, identity_keys[1]) as first:
+    async with running_catalog(database_url, nats_url, identity_keys, tmp_path) as first:
         async with first.session() as s:
             payout(s, "seller-ready", True)
             product(s, category(s, "Files"), "Persistent pelican", short="survives restarts")
@@ -110,13 +113,13 @@ async def test_the_index_is_rebuilt_from_the_database_when_the_service_starts_ag
         first_directory = projection(first.app).index.directory
     assert not first_directory.exists()  # each process's index is its own, removed when it stops
 
-    async with running_catalog(database_url, nats_url, identity_keys[1]) as second:
+    async with running_catalog(database_url, nats_url, identity_keys, tmp_path) as second:
         # No write in this process: the index was built from the products table at start-up.
         assert titles(await second.get("/browse", q="pelican")) == ["Persistent pelican"]
         assert titles(await second.get("/browse", q="restarts")) == ["Persistent pelican"]
 
 
-async def test_reindex_makes_every_running_process_rebuild_from_the_products_table(catalog: Catalog) -> None:
+async def test_reindex_makes_every_running_process_rebuild_from_the_products_table(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files")
     # A product whose change-log row is lost (as if written while the triggers were missing): the
@@ -131,7 +134,7 @@ async def test_reindex_makes_every_running_process_rebuild_from_the_products_tab
     assert titles(await catalog.get("/browse", q="falcon")) == []
     before = search.index
 
-    await reindex_command(catalog.app.state.runtime, None)  # type: ignore[arg-type]
+    await reindex_command(catalog.runtime, argparse.Namespace())
 
     async def rebuilt() -> bool:
         return titles(await catalog.get("/browse", q="falcon")) == ["Forgotten falcon"]
@@ -140,7 +143,7 @@ async def test_reindex_makes_every_running_process_rebuild_from_the_products_tab
     assert search.index is not before
 
 
-async def test_the_change_cursor_waits_for_numbers_committed_out_of_order(catalog: Catalog) -> None:
+async def test_the_change_cursor_waits_for_numbers_committed_out_of_order(catalog: CatalogHarness) -> None:
     """PostgreSQL hands out sequence numbers before commit: a lower one can commit after a higher one."""
     async with catalog.session() as s:
         start = int(await s.scalar(sa.select(sa.func.coalesce(sa.func.max(SearchChange.seq), 0))) or 0)
@@ -177,7 +180,7 @@ def test_c5_typo_tolerance_is_for_longer_words_and_the_prefix_for_the_last_one()
     assert dict(plan_words(["steampunks"])[0].fuzzy)["steampunks"] == 2
 
 
-async def test_c5_search_tolerates_typos_in_longer_words_only(catalog: Catalog) -> None:
+async def test_c5_search_tolerates_typos_in_longer_words_only(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files")
         product(s, files, "Dragon lamp")
@@ -189,7 +192,7 @@ async def test_c5_search_tolerates_typos_in_longer_words_only(catalog: Catalog) 
     assert titles(exact) == ["Dragon lamp"]
 
 
-async def test_c5_search_refinements_and_facet_counts(catalog: Catalog) -> None:
+async def test_c5_search_refinements_and_facet_counts(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         payout(s, "seller-late", False)
         files = category(s, "Files", CatalogType.FILE)
@@ -217,7 +220,7 @@ async def test_c5_search_refinements_and_facet_counts(catalog: Catalog) -> None:
     assert bad.status_code == 422
 
 
-async def test_c5_snippets_highlight_the_words_with_the_text_escaped(catalog: Catalog) -> None:
+async def test_c5_snippets_highlight_the_words_with_the_text_escaped(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files")
         product(s, files, "Shelf", description="Holds <b>books</b> & flowering plants on a wall")
@@ -228,7 +231,7 @@ async def test_c5_snippets_highlight_the_words_with_the_text_escaped(catalog: Ca
     assert all(c["snippet"] is None for c in (await catalog.get("/browse"))["items"])  # lists: no snippets
 
 
-async def test_c5_search_sorts_run_in_the_engine_with_the_same_ties_as_lists(catalog: Catalog) -> None:
+async def test_c5_search_sorts_run_in_the_engine_with_the_same_ties_as_lists(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files")
         # Same score and rating: newest first; same everything: by id, as the SQL order did.
@@ -248,14 +251,7 @@ async def test_c5_search_sorts_run_in_the_engine_with_the_same_ties_as_lists(cat
     assert paged == [["Gear c", "Gear b"], ["Gear a", "Gear d"], ["Gear e"]]
 
 
-async def test_c5_the_stored_average_follows_the_rating_projection(catalog: Catalog) -> None:
-    from catalog.handlers import handlers
-    from homecraft_shared.db import utcnow
-    from homecraft_shared.events.engagement import ReviewPostedV1
-    from homecraft_shared.messaging.consumer import apply_event
-    from homecraft_shared.messaging.contracts import CONTRACTS
-    from homecraft_shared.messaging.envelope import EventEnvelope
-
+async def test_c5_the_stored_average_follows_the_rating_projection(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         files = category(s, "Files")
         first = product(s, files, "Rated first", ratings=(9, 3))
@@ -265,13 +261,8 @@ async def test_c5_the_stored_average_follows_the_rating_projection(catalog: Cata
     assert averages == {"Rated first": 3.0, "Rated second": 4.0}  # set on insert from count and sum
     assert titles(await catalog.get("/browse", sort="top")) == ["Rated second", "Rated first"]
 
-    data = ReviewPostedV1(review_id="r", product_id=str(first.id), rating=5, rating_count=4, rating_sum=19,
-                          posted_at=utcnow())
-    contract = CONTRACTS.for_model(ReviewPostedV1)
-    envelope = EventEnvelope(id=uuid.uuid4(), type=contract.type, version=contract.version, source=contract.producer,
-                             occurred_at=utcnow(), correlation_id="c", subject_id="t", data=data.model_dump(mode="json"))
-    async with catalog.session() as s:
-        assert await apply_event(s, handlers, envelope)
+    assert await catalog.deliver(ReviewPostedV1(review_id="r", product_id=str(first.id), rating=5, rating_count=4,
+                                                rating_sum=19, posted_at=utcnow()))
     async with catalog.session() as s:
         assert (await s.get(Product, first.id)).avg_rating == 4.75  # type: ignore[union-attr]
     assert titles(await catalog.get("/browse", sort="top")) == ["Rated first", "Rated second"]
