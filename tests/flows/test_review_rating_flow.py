@@ -70,7 +70,13 @@ async def test_order_paid_then_review_then_catalog_card_shows_the_rating(
         async with catalog_app.state.runtime.sessionmaker() as session:
             await seed_demo(session, tmp_path / "media")
             await session.commit()
-        cards = (await catalog.get("/browse", params={"page_size": 60})).json()["items"]
+        # Catalog's lists come from its search projection, which follows the database within ~0.2 s.
+        cards: list[dict[str, Any]] = []
+
+        async def listed() -> bool:
+            cards[:] = (await catalog.get("/browse", params={"page_size": 60})).json()["items"]
+            return any(card["rating_count"] == 0 and card["kind"] == "FILE" for card in cards)
+        await until(listed)
         product = next(card for card in cards if card["rating_count"] == 0 and card["kind"] == "FILE")
 
         # catalog -> engagement: the product is known (product.published over NATS).
