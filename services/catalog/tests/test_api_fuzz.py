@@ -23,5 +23,5 @@ def test_the_catalog_holds_against_generated_requests(
     with service_process("catalog", database_url, nats_server.url, identity_keys[1], tmp_path) as url:
         report = fuzz_api(url, identities(identity_keys[0]))
     print(report.summary())
-    assert report.cases > 500, report.summary()
+    assert report.operations >= 25 and report.cases >= report.operations, report.summary()
     assert report.failures == [], report.summary()
