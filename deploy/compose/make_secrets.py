@@ -3,6 +3,9 @@
 Creates, in deploy/compose/secrets/ (git-ignored), whatever is missing:
 - ``identity_private_key.pem`` / ``identity_public_key.pem``: the gateway's Ed25519 key pair; the
   gateway signs identity tokens with the private key, every service verifies with the public key;
+- ``orders_service_private_key.pem`` and ``trusted_service_keys.json``: the orders service's own
+  Ed25519 key (it signs its calls to the catalog and its download grants, decision 0201) and the
+  ``{"orders": "<public PEM>"}`` map the catalog trusts;
 - ``postgres_password``: the PostgreSQL superuser's;
 - ``<service>_db_password`` and ``<service>_database_url`` for each service: its own role and
   database (``postgresql+asyncpg://<service>:<password>@postgres:5432/<service>``).
@@ -19,6 +22,7 @@ everything, which also needs a fresh ``postgres-data`` volume.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 from pathlib import Path
@@ -54,6 +58,13 @@ def main() -> None:
         write(public_path, public_pem, force=True)
     else:
         print("kept    identity key pair")
+    service_key, trusted = SECRETS / "orders_service_private_key.pem", SECRETS / "trusted_service_keys.json"
+    if args.force or not (service_key.exists() and trusted.exists()):
+        orders_private, orders_public = generate_keypair()
+        write(service_key, orders_private, force=True)
+        write(trusted, json.dumps({"orders": orders_public}), force=True)
+    else:
+        print("kept    service key pairs")
     write(SECRETS / "postgres_password", secrets.token_hex(24), force=args.force)
     for service in SERVICES:
         password_path = SECRETS / f"{service}_db_password"
