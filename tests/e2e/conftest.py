@@ -33,6 +33,16 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "e2e-artifacts"
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Where screenshots of the key pages are saved (var/e2e-artifacts, kept after the run)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
 @pytest.fixture
 def page(browser: Browser, tmp_path: Path) -> Iterator[Page]:
     context = browser.new_context()

@@ -15,6 +15,7 @@ from gateway.handlers import handlers
 from gateway.pages import env
 from gateway.sessions import CsrfRefused
 from gateway.settings import GatewaySettings
+from gateway.storefront.aftercare import router as aftercare_router
 from gateway.storefront.endpoints import router as storefront_router
 from homecraft_shared.app import create_service_app
 from homecraft_shared.runtime import ServiceRuntime
@@ -45,7 +46,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         create_runtime(settings),
         title="Home Craft 3D gateway",
         description="The storefront: pages, sessions, sign-in, accounts and the cart; composes pages from the services.",
-        routers=[accounts_router, storefront_router],
+        routers=[accounts_router, storefront_router, aftercare_router],
     )
     app.add_exception_handler(CsrfRefused, _csrf_refused)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -16,6 +16,7 @@ from fastapi.responses import Response, StreamingResponse
 from gateway.clients import ServiceClients, service_clients
 from gateway.pages import Call, call, problem_detail, render
 from gateway.sessions import Ctx, PageContext
+from gateway.storefront.aftercare import order_extras
 from homecraft_shared.http_client import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
@@ -335,8 +336,9 @@ async def order_page(ctx: Ctx, clients: Clients, order_id: str, t: str | None = 
         return await render(ctx, "not_found.html", status=404)
     if not order.ok:
         return await render(ctx, "unavailable.html", status=503)
+    extras = await order_extras(ctx, clients, order.data, t) if order.data["status"] != "pending" else {}
     return await render(ctx, "order.html", order=order.data, token=t or "",
-                        downloads=downloads.data.get("items", []) if downloads.ok else [])
+                        downloads=downloads.data.get("items", []) if downloads.ok else [], **extras)
 
 
 @router.get("/orders/{order_id}/downloads/{asset_id}", summary="Download a purchased file, streamed through the gateway (O6)")

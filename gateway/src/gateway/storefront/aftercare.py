@@ -1,0 +1,157 @@
+"""After the purchase: refund requests (refunds service, R1-R4), product reviews and seller ratings
+(engagement, V1-V2), questions and answers (engagement, Q1-Q3). Each form carries the CSRF token;
+what is allowed is the owning service's decision, shown to the buyer as its message."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from gateway.clients import ServiceClients, service_clients
+from gateway.pages import call, problem_detail
+from gateway.sessions import Ctx, PageContext
+
+router = APIRouter(tags=["after the purchase"])
+Clients = Annotated[ServiceClients, Depends(service_clients)]
+
+REFUND_REASONS = [("damaged", "It arrived damaged"), ("not_as_described", "Not as described"),
+                  ("late", "It arrived late / never arrived"), ("wrong_item", "Wrong item"), ("other", "Something else")]
+
+
+def order_url(order_id: str, token: str | None) -> str:
+    return f"/orders/{quote(order_id)}" + (f"?t={quote(token)}" if token else "")
+
+
+def _token(ctx: PageContext, order_id: str, submitted: object) -> str | None:
+    return (str(submitted) if submitted else None) or ctx.data.get("orders", {}).get(order_id) or None
+
+
+async def order_extras(ctx: PageContext, clients: ServiceClients, order: dict[str, Any],
+                       token: str | None) -> dict[str, Any]:
+    """The order page's refund requests and what the buyer may still review or rate (non-essential:
+    a service down leaves a notice, not an error)."""
+    order_id = order["id"]
+    if ctx.user is not None:
+        refunds_call = call(clients.refunds, "GET", "/refund-requests", params={"view": "buyer", "page_size": 100},
+                            headers=ctx.auth_headers())
+        reviewable_call = call(clients.engagement, "GET", "/me/reviewable", headers=ctx.auth_headers(), within=1.5)
+        refunds, reviewable = await asyncio.gather(refunds_call, reviewable_call)
+        requests = ([r for r in refunds.data.get("items", []) if r["order_id"] == order_id] if refunds.ok else None)
+        lines = [x for x in reviewable.data.get("lines", []) if x["order_id"] == order_id] if reviewable.ok else []
+        sellers = [x for x in reviewable.data.get("sellers", []) if x["order_id"] == order_id] if reviewable.ok else []
+    else:
+        refunds = await call(clients.refunds, "POST", f"/refund-requests/guest-view/{quote(order_id)}",
+                             json={"guest_token": token or ""})
+        requests = refunds.data if refunds.ok and isinstance(refunds.data, list) else None
+        lines, sellers = [], []
+    return {"refund_requests": requests, "reviewable_lines": {x["line_id"] for x in lines},
+            "rateable_sellers": [x["seller_id"] for x in sellers], "refund_reasons": REFUND_REASONS}
+
+
+@router.post("/orders/{order_id}/refund-requests", summary="Ask for a refund of a shipped line (R1, R2)")
+async def request_refund(ctx: Ctx, clients: Clients, order_id: str, request: Request) -> Response:
+    form = await request.form()
+    ctx.check_csrf(form.get("csrf_token"))
+    token = _token(ctx, order_id, form.get("t"))
+    body: dict[str, Any] = {"order_id": order_id, "line_id": str(form.get("line_id", "")),
+                            "reason": str(form.get("reason", "")), "note": str(form.get("note", ""))[:2000]}
+    if ctx.user is None:
+        body.update(guest_token=token or "", guest_email=str(form.get("guest_email", "")).strip())
+    result = await call(clients.refunds, "POST", "/refund-requests", json=body, headers=ctx.auth_headers())
+    if result.ok:
+        ctx.flash("Your refund request was sent to the seller.")
+    else:
+        ctx.flash(problem_detail(result, "The refund request could not be sent."), "error")
+    return await ctx.redirect(order_url(order_id, token))
+
+
+@router.post("/orders/{order_id}/refund-requests/{request_id}/cancel", summary="Cancel a refund request before a decision")
+async def cancel_refund(ctx: Ctx, clients: Clients, order_id: str, request_id: str, request: Request) -> Response:
+    form = await request.form()
+    ctx.check_csrf(form.get("csrf_token"))
+    token = _token(ctx, order_id, form.get("t"))
+    params = {"t": token} if token and ctx.user is None else {}
+    result = await call(clients.refunds, "POST", f"/refund-requests/{quote(request_id)}/cancel", params=params,
+                        headers=ctx.auth_headers())
+    if result.ok:
+        ctx.flash("Your refund request is cancelled.")
+    else:
+        ctx.flash(problem_detail(result, "The refund request could not be cancelled."), "error")
+    return await ctx.redirect(order_url(order_id, token))
+
+
+def _rating(raw: object) -> int | None:
+    try:
+        value = int(str(raw))
+    except ValueError:
+        return None
+    return value if 1 <= value <= 5 else None
+
+
+@router.post("/orders/{order_id}/reviews", summary="Review a purchased line (V1)")
+async def review(ctx: Ctx, clients: Clients, order_id: str, request: Request) -> Response:
+    form = await request.form()
+    ctx.check_csrf(form.get("csrf_token"))
+    if ctx.user is None:
+        return await ctx.redirect(f"/account/signin?next={quote(order_url(order_id, None))}")
+    rating = _rating(form.get("rating"))
+    if rating is None:
+        ctx.flash("Choose from 1 to 5 stars.", "error")
+        return await ctx.redirect(order_url(order_id, None))
+    result = await call(clients.engagement, "POST", "/reviews", within=3.0, headers=ctx.auth_headers(), json={
+        "line_id": str(form.get("line_id", "")), "rating": rating,
+        "title": str(form.get("title", "")).strip()[:120], "body": str(form.get("body", "")).strip()[:5000]})
+    ctx.flash("Thank you for your review." if result.ok else problem_detail(result, "The review could not be saved."),
+              "info" if result.ok else "error")
+    return await ctx.redirect(order_url(order_id, None))
+
+
+@router.post("/orders/{order_id}/seller-reviews", summary="Rate the seller of a paid order (V2)")
+async def rate_seller(ctx: Ctx, clients: Clients, order_id: str, request: Request) -> Response:
+    form = await request.form()
+    ctx.check_csrf(form.get("csrf_token"))
+    if ctx.user is None:
+        return await ctx.redirect(f"/account/signin?next={quote(order_url(order_id, None))}")
+    rating = _rating(form.get("rating"))
+    if rating is None:
+        ctx.flash("Choose from 1 to 5 stars.", "error")
+        return await ctx.redirect(order_url(order_id, None))
+    result = await call(clients.engagement, "POST", "/seller-reviews", within=3.0, headers=ctx.auth_headers(), json={
+        "order_id": order_id, "seller_id": str(form.get("seller_id", "")), "rating": rating,
+        "title": str(form.get("title", "")).strip()[:120], "body": str(form.get("body", "")).strip()[:5000]})
+    ctx.flash("Thank you for rating the seller." if result.ok else problem_detail(result, "The rating could not be saved."),
+              "info" if result.ok else "error")
+    return await ctx.redirect(order_url(order_id, None))
+
+
+@router.post("/products/{product_id}/questions", summary="Ask a question about a product (Q1)")
+async def ask(ctx: Ctx, clients: Clients, product_id: uuid.UUID, request: Request) -> Response:
+    form = await request.form()
+    ctx.check_csrf(form.get("csrf_token"))
+    back = f"/products/{product_id}#qa-h"
+    if ctx.user is None:
+        return await ctx.redirect(f"/account/signin?next=/products/{product_id}")
+    result = await call(clients.engagement, "POST", f"/products/{product_id}/threads", within=3.0,
+                        headers=ctx.auth_headers(),
+                        json={"subject": str(form.get("subject", "")).strip()[:200], "body": str(form.get("body", ""))})
+    ctx.flash("Your question is posted." if result.ok else problem_detail(result, "The question could not be posted."),
+              "info" if result.ok else "error")
+    return await ctx.redirect(back)
+
+
+@router.post("/products/{product_id}/questions/{thread_id}/replies", summary="Reply in a Q&A thread (Q2)")
+async def reply(ctx: Ctx, clients: Clients, product_id: uuid.UUID, thread_id: uuid.UUID, request: Request) -> Response:
+    form = await request.form()
+    ctx.check_csrf(form.get("csrf_token"))
+    if ctx.user is None:
+        return await ctx.redirect(f"/account/signin?next=/products/{product_id}")
+    result = await call(clients.engagement, "POST", f"/threads/{thread_id}/messages", within=3.0,
+                        headers=ctx.auth_headers(), json={"body": str(form.get("body", ""))})
+    ctx.flash("Your reply is posted." if result.ok else problem_detail(result, "The reply could not be posted."),
+              "info" if result.ok else "error")
+    return await ctx.redirect(f"/products/{product_id}#qa-h")
