@@ -41,6 +41,9 @@ def add_first_buyable(page: Page, listing: str) -> str:
 
 def pay_on_hosted_page(page: Page) -> None:
     expect(page.locator("#pay")).to_be_visible()
+    email = page.locator("[name=email]")
+    if not email.input_value():
+        email.fill("buyer@example.com")
     fields = {"phone": "+1 555 0100", "shipping_name": "Grace Guest", "shipping_line1": "1 Main St",
               "shipping_city": "Springfield", "shipping_postal_code": "12345", "name": "Grace Guest",
               "billing_line1": "1 Main St", "billing_city": "Springfield", "billing_postal_code": "12345"}
@@ -107,6 +110,103 @@ def test_a_guest_buys_a_model_and_a_file_pays_and_downloads_from_the_email(
     assert stranger.status_code == 404
     assert digital  # bought through the file listing
 
+    # The guest asks for a refund of the printed model through the token link and the re-typed email (R2).
+    page.goto(order_url)
+    request_refund_until_accepted(page, email)
+    request = page.locator(".refund-request", has_text=model)
+    expect(request).to_contain_text("Requested")
+    page.screenshot(path=str(artifacts / "refund-requested.png"), full_page=True)
+    request.get_by_role("button", name="Cancel this request").click()
+    expect(page.locator(".refund-request", has_text=model)).to_contain_text("Canceled")
+
+
+def request_refund_until_accepted(page: Page, email: str, within: float = 30.0) -> None:
+    """Refunds learns of the paid order through an event: until then it answers "not found"."""
+    deadline = time.monotonic() + within
+    while True:
+        page.locator("#refund-reason").select_option("damaged")
+        page.locator("#refund-note").fill("The planter arrived cracked.")
+        page.locator("#refund-email").fill(email)
+        page.locator("#request-refund").click()
+        flash = page.locator(".flash").first
+        expect(flash).to_be_visible()
+        if "was sent" in flash.inner_text() or time.monotonic() > deadline:
+            expect(flash).to_contain_text("Your refund request was sent")
+            return
+        time.sleep(1)
+        page.reload()
+
+
+def sign_in(page: Page, stack: RunningStack, username: str) -> None:
+    page.goto(stack.storefront + "/account/signin")
+    page.locator("#username").fill(username)
+    page.locator("#password").fill(demo_password(stack, username))
+    page.locator("#signin").click()
+    expect(page.locator("#signed-in-as")).to_have_text(username)
+
+
+def reload_until_visible(page: Page, selector: str, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while not page.locator(selector).count() and time.monotonic() < deadline:
+        time.sleep(1)
+        page.reload()
+    expect(page.locator(selector).first).to_be_visible()
+
+
+def test_a_buyer_buys_reviews_rates_the_seller_and_the_seller_answers_a_question(
+        stack: RunningStack, browser: Browser, artifacts: Path) -> None:
+    buyer = browser.new_context().new_page()
+    sign_in(buyer, stack, "buyer")
+    title = add_first_buyable(buyer, stack.storefront + "/browse/models?q=lamp")
+    buyer.locator("#place-order").click()
+    pay_on_hosted_page(buyer)
+    expect(buyer.locator("#order-status")).to_have_text("Paid", timeout=30_000)
+    buyer.goto(stack.storefront + "/account/orders")
+    expect(buyer.locator("table")).to_contain_text(title)
+    buyer.locator("table a", has_text=title).first.click()
+
+    # Review the product and rate the seller once engagement knows the order is paid (V1, V2).
+    reload_until_visible(buyer, ".review-form")
+    form = buyer.locator(".review-form").first
+    form.locator("select").select_option("5")
+    form.locator("input[name=title]").fill("Lovely <b>lamp</b>")
+    form.locator("textarea").fill("Prints beautifully. <script>window.__pwned = 1</script>")
+    form.get_by_role("button", name="Post review").click()
+    expect(buyer.locator(".flash").first).to_contain_text("Thank you for your review")
+    seller_form = buyer.locator(".seller-form").first
+    seller = seller_form.locator("input[name=seller_id]").get_attribute("value")
+    assert seller and seller.startswith("seller-")
+    seller_form.locator("select").select_option("4")
+    seller_form.get_by_role("button", name="Rate seller").click()
+    expect(buyer.locator(".flash").first).to_contain_text("Thank you for rating the seller")
+    buyer.screenshot(path=str(artifacts / "order-reviewed.png"), full_page=True)
+
+    # Ask a question on the product page.
+    buyer.goto(stack.storefront + "/browse/models?q=lamp")
+    buyer.locator("article.card", has_text=title).first.click()
+    product_url = buyer.url
+    buyer.locator("#q-subject").fill("Bulb size?")
+    buyer.locator("#q-body").fill("Which bulb fits? <img src=x onerror=window.__pwned=1>")
+    buyer.locator("#ask").click()
+    expect(buyer.locator(".flash").first).to_contain_text("Your question is posted")
+    thread = buyer.locator(".thread", has_text="Bulb size?")
+    expect(thread).to_contain_text("<img src=x onerror=window.__pwned=1>")  # shown as text
+
+    # The seller answers.
+    seller_page = browser.new_context().new_page()
+    sign_in(seller_page, stack, seller.removeprefix("seller-"))
+    seller_page.goto(product_url)
+    seller_thread = seller_page.locator(".thread", has_text="Bulb size?")
+    seller_thread.locator("input[name=body]").fill("An E14 LED bulb, up to 4 W.")
+    seller_thread.get_by_role("button", name="Reply").click()
+    expect(seller_page.locator(".flash").first).to_contain_text("Your reply is posted")
+
+    buyer.reload()
+    expect(buyer.locator(".thread", has_text="Bulb size?")).to_contain_text("An E14 LED bulb")
+    expect(buyer.locator(".review", has_text="Lovely <b>lamp</b>")).to_contain_text("<script>")
+    assert buyer.evaluate("window.__pwned === undefined")
+    buyer.screenshot(path=str(artifacts / "product-with-review-and-answer.png"), full_page=True)
+
 
 def test_a_product_of_a_seller_not_ready_says_so_and_cannot_be_added(stack: RunningStack, page: Page) -> None:
     """C10: a listing of a seller not payout-ready shows no Buy button; a forged add is refused."""
@@ -147,7 +247,7 @@ def test_security_csrf_cookie_flags_and_rate_limit_in_the_browser(stack: Running
     page = context.new_page()
     for _ in range(6):
         page.goto(stack.storefront + "/account/signin")
-        page.locator("#username").fill("ada")
+        page.locator("#username").fill("nobody-e2e")
         page.locator("#password").fill("wrong password")
         page.locator("#signin").click()
     expect(page.locator("#form-error")).to_contain_text("Too many sign-in attempts")
