@@ -207,6 +207,10 @@ def main() -> None:
             print(f"at half load ({half:.0f}/s, {n} webhooks): p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   (target p99 <= 200 ms)")
             print(f"single-row commits:         {commits:8.1f} commits/s (same database and driver, {args.concurrency} writers)")
             print(f"ratio:                      {rate / commits:8.2f}  (target >= 0.3)")
+        except BaseException:
+            if (work / "payments.log").exists():
+                print((work / "payments.log").read_text()[-4000:])
+            raise
         finally:
             if process is not None:
                 process.terminate()
