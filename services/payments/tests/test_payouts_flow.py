@@ -14,7 +14,7 @@ from support import eventually
 from homecraft_shared.messaging.tables import OutboxEvent
 from homecraft_shared.testing import bearer
 from payments.ledger import service as ledger_service
-from payments.models import LedgerEntry, Payout
+from payments.models import LedgerEntry, OperatorAction, Payout
 
 
 @pytest.fixture
@@ -82,6 +82,23 @@ async def test_p5_paid_purchase_pays_every_ready_seller_and_credits_the_unready_
     assert await balances(stand) == {"ada": 0, "bob": 0, "cy": 0}
     again = await stand.payments.client.post("/operator/payouts/retry", json={"order_ids": ["o1"]}, headers=owner)
     assert again.json()[0]["outcome"] == "skipped"  # a transfer exists for every seller now
+    async with stand.payments.sessionmaker() as session:
+        actions = (await session.scalars(select(OperatorAction).order_by(OperatorAction.id))).all()
+    assert [(a.actor_name, a.action, a.target) for a in actions][:3] == [
+        ("boss", "payout_retry", "o1"), ("boss", "payout_retry", "o2"), ("boss", "payout_retry", "nope")]
+    assert all(a.at is not None for a in actions)
+    seller = bearer(stand.private_key, "ada", "seller")
+    page = (await stand.payments.client.get("/payouts/me", headers=seller)).json()
+    assert [e["reason"] for e in page["entries"]] == ["payout", "sale", "payout", "sale"]  # newest first (P9)
+    assert page["connect"]["ready"] is True and page["page_size"] == 50
+    only = (await stand.payments.client.get("/payouts/me", params={"reason": "sale", "q": "o2"}, headers=seller)).json()
+    assert [(e["reason"], e["order_id"], e["amount_cents"]) for e in only["entries"]] == [("sale", "o2", 1750)]
+    assert only["total"] == 1
+    assert (await stand.payments.client.get("/payouts/me", params={"page": 2}, headers=seller)).json()["entries"] == []
+    bad = await stand.payments.client.get("/payouts/me", params={"reason": "bonus"}, headers=seller)
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
+    buyer_only = await stand.payments.client.get("/payouts/me", headers=bearer(stand.private_key, "b1"))
+    assert buyer_only.status_code == 403
 
     # the same order.paid delivered again changes nothing
     await stand.publish_order_paid(order.model_copy(update={"payment_intent_id": payment_intent, "charge_id": charge}))

@@ -136,3 +136,17 @@ async def test_purchase_paid_on_the_hosted_page_pays_the_seller(stand: Stand, sh
     other = await stand.payments.client.get(f"/payouts/me/orders/{order['id']}",
                                             headers=bearer(stand.private_key, "seller-grace", "seller"))
     assert other.status_code == 404  # another's order
+
+    # O3: a free order is paid by the orders service at once and never reaches Stripe
+    free = next(p for p in products if p["is_free"] and p["seller_id"] == "seller-ada")
+    async with httpx.AsyncClient(timeout=30) as http:
+        placed = await http.post(f"{shop['orders']}/orders", json={"lines": [{"product_id": free["id"], "quantity": 1}]},
+                                 headers={**buyer, "Idempotency-Key": uuid.uuid4().hex})
+        assert placed.status_code == 201, placed.text
+    sessions_before = len((await stand.stripe.v1.checkout.sessions.list_async({"limit": 100})).data)
+    free_checkout = await stand.payments.client.post("/checkout/sessions", json={"order_id": placed.json()["id"]},
+                                                     headers=buyer)
+    assert free_checkout.status_code == 200, free_checkout.text
+    assert free_checkout.json() == {"order_id": placed.json()["id"], "payment_required": False,
+                                    "checkout_session_id": None, "url": None}
+    assert len((await stand.stripe.v1.checkout.sessions.list_async({"limit": 100})).data) == sessions_before
