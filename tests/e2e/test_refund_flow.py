@@ -1,0 +1,114 @@
+"""The refund money path end to end (R1-R5, P7), on the marketplace as the run command starts it:
+real processes, a real nats-server and the Stripe stand-in. A guest buys a printed model; it is paid
+on the stand-in and the seller is paid out; the guest asks for a refund of that line through the
+order token and the re-typed email; the seller approves and refunds; the stand-in's refund webhooks
+are delivered again (twice more) after the refund service saw the refund; the seller's ledger is
+debited exactly once, the request is refunded once, and the order's timeline shows it."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import httpx
+
+from devstack.harness import RunningStack
+from homecraft_shared.testing import bearer
+
+T = TypeVar("T")
+
+
+def eventually(read: Callable[[], T], ok: Callable[[T], bool], within: float = 60.0) -> T:
+    deadline = time.monotonic() + within
+    while True:
+        value = read()
+        if ok(value):
+            return value
+        assert time.monotonic() < deadline, f"not reached in {within}s; last: {value!r}"[:2000]
+        time.sleep(0.3)
+
+
+def test_a_guest_refund_of_a_paid_out_line_debits_the_seller_once(stack: RunningStack) -> None:
+    services = stack.services
+    gateway_key = (stack.data_dir / "keys" / "identity-private.pem").read_text()
+    seller = bearer(gateway_key, "seller-ada", "seller", username="ada")
+    owner = bearer(gateway_key, "owner-e2e", "owner", username="owner")
+    standin = re.search(r"stripe:\s+(http://127\.0\.0\.1:\d+)", stack.banner)
+    assert standin is not None, stack.banner[-2000:]
+    controls = f"{standin.group(1)}/_standin"
+    http = httpx.Client(timeout=30)
+
+    # A printed model of a payout-ready demo seller (demo Connect accounts are made in the background).
+    def buyable() -> list[dict[str, Any]]:
+        items = http.get(f"{services['catalog']}/browse/models", params={"page_size": 60}).json()["items"]
+        return [p for p in items if p["seller_id"] == "seller-ada" and p["can_buy"] and p["price_cents"] > 0]
+    model = eventually(buyable, bool)[0]
+    # The catalog's demo data assumes the demo sellers are ready; payments learns it when the run command's
+    # background step has onboarded them on the stand-in. Wait for that, so the sale is paid out at once (P5).
+    eventually(lambda: http.get(f"{services['payments']}/payouts/me", headers=seller).json()["connect"]["ready"], bool,
+               within=180)
+
+    def place() -> httpx.Response:
+        return http.post(f"{services['orders']}/orders", headers={"Idempotency-Key": uuid.uuid4().hex},
+                         json={"lines": [{"product_id": model["id"], "quantity": 1}], "guest_email": "Guest@Example.com"})
+    placed = eventually(place, lambda r: r.status_code == 201).json()  # K2: until the seller's readiness arrived
+    order_id, token, line = placed["id"], placed["access_token"], placed["lines"][0]
+    started = http.post(f"{services['payments']}/checkout/sessions", json={"order_id": order_id, "order_token": token})
+    assert started.status_code == 200, started.text
+    assert http.post(f"{controls}/checkout/sessions/{started.json()['checkout_session_id']}/pay",
+                     json={}).status_code == 200
+
+    def ledger() -> dict[str, Any]:
+        return http.get(f"{services['payments']}/payouts/me", headers=seller).json()
+
+    def reasons_for_order() -> list[tuple[str, int]]:
+        return [(e["reason"], e["amount_cents"]) for e in ledger()["entries"] if e.get("order_id") == order_id]
+    assert sorted(eventually(reasons_for_order, lambda r: len(r) >= 2)) == sorted(
+        [("sale", line["net_cents"]), ("payout", -line["net_cents"])])  # P5: paid out
+
+    # R2: the guest asks, through the order token and the re-typed checkout email.
+    asked = http.post(f"{services['refunds']}/refund-requests", json={
+        "order_id": order_id, "line_id": line["id"], "reason": "damaged", "note": "cracked in transit",
+        "guest_token": "not-the-token", "guest_email": "guest@example.com"})
+    assert asked.status_code == 404  # a wrong token looks like no order
+    asked = eventually(lambda: http.post(f"{services['refunds']}/refund-requests", json={
+        "order_id": order_id, "line_id": line["id"], "reason": "damaged", "note": "cracked in transit",
+        "guest_token": token, "guest_email": "GUEST@example.com"}), lambda r: r.status_code != 404)  # order.paid projected
+    assert asked.status_code == 201, asked.text
+    request = asked.json()
+    assert request["amount_cents"] == placed["total_cents"]  # the only line: gross + all tax and shipping (R1)
+    path = f"{services['refunds']}/refund-requests/{request['id']}"
+    assert http.post(f"{path}/approve", json={"note": "sorry"}, headers=seller).status_code == 200
+    refunded = http.post(f"{path}/refund", headers=seller)
+    assert refunded.status_code == 200, refunded.text
+    assert refunded.json()["status"] == "refunded"
+    refund_id = refunded.json()["stripe_refund_id"]
+
+    # The stand-in's refund webhooks, delivered twice more after the refund was seen.
+    def refund_events() -> list[dict[str, Any]]:
+        events = http.get(f"{controls}/events", params={"limit": 200}).json()["data"]
+        return [e["event"] for e in events if e["event"]["type"].startswith(("refund.", "charge.refunded"))
+                and refund_id in str(e["event"]["data"])]
+    for event in eventually(refund_events, bool):
+        for _ in range(2):
+            assert http.post(f"{controls}/events/{event['id']}/resend", json={}).status_code == 200
+
+    def delivered_three_times() -> bool:  # the first delivery and the two re-sends, each answered 2xx
+        return all(
+            sum(1 for a in http.get(f"{controls}/deliveries", params={"event_id": e["id"]}).json()["data"]
+                if 200 <= (a.get("status") or 0) < 300) >= 3
+            for e in refund_events())
+    eventually(delivered_three_times, bool)
+
+    # P7/R5: one refund debit of the line's net, however often Stripe told us.
+    debits = eventually(lambda: [x for x in reasons_for_order() if x[0] == "refund"], bool)
+    time.sleep(2)  # give a duplicate every chance to show up before counting
+    assert [x for x in reasons_for_order() if x[0] == "refund"] == [("refund", -line["net_cents"])] == debits
+    seen = http.get(path, params={"t": token}).json()
+    assert seen["status"] == "refunded" and [h["to_status"] for h in seen["history"]] == ["requested", "approved", "refunded"]
+    timeline = eventually(lambda: http.get(f"{services['orders']}/orders/{order_id}", headers=owner).json(),
+                          lambda o: o["status"] == "refunded")["timeline"]
+    assert any("refund" in str(entry).lower() for entry in timeline)
