@@ -25,6 +25,9 @@ async def test_lookup_reports_current_facts_in_one_query(catalog: CatalogHarness
     model = await catalog.publishable("MODEL", title="Vase", price_cents=2500)
     await catalog.client.post(f"/listings/{model['id']}/publish", headers=catalog.seller())
     file = await catalog.draft("FILE", title="Pack", is_free=True)
+    # The search projection indexes those writes in the background (reading products): let it catch up
+    # first, so only the lookup's own statements are counted.
+    await catalog.search.refresh()
     statements: list[str] = []
     engine = catalog.app.state.runtime.engine.sync_engine
 
