@@ -107,5 +107,24 @@ async def test_registration_shows_inline_errors_and_keeps_values_escaped(databas
         assert page.status_code == 400
         assert "<script>alert(1)</script>" not in page.text
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
-        for message in ("letters, digits", "valid email", "At least 8", "passwords differ", "shop name"):
+        for message in ("letters, digits", "valid email", "At least 8", "passwords differ"):
             assert message in page.text
+
+
+async def test_profile_is_validated_as_the_seed_does_and_saved(database_url: str, nats_url: str) -> None:
+    """I2: phone pattern, US states incl. DC, ZIP; the seller opt-in; owner flags are not editable (I3)."""
+    async with serve_app(_app(database_url, nats_url)) as client:
+        await register(client, "profiled")
+        form = await client.get("/account/profile")
+        bad = await client.post("/account/profile", data={
+            "csrf_token": csrf_of(form), "phone": "call me", "state": "XX", "zip_code": "1234", "is_owner": "on"})
+        assert bad.status_code == 400
+        for message in ("7-20 digits", "Choose a US state", "A ZIP code"):
+            assert message in bad.text
+        good = await client.post("/account/profile", data={
+            "csrf_token": csrf_of(form), "first_name": "Ada", "phone": "+1 (555) 0100".replace(" ", ""),
+            "state": "dc", "zip_code": "20001", "seller": "on", "shop_name": "Ada's", "is_owner": "on"})
+        assert good.status_code == 303
+        saved = await client.get("/account/profile")
+        assert 'value="Ada"' in saved.text and '<option value="DC" selected>' in saved.text
+        assert 'id="seller" name="seller" type="checkbox" checked' in saved.text

@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from gateway import models  # noqa: F401  (registers the tables)
 from gateway.accounts.endpoints import router as accounts_router
+from gateway.accounts.profile import router as profile_router
 from gateway.clients import open_clients
 from gateway.handlers import handlers
 from gateway.pages import env
@@ -46,7 +47,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         create_runtime(settings),
         title="Home Craft 3D gateway",
         description="The storefront: pages, sessions, sign-in, accounts and the cart; composes pages from the services.",
-        routers=[accounts_router, storefront_router, aftercare_router],
+        routers=[accounts_router, profile_router, storefront_router, aftercare_router],
     )
     app.add_exception_handler(CsrfRefused, _csrf_refused)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -28,6 +28,16 @@ class User(Base):
     is_owner: Mapped[bool] = mapped_column(Boolean, default=False)
     shop_name: Mapped[str] = mapped_column(String(120), default="")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The profile (I2): everything optional, validated as the seed does.
+    first_name: Mapped[str] = mapped_column(String(150), default="", server_default="")
+    last_name: Mapped[str] = mapped_column(String(150), default="", server_default="")
+    phone: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    phone2: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    address_line1: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    address_line2: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    city: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    state: Mapped[str] = mapped_column(String(2), default="", server_default="")
+    zip_code: Mapped[str] = mapped_column(String(10), default="", server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(timezone=True), default=utcnow)
 
 

@@ -1,0 +1,89 @@
+"""The product page composed from a real HTTP catalog (a stand-in app on a real port) with engagement
+down: it renders with notices, not a 500 (composition); user text is escaped; C10 gating on add."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI, HTTPException
+
+from gateway.app import create_app
+from gateway.settings import GatewaySettings
+from homecraft_shared.testing import serve_app
+from homecraft_shared.testing.infra import free_port
+
+READY, NOT_READY = str(uuid.uuid4()), str(uuid.uuid4())
+
+
+def product(pid: str, can_buy: bool) -> dict[str, Any]:
+    category = {"id": 1, "name": "Lamps", "slug": "lamps", "type": "MODEL"}
+    return {
+        "id": pid, "title": "<script>alert('t')</script> Lamp", "slug": "lamp", "kind": "MODEL",
+        "seller_id": "seller-ada" if can_buy else "seller-linus", "price_cents": 2500, "currency": "usd",
+        "is_free": False, "created_at": "2026-11-30T10:00:00Z", "short_description": "A lamp.",
+        "description": "<img src=x onerror=alert(1)>", "is_featured": False, "category": category,
+        "parent_category": None, "images": [], "rating": {"avg": 4.5, "count": 2},
+        "seller_rating": {"avg": None, "count": 0}, "license_text": None,
+        "physical_specs": {"material": "PLA", "color": "white", "width_mm": 100, "height_mm": 120, "depth_mm": 100},
+        "assets": [], "trending_badge": False, "can_buy": can_buy, "published_at": None, "more_like_this": [],
+    }
+
+
+def fake_catalog() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/browse/products/{pid}")
+    async def detail(pid: str) -> dict[str, Any]:
+        if pid not in (READY, NOT_READY):
+            raise HTTPException(404)
+        return product(pid, pid == READY)
+
+    return app
+
+
+@pytest.fixture
+async def catalog_url() -> AsyncIterator[str]:
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(fake_catalog(), host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    for _ in range(250):  # up to 5 s for the server to bind
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task
+
+
+async def test_product_page_renders_with_notices_when_engagement_is_down(
+        database_url: str, nats_url: str, catalog_url: str) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    app = create_app(GatewaySettings(database_url=database_url, nats_url=nats_url, catalog_url=catalog_url,
+                                     engagement_url=closed))
+    async with serve_app(app) as client:
+        page = await client.get(f"/products/{READY}")
+        assert page.status_code == 200
+        assert "Reviews are not available right now" in page.text
+        assert "Questions and answers are not available right now" in page.text
+        assert 'id="add-to-cart"' in page.text
+        # Every user-supplied text is escaped.
+        assert "<script>alert('t')</script>" not in page.text and "<img src=x" not in page.text
+        assert "&lt;script&gt;" in page.text and "&lt;img src=x" in page.text
+        # C10: not ready → no Buy, and a forged add is refused server-side.
+        blocked = await client.get(f"/products/{NOT_READY}")
+        assert 'id="not-ready"' in blocked.text and 'id="add-to-cart"' not in blocked.text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token
+        await client.post("/cart/add", data={"csrf_token": token.group(1), "product_id": NOT_READY, "quantity": "1"})
+        await client.post("/cart/add", data={"csrf_token": token.group(1), "product_id": READY, "quantity": "2"})
+        cart = await client.get("/cart")
+        assert re.search(r'id="cart-count"[^>]*>1<', cart.text)  # K1: only the buyable line
+        assert f'data-product-id="{READY}"' in cart.text and NOT_READY not in cart.text
+        missing = await client.get(f"/products/{uuid.uuid4()}")
+        assert missing.status_code == 404
