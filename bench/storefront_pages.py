@@ -1,0 +1,112 @@
+"""Benchmark the storefront's pages through the gateway with the real services behind it.
+
+Starts the whole marketplace the way the run command does (``devstack.harness.start_stack``: every
+service, nats-server, the demo catalog), and, in the same run on the same machine, a bare FastAPI +
+Jinja2 app (``bench/bare_page.py``) rendering a page of the home page's size. Drives each scenario
+with C concurrent clients (aiohttp, 16 by default) for D seconds and prints requests/s and p50/p99,
+and for each page its throughput as a ratio of the bare page's (target ≥ 0.5) and its p99 as a
+multiple of the bare page's (target ≤ 3). Clients keep a session cookie, as browsers do.
+
+    .venv/bin/python bench/storefront_pages.py
+    .venv/bin/python bench/storefront_pages.py --duration 5 --concurrency 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from benchkit import uvicorn_service, wait_ready  # noqa: E402
+
+from devstack.harness import start_stack  # noqa: E402
+
+
+async def drive(base: str, paths: list[str], concurrency: int, duration: float) -> tuple[float, float, float, int]:
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.monotonic() + duration
+
+    async def client(index: int) -> None:
+        nonlocal errors
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with aiohttp.ClientSession(base, cookie_jar=jar, timeout=aiohttp.ClientTimeout(total=30)) as session:
+            n = index
+            while time.monotonic() < deadline:
+                path = paths[n % len(paths)]
+                n += 1
+                started = time.perf_counter()
+                try:
+                    async with session.get(path) as response:
+                        await response.read()
+                        if response.status != 200:
+                            errors += 1
+                            continue
+                except (aiohttp.ClientError, TimeoutError):
+                    errors += 1
+                    continue
+                latencies.append(time.perf_counter() - started)
+
+    began = time.monotonic()
+    await asyncio.gather(*(client(i) for i in range(concurrency)))
+    elapsed = time.monotonic() - began
+    latencies.sort()
+    if not latencies:
+        return 0.0, 0.0, 0.0, errors
+    p50 = latencies[len(latencies) // 2] * 1000
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
+    return len(latencies) / elapsed, p50, p99, errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="hc-bench-storefront-") as tmp:
+        work = Path(tmp)
+        stack = start_stack(work / "var")
+        try:
+            home = httpx.get(stack.storefront + "/", timeout=10).text
+            browse = httpx.get(stack.storefront + "/browse", timeout=10).text
+            products = sorted(set(re.findall(r'href="(/products/[0-9a-f-]{36})"', home + browse)))
+            page_file = work / "page.html"
+            page_file.write_text(home)
+            with uvicorn_service("bare", {"BARE_PAGE_FILE": str(page_file), "PYTHONPATH": str(ROOT / "bench")},
+                                 work, factory="bare_page:create_app") as bare:
+                wait_ready(bare)
+                scenarios = {
+                    "bare page": (bare, ["/bare"]),
+                    "home": (stack.storefront, ["/"]),
+                    "browse": (stack.storefront, ["/browse", "/browse/models", "/browse/files?sort=new",
+                                                  "/browse?q=lamp", "/browse?sort=trending"]),
+                    "product": (stack.storefront, products),
+                }
+                print(f"storefront pages: {args.concurrency} clients, {args.duration:.0f}s each; "
+                      f"page size {len(home) // 1024} KiB; {len(products)} products")
+                baseline: tuple[float, float] | None = None
+                for name, (base, paths) in scenarios.items():
+                    asyncio.run(drive(base, paths, args.concurrency, min(2.0, args.duration)))  # warm-up
+                    rps, p50, p99, errors = asyncio.run(drive(base, paths, args.concurrency, args.duration))
+                    line = f"  {name:<10} {rps:8.1f} req/s  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  errors {errors}"
+                    if baseline is None:
+                        baseline = (rps, p99)
+                    else:
+                        line += f"  | throughput {rps / baseline[0]:.2f} x bare (>= 0.5)  p99 {p99 / baseline[1]:.1f} x bare (<= 3)"
+                    print(line, flush=True)
+        finally:
+            stack.stop()
+
+
+if __name__ == "__main__":
+    main()
