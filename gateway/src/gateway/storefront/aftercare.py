@@ -155,3 +155,31 @@ async def reply(ctx: Ctx, clients: Clients, product_id: uuid.UUID, thread_id: uu
     ctx.flash("Your reply is posted." if result.ok else problem_detail(result, "The reply could not be posted."),
               "info" if result.ok else "error")
     return await ctx.redirect(f"/products/{product_id}#qa-h")
+
+
+
+
+@router.post("/products/{product_id}/messages/{message_id}/delete", summary="Delete your own Q&A message (Q2: within 30 minutes)")
+async def delete_message(ctx: Ctx, clients: Clients, product_id: uuid.UUID, message_id: uuid.UUID,
+                         request: Request) -> Response:
+    form = await request.form()
+    ctx.check_csrf(form.get("csrf_token"))
+    result = await call(clients.engagement, "DELETE", f"/messages/{message_id}", within=3.0, headers=ctx.auth_headers())
+    ctx.flash("Your message is deleted." if result.ok else problem_detail(result, "The message could not be deleted."),
+              "info" if result.ok else "error")
+    return await ctx.redirect(f"/products/{product_id}#qa-h")
+
+
+@router.post("/products/{product_id}/messages/{message_id}/report", summary="Report a Q&A message (Q3)")
+async def report_message(ctx: Ctx, clients: Clients, product_id: uuid.UUID, message_id: uuid.UUID,
+                         request: Request) -> Response:
+    form = await request.form()
+    ctx.check_csrf(form.get("csrf_token"))
+    if ctx.user is None:
+        return await ctx.redirect(f"/account/signin?next=/products/{product_id}")
+    result = await call(clients.engagement, "POST", f"/messages/{message_id}/reports", within=3.0,
+                        headers=ctx.auth_headers(),
+                        json={"reason": str(form.get("reason", "other")), "details": str(form.get("details", ""))[:2000]})
+    ctx.flash("Thank you: the report was sent to the moderators." if result.ok
+              else problem_detail(result, "The report could not be sent."), "info" if result.ok else "error")
+    return await ctx.redirect(f"/products/{product_id}#qa-h")
