@@ -4,19 +4,10 @@ from __future__ import annotations
 import argparse
 
 from catalog.app import create_runtime
-from catalog.browse.repository import BrowseRepository
 from catalog.search import changes
 from catalog.seed import seed_command
 from homecraft_shared.cli import run_cli
 from homecraft_shared.runtime import ServiceRuntime
-
-
-async def search_reindex_command(runtime: ServiceRuntime, _args: argparse.Namespace) -> None:
-    """Rebuild the full-text index from the products table (after a SQLite VACUUM or a table rebuild)."""
-    async with runtime.sessionmaker() as session:
-        await BrowseRepository(session).rebuild_search_index()
-        await session.commit()
-    print("catalog: search index rebuilt")
 
 
 async def reindex_command(runtime: ServiceRuntime, _args: argparse.Namespace) -> None:
@@ -33,7 +24,6 @@ def main() -> None:
             extra_commands={
                 "seed": ("load the demo catalog (does nothing if categories exist)", seed_command),
                 "reindex": ("rebuild every running process's search index from the products table", reindex_command),
-                "search-reindex": ("rebuild the full-text search index from the products table", search_reindex_command),
             })
 
 

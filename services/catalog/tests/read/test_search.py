@@ -108,12 +108,14 @@ async def test_c5_the_index_follows_inserts_updates_and_deletes(catalog: Catalog
 
 
 async def test_c5_search_index_rebuild_restores_results(catalog: CatalogHarness) -> None:
-    from catalog.browse.repository import BrowseRepository
+    from catalog.search.changes import request_rebuild
 
     async with catalog.session() as s:
         product(s, category(s, "Files"), "Rebuildable widget")
-    async with catalog.session() as s:
-        await BrowseRepository(s).rebuild_search_index()
+    before = catalog.search.index
+    async with catalog.session() as s:  # what `python -m catalog reindex` does
+        await request_rebuild(s)
+    assert catalog.search.index is not before
     assert titles(await catalog.get("/browse", q="widget")) == ["Rebuildable widget"]
 
 

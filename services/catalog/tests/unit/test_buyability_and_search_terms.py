@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from catalog.browse.search import fts5_query, search_terms, tsquery
+from catalog.browse.search import search_terms
 from catalog.buyability import can_buy
+from catalog.search.query import plan_words
 
 
 def test_c10_can_buy_rule() -> None:
@@ -18,6 +19,6 @@ def test_c5_query_terms_keep_only_words() -> None:
     assert search_terms("***") == []
     assert search_terms(None) == []
     assert search_terms("Ünïcode café") == ["ünïcode", "café"]
-    assert fts5_query(["red", "drag"]) == '"red" "drag"*'
-    assert fts5_query(["a", "of"]) == '"a" "of"'  # too short to be a prefix
-    assert tsquery(["red", "drag"]) == "red & drag:*"
+    assert [word.prefix for word in plan_words(["red", "drag"])] == [None, "drag"]  # the last word is a prefix
+    assert [word.prefix for word in plan_words(["a", "of"])] == [None, None]  # too short to be a prefix
+    assert [word.tokens for word in plan_words(["dragons", "red"])] == [("dragon",), ("red",)]  # stemmed
