@@ -39,7 +39,7 @@ from catalog.search.schema import (
 
 WRITER_HEAP_BYTES = 64_000_000
 MAX_CACHED_RESULTS = 4096
-MAX_CACHED_CARDS = 200_000
+MAX_CACHED_CARDS = 20_000  # the hot pages' cards; a few MB
 T = TypeVar("T")
 SNIPPET_CHARS = 160
 FACET_SIZE = 200  # categories are few; a bound all the same
