@@ -128,3 +128,14 @@ async def test_profile_is_validated_as_the_seed_does_and_saved(database_url: str
         saved = await client.get("/account/profile")
         assert 'value="Ada"' in saved.text and '<option value="DC" selected>' in saved.text
         assert 'id="seller" name="seller" type="checkbox" checked' in saved.text
+
+
+async def test_signed_in_users_land_on_their_dashboard_even_with_services_down(database_url: str, nats_url: str) -> None:
+    """C6: anonymous visitors get the home page; signed-in users their dashboard, with notices when orders is down."""
+    async with serve_app(_app(database_url, nats_url)) as client:
+        anonymous = await client.get("/")
+        assert "The catalog is not reachable right now" in anonymous.text
+        await register(client, "dash")
+        page = await client.get("/")
+        assert page.status_code == 200
+        assert "Hello, dash" in page.text and "Your orders are not available right now" in page.text

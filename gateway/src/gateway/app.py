@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from gateway import models  # noqa: F401  (registers the tables)
+from gateway.accounts.endpoints import open_limits
 from gateway.accounts.endpoints import router as accounts_router
 from gateway.accounts.profile import router as profile_router
 from gateway.clients import open_clients
@@ -30,7 +31,7 @@ def create_runtime(settings: GatewaySettings | None = None) -> ServiceRuntime:
         settings or GatewaySettings(),
         migrations=MIGRATIONS,
         handlers=handlers,
-        on_start=[open_clients],
+        on_start=[open_clients, open_limits],
     )
 
 

@@ -3,19 +3,35 @@ registration are rate-limited per username and per address with a clear message.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from gateway.accounts import service
 from gateway.pages import render
 from gateway.sessions import Ctx
+from homecraft_shared.dependencies import resource
 from homecraft_shared.ratelimit import RateLimited, RateLimiter
+from homecraft_shared.runtime import ServiceRuntime
 
 router = APIRouter(tags=["accounts"])
 
-SIGN_IN_LIMIT = RateLimiter("5/minute;30/hour", what="sign-in attempts")
-SIGN_IN_ADDRESS_LIMIT = RateLimiter("30/minute", what="sign-in attempts from this address")
-REGISTER_LIMIT = RateLimiter("5/hour", what="registrations from this address")
+
+class AccountLimits:
+    """The accounts' rate limits, one set per process (a runtime resource, so each app has its own)."""
+
+    def __init__(self) -> None:
+        self.sign_in = RateLimiter("5/minute;30/hour", what="sign-in attempts")
+        self.sign_in_address = RateLimiter("30/minute", what="sign-in attempts from this address")
+        self.register = RateLimiter("5/hour", what="registrations from this address")
+
+
+async def open_limits(runtime: ServiceRuntime) -> None:
+    runtime.resources.add(AccountLimits())
+
+
+Limits = Annotated[AccountLimits, Depends(resource(AccountLimits))]
 
 
 def _address(request: Request) -> str:
@@ -35,14 +51,14 @@ async def signin_form(ctx: Ctx, next: str = "/") -> Response:
 
 
 @router.post("/account/signin", summary="Sign in (rotates the session)")
-async def signin(ctx: Ctx, request: Request) -> Response:
+async def signin(ctx: Ctx, request: Request, limits: Limits) -> Response:
     form = await request.form()
     ctx.check_csrf(form.get("csrf_token"))
     username, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
     target = _safe_next(str(form.get("next", "/")))
     try:
-        await SIGN_IN_ADDRESS_LIMIT.hit("signin-address", _address(request))
-        await SIGN_IN_LIMIT.hit("signin", username.lower())
+        await limits.sign_in_address.hit("signin-address", _address(request))
+        await limits.sign_in.hit("signin", username.lower())
     except RateLimited as exc:
         return await render(ctx, "signin.html", status=429, form={"username": username}, next=target,
                             error=f"{exc.detail} For your account's safety, sign-in is paused.")
@@ -70,7 +86,7 @@ async def register_form(ctx: Ctx) -> Response:
 
 
 @router.post("/account/register", summary="Register a buyer, or a seller (opt-in)")
-async def register(ctx: Ctx, request: Request) -> Response:
+async def register(ctx: Ctx, request: Request, limits: Limits) -> Response:
     form = await request.form()
     ctx.check_csrf(form.get("csrf_token"))
     values = {name: str(form.get(name, "")) for name in ("username", "email", "shop_name")}
@@ -81,7 +97,7 @@ async def register(ctx: Ctx, request: Request) -> Response:
                                            values["shop_name"])
     if not errors:
         try:
-            await REGISTER_LIMIT.hit("register", _address(request))
+            await limits.register.hit("register", _address(request))
         except RateLimited as exc:
             return await render(ctx, "register.html", status=429, form={**values, "seller": seller},
                                 errors={"form": str(exc.detail)})

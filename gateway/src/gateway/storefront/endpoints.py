@@ -33,8 +33,23 @@ KINDS = {"all": ("/browse", "Everything"), "models": ("/browse/models", "Printed
 
 @router.get("/", summary="The storefront home page (C6)")
 async def home(ctx: Ctx, clients: Clients) -> Response:
+    if ctx.user is not None:
+        return await dashboard(ctx, clients)
     result = await call(clients.catalog, "GET", "/home")
     return await render(ctx, "home.html", buckets=result.data if result.ok else None)
+
+
+async def dashboard(ctx: PageContext, clients: ServiceClients) -> Response:
+    """C6: signed-in users land on their dashboard: recent orders, what they may review, featured products."""
+    orders, reviewable, featured = await asyncio.gather(
+        call(clients.orders, "GET", "/me/orders", headers=ctx.auth_headers()),
+        call(clients.engagement, "GET", "/me/reviewable", headers=ctx.auth_headers(), within=1.5),
+        call(clients.catalog, "GET", "/home"),
+    )
+    items = orders.data.get("items", []) if orders.ok and isinstance(orders.data, dict) else None
+    return await render(ctx, "dashboard.html", orders=items[:5] if items is not None else None,
+                        reviewable=reviewable.data if reviewable.ok else None,
+                        featured=(featured.data or {}).get("featured", [])[:4] if featured.ok else [])
 
 
 async def _browse(ctx: PageContext, clients: ServiceClients, kind: str, q: str | None, sort: str | None,
