@@ -48,9 +48,11 @@ def test_cube_stl_is_a_valid_binary_stl() -> None:
     assert vertices == {(x, y, z) for x in (0.0, 20.0) for y in (0.0, 20.0) for z in (0.0, 20.0)}
 
 
-async def test_seed_loads_a_browsable_demo_catalog_quickly(catalog: CatalogHarness) -> None:
-    seeded, seconds = await seed(catalog)
-    assert seeded and seconds < 3.0
+async def test_seed_loads_a_browsable_demo_catalog(catalog: CatalogHarness) -> None:
+    # How fast it loads is printed by the run command ("demo data loaded ... in N s"), not asserted:
+    # a wall-clock bound in a test fails on a loaded CI machine without anything being broken.
+    seeded, _ = await seed(catalog)
+    assert seeded
 
     async with catalog.session() as s:
         categories = (await s.execute(sa.select(Category))).scalars().all()
