@@ -123,17 +123,19 @@ async def test_three_replicas_killed_at_random_apply_every_event_once(
         return all(replicas.consuming(script) for script in running)
 
     await wait_until(all_consuming, within=60, what="three replicas consuming")
-    envelopes = [await record_item(sessionmaker, f"item-{i}") for i in range(EVENTS)]
     relay = OutboxRelay(sessionmaker, js)
-    while await relay.publish_pending():
-        pass
-
     rng = random.Random(8)
+    envelopes = []
     kills_mid_flow = 0
+    # Events arrive in waves, one before each kill, so a kill always lands while events are flowing
+    # however fast the machine applies them (one burst finished before the first kill on a quiet one).
     for _ in range(KILLS):
-        await asyncio.sleep(rng.uniform(0.2, 0.8))
+        envelopes += [await record_item(sessionmaker, f"item-{len(envelopes) + i}") for i in range(EVENTS // KILLS)]
+        while await relay.publish_pending():
+            pass
+        await asyncio.sleep(rng.uniform(0.0, 0.05))
         applied = len(await effect_counts(sessionmaker))
-        kills_mid_flow += applied < EVENTS
+        kills_mid_flow += applied < len(envelopes)
         victim = rng.randrange(3)
         await running[victim].kill()
         running[victim] = await replicas.start()
