@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import time
 from pathlib import Path
 
 import httpx
@@ -63,3 +64,21 @@ def test_hc_py_stops_everything_nats_server_last_without_a_traceback(tmp_path: P
     nats_exit = nats_exit_time(logs / "nats.log")
     for app in APPS:
         assert last_log_time(logs / f"{app}.log") <= nats_exit, f"{app} still logging after nats-server exited"
+
+
+def test_a_killed_supervisor_leaves_no_process_behind(tmp_path: Path) -> None:
+    """``kill -KILL`` of hc.py cannot be handled, so nothing is stopped in order; the children (each in a
+    session of its own) get the kernel's parent-death signal and stop by themselves, nats-server included."""
+    data_dir = tmp_path / "var"
+    stack = start_stack(data_dir, via_hc_py=True)
+    children = [pid for pid in processes_mentioning(str(data_dir)) if pid != stack.process.pid]
+    assert len(children) >= 7  # nats-server, the stripe stand-in, the mail catcher, six apps
+    os.kill(stack.process.pid, signal.SIGKILL)
+    stack.process.communicate(timeout=30)
+    deadline = time.monotonic() + 60
+    while processes_mentioning(str(data_dir)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = processes_mentioning(str(data_dir))
+    for pid in left:  # do not leave them running if the proof fails
+        os.kill(pid, signal.SIGKILL)
+    assert left == [], "still running after the supervisor was killed"

@@ -12,11 +12,11 @@ from typing import Literal
 
 from pydantic import Field
 
+from homecraft_shared.events.catalog import ProductKind
 from homecraft_shared.events.payments import CURRENCY_PATTERN, ShippingDetails
 from homecraft_shared.messaging.contracts import EventData, event_contract
 
 OrderKind = Literal["digital", "physical", "mixed"]
-ProductKind = Literal["MODEL", "FILE"]
 
 
 class OrderLineSnapshot(EventData):

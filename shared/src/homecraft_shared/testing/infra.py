@@ -53,6 +53,23 @@ def free_port(count: int = 1) -> int:
     raise RuntimeError(f"no {count} consecutive free ports below {low}")
 
 
+def die_with_parent() -> None:
+    """``preexec_fn`` for a child that must not outlive the process starting it (Linux).
+
+    The run command starts its children in sessions of their own (so a terminal's Ctrl-C reaches only
+    the supervisor, which stops them in order); a SIGKILLed supervisor would leave them orphaned. The
+    kernel's parent-death signal covers that case. Elsewhere this does nothing. The signal fires when
+    the *thread* that started the child ends, so only use it from a thread that lives as long as the
+    children (the run command's main thread).
+    """
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -76,10 +93,12 @@ def nats_server_binary() -> str:
 class NatsServer:
     """A nats-server with file-backed JetStream that fsyncs before acking (``sync_interval: always``)."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, log_file: Path | None = None) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, log_file: Path | None = None,
+                 *, stop_with_parent: bool = False) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.log_file = log_file
+        self.stop_with_parent = stop_with_parent
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -105,6 +124,7 @@ class NatsServer:
             # Its own session: a terminal's Ctrl-C must not reach it before the services that use it
             # are stopped (whoever started it stops it, last).
             start_new_session=True,
+            preexec_fn=die_with_parent if self.stop_with_parent else None,
         )
         wait_for_port(self.port, timeout, self.process)
 

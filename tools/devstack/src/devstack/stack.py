@@ -28,7 +28,7 @@ import httpx
 
 from devstack import standin
 from homecraft_shared.identity import generate_keypair
-from homecraft_shared.testing.infra import NatsServer, free_port, port_is_free
+from homecraft_shared.testing.infra import NatsServer, die_with_parent, free_port, port_is_free
 
 SERVICES = ("catalog", "orders", "payments", "refunds", "engagement")
 APPS = ("gateway", *SERVICES)  # the gateway takes the base port, services the next ones
@@ -173,7 +173,8 @@ async def wait_ready(children: list[Child], within_seconds: float) -> list[str]:
 async def run_step(command: list[str], env: dict[str, str], label: str, log_file: Path, verbose: bool) -> bool:
     """Run a one-off step (the seed) to its end; stopped with the stack if that is stopped meanwhile."""
     process = await asyncio.create_subprocess_exec(
-        *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True
+        *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+        preexec_fn=die_with_parent,
     )
     try:
         assert process.stdout is not None
@@ -208,7 +209,8 @@ async def run(root: Path, data_dir: Path, base_port: int, ready_timeout: float, 
     keys = load_or_create_keys(data_dir / "keys")
     ports = {name: pick_port(base_port + offset) for offset, name in enumerate(APPS)}
 
-    nats = NatsServer(data_dir / "nats", port=pick_port(NATS_DEFAULT_PORT), log_file=logs / "nats.log")
+    nats = NatsServer(data_dir / "nats", port=pick_port(NATS_DEFAULT_PORT), log_file=logs / "nats.log",
+                      stop_with_parent=True)
     print(f"starting nats-server (JetStream, fsync before ack) on {nats.url}", flush=True)
     nats.start()
     children = [Child(name, ports[name]) for name in APPS]
@@ -246,7 +248,7 @@ async def run(root: Path, data_dir: Path, base_port: int, ready_timeout: float, 
             child.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", child.module or child.name, "serve", "--port", str(child.port),
                 env=env, cwd=root, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
+                start_new_session=True, preexec_fn=die_with_parent,
             )
             assert child.process.stdout is not None
             child.pump = asyncio.create_task(
