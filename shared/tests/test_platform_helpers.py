@@ -3,7 +3,9 @@ settings and resource dependencies, and the service-role guard of internal endpo
 
 from __future__ import annotations
 
+import gc
 import uuid
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -109,3 +111,23 @@ async def test_typed_settings_resources_and_service_role(
     assert held.closed, "resources given a close are closed when the runtime stops"
     with pytest.raises(LookupError, match="no DemoSettings among"):
         runtime.resources.get(DemoSettings)
+
+
+async def test_a_loop_spawned_and_stopped_before_it_ran_leaves_no_never_awaited_coroutine(
+    database_url: str, nats_url: str, identity_keys: tuple[str, str]
+) -> None:
+    _, public_pem = identity_keys
+    runtime = ServiceRuntime(DemoSettings(service_name="demo", database_url=database_url, nats_url=nats_url,
+                                          identity_public_key=public_pem), migrations=MIGRATIONS)
+    ran: list[str] = []
+
+    async def loop() -> None:
+        ran.append("loop")
+
+    runtime.spawn(loop(), "never-scheduled")  # stopped before the event loop gives it a step
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        await runtime.stop()
+        gc.collect()
+    assert ran == []
+    assert not [w for w in caught if "never awaited" in str(w.message)], [str(w.message) for w in caught]

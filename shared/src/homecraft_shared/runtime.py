@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -159,7 +160,15 @@ class ServiceRuntime:
                 logger.exception("background task crashed", extra={"task": name})
                 self.state[f"{name}_crashed"] = True
 
-        self._tasks.append(asyncio.create_task(supervised(), name=f"{self.name}:{name}"))
+        def close_if_never_started(_: asyncio.Task[None]) -> None:
+            # A task cancelled before its first step (a service stopped right after starting) never
+            # awaits ``coro``; closing it avoids a "coroutine was never awaited" warning at shutdown.
+            if inspect.iscoroutine(coro) and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+                coro.close()
+
+        task = asyncio.create_task(supervised(), name=f"{self.name}:{name}")
+        task.add_done_callback(close_if_never_started)
+        self._tasks.append(task)
 
     async def stop(self) -> None:
         for hook in self._on_stop:
