@@ -3,9 +3,10 @@
 Creates, in deploy/compose/secrets/ (git-ignored), whatever is missing:
 - ``identity_private_key.pem`` / ``identity_public_key.pem``: the gateway's Ed25519 key pair; the
   gateway signs identity tokens with the private key, every service verifies with the public key;
-- ``orders_service_private_key.pem`` and ``trusted_service_keys.json``: the orders service's own
-  Ed25519 key (it signs its calls to the catalog and its download grants, decision 0201) and the
-  ``{"orders": "<public PEM>"}`` map the catalog trusts;
+- ``orders_service_private_key.pem``, ``gateway_service_private_key.pem`` and
+  ``trusted_service_keys.json``: the own Ed25519 keys of orders (it signs its calls to the catalog and
+  its download grants) and of the gateway (it records views and clicks through engagement), decision
+  0201, and the ``{"orders": "<public PEM>", "gateway": "<public PEM>"}`` map the receivers trust;
 - ``postgres_password``: the PostgreSQL superuser's;
 - ``<service>_db_password`` and ``<service>_database_url`` for each service: its own role and
   database (``postgresql+asyncpg://<service>:<password>@postgres:5432/<service>``).
@@ -30,6 +31,9 @@ from pathlib import Path
 from homecraft_shared.identity import generate_keypair
 
 SERVICES = ("catalog", "orders", "payments", "refunds", "engagement", "gateway")
+# The apps that call others as themselves (decision 0201): orders (the catalog's lookup, download
+# grants) and the gateway (engagement's ingestion, E1).
+SERVICE_IDENTITIES = ("orders", "gateway")
 SECRETS = Path(__file__).resolve().parent / "secrets"
 POSTGRES_HOST = "postgres:5432"
 
@@ -58,13 +62,17 @@ def main() -> None:
         write(public_path, public_pem, force=True)
     else:
         print("kept    identity key pair")
-    service_key, trusted = SECRETS / "orders_service_private_key.pem", SECRETS / "trusted_service_keys.json"
-    if args.force or not (service_key.exists() and trusted.exists()):
-        orders_private, orders_public = generate_keypair()
-        write(service_key, orders_private, force=True)
-        write(trusted, json.dumps({"orders": orders_public}), force=True)
-    else:
-        print("kept    service key pairs")
+    trusted_path = SECRETS / "trusted_service_keys.json"
+    trusted: dict[str, str] = {} if args.force or not trusted_path.exists() else json.loads(trusted_path.read_text())
+    for caller in SERVICE_IDENTITIES:
+        key_path = SECRETS / f"{caller}_service_private_key.pem"
+        if args.force or not key_path.exists() or caller not in trusted:
+            private_pem, public_pem = generate_keypair()
+            write(key_path, private_pem, force=True)
+            trusted[caller] = public_pem
+        else:
+            print(f"kept    {caller}'s service key pair")
+    write(trusted_path, json.dumps(trusted), force=True)
     write(SECRETS / "postgres_password", secrets.token_hex(24), force=args.force)
     for service in SERVICES:
         password_path = SECRETS / f"{service}_db_password"

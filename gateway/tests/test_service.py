@@ -26,8 +26,13 @@ async def test_migrations_match_models(database_url: str) -> None:
 def test_outside_local_mode_every_service_url_must_be_given() -> None:
     """Loopback defaults serve the run command only; a deployment that forgets one fails at start-up."""
     private, _ = generate_keypair()
+    own, _ = generate_keypair()
     urls = {f"{name}_url": f"http://{name}:8000" for name in ("catalog", "orders", "payments", "refunds", "engagement")}
     with pytest.raises(ValidationError, match="GATEWAY_ORDERS_URL"):
-        GatewaySettings(environment="production", identity_private_key=private,
+        GatewaySettings(environment="production", identity_private_key=private, service_private_key=own,
                         **{k: v for k, v in urls.items() if k != "orders_url"})
-    assert GatewaySettings(environment="production", identity_private_key=private, **urls).orders_url == "http://orders:8000"
+    # E1: its own service identity, to record views and clicks through engagement (decision 0201).
+    with pytest.raises(ValidationError, match="GATEWAY_SERVICE_PRIVATE_KEY"):
+        GatewaySettings(environment="production", identity_private_key=private, **urls)
+    settings = GatewaySettings(environment="production", identity_private_key=private, service_private_key=own, **urls)
+    assert settings.orders_url == "http://orders:8000"

@@ -10,6 +10,7 @@ import httpx
 from playwright.sync_api import Page, expect
 
 from devstack.harness import RunningStack
+from homecraft_shared.identity import Identity, IdentitySigner
 
 
 def test_home_page_shows_the_demo_catalog_with_images(stack: RunningStack, page: Page) -> None:
@@ -52,3 +53,29 @@ def wait_for_text(path: Path, text: str, within: float = 10.0) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def test_a_card_click_and_product_view_reach_engagement(stack: RunningStack, page: Page) -> None:
+    """E1: the storefront records the card click and the view through engagement's ingestion (the
+    gateway's own service identity, decision 0201), fire and forget; the seller's analytics count them."""
+    page.goto(stack.storefront + "/browse")
+    page.locator("article.card").first.click()
+    expect(page.locator("#product-title")).to_be_visible()
+    product_id = page.url.split("?")[0].rsplit("/", 1)[-1]
+    detail = httpx.get(f"{stack.services['catalog']}/browse/products/{product_id}", timeout=10).json()
+    private_key = (stack.data_dir / "keys" / "identity-private.pem").read_text()
+    owner = IdentitySigner(private_key).sign(Identity(user_id="e2e-owner", username="e2e-owner",
+                                                      roles=frozenset({"owner"})))
+    deadline = time.monotonic() + 20
+    figures: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        analytics = httpx.get(f"{stack.services['engagement']}/sellers/me/analytics",
+                              params={"seller_id": detail["seller_id"]},
+                              headers={"Authorization": f"Bearer {owner}"}, timeout=10)
+        assert analytics.status_code == 200, analytics.text
+        listing = [row for row in analytics.json()["listings"] if row["product_id"] == product_id]
+        figures = listing[0]["totals"] if listing else {}
+        if figures.get("views", 0) >= 1 and figures.get("clicks", 0) >= 1:
+            break
+        time.sleep(0.25)
+    assert figures.get("views", 0) >= 1 and figures.get("clicks", 0) >= 1, figures

@@ -13,6 +13,7 @@ from gateway.accounts.endpoints import open_limits
 from gateway.accounts.endpoints import router as accounts_router
 from gateway.accounts.profile import router as profile_router
 from gateway.clients import open_clients
+from gateway.engagement import open_recorder
 from gateway.handlers import handlers
 from gateway.pages import env
 from gateway.sessions import CsrfRefused
@@ -31,7 +32,7 @@ def create_runtime(settings: GatewaySettings | None = None) -> ServiceRuntime:
         settings or GatewaySettings(),
         migrations=MIGRATIONS,
         handlers=handlers,
-        on_start=[open_clients, open_limits],
+        on_start=[open_clients, open_recorder, open_limits],
     )
 
 

@@ -86,6 +86,11 @@ class PageContext:
         if not expected or not isinstance(submitted, str) or not secrets.compare_digest(str(expected), submitted):
             raise CsrfRefused()
 
+    @property
+    def visitor(self) -> str | None:
+        """The visitor key for engagement (E1): the session row's key hash, never the cookie's key."""
+        return self.row.key_hash if self.row is not None else None
+
     # --- identity -----------------------------------------------------------------------------
     @property
     def identity(self) -> Identity | None:

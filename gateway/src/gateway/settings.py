@@ -11,8 +11,8 @@ from homecraft_shared.settings import ServiceSettings
 class GatewaySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
 
-    # The gateway signs identities; only it holds the private key.
-    required_secrets: ClassVar[tuple[str, ...]] = ("identity_private_key",)
+    # The gateway signs identities (only it holds that key) and calls engagement as itself (E1, decision 0201).
+    required_secrets: ClassVar[tuple[str, ...]] = ("identity_private_key", "service_private_key")
     # Where the services are: loopback defaults serve the run command; elsewhere they must be given.
     required_settings: ClassVar[tuple[str, ...]] = ("catalog_url", "orders_url", "payments_url", "refunds_url", "engagement_url")
 

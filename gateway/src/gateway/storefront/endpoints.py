@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from gateway.clients import ServiceClients, service_clients
+from gateway.engagement import EngagementRecorder, engagement_recorder
 from gateway.pages import Call, call, problem_detail, render
 from gateway.sessions import Ctx, PageContext
 from gateway.storefront.aftercare import order_extras
@@ -23,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["storefront"])
 Clients = Annotated[ServiceClients, Depends(service_clients)]
+Recorder = Annotated[EngagementRecorder, Depends(engagement_recorder)]
 
 SORTS = [("", "Best match / newest"), ("new", "Newest"), ("trending", "Trending"), ("top", "Top rated")]
 KINDS = {"all": ("/browse", "Everything"), "models": ("/browse/models", "Printed models"),
@@ -104,7 +106,9 @@ async def category(ctx: Ctx, clients: Clients, category_id: int, sort: str = "ne
 # --- product page ---------------------------------------------------------------------------------
 
 @router.get("/products/{product_id}", summary="A product page (C9, C10), composed in parallel")
-async def product(ctx: Ctx, clients: Clients, product_id: uuid.UUID) -> Response:
+async def product(ctx: Ctx, clients: Clients, recorder: Recorder, product_id: uuid.UUID,
+                  via: Annotated[str | None, Query(max_length=20, description="'card': reached from a card (E1 click)")] = None,
+                  ) -> Response:
     pid = str(product_id)
     detail, reviews, threads = await asyncio.gather(
         call(clients.catalog, "GET", f"/browse/products/{pid}"),
@@ -115,9 +119,14 @@ async def product(ctx: Ctx, clients: Clients, product_id: uuid.UUID) -> Response
         return await render(ctx, "not_found.html", status=404)
     if not detail.ok:
         return await render(ctx, "unavailable.html", status=503)
-    return await render(ctx, "product.html", p=detail.data,
+    page = await render(ctx, "product.html", p=detail.data,
                         reviews=reviews.data if reviews.ok else None,
                         threads=threads.data if threads.ok else None)
+    # E1, fire and forget: queued in memory, sent after the response by the recorder's loop.
+    if via == "card":
+        recorder.record("CLICK", pid, ctx.visitor)
+    recorder.record("VIEW", pid, ctx.visitor)
+    return page
 
 
 @router.get("/media/images/{storage_key}", summary="Product images, served through the storefront")
@@ -188,7 +197,7 @@ def _quantity(raw: object) -> int | None:
 
 
 @router.post("/cart/add", summary="Add a product to the cart (server-side gating, K1)")
-async def cart_add(ctx: Ctx, clients: Clients, request: Request) -> Response:
+async def cart_add(ctx: Ctx, clients: Clients, recorder: Recorder, request: Request) -> Response:
     form = await request.form()
     ctx.check_csrf(form.get("csrf_token"))
     pid = str(form.get("product_id", ""))
@@ -218,7 +227,9 @@ async def cart_add(ctx: Ctx, clients: Clients, request: Request) -> Response:
     ctx.set("cart", cart)
     ctx.data.pop("checkout_key", None)  # a changed cart is a new order
     ctx.flash(f"Added “{p['title']}” to your cart.")
-    return await ctx.redirect("/cart")
+    done = await ctx.redirect("/cart")
+    recorder.record("ADD_TO_CART", pid, ctx.visitor)  # E1, fire and forget
+    return done
 
 
 @router.post("/cart/update", summary="Change a line's quantity or remove it")

@@ -62,9 +62,11 @@ def load_or_create_keys(folder: Path) -> tuple[str, str]:
 
 
 def load_or_create_service_keys(folder: Path) -> dict[str, tuple[str, str]]:
-    """Each service's own key pair (decision 0201): it signs its own calls and grants; others trust its public half."""
+    """Each app's own key pair (decision 0201): it signs its own calls and grants; others trust its public half.
+    The gateway has one too (its service identity, apart from the key it signs users' tokens with): it
+    records views, clicks and adds to cart through engagement's ingestion (E1)."""
     keys = {}
-    for name in SERVICES:
+    for name in APPS:
         private_file, public_file = folder / f"{name}-private.pem", folder / f"{name}-public.pem"
         if not (private_file.exists() and public_file.exists()):
             folder.mkdir(parents=True, exist_ok=True)
