@@ -139,3 +139,21 @@ async def test_signed_in_users_land_on_their_dashboard_even_with_services_down(d
         page = await client.get("/")
         assert page.status_code == 200
         assert "Hello, dash" in page.text and "Your orders are not available right now" in page.text
+
+
+async def test_a_csrf_token_of_another_session_or_from_before_sign_in_is_refused(database_url: str, nats_url: str) -> None:
+    """I3 and CSRF (WTForms' session-bound tokens): a token is good only for the session that showed it,
+    and signing in starts a new session whose forms need a new token."""
+    async with serve_app(_app(database_url, nats_url)) as client:
+        theirs = csrf_of(await client.get("/account/register"))
+        client.cookies.clear()  # another browser: another session
+        form = await client.get("/account/register")
+        borrowed = await client.post("/account/register", data={
+            "csrf_token": theirs, "username": "borrower", "password": "long enough 1", "confirm": "long enough 1"})
+        assert borrowed.status_code == 403 and "CSRF failed" in borrowed.text
+        before = csrf_of(form)
+        assert (await register(client, "switcher")).status_code == 303
+        stale = await client.post("/account/signout", data={"csrf_token": before})
+        assert stale.status_code == 403
+        fresh = await client.post("/account/signout", data={"csrf_token": csrf_of(await client.get("/account/profile"))})
+        assert fresh.status_code == 303

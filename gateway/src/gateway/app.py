@@ -36,11 +36,12 @@ def create_runtime(settings: GatewaySettings | None = None) -> ServiceRuntime:
     )
 
 
-async def _csrf_refused(request: Request, _: Exception) -> HTMLResponse:
+async def _csrf_refused(request: Request, exc: Exception) -> HTMLResponse:
+    reason = f" ({exc})" if str(exc) else ""
     body = env.get_template("error.html").render(
         user=None, cart_count=0, csrf_token="", flashes=[], query="", title="Form expired",
-        message="This form was refused: it did not carry this session's security token. "
-                "Go back, reload the page and try again.")
+        message="This form was refused: it did not carry this session's security token"
+                f"{reason}. Go back, reload the page and try again.")
     return HTMLResponse(body, status_code=403)
 
 

@@ -35,7 +35,7 @@ env.filters["stars"] = _stars
 async def render(ctx: PageContext, template: str, status: int = 200, **data: Any) -> Response:
     user = ctx.user
     body = env.get_template(template).render(
-        user=user, cart_count=ctx.cart_count, csrf_token=ctx.csrf_token, flashes=ctx.take_flashes(),
+        user=user, cart_count=ctx.cart_count, csrf_token=ctx.lazy_csrf_token, flashes=ctx.take_flashes(),
         query=ctx.request.query_params.get("q", ""), **data,
     )
     return await ctx.html(body, status)

@@ -1,21 +1,29 @@
 """Server-side sessions (I3): the cookie holds a random key, the row (keyed by its SHA-256) holds the
 user, the cart and the CSRF token. Rotated at sign-in, deleted at sign-out (revocable).
 
-CSRF (synchronizer token): every state-changing form carries ``csrf_token``, compared in constant
-time with the token kept in the session row; a POST without it, or with another, is refused (403).
+CSRF: WTForms' ``SessionCSRF`` (synchronizer tokens bound to the server-side session): the row keeps a
+random value, every state-changing form carries ``csrf_token`` = an HMAC of that value and an expiry
+under the gateway's secret; a POST without it, with another session's, a forged or an expired one is
+refused (403 page). Decision 0701.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup, escape
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import ImmutableMultiDict
+from wtforms import Form
+from wtforms.csrf.core import CSRFTokenField
+from wtforms.csrf.session import SessionCSRF
 
 from gateway.models import User, WebSession
 from gateway.settings import GatewaySettings
@@ -33,8 +41,45 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+CSRF_TIME_LIMIT = dt.timedelta(hours=12)  # a form left open longer asks to be reloaded
+_LOCAL_CSRF_SECRET = secrets.token_bytes(32)  # local mode without an identity key only (one process)
+
+
 class CsrfRefused(Exception):
-    """A state-changing form without the session's CSRF token."""
+    """A state-changing form without a valid CSRF token of this session."""
+
+
+class CsrfForm(Form):
+    """The CSRF part every state-changing form shares (WTForms' session-bound tokens)."""
+
+    class Meta:
+        csrf = True
+        csrf_class = SessionCSRF
+        csrf_field_name = "csrf_token"
+        csrf_time_limit = CSRF_TIME_LIMIT
+
+
+def csrf_secret(settings: GatewaySettings) -> bytes:
+    """The HMAC key of the CSRF tokens: derived from the identity private key (required outside local
+    mode, the same on every replica), so there is no second secret to provision."""
+    key = settings.identity_private_key
+    if key is None:
+        return _LOCAL_CSRF_SECRET
+    return hmac.new(key.get_secret_value().encode(), b"homecraft-gateway csrf v1", hashlib.sha256).digest()
+
+
+class _LazyCsrfToken:
+    """The token as a template value, made only when a template prints it: a page without a form
+    creates no session row."""
+
+    def __init__(self, ctx: PageContext) -> None:
+        self._ctx = ctx
+
+    def __html__(self) -> Markup:
+        return escape(self._ctx.csrf_token)
+
+    def __str__(self) -> str:
+        return self._ctx.csrf_token
 
 
 @dataclass
@@ -51,13 +96,26 @@ class PageContext:
     dirty: bool = False
 
     # --- session data -------------------------------------------------------------------------
+    _csrf: str | None = None
+
+    def _csrf_meta(self) -> dict[str, Any]:
+        return {"csrf_context": self.data, "csrf_secret": csrf_secret(self.settings)}
+
     @property
     def csrf_token(self) -> str:
-        token = self.data.get("csrf")
-        if not token:
-            token = secrets.token_urlsafe(32)
-            self.set("csrf", token)
-        return str(token)
+        """This session's CSRF token for a form (WTForms keeps its random value in the session data)."""
+        if self._csrf is None:
+            fresh = "csrf" not in self.data
+            field = CsrfForm(meta=self._csrf_meta())["csrf_token"]
+            assert isinstance(field, CSRFTokenField)
+            self._csrf = str(field.current_token)
+            if fresh:
+                self.dirty = True
+        return self._csrf
+
+    @property
+    def lazy_csrf_token(self) -> _LazyCsrfToken:
+        return _LazyCsrfToken(self)
 
     def set(self, key: str, value: Any) -> None:
         self.data[key] = value
@@ -82,9 +140,12 @@ class PageContext:
         return len(self.data.get("cart", {}))
 
     def check_csrf(self, submitted: object) -> None:
-        expected = self.data.get("csrf")
-        if not expected or not isinstance(submitted, str) or not secrets.compare_digest(str(expected), submitted):
-            raise CsrfRefused()
+        if "csrf" not in self.data:  # no session, or one that never showed a form
+            raise CsrfRefused("This session has no form open.")
+        formdata = ImmutableMultiDict([("csrf_token", submitted)] if isinstance(submitted, str) else [])
+        form = CsrfForm(formdata, meta=self._csrf_meta())
+        if not form.validate():
+            raise CsrfRefused(" ".join(str(e) for e in form["csrf_token"].errors))
 
     @property
     def visitor(self) -> str | None:
@@ -118,14 +179,16 @@ class PageContext:
         if self.row is not None:
             await self.db.delete(self.row)
             await self.db.flush()
-        self.row, self.user, self.data = None, user, carried
-        self.set("csrf", secrets.token_urlsafe(32))
+        self.row, self.user, self.data = None, user, carried  # a new CSRF value comes with the new row
+        self._csrf = None
+        self.dirty = True
 
     async def sign_out(self) -> None:
         if self.row is not None:
             await self.db.delete(self.row)
             await self.db.flush()
         self.row, self.user, self.data = None, None, {}
+        self._csrf = None
         self.dirty = True
 
     # --- persistence --------------------------------------------------------------------------
