@@ -17,10 +17,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 from standin_support import Stand, running_stand
 from support import eventually
 
 from homecraft_shared.identity import generate_keypair
+from homecraft_shared.messaging.tables import OutboxEvent
 from homecraft_shared.testing import bearer
 from homecraft_shared.testing.infra import free_port
 from payments.models import Payout
@@ -102,6 +104,13 @@ async def test_purchase_paid_on_the_hosted_page_pays_the_seller(stand: Stand, sh
     assert body["payment_required"] is True and body["url"]
     again = await stand.payments.client.post("/checkout/sessions", json={"order_id": order["id"]}, headers=buyer)
     assert again.json()["checkout_session_id"] == body["checkout_session_id"]  # the idempotency key (P3)
+    # the fact for orders' timeline (O4), once for the session although it was asked for twice
+    async with stand.payments.sessionmaker() as s:
+        facts = [json.loads(row.payload)["data"] for row in (await s.scalars(select(OutboxEvent))).all()
+                 if json.loads(row.payload)["type"] == "payment.checkout_session_created"]
+    assert facts == [{"order_id": order["id"], "checkout_session_id": body["checkout_session_id"],
+                      "amount_total_cents": order["total_cents"], "currency": "usd",
+                      "created_at": facts[0]["created_at"]}]
 
     session = await stand.stripe.v1.checkout.sessions.retrieve_async(body["checkout_session_id"])
     assert session.amount_total == order["total_cents"] and session.currency == "usd"
@@ -128,6 +137,12 @@ async def test_purchase_paid_on_the_hosted_page_pays_the_seller(stand: Stand, sh
     async with httpx.AsyncClient(timeout=30) as http:
         seen = (await http.get(f"{shop['orders']}/orders/{order['id']}", headers=buyer)).json()
     assert seen["status"] == "paid"
+    async with httpx.AsyncClient(timeout=30) as http:
+        audited = (await http.get(f"{shop['orders']}/orders/{order['id']}",
+                                  headers=bearer(stand.private_key, "boss", "owner"))).json()
+    timeline = [entry["type"] for entry in audited["timeline"]]
+    assert timeline.count("stripe_session_created") == 1  # O4, consumed by orders over NATS
+    assert timeline.index("stripe_session_created") < timeline.index("paid")
     ledger = (await stand.payments.client.get("/payouts/me", headers=bearer(stand.private_key, "seller-ada", "seller"))).json()
     assert ledger["balance_cents"] == 0 and [e["reason"] for e in ledger["entries"]] == ["payout", "sale"]
     mine = await stand.payments.client.get(f"/payouts/me/orders/{order['id']}",

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from homecraft_shared.events.payments import (
     PaymentCheckoutCompletedV1,
+    PaymentCheckoutSessionCreatedV1,
     PaymentDisputeUpdatedV1,
     PaymentRefundedV1,
     PayoutSkippedV1,
@@ -24,6 +25,7 @@ from homecraft_shared.messaging.consumer import HandlerRegistry
 from homecraft_shared.messaging.envelope import EventEnvelope
 from orders import emails
 from orders.facts import service as facts
+from orders.facts import sessions
 from orders.settings import OrdersSettings
 
 handlers = HandlerRegistry(consumer_name="orders")
@@ -43,6 +45,14 @@ CONTEXT: dict[str, HandlerContext] = {}
 
 def bind(context: HandlerContext) -> None:
     CONTEXT["current"] = context
+
+
+@handlers.on(PaymentCheckoutSessionCreatedV1, reads=(
+    "order_id", "checkout_session_id", "amount_total_cents", "currency"))
+async def on_checkout_session_created(session: AsyncSession, data: PaymentCheckoutSessionCreatedV1,
+                                      _: EventEnvelope) -> None:
+    """O4: the timeline's "stripe_session_created", once per session."""
+    await sessions.session_created(session, data)
 
 
 @handlers.on(PaymentCheckoutCompletedV1, reads=(

@@ -41,6 +41,18 @@ class ShippingDetails(EventData):
     country: str = Field(default="", description="ISO 3166-1 alpha-2, upper case, or empty.")
 
 
+@event_contract("payment.checkout_session_created", 1, producer="payments",
+                description="A Stripe Checkout Session was created for an order (P3): the buyer is being sent to "
+                            "Stripe's hosted page. Once per session; a retried request for the same session "
+                            "publishes nothing new.")
+class PaymentCheckoutSessionCreatedV1(EventData):
+    order_id: str
+    checkout_session_id: str = Field(description="Stripe Checkout Session id (cs_...).")
+    amount_total_cents: Cents = Field(ge=0, description="What the session asks the buyer to pay, in cents.")
+    currency: str = Field(pattern=CURRENCY_PATTERN)
+    created_at: dt.datetime = Field(description="When Stripe created the session.")
+
+
 @event_contract("payment.checkout_completed", 1, producer="payments",
                 description="Stripe reported a completed, paid Checkout Session for an order (P4 "
                             "checkout.session.completed). May arrive more than once and out of order.")

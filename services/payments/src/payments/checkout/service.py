@@ -11,14 +11,18 @@ key from order id, total, currency and kind, so asking twice gives the same sess
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from homecraft_shared.db import utcnow
 from homecraft_shared.errors import Problem
+from homecraft_shared.events.payments import PaymentCheckoutSessionCreatedV1
 from homecraft_shared.http_client import ServiceUnavailable
+from homecraft_shared.messaging.outbox import record_event
 from payments.checkout.schemas import CheckoutStarted
 from payments.deps import deps
 from payments.models import Checkout
@@ -69,6 +73,10 @@ def session_params(order: dict[str, Any], *, token: str | None, allowed_countrie
     return params
 
 
+def _created_at(created: Any) -> dt.datetime:
+    return dt.datetime.fromtimestamp(int(created), dt.UTC) if isinstance(created, int) else utcnow()
+
+
 def _fee_line(order: dict[str, Any], name: str, cents: int) -> dict[str, Any]:
     return {"price_data": {"currency": order["currency"].lower(), "unit_amount": cents, "product_data": {"name": name}},
             "quantity": 1}
@@ -106,6 +114,12 @@ async def start(session: AsyncSession, order_id: str, token: str | None) -> Chec
     if row is None:
         row = Checkout(order_id=order_id)
         session.add(row)
+    if row.completed_at is None and row.checkout_session_id != stripe_session.id:
+        # A new session (not the same one asked for again): orders puts it in the timeline (O4).
+        record_event(session, PaymentCheckoutSessionCreatedV1(
+            order_id=order_id, checkout_session_id=stripe_session.id, amount_total_cents=int(order["total_cents"]),
+            currency=order["currency"].lower(), created_at=_created_at(getattr(stripe_session, "created", None))),
+            subject_id=order_id)
     if row.completed_at is None:  # a completed one keeps the session that was paid
         row.checkout_session_id = stripe_session.id
         row.idempotency_key = key
