@@ -40,6 +40,7 @@ def create_runtime(settings: RefundsSettings | None = None) -> ServiceRuntime:
     runtime.resources.add(PeerServices(
         orders=ServiceClient(settings.orders_url, timeout=settings.call_timeout_seconds),
         payments=ServiceClient(settings.payments_url, timeout=settings.call_timeout_seconds),
+        signer=runtime.service_signer,
     ))
     runtime.resources.add(RequestRateLimits(
         per_buyer=RateLimiter(settings.request_rate_limits_per_buyer, storage_uri=settings.rate_limit_storage,

@@ -1,5 +1,9 @@
 """The services refunds asks synchronously, as one per-process resource: orders (is this the guest's
-order token? R2) and payments (create the Stripe refund of an approved request, R3)."""
+order token? R2) and payments (create the Stripe refund of an approved request, R3).
+
+Payments is asked as the refunds service itself (decision 0201: a token signed with refunds' own key,
+``REFUNDS_SERVICE_PRIVATE_KEY``), never with the user's token: the decision (R4) is made here, and
+the operator's bulk refund or an escalation may have no user behind the call at all."""
 
 from __future__ import annotations
 
@@ -8,12 +12,14 @@ from typing import Any
 
 from homecraft_shared.errors import Conflict, NotFound, Problem
 from homecraft_shared.http_client import ServiceClient, ServiceUnavailable
+from homecraft_shared.identity import ServiceSigner
 
 
 @dataclass
 class PeerServices:
     orders: ServiceClient
     payments: ServiceClient
+    signer: ServiceSigner | None = None
 
     async def guest_token_opens(self, order_id: str, token: str) -> bool:
         """Whether orders accepts ``token`` as the guest token of ``order_id`` (it compares in constant time)."""
@@ -26,9 +32,13 @@ class PeerServices:
 
     async def create_stripe_refund(self, *, request_id: str, order_id: str, line_id: str, amount_cents: int) -> dict[str, Any]:
         """Ask payments for the Stripe refund (idempotent per request there and at Stripe, so retried safely)."""
+        if self.signer is None:
+            raise Problem("The refunds service has no key of its own (REFUNDS_SERVICE_PRIVATE_KEY), so it cannot ask "
+                          "payments for the refund; nothing was refunded.", status=503, title="Service unavailable")
         body = {"refund_request_id": request_id, "order_id": order_id, "line_ids": [line_id], "amount_cents": amount_cents}
         try:
-            response = await self.payments.post("/refunds", json=body, idempotent=True)
+            response = await self.payments.post("/refunds", json=body, headers=self.signer.authorization(),
+                                                idempotent=True)
         except ServiceUnavailable as exc:
             raise Problem("The payments service could not be reached; the refund was not made. Try again shortly.",
                           status=503, title="Service unavailable") from exc

@@ -10,24 +10,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from homecraft_shared.db import utcnow
-from homecraft_shared.errors import Conflict, Forbidden, NotFound
+from homecraft_shared.errors import Conflict, NotFound
 from homecraft_shared.identity import Identity
 from payments.deps import deps
 from payments.models import StripeRefund
 from payments.paid_orders import repository as orders
 from payments.payouts.service import is_free
-from payments.refunds import observed
+from payments.refunds import observed, policy
 from payments.refunds.schemas import RefundExecute
 from payments.stripe_gateway import idempotency
 
 
 async def execute(session: AsyncSession, identity: Identity, body: RefundExecute) -> tuple[StripeRefund, bool]:
     """(the refund, created now?)."""
-    existing = await session.scalar(select(StripeRefund).where(StripeRefund.refund_request_id == body.refund_request_id))
-    if existing is not None:
-        if existing.order_id != body.order_id or existing.line_ids != ",".join(body.line_ids):
-            raise Conflict(f"Refund request {body.refund_request_id} was executed for another order or lines.")
-        return existing, False
     order = await orders.get(session, body.order_id)
     if order is None:
         raise NotFound(f"No paid order {body.order_id}.")
@@ -35,8 +30,15 @@ async def execute(session: AsyncSession, identity: Identity, body: RefundExecute
     unknown = [line_id for line_id in body.line_ids if line_id not in lines]
     if unknown:
         raise NotFound(f"Order {order.order_id} has no lines {', '.join(unknown)}.")
-    if not identity.is_owner and any(lines[x].seller_id != identity.user_id for x in body.line_ids):
-        raise Forbidden("Only the line's seller, an owner or staff may refund it (R4).")
+    # who may is asked before anything about an earlier execution is told
+    policy.ensure_may_refund(identity, [lines[x].seller_id for x in body.line_ids])
+    existing = await session.scalar(select(StripeRefund).where(StripeRefund.refund_request_id == body.refund_request_id))
+    if existing is not None:
+        if existing.order_id != body.order_id or existing.line_ids != ",".join(body.line_ids) \
+                or existing.amount_cents != body.amount_cents:
+            raise Conflict(f"Refund request {body.refund_request_id} was already executed for another order, lines "
+                           "or amount; a request is refunded once.")
+        return existing, False
     if is_free(order) or not order.payment_intent_id:
         raise Conflict("A free order cannot be refunded through Stripe (R3).")
     try:
