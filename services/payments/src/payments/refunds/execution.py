@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import stripe as stripe_lib
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from homecraft_shared.db import utcnow
@@ -17,11 +18,11 @@ from payments.models import StripeRefund
 from payments.paid_orders import repository as orders
 from payments.payouts.service import is_free
 from payments.refunds import observed, policy
-from payments.refunds.schemas import RefundExecute
+from payments.refunds.schemas import RefundExecute, RefundOut
 from payments.stripe_gateway import idempotency
 
 
-async def execute(session: AsyncSession, identity: Identity, body: RefundExecute) -> tuple[StripeRefund, bool]:
+async def execute(session: AsyncSession, identity: Identity, body: RefundExecute) -> tuple[RefundOut, bool]:
     """(the refund, created now?)."""
     order = await orders.get(session, body.order_id)
     if order is None:
@@ -38,7 +39,7 @@ async def execute(session: AsyncSession, identity: Identity, body: RefundExecute
                 or existing.amount_cents != body.amount_cents:
             raise Conflict(f"Refund request {body.refund_request_id} was already executed for another order, lines "
                            "or amount; a request is refunded once.")
-        return existing, False
+        return RefundOut.of(existing), False
     if is_free(order) or not order.payment_intent_id:
         raise Conflict("A free order cannot be refunded through Stripe (R3).")
     try:
@@ -49,10 +50,20 @@ async def execute(session: AsyncSession, identity: Identity, body: RefundExecute
         }, idempotency(f"refund-request:{body.refund_request_id}:v1"))
     except stripe_lib.InvalidRequestError as exc:
         raise Conflict(f"Stripe refused the refund: {exc.user_message or exc}") from exc
-    await observed.apply(session, order, refund_id=refund.id, status=refund.status, amount_cents=refund.amount,
-                         currency=refund.currency, payment_intent_id=order.payment_intent_id,
-                         charge_id=order.charge_id, line_ids=list(body.line_ids),
-                         refund_request_id=body.refund_request_id, observed_at=utcnow())
+    try:
+        await observed.apply(session, order, refund_id=refund.id, status=refund.status, amount_cents=refund.amount,
+                             currency=refund.currency, payment_intent_id=order.payment_intent_id,
+                             charge_id=order.charge_id, line_ids=list(body.line_ids),
+                             refund_request_id=body.refund_request_id, observed_at=utcnow())
+    except IntegrityError:
+        # Stripe's webhook for this very refund (its metadata names the request) was recorded first, by the
+        # consumer, while this request waited for Stripe: it moved the ledger once and told the others (P7).
+        # Nothing else was written here, so the whole transaction is dropped. (PostgreSQL does not get here:
+        # the order's row lock makes this request wait and then see the refund's row.)
+        await session.rollback()
+        return RefundOut(refund_id=refund.id, refund_request_id=body.refund_request_id, order_id=order.order_id,
+                         amount_cents=refund.amount, currency=refund.currency, status=refund.status,
+                         line_ids=list(body.line_ids), created_at=utcnow()), True
     row = await session.get(StripeRefund, refund.id)
     assert row is not None
-    return row, True
+    return RefundOut.of(row), True

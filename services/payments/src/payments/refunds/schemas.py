@@ -4,6 +4,8 @@ import datetime as dt
 
 from pydantic import BaseModel, Field
 
+from payments.models import StripeRefund
+
 
 class RefundExecute(BaseModel):
     refund_request_id: str = Field(min_length=1, max_length=64, description="The refunds service's request id (R3).")
@@ -21,3 +23,9 @@ class RefundOut(BaseModel):
     status: str
     line_ids: list[str]
     created_at: dt.datetime
+
+    @classmethod
+    def of(cls, row: StripeRefund) -> RefundOut:
+        return cls(refund_id=row.refund_id, refund_request_id=row.refund_request_id, order_id=row.order_id,
+                   amount_cents=row.amount_cents, currency=row.currency, status=row.status,
+                   line_ids=row.line_ids.split(",") if row.line_ids else [], created_at=row.created_at)
