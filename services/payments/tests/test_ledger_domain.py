@@ -2,7 +2,8 @@
 
 The stateful machine plays random sequences (orders with one to four sellers at odd percents,
 one-cent lines, payouts, refunds before and after payout, partial and line-tied refunds, disputes
-won and lost, duplicated facts, sellers becoming ready late) through ``payments.ledger.domain``
+won and lost, duplicated facts, sellers becoming ready late, operator adjustments either way with
+repeated client keys) through ``payments.ledger.domain``
 with a ledger that, like the tables, accepts each movement key and each entry key once, and checks it against a simple
 independent model after every step.
 """
@@ -24,10 +25,12 @@ from payments.ledger.domain import (
     Movement,
     Reason,
     SkipReason,
+    adjustment,
     allocate_refund,
     balance,
     chargeback,
     chargeback_entries,
+    check_adjustment,
     check_lines,
     payout,
     payout_entry,
@@ -128,6 +131,15 @@ def test_o2_snapshot_that_does_not_add_up_is_refused() -> None:
         check_lines([Line("l", "ada", 1000, 100, 800)])
 
 
+def test_p6_an_adjustment_is_signed_never_zero_and_keyed_by_the_client_key() -> None:
+    assert check_adjustment(0) is not None and check_adjustment(10_000_001) is not None
+    assert check_adjustment(-10_000_000) is None and check_adjustment(1) is None
+    movement = adjustment("key-1", "ada", -250, "label")
+    assert movement.key == "adjustment:key-1" and movement.total_cents == -250
+    assert [(e.reason, e.seller_id, e.note, e.order_id) for e in movement.entries] == [
+        (Reason.ADJUSTMENT, "ada", "label", None)]
+
+
 # --- the stateful property test -------------------------------------------------------------------
 
 SELLERS = ("ada", "bob", "cy", "dee")
@@ -152,6 +164,7 @@ class Model:
     sales: dict[str, int] = field(default_factory=dict)
     payouts: dict[str, int] = field(default_factory=dict)
     debits: dict[str, int] = field(default_factory=dict)
+    adjustments: dict[str, int] = field(default_factory=dict)
     line_debits: dict[str, int] = field(default_factory=dict)
 
     def add(self, bucket: dict[str, int], key: str, amount: int) -> None:
@@ -302,6 +315,13 @@ class LedgerMachine(RuleBasedStateMachine):
             self.apply_dispute_lost(order, f"dp_{order.order_id}")
         assert len(self.entries) == count
 
+    @rule(seller=st.sampled_from(SELLERS), amount=st.integers(-5_000, 5_000).filter(bool), client_key=st.integers(0, 5))
+    def operator_adjusts(self, seller: str, amount: int, client_key: int) -> None:
+        """P6's Σ adjustments: once per the operator's client key (a repeated key moves nothing)."""
+        assert check_adjustment(amount) is None
+        for entry in self.record(adjustment(f"k{client_key}", seller, amount, "correction")):
+            self.model.add(self.model.adjustments, entry.seller_id, entry.amount_cents)
+
     @rule(seller=st.sampled_from(SELLERS))
     def seller_becomes_ready(self, seller: str) -> None:
         self.ready[seller] = True
@@ -310,7 +330,8 @@ class LedgerMachine(RuleBasedStateMachine):
     def balances_match_the_model(self) -> None:
         bal = balance(self.entries.values())
         for seller in SELLERS:
-            expected = self.model.sales.get(seller, 0) - self.model.payouts.get(seller, 0) - self.model.debits.get(seller, 0)
+            expected = (self.model.sales.get(seller, 0) - self.model.payouts.get(seller, 0)
+                        - self.model.debits.get(seller, 0) + self.model.adjustments.get(seller, 0))
             assert bal.get(seller, 0) == expected
 
     @invariant()

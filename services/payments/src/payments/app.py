@@ -10,6 +10,7 @@ from homecraft_shared.app import create_service_app
 from homecraft_shared.http_client import ServiceClient
 from homecraft_shared.runtime import ServiceRuntime
 from payments import models  # noqa: F401  (registers the tables)
+from payments.adjustments.endpoints import router as adjustments_router
 from payments.checkout.endpoints import router as checkout_router
 from payments.connect.endpoints import router as connect_router
 from payments.deps import Deps, attach
@@ -26,7 +27,7 @@ from payments.webhooks.processing import run_sweeper
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 ROUTERS = (webhooks_router, connect_router, checkout_router, ledger_router, payouts_router, refunds_router,
-           reconciliation_router)
+           reconciliation_router, adjustments_router)
 
 
 def create_runtime(settings: PaymentsSettings | None = None) -> ServiceRuntime:

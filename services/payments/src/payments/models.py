@@ -8,7 +8,8 @@
   (append-only, unique key) and ``seller_balances`` (the running sum, locked while paying out).
 - Stripe objects as seen: ``payouts`` (one per order and seller, P5), ``stripe_refunds`` (P7),
   ``disputes`` (P8).
-- Operations: ``operator_actions`` (who, when, what; A3, P9), ``reconciliation_runs``.
+- Operations: ``operator_actions`` (who, when, what; A3, P9), ``ledger_adjustments`` (the operator's
+  signed corrections, P6), ``reconciliation_runs``.
 """
 
 from __future__ import annotations
@@ -230,6 +231,25 @@ class Dispute(Base):
     currency: Mapped[str] = mapped_column(sa.String(3))
     stripe_as_of: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class LedgerAdjustment(Base):
+    """An operator's signed adjustment of a seller's balance (P6's Σ adjustments): append-only, once per
+    client key (its ledger movement is ``adjustment:<client_key>``), with who made it and when."""
+
+    __tablename__ = "ledger_adjustments"
+    __table_args__ = (sa.Index("ix_ledger_adjustments_seller", "seller_id", "id"),
+                      sa.CheckConstraint("amount_cents <> 0", name="adjustment_not_zero"))
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    client_key: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    seller_id: Mapped[str] = mapped_column(sa.String(64))
+    amount_cents: Mapped[int] = mapped_column(Cents)
+    reason: Mapped[str] = mapped_column(sa.Text)
+    movement_key: Mapped[str] = mapped_column(sa.ForeignKey("ledger_movements.key"), unique=True)
+    actor_id: Mapped[str] = mapped_column(sa.String(64))
+    actor_name: Mapped[str] = mapped_column(sa.String(150))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class OperatorAction(Base):

@@ -312,3 +312,22 @@ def reversal(movement_key: str, order_id: str | None, stripe_object_id: str, ent
               reason=Reason.ADJUSTMENT, order_id=order_id, line_id=entry.line_id, stripe_object_id=stripe_object_id,
               note=f"reversal of {entry.key}")
         for entry in entries if entry.amount_cents != 0), stripe_object_id)
+
+
+MAX_ADJUSTMENT_CENTS = 10_000_000  # $100,000 either way: beyond that it is not a correction
+
+
+def check_adjustment(amount_cents: int) -> str | None:
+    """Why an operator's adjustment amount is refused, or None (P6: signed, never zero)."""
+    if amount_cents == 0:
+        return "an adjustment of 0 cents changes nothing; give a signed amount (negative debits the seller)"
+    if abs(amount_cents) > MAX_ADJUSTMENT_CENTS:
+        return f"an adjustment is at most {MAX_ADJUSTMENT_CENTS} cents either way"
+    return None
+
+
+def adjustment(client_key: str, seller_id: str, amount_cents: int, reason: str) -> Movement:
+    """P6's Σ adjustments term: one signed entry, once per the operator's client key."""
+    key = f"adjustment:{client_key}"
+    return Movement(key, "adjustment", None, (
+        Entry(key=key, seller_id=seller_id, amount_cents=amount_cents, reason=Reason.ADJUSTMENT, note=reason),))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from payments.connect.schemas import ConnectStatus
 
@@ -24,6 +24,7 @@ class SellerPayouts(BaseModel):
     seller_id: str
     balance_cents: int
     payout_available_cents: int  # max(0, balance) (S2)
+    adjusted_cents: int = Field(description="Σ of the operator's adjustments (P6), already in the balance.")
     connect: ConnectStatus
     entries: list[EntryOut]
     total: int

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from homecraft_shared.errors import NotFound
+from payments.adjustments import service as adjustments
 from payments.connect import service as connect
 from payments.ledger import repository
 from payments.ledger.domain import Reason
@@ -26,6 +27,7 @@ async def seller_payouts(session: AsyncSession, seller_id: str, *, reason: str |
                                                      offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     balance = await repository.balance(session, seller_id)
     return SellerPayouts(seller_id=seller_id, balance_cents=balance, payout_available_cents=max(0, balance),
+                         adjusted_cents=await adjustments.adjusted_total(session, seller_id),
                          connect=await connect.status(session, seller_id), entries=[entry_out(e) for e in entries], total=total, page=page,
                          page_size=PAGE_SIZE)
 
