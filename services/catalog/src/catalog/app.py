@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from sqlalchemy.engine import make_url
 
 from catalog import models  # noqa: F401  (registers the tables)
 from catalog.assets.endpoints import router as assets_router
@@ -33,8 +34,11 @@ def create_runtime(settings: CatalogSettings | None = None) -> ServiceRuntime:
     runtime.resources.add(MediaStorage(settings.media_root))
     # Per process: the read side's few-seconds cache, see catalog.browse.cache.
     runtime.resources.add(BrowseCache(settings.read_cache_seconds))
-    # Per process too: the search projection (catalog.search), built when the service starts.
-    search = SearchProjection(poll_seconds=settings.search_poll_seconds, index_dir=settings.search_index_dir)
+    # Per process too: the search projection (catalog.search), resumed or built when the service starts.
+    search = SearchProjection(
+        index_root=settings.search_index_root, poll_seconds=settings.search_poll_seconds,
+        database=make_url(settings.database_url).render_as_string(hide_password=True),
+    )
     runtime.resources.add(search, close=search.stop)
     return runtime
 

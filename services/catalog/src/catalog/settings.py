@@ -30,8 +30,13 @@ class CatalogSettings(ServiceSettings):
     # old (docs/decisions/0110); 0 disables the cache (tests that write then read at once).
     read_cache_seconds: float = Field(default=5.0, ge=0)
 
-    # Search projection (catalog.search, docs/decisions/0111): each process's own index, rebuilt from
-    # the database at start-up in a temporary directory under ``search_index_dir`` (the system's
-    # temporary directory by default), then following the change log every ``search_poll_seconds``.
+    # Search projection (catalog.search, docs/decisions/0111): each process's own index, kept on disk
+    # in a slot of its own under ``search_index_dir`` (a local disk; default: ``catalog-search`` beside
+    # the media root), resumed at start-up and caught up from the change log, rebuilt from the
+    # database when it cannot be; then following the change log every ``search_poll_seconds``.
     search_poll_seconds: float = Field(default=0.2, gt=0, le=1.0)
     search_index_dir: Path | None = None
+
+    @property
+    def search_index_root(self) -> Path:
+        return self.search_index_dir or self.media_root.parent / "catalog-search"

@@ -1,29 +1,35 @@
 """The search projection (docs/decisions/0111): each process's own Tantivy index, built from the
 database at start-up, kept current from the change log the migration's triggers write (a product
 published or edited through the API is findable within 1 s), rebuilt on request, and surviving a
-restart because it is rebuilt from the database. Plus what a shop's search needs (C5): typo
+restart: kept on disk per process and caught up from the change log, rebuilt from the database when
+the saved one cannot be used. Plus what a shop's search needs (C5): typo
 tolerance, refinements, sorts inside the engine, snippets and facet counts."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
+import json
+import shutil
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from rows import category, payout, product, titles
+from sqlalchemy.ext.asyncio import AsyncSession
 from support import CatalogHarness, running_catalog
 
 from catalog.__main__ import reindex_command
-from catalog.models import CatalogType, Product, SearchChange
-from catalog.search.changes import ChangeCursor
+from catalog.models import CatalogType, Category, Product, SearchChange
+from catalog.search.changes import ChangeCursor, prune
 from catalog.search.projection import SearchProjection
 from catalog.search.query import plan_words
-from homecraft_shared.db import utcnow
+from homecraft_shared.db import create_engine, create_sessionmaker, utcnow
 from homecraft_shared.events.engagement import ReviewPostedV1
 from homecraft_shared.events.payments import SellerPayoutReadinessChangedV1
 from homecraft_shared.testing.harness import ServiceHarness
@@ -103,21 +109,120 @@ async def test_c10_payout_readiness_reaches_the_can_buy_refinement_within_a_seco
 # --- restart, rebuild ----------------------------------------------------------------------------
 
 
-async def test_the_index_is_rebuilt_from_the_database_when_the_service_starts_again(
+async def _write_while_down(database_url: str, write: Callable[[AsyncSession], Awaitable[None]]) -> None:
+    """A change committed while no catalog process runs (its change-log row is written by the triggers)."""
+    engine = create_engine(database_url)
+    try:
+        async with create_sessionmaker(engine)() as s:
+            await write(s)
+            await s.commit()
+    finally:
+        await engine.dispose()
+
+
+async def test_the_index_survives_a_restart_and_catches_up_with_changes_made_while_down(
     database_url: str, nats_url: str, identity_keys: tuple[str, str], tmp_path: Path
 ) -> None:
     async with running_catalog(database_url, nats_url, identity_keys, tmp_path) as first:
         async with first.session() as s:
             payout(s, "seller-ready", True)
-            product(s, category(s, "Files"), "Persistent pelican", short="survives restarts")
+            files = category(s, "Files")
+            product(s, files, "Persistent pelican", short="survives restarts")
+            edited = product(s, files, "Wandering walrus")
         assert titles(await first.get("/browse", q="pelican")) == ["Persistent pelican"]
-        first_directory = projection(first.app).index.directory
-    assert not first_directory.exists()  # each process's index is its own, removed when it stops
+        search = projection(first.app)
+        assert not search.resumed  # nothing saved yet: built from the products table
+        directory = search.index.directory
+        files_id, edited_id = files.id, edited.id
+    assert directory.exists()  # kept on disk for the next start
+
+    async def while_down(s: AsyncSession) -> None:
+        product(s, await s.get_one(Category, files_id), "Late lynx")
+        await s.execute(sa.update(Product).where(Product.id == edited_id).values(title="Renamed rhino"))
+
+    await _write_while_down(database_url, while_down)
 
     async with running_catalog(database_url, nats_url, identity_keys, tmp_path) as second:
-        # No write in this process: the index was built from the products table at start-up.
+        search = projection(second.app)
+        # Resumed from disk, not rebuilt: same index directory, caught up from the change log.
+        assert search.resumed and search.index.directory == directory
         assert titles(await second.get("/browse", q="pelican")) == ["Persistent pelican"]
-        assert titles(await second.get("/browse", q="restarts")) == ["Persistent pelican"]
+        assert titles(await second.get("/browse", q="lynx")) == ["Late lynx"]
+        assert titles(await second.get("/browse", q="rhino")) == ["Renamed rhino"]
+        assert titles(await second.get("/browse", q="walrus")) == []
+
+
+def _other_schema_version(slot: Path, _index: Path) -> None:
+    state = json.loads((slot / "state.json").read_text())
+    (slot / "state.json").write_text(json.dumps({**state, "schema_version": state["schema_version"] + 1}))
+
+
+def _corrupt_index(_slot: Path, index: Path) -> None:
+    (index / "meta.json").write_text("{not json")
+
+
+def _index_missing(_slot: Path, index: Path) -> None:
+    shutil.rmtree(index)
+
+
+def _state_unreadable(slot: Path, _index: Path) -> None:
+    (slot / "state.json").write_text("")
+
+
+@pytest.mark.parametrize("damage", [_other_schema_version, _corrupt_index, _index_missing, _state_unreadable])
+async def test_the_index_is_rebuilt_from_the_database_when_the_saved_one_cannot_be_used(
+    database_url: str, nats_url: str, identity_keys: tuple[str, str], tmp_path: Path,
+    damage: Callable[[Path, Path], None],
+) -> None:
+    async with running_catalog(database_url, nats_url, identity_keys, tmp_path) as first:
+        async with first.session() as s:
+            payout(s, "seller-ready", True)
+            product(s, category(s, "Files"), "Persistent pelican")
+        index = projection(first.app).index.directory
+    damage(index.parent, index)
+
+    async with running_catalog(database_url, nats_url, identity_keys, tmp_path) as second:
+        search = projection(second.app)
+        assert not search.resumed and search.index.directory != index
+        assert titles(await second.get("/browse", q="pelican")) == ["Persistent pelican"]
+        assert [p.name for p in index.parent.glob("index-*")] == [search.index.directory.name]  # old one removed
+
+
+async def test_a_saved_index_the_pruned_change_log_no_longer_reaches_is_rebuilt(
+    database_url: str, nats_url: str, identity_keys: tuple[str, str], tmp_path: Path
+) -> None:
+    async with running_catalog(database_url, nats_url, identity_keys, tmp_path) as first:
+        async with first.session() as s:
+            payout(s, "seller-ready", True)
+            files = category(s, "Files")
+            product(s, files, "Persistent pelican")
+        files_id = files.id
+
+    async def while_down(s: AsyncSession) -> None:
+        product(s, await s.get_one(Category, files_id), "Late lynx")
+        product(s, await s.get_one(Category, files_id), "Later lemur")
+        await s.flush()
+        # An hour passes: pruning removes every row but the newest, the lynx's among them.
+        assert await prune(s, utcnow() + dt.timedelta(hours=2)) > 0
+        assert await s.scalar(sa.select(sa.func.count()).select_from(SearchChange)) == 1
+
+    await _write_while_down(database_url, while_down)
+
+    async with running_catalog(database_url, nats_url, identity_keys, tmp_path) as second:
+        assert not projection(second.app).resumed
+        assert titles(await second.get("/browse", q="lynx")) == ["Late lynx"]
+
+
+async def test_two_running_instances_never_share_an_index_directory(
+    database_url: str, nats_url: str, identity_keys: tuple[str, str], tmp_path: Path
+) -> None:
+    async with (
+        running_catalog(database_url, nats_url, identity_keys, tmp_path) as first,
+        running_catalog(database_url, nats_url, identity_keys, tmp_path) as second,
+    ):
+        a, b = projection(first.app).index.directory, projection(second.app).index.directory
+        assert a.parent != b.parent  # each its own slot (locked while it runs), under the same root
+        assert a.parent.parent == b.parent.parent
 
 
 async def test_reindex_makes_every_running_process_rebuild_from_the_products_table(catalog: CatalogHarness) -> None:

@@ -81,13 +81,33 @@ async def last_seq(session: AsyncSession) -> int:
     return int(await session.scalar(sa.select(sa.func.coalesce(sa.func.max(SearchChange.seq), 0))) or 0)
 
 
+async def log_bounds(session: AsyncSession) -> tuple[int, int] | None:
+    """The lowest and highest number in the log (None: empty). Pruning keeps the newest row, so a
+    saved cursor below the lowest minus one may have missed pruned rows."""
+    low, high = (await session.execute(sa.select(sa.func.min(SearchChange.seq), sa.func.max(SearchChange.seq)))).one()
+    return None if low is None or high is None else (int(low), int(high))
+
+
+async def indexed_count(session: AsyncSession) -> int:
+    """How many products the index should hold (published and active)."""
+    return int(await session.scalar(
+        sa.select(sa.func.count()).select_from(Product)
+        .where(Product.status == ListingStatus.PUBLISHED, Product.is_active == sa.true())
+    ) or 0)
+
+
 async def request_rebuild(session: AsyncSession) -> None:
     """Ask every running process to rebuild its index from the products table."""
     await session.execute(sa.insert(SearchChange).values(product_id=None, changed_at=dt.datetime.now(dt.UTC)))
 
 
 async def prune(session: AsyncSession, now: dt.datetime) -> int:
-    result = await session.execute(sa.delete(SearchChange).where(SearchChange.changed_at < now - KEEP_CHANGES))
+    """Remove rows older than ``KEEP_CHANGES``, except the newest one (it tells a process that resumes
+    a saved index whether the log still reaches back to it, see ``log_bounds``)."""
+    newest = sa.select(sa.func.max(SearchChange.seq)).scalar_subquery()
+    result = await session.execute(
+        sa.delete(SearchChange).where(SearchChange.changed_at < now - KEEP_CHANGES, SearchChange.seq < newest)
+    )
     return int(getattr(result, "rowcount", 0) or 0)
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import enum
 import shutil
-import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Hashable, Iterable, Sequence
@@ -104,11 +103,16 @@ class Facets:
 
 
 class SearchIndex:
-    """One index in its own directory (a temporary one by default), owned by one process."""
+    """One index in its own directory (``catalog.search.store``: a slot of one process), owned by
+    one process. ``create``: a new, empty index there; else the index already there (opening a
+    damaged one raises: the caller rebuilds)."""
 
-    def __init__(self, parent_dir: Path | None = None) -> None:
-        self.directory = Path(tempfile.mkdtemp(prefix="catalog-search-", dir=parent_dir))
-        self._index = tantivy.Index(SCHEMA, path=str(self.directory), reuse=False)
+    def __init__(self, directory: Path, *, create: bool) -> None:
+        self.directory = directory
+        if create:
+            self._index = tantivy.Index(SCHEMA, path=str(directory), reuse=False)
+        else:
+            self._index = tantivy.Index.open(str(directory))
         self._index.register_tokenizer(ANALYZER_NAME, ANALYZER)
         self._writer = self._index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
         self._write_lock = threading.Lock()
@@ -147,10 +151,12 @@ class SearchIndex:
                 cards.pop(product_id, None)
             self._current = Snapshot(self._index.searcher(), previous.generation + 1, cards)
 
-    def close(self) -> None:
+    def close(self, *, remove: bool = False) -> None:
+        """Stop writing (the committed index stays on disk for the next start unless ``remove``)."""
         with self._write_lock:
             self._writer.wait_merging_threads()
-        shutil.rmtree(self.directory, ignore_errors=True)
+        if remove:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
     @property
     def num_docs(self) -> int:

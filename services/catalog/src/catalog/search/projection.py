@@ -1,13 +1,20 @@
-"""The per-process search projection: built from the database at start-up, then kept current.
+"""The per-process search projection: kept on disk between runs, caught up from the change log.
 
-``SearchProjection.start`` (from a runtime start hook) builds a fresh index from the products table,
-then the runtime runs ``follow`` as a supervised background loop: every ``poll_seconds`` it reads
+``SearchProjection.start`` (from a runtime start hook) takes the process's own slot directory
+(``catalog.search.store``: locked, never shared between processes) and resumes the index saved
+there: it opens it and applies the change-log rows past the saved number, then checks that the
+index holds as many products as the database shows. It builds a new index from the products table
+instead when there is none, it cannot be opened, it was built with another schema version or for
+another database, or the log no longer reaches back to it (rows are pruned after an hour, so a
+process that was down longer rebuilds), or the counts disagree after catching up.
+
+The runtime then runs ``follow`` as a supervised background loop: every ``poll_seconds`` it reads
 the change log past its cursor, re-reads the changed products, and replaces or removes their
-documents (one commit per batch). A product change
-is findable in this process within about ``poll_seconds`` plus one commit (tested within 1 s); every
-replica and every worker process does the same with its own index, so nothing is shared between
-processes. A change-log row without a product (``python -m catalog reindex``) makes every process
-rebuild its index from the products table in the background and switch to it when done.
+documents (one commit per batch), then saves the cursor beside the index. A product change is
+findable in this process within about ``poll_seconds`` plus one commit (tested within 1 s); every
+replica and every worker process does the same with its own index. A change-log row without a
+product (``python -m catalog reindex``) makes every process rebuild its index from the products
+table in the background and switch to it when done.
 
 Freshness before speed where they meet: ``refresh`` reads the change log at once (a caller that has
 just committed, e.g. the tests' fixtures, waits for its own writes instead of a poll).
@@ -26,6 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from catalog.search import changes
 from catalog.search.changes import ChangeCursor
 from catalog.search.index import SearchIndex
+from catalog.search.schema import SCHEMA_VERSION
+from catalog.search.store import IndexSlot, SavedState
 
 logger = logging.getLogger(__name__)
 
@@ -38,15 +47,21 @@ class SearchNotReady(RuntimeError):
 
 
 class SearchProjection:
-    def __init__(self, *, poll_seconds: float = 0.2, index_dir: Path | None = None) -> None:
+    """``index_root``: where this process's slot is taken (``catalog.search.store``); ``database``:
+    what the index is a projection of (a saved index of another database is not resumed)."""
+
+    def __init__(self, *, index_root: Path, database: str, poll_seconds: float = 0.2) -> None:
         self.poll_seconds = poll_seconds
-        self.index_dir = index_dir
+        self.index_root = index_root
+        self.database = database
+        self._slot: IndexSlot | None = None
         self._index: SearchIndex | None = None
         self._cursor: ChangeCursor | None = None
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self._lock = asyncio.Lock()
         self._last_prune = 0.0
         self.failed = False
+        self.resumed = False  # this start resumed a saved index (no full build)
 
     @property
     def index(self) -> SearchIndex:
@@ -61,16 +76,23 @@ class SearchProjection:
     # -- lifecycle --------------------------------------------------------------------------------
 
     async def start(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-        """Build the index; then run ``follow`` as a background loop."""
+        """Resume the saved index, or build one; then run ``follow`` as a background loop."""
         self._sessionmaker = sessionmaker
-        async with self._lock:
-            await self._rebuild()
+        self._slot = await asyncio.to_thread(IndexSlot.acquire, self.index_root)
+        self.resumed = await self._resume()
+        if not self.resumed:
+            async with self._lock:
+                await self._rebuild()
 
     async def stop(self) -> None:
-        """Remove the index (after ``follow`` was cancelled)."""
-        if self._index is not None:
-            await asyncio.to_thread(self._index.close)
-            self._index = None
+        """Close the index, keeping it on disk for the next start (after ``follow`` was cancelled)."""
+        async with self._lock:
+            if self._index is not None:
+                await asyncio.to_thread(self._index.close)
+                self._index = None
+            if self._slot is not None:
+                self._slot.release()
+                self._slot = None
 
     async def follow(self) -> None:
         while True:
@@ -107,13 +129,69 @@ class SearchProjection:
                 ids = sorted(found.product_ids)
                 docs = await changes.docs_for(session, ids)
             await asyncio.to_thread(self.index.apply, docs, ids)
+            await asyncio.to_thread(self._save)
             return len(ids) >= changes.CHANGES_BATCH
+
+    async def catch_up(self) -> None:
+        """Apply every committed change (all batches)."""
+        while await self.refresh():
+            pass
+
+    async def _resume(self) -> bool:
+        """Open the saved index and catch up from the change log; False when it must be rebuilt."""
+        assert self._slot is not None and self._sessionmaker is not None
+        saved = self._slot.load()
+        if saved is None:
+            return False
+        if saved.schema_version != SCHEMA_VERSION or saved.database != self.database:
+            logger.info("search index: saved for another schema version or database, rebuilding")
+            return False
+        async with self._sessionmaker() as session:
+            bounds = await changes.log_bounds(session)
+        if bounds is None or saved.seq > bounds[1] or saved.seq + 1 < bounds[0]:
+            logger.info("search index: the change log does not reach back to the saved index, rebuilding",
+                        extra={"saved_seq": saved.seq, "log": bounds})
+            return False
+        directory = self._slot.directory / saved.index
+        try:
+            index = await asyncio.to_thread(SearchIndex, directory, create=False)
+        except Exception:
+            logger.warning("search index: the saved index cannot be opened, rebuilding", exc_info=True)
+            return False
+        now = time.monotonic()
+        self._index = index
+        self._cursor = ChangeCursor(saved.seq, gaps=dict.fromkeys(saved.gaps, now))
+        started = time.perf_counter()
+        try:
+            await self.catch_up()
+        except Exception:
+            logger.warning("search index: catching up the saved index failed, rebuilding", exc_info=True)
+            return False
+        async with self._sessionmaker() as session:
+            expected = await changes.indexed_count(session)
+        if self.index.num_docs != expected:
+            logger.warning("search index: %s documents after catching up, the database shows %s; rebuilding",
+                           self.index.num_docs, expected)
+            return False
+        await asyncio.to_thread(self._slot.remove_others, self.index.directory)
+        logger.info("search index resumed", extra={"products": expected, "from_seq": saved.seq,
+                                                   "seconds": round(time.perf_counter() - started, 2)})
+        return True
+
+    def _save(self) -> None:
+        """The index's state beside it (after its commit: it never claims more than the index holds)."""
+        if self._slot is None or self._index is None or self._cursor is None:
+            return
+        self._slot.save(SavedState(
+            schema_version=SCHEMA_VERSION, database=self.database, index=self._index.directory.name,
+            seq=self._cursor.seq, gaps=sorted(self._cursor.gaps),
+        ))
 
     async def _rebuild(self) -> None:
         """A new index from the products table; searches use the old one until it is done."""
-        assert self._sessionmaker is not None
+        assert self._sessionmaker is not None and self._slot is not None
         started = time.perf_counter()
-        index = SearchIndex(self.index_dir)
+        index = SearchIndex(await asyncio.to_thread(self._slot.new_index_directory), create=True)
         try:
             async with self._sessionmaker() as session:
                 cursor = ChangeCursor(await changes.last_seq(session))  # changes from here are replayed
@@ -122,11 +200,13 @@ class SearchProjection:
                     total += await asyncio.to_thread(index.add_all, docs)
             await asyncio.to_thread(index.commit)
         except BaseException:
-            await asyncio.to_thread(index.close)
+            await asyncio.to_thread(index.close, remove=True)
             raise
         old, self._index, self._cursor = self._index, index, cursor
+        await asyncio.to_thread(self._save)
         if old is not None:
             await asyncio.to_thread(old.close)
+        await asyncio.to_thread(self._slot.remove_others, index.directory)
         logger.info("search index built", extra={"products": total, "seconds": round(time.perf_counter() - started, 2)})
 
     async def _prune(self) -> None:
