@@ -128,8 +128,7 @@ class CatalogHarness(ServiceHarness):
 async def running_catalog(
     database_url: str, nats_url: str, identity_keys: tuple[str, str], tmp_path: Path, **settings: Any
 ) -> AsyncIterator[CatalogHarness]:
-    """The catalog app with a real database and NATS. Its read cache is off unless asked
-    (``read_cache_seconds``): tests write rows and read them back at once."""
+    """The catalog app with a real database and NATS."""
     private_pem, public_pem = identity_keys
     app = create_app(
         CatalogSettings(
@@ -138,7 +137,7 @@ async def running_catalog(
             identity_public_key=public_pem,
             media_root=tmp_path / "media",
             relay_poll_seconds=0.05,
-            **{"read_cache_seconds": 0, **settings},
+            **settings,
         )
     )
     async with running_service(app, private_pem, CatalogHarness) as catalog:

@@ -9,7 +9,6 @@ from sqlalchemy.engine import make_url
 
 from catalog import models  # noqa: F401  (registers the tables)
 from catalog.assets.endpoints import router as assets_router
-from catalog.browse.cache import BrowseCache
 from catalog.browse.endpoints import router as browse_router
 from catalog.categories.endpoints import router as categories_router
 from catalog.handlers import handlers
@@ -32,8 +31,6 @@ def create_runtime(settings: CatalogSettings | None = None) -> ServiceRuntime:
     settings = settings or CatalogSettings()
     runtime = ServiceRuntime(settings, migrations=MIGRATIONS, handlers=handlers, on_start=[start_search])
     runtime.resources.add(MediaStorage(settings.media_root))
-    # Per process: the read side's few-seconds cache, see catalog.browse.cache.
-    runtime.resources.add(BrowseCache(settings.read_cache_seconds))
     # Per process too: the search projection (catalog.search), resumed or built when the service starts.
     search = SearchProjection(
         index_root=settings.search_index_root, poll_seconds=settings.search_poll_seconds,

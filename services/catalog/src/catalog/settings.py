@@ -24,11 +24,9 @@ class CatalogSettings(ServiceSettings):
     max_assets_per_product: int = Field(default=20, gt=0)
     upload_chunk_bytes: int = Field(default=1 * MB, gt=0)
 
-    # Read side: how long (seconds) each process reuses request-independent facts it would otherwise
-    # recompute per request: the hidden category ids, the top-12 trending badge set, the exact totals
-    # (and "any qualifies?" checks) of non-search lists. What a reader sees of those is at most this
-    # old (docs/decisions/0110); 0 disables the cache (tests that write then read at once).
-    read_cache_seconds: float = Field(default=5.0, ge=0)
+    # Read side: lists, searches, home and category pages are read from the search projection's
+    # snapshot with everything computed over it (docs/decisions/0111): no time-based cache. (The former
+    # ``read_cache_seconds`` is ignored, like any unknown setting.)
 
     # Search projection (catalog.search, docs/decisions/0111): each process's own index, kept on disk
     # in a slot of its own under ``search_index_dir`` (a local disk; default: ``catalog-search`` beside

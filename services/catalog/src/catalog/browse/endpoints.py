@@ -1,14 +1,26 @@
-"""Public read endpoints: home, browse/search, categories, product pages. Anonymous; no identity needed."""
+"""Public read endpoints: home, browse/search, categories, product pages. Anonymous; no identity needed.
+
+The list endpoints (home, browse, search, category pages) are answered from the search projection's
+snapshot (``catalog.search``: products, category tree and the results computed over them). Their
+route class keeps each 200 response's JSON bytes with the snapshot it was computed from, under its
+path and query string: the same request over the same snapshot is answered with those bytes, with
+no parameter parsing, dependency or serialization. The next index commit starts an empty cache, so
+a cached answer is never older than the index (docs/decisions/0111). Endpoints return their model
+serialized by pydantic (``response_model`` documents it in the OpenAPI); the model is built from
+trusted data, so FastAPI's second validation of it is skipped.
+"""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
 from catalog.browse import domain
-from catalog.browse.cache import BrowseCache
 from catalog.browse.domain import PageWindow, Sort, SortNeedsQuery
 from catalog.browse.repository import BrowseRepository
 from catalog.browse.schemas import BrowseResult, CategoryPage, HomeBuckets, ProductDetail
@@ -21,7 +33,34 @@ from homecraft_shared.errors import invalid_field
 from homecraft_shared.inputs import IdParam, QueryText
 from homecraft_shared.openapi import problems
 
+
+class SnapshotCachedRoute(APIRoute):
+    """A list endpoint whose 200 answers are kept with the index snapshot they were read from."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def cached(request: Request) -> Response:
+            snapshot = request.app.state.runtime.resources.get(SearchProjection).index.snapshot()
+            key = (request.scope["path"], request.scope["query_string"])
+            body = snapshot.cached_response(key)
+            if body is not None:
+                return Response(body, media_type="application/json")
+            request.state.search_snapshot = snapshot  # the endpoint reads the same snapshot
+            response = await handler(request)
+            if response.status_code == 200:
+                snapshot.keep_response(key, bytes(response.body))
+            return response
+
+        return cached
+
+
+def _json(model: BaseModel) -> Response:
+    return Response(model.model_dump_json(), media_type="application/json")
+
+
 router = APIRouter(tags=["browse"])
+lists = APIRouter(tags=["browse"], route_class=SnapshotCachedRoute)
 
 PageQ = Annotated[int, Query(ge=1, le=domain.MAX_PAGE, description="1-based page number")]
 PageSizeQ = Annotated[int, Query(ge=1, le=domain.MAX_PAGE_SIZE, description="cards per page")]
@@ -39,14 +78,16 @@ SortQ = Annotated[
 CategorySort = Literal["new", "trending", "top"]
 
 
-async def _service(
-    session: DbSession,
-    cache: Annotated[BrowseCache, Depends(resource(BrowseCache))],
-    search: Annotated[SearchProjection, Depends(resource(SearchProjection))],
+async def _lists(request: Request) -> BrowseService:
+    # The snapshot the route class took (one consistent state of the index for the whole request).
+    return BrowseService(None, SearchReader(request.state.search_snapshot))
+
+
+async def _pages(
+    session: DbSession, search: Annotated[SearchProjection, Depends(resource(SearchProjection))],
 ) -> BrowseService:
-    # The read cache (catalog.browse.cache) and the search projection (catalog.search) are one per
-    # process, resources of the runtime (catalog.app); a request reads one state of the index.
-    return BrowseService(BrowseRepository(session, cache=cache), SearchReader(search.index.snapshot()))
+    # The search projection (catalog.search) is one per process, a resource of the runtime (catalog.app).
+    return BrowseService(BrowseRepository(session), SearchReader(search.index.snapshot()))
 
 
 async def _refinements(
@@ -64,25 +105,26 @@ async def _refinements(
 Refine = Annotated[Refinements, Depends(_refinements)]
 
 
-Service = Annotated[BrowseService, Depends(_service)]
+Service = Annotated[BrowseService, Depends(_lists)]
+PageService = Annotated[BrowseService, Depends(_pages)]
 
 
 async def _browse(
     service: BrowseService, kind: CatalogType | None, q: str | None, sort: Sort | None, page: int, page_size: int,
     refine: Refinements,
-) -> BrowseResult:
+) -> Response:
     try:
-        return await service.browse(kind=kind, q=q, sort=sort, window=PageWindow(page, page_size), refine=refine)
+        return _json(await service.browse(kind=kind, q=q, sort=sort, window=PageWindow(page, page_size), refine=refine))
     except SortNeedsQuery as exc:
         raise invalid_field("query.sort", str(exc)) from exc
 
 
-@router.get("/home", response_model=HomeBuckets, summary="Home page buckets: featured, new, trending, misc (C6)")
-async def home(service: Service) -> HomeBuckets:
-    return await service.home()
+@lists.get("/home", response_model=HomeBuckets, summary="Home page buckets: featured, new, trending, misc (C6)")
+async def home(service: Service) -> Response:
+    return _json(await service.home())
 
 
-@router.get("/browse", response_model=BrowseResult, summary="Browse and search every visible product (C5)")
+@lists.get("/browse", response_model=BrowseResult, summary="Browse and search every visible product (C5)")
 async def browse_all(
     service: Service,
     q: SearchQ = None,
@@ -91,27 +133,27 @@ async def browse_all(
     page: PageQ = 1,
     page_size: PageSizeQ = domain.DEFAULT_PAGE_SIZE,
     refine: Refine = Refinements(),
-) -> BrowseResult:
+) -> Response:
     return await _browse(service, kind, q, sort, page, page_size, refine)
 
 
-@router.get("/browse/models", response_model=BrowseResult, summary="Browse and search printed models (C5)")
+@lists.get("/browse/models", response_model=BrowseResult, summary="Browse and search printed models (C5)")
 async def browse_models(
     service: Service, q: SearchQ = None, sort: SortQ = None, page: PageQ = 1,
     page_size: PageSizeQ = domain.DEFAULT_PAGE_SIZE, refine: Refine = Refinements(),
-) -> BrowseResult:
+) -> Response:
     return await _browse(service, CatalogType.MODEL, q, sort, page, page_size, refine)
 
 
-@router.get("/browse/files", response_model=BrowseResult, summary="Browse and search 3D files (C5)")
+@lists.get("/browse/files", response_model=BrowseResult, summary="Browse and search 3D files (C5)")
 async def browse_files(
     service: Service, q: SearchQ = None, sort: SortQ = None, page: PageQ = 1,
     page_size: PageSizeQ = domain.DEFAULT_PAGE_SIZE, refine: Refine = Refinements(),
-) -> BrowseResult:
+) -> Response:
     return await _browse(service, CatalogType.FILE, q, sort, page, page_size, refine)
 
 
-@router.get(
+@lists.get(
     "/browse/categories/{category_id}", response_model=CategoryPage, responses=problems(404),
     summary="Category page: its products and its direct children's, with child chips (C8)",
 )
@@ -121,13 +163,16 @@ async def category_page(
     sort: Annotated[CategorySort, Query(description="new | trending | top")] = "new",
     page: PageQ = 1,
     page_size: PageSizeQ = domain.DEFAULT_PAGE_SIZE,
-) -> CategoryPage:
-    return await service.category_page(category_id, sort=Sort(sort), window=PageWindow(page, page_size))
+) -> Response:
+    return _json(await service.category_page(category_id, sort=Sort(sort), window=PageWindow(page, page_size)))
 
 
 @router.get(
     "/browse/products/{product_id}", response_model=ProductDetail, responses=problems(404),
     summary="Product page data: images, ratings, license or specs, more like this, can_buy (C9, C10)",
 )
-async def product_page(service: Service, product_id: uuid.UUID) -> ProductDetail:
-    return await service.product_page(product_id)
+async def product_page(service: PageService, product_id: uuid.UUID) -> Response:
+    return _json(await service.product_page(product_id))
+
+
+router.include_router(lists)

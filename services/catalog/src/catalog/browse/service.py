@@ -31,6 +31,7 @@ from catalog.images.domain import image_url, primary_first
 from catalog.images.schemas import ImageOut
 from catalog.models import CatalogType, Category
 from catalog.ratings import rating_avg
+from catalog.search.categories import CategoryNode
 from catalog.search.index import Card as IndexCard
 from catalog.search.index import Sort as IndexSort
 from catalog.search.query import Filters
@@ -55,6 +56,10 @@ class Listing:
 
 def _ref(category: Category) -> CategoryRef:
     return CategoryRef(id=category.id, name=category.name, slug=category.slug, type=category.type)
+
+
+def _node_ref(category: CategoryNode) -> CategoryRef:
+    return CategoryRef(id=category.id, name=category.name, slug=category.slug, type=CatalogType(category.type))
 
 
 # The browse sorts as the search projection orders them (catalog.search.index.Sort).
@@ -88,15 +93,15 @@ class Refinements:
 
 
 class BrowseService:
-    """Lists, searches and home buckets are read from the search projection (``catalog.search``: no
-    database statement for a warm page); the read cache keeps request-independent facts (hidden
-    categories, the badge set, list totals) for a few seconds; category and product pages read their
-    own rows from the database."""
+    """Lists, searches, home buckets and category pages are read from the search projection
+    (``catalog.search``): the index snapshot a request reads holds the products, the category tree
+    and every result computed over it, so a warm page needs no database statement and nothing it
+    shows is older than the snapshot (about one poll of the change log). Product pages read their
+    own row from the database."""
 
-    def __init__(self, repository: BrowseRepository, search: SearchReader) -> None:
+    def __init__(self, repository: BrowseRepository | None, search: SearchReader) -> None:
         self.repo = repository
         self.search = search
-        self.cache = repository.cache
 
     # -- cards -----------------------------------------------------------------------------------
 
@@ -114,19 +119,20 @@ class BrowseService:
         )
 
     async def _hidden(self) -> tuple[int, ...]:
-        return await self.repo.hidden_category_ids()
+        """C5: inactive categories and the children of inactive roots, as of the index snapshot."""
+        return self.search.categories.hidden_ids
 
     async def _top_ids(self) -> AbstractSet[uuid.UUID]:
         """C7: the top 12 visible products by score with a score above 0, over the whole catalog, so home,
-        browse, category and product pages all badge the same products (kept by the read cache)."""
+        browse, category and product pages all badge the same products (once per index snapshot)."""
         hidden = await self._hidden()
 
-        async def load() -> frozenset[uuid.UUID]:
+        def load() -> frozenset[uuid.UUID]:
             page = self.search.page(Filters(hidden_category_ids=hidden, positive_score=True), None,
                                     IndexSort.TRENDING, 0, domain.TRENDING_BADGE_TOP_N)
             return frozenset(hit.id for hit in page.hits)
 
-        return await self.cache.top_trending.get_or_load(domain.TRENDING_BADGE_TOP_N, load)
+        return self.search.remember(("top_ids", domain.TRENDING_BADGE_TOP_N), load)
 
     async def _rows(self, flt: ProductFilter, sort: Sort, limit: int, offset: int = 0) -> list[IndexCard]:
         page = self.search.page(index_filters(flt, await self._hidden()), flt.terms if flt.search else None,
@@ -134,14 +140,9 @@ class BrowseService:
         return self.search.cards(page.hits)
 
     async def _exists(self, flt: ProductFilter) -> bool:
+        """Whether any product qualifies (counted once per index snapshot and filter)."""
         filters = index_filters(flt, await self._hidden())
-        if flt.search:  # a search's answer depends on its terms: never cached
-            return self.search.exists(filters, flt.terms)
-
-        async def load() -> bool:
-            return self.search.exists(filters)
-
-        return await self.cache.exists.get_or_load(flt, load)
+        return self.search.exists(filters, flt.terms if flt.search else None)
 
     async def _list(self, flt: ProductFilter, sort: Sort, window: PageWindow, *, facets: bool = False) -> Listing:
         notice = None
@@ -159,10 +160,7 @@ class BrowseService:
             # The engine counts every match exactly; the response keeps its documented cap (0110).
             total, exact = min(page.total, domain.SEARCH_COUNT_CAP), page.total <= domain.SEARCH_COUNT_CAP
         else:
-            async def count() -> int:
-                return page.total
-
-            total, exact = await self.cache.totals.get_or_load(flt, count), True
+            total, exact = page.total, True
         hits = page.hits[: window.page_size]
         has_next = len(page.hits) > window.page_size
         rows = self.search.cards(hits)
@@ -231,17 +229,24 @@ class BrowseService:
     # -- categories (C8) -------------------------------------------------------------------------
 
     async def category_page(self, category_id: int, *, sort: Sort, window: PageWindow) -> CategoryPage:
-        category = await self.repo.visible_category(category_id)
+        """No statement: the category tree and the products are read from the index snapshot."""
+        tree = self.search.categories
+        category = tree.visible(category_id)
         if category is None:
             raise NotFound(f"No active category {category_id}.")
-        children = await self.repo.active_children(category.id)
-        counts = await self.repo.counts_by_category([child.id for child in children])
+        children = tree.active_children(category.id)
+        hidden = await self._hidden()
+        parent = tree.parent(category)
         flt = ProductFilter(category_ids=(category.id, *(child.id for child in children)))
         listing = await self._list(flt, sort, window)
         return CategoryPage(
-            category=_ref(category),
-            parent=_ref(category.parent) if category.parent is not None else None,
-            children=[CategoryChip(**_ref(c).model_dump(), product_count=counts.get(c.id, 0)) for c in children],
+            category=_node_ref(category),
+            parent=_node_ref(parent) if parent is not None else None,
+            children=[
+                CategoryChip(**_node_ref(c).model_dump(),
+                             product_count=self.search.count(index_filters(ProductFilter(category_ids=(c.id,)), hidden)))
+                for c in children
+            ],
             sort=sort,
             **listing.page_fields(window),
         )
@@ -249,7 +254,8 @@ class BrowseService:
     # -- product page (C9) -----------------------------------------------------------------------
 
     async def product_page(self, product_id: uuid.UUID) -> ProductDetail:
-        found = await self.repo.visible_product(product_id)
+        assert self.repo is not None, "product pages read the database"
+        found = await self.repo.visible_product(product_id, await self._hidden())
         if found is None:
             raise NotFound("No such product, or it is not listed.")
         product = found.product

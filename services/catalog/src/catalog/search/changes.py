@@ -20,7 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.buyability import can_buy_clause
-from catalog.models import ListingStatus, Product, ProductImage, SearchChange
+from catalog.models import Category, ListingStatus, Product, ProductImage, SearchChange
+from catalog.search.categories import CategoryNode, CategoryTree
 from catalog.search.schema import ProductDoc
 
 LOAD_CHUNK = 5_000
@@ -28,6 +29,8 @@ CHANGES_BATCH = 20_000
 GAP_WAIT_SECONDS = 10.0
 MAX_GAPS = 10_000
 KEEP_CHANGES = dt.timedelta(hours=1)
+# The product id of a change-log row that says "the categories changed" (migration 0022).
+CATEGORIES = uuid.UUID(int=0)
 
 
 def _doc_select() -> sa.Select[*tuple[Any, ...]]:
@@ -111,13 +114,26 @@ async def prune(session: AsyncSession, now: dt.datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+async def category_tree(session: AsyncSession) -> CategoryTree:
+    rows = await session.execute(sa.select(
+        Category.id, Category.type, Category.name, Category.slug, Category.parent_id, Category.is_active,
+        Category.sort_order,
+    ))
+    return CategoryTree({
+        row.id: CategoryNode(id=row.id, type=row.type.value, name=row.name, slug=row.slug, parent_id=row.parent_id,
+                             is_active=bool(row.is_active), sort_order=row.sort_order)
+        for row in rows
+    })
+
+
 @dataclass
 class Changes:
     product_ids: set[uuid.UUID] = field(default_factory=set)
     rebuild: bool = False
+    categories: bool = False
 
     def __bool__(self) -> bool:
-        return self.rebuild or bool(self.product_ids)
+        return self.rebuild or self.categories or bool(self.product_ids)
 
 
 @dataclass
@@ -151,6 +167,8 @@ class ChangeCursor:
                 self.seq = seq
             if product_id is None:
                 changes.rebuild = True
+            elif product_id == CATEGORIES:
+                changes.categories = True
             else:
                 changes.product_ids.add(product_id)
         while len(self.gaps) > MAX_GAPS:

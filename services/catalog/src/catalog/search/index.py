@@ -26,6 +26,7 @@ from typing import Any, TypeVar, cast
 import tantivy
 from tantivy import FieldType, Occur, Order, Query
 
+from catalog.search.categories import CategoryTree
 from catalog.search.query import Tier, Word, text_query
 from catalog.search.schema import (
     ANALYZER,
@@ -39,6 +40,7 @@ from catalog.search.schema import (
 WRITER_HEAP_BYTES = 64_000_000
 MAX_CACHED_RESULTS = 4096
 MAX_CACHED_CARDS = 20_000  # the hot pages' cards; a few MB
+MAX_CACHED_RESPONSES = 1024  # the hot pages' JSON bodies (~2-20 kB each)
 T = TypeVar("T")
 SNIPPET_CHARS = 160
 FACET_SIZE = 200  # categories are few; a bound all the same
@@ -116,7 +118,7 @@ class SearchIndex:
         self._index.register_tokenizer(ANALYZER_NAME, ANALYZER)
         self._writer = self._index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
         self._write_lock = threading.Lock()
-        self._current = Snapshot(self._index.searcher(), 0, {})
+        self._current = Snapshot(self._index.searcher(), 0, {}, CategoryTree())
 
     # -- writes (call from a worker thread) -------------------------------------------------------
 
@@ -149,7 +151,13 @@ class SearchIndex:
             cards = dict(previous.cards) if len(previous.cards) < MAX_CACHED_CARDS else {}
             for product_id in changed:
                 cards.pop(product_id, None)
-            self._current = Snapshot(self._index.searcher(), previous.generation + 1, cards)
+            self._current = Snapshot(self._index.searcher(), previous.generation + 1, cards, previous.categories)
+
+    def set_categories(self, categories: CategoryTree) -> None:
+        """A new snapshot over the same index with this category tree (its results computed afresh)."""
+        with self._write_lock:
+            previous = self._current
+            self._current = Snapshot(previous.searcher, previous.generation + 1, previous.cards_cache, categories)
 
     def close(self, *, remove: bool = False) -> None:
         """Stop writing (the committed index stays on disk for the next start unless ``remove``)."""
@@ -175,11 +183,15 @@ class Snapshot:
     snapshot never changes, so neither can go stale: the next commit starts a new one.
     """
 
-    def __init__(self, searcher: tantivy.Searcher, generation: int, cards: dict[uuid.UUID, Card]) -> None:
+    def __init__(
+        self, searcher: tantivy.Searcher, generation: int, cards: dict[uuid.UUID, Card], categories: CategoryTree
+    ) -> None:
         self.searcher = searcher
         self.generation = generation
         self.cards_cache = cards
+        self.categories = categories
         self.results: dict[Hashable, Any] = {}
+        self.responses: dict[Hashable, bytes] = {}
 
     @property
     def cards(self) -> dict[uuid.UUID, Card]:
@@ -192,10 +204,26 @@ class Snapshot:
         except KeyError:
             pass
         value = compute()
+        self.keep(key, value)
+        return value
+
+    def cached(self, key: Hashable) -> Any:
+        """What was kept under ``key`` over this snapshot, or None."""
+        return self.results.get(key)
+
+    def cached_response(self, key: Hashable) -> bytes | None:
+        """A response body computed over this snapshot (``catalog.browse.endpoints``), or None."""
+        return self.responses.get(key)
+
+    def keep_response(self, key: Hashable, body: bytes) -> None:
+        if len(self.responses) >= MAX_CACHED_RESPONSES:
+            self.responses.clear()
+        self.responses[key] = body
+
+    def keep(self, key: Hashable, value: Any) -> None:
         if len(self.results) >= MAX_CACHED_RESULTS:
             self.results.clear()
         self.results[key] = value
-        return value
 
     def count(self, query: Query) -> int:
         return _count(self.searcher.search(query, limit=1, count=True))

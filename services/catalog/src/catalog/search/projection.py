@@ -128,7 +128,11 @@ class SearchProjection:
                     return False
                 ids = sorted(found.product_ids)
                 docs = await changes.docs_for(session, ids)
-            await asyncio.to_thread(self.index.apply, docs, ids)
+                tree = await changes.category_tree(session) if found.categories else None
+            if ids:
+                await asyncio.to_thread(self.index.apply, docs, ids)
+            if tree is not None:
+                self.index.set_categories(tree)
             await asyncio.to_thread(self._save)
             return len(ids) >= changes.CHANGES_BATCH
 
@@ -159,6 +163,8 @@ class SearchProjection:
             logger.warning("search index: the saved index cannot be opened, rebuilding", exc_info=True)
             return False
         now = time.monotonic()
+        async with self._sessionmaker() as session:
+            index.set_categories(await changes.category_tree(session))
         self._index = index
         self._cursor = ChangeCursor(saved.seq, gaps=dict.fromkeys(saved.gaps, now))
         started = time.perf_counter()
@@ -195,6 +201,7 @@ class SearchProjection:
         try:
             async with self._sessionmaker() as session:
                 cursor = ChangeCursor(await changes.last_seq(session))  # changes from here are replayed
+                index.set_categories(await changes.category_tree(session))
                 total = 0
                 async for docs in changes.all_docs(session):
                     total += await asyncio.to_thread(index.add_all, docs)

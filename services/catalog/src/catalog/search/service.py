@@ -8,12 +8,16 @@ is never older than the index itself).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
+from typing import TypeVar
 
 from tantivy import Occur, Query
 
+from catalog.search.categories import CategoryTree
 from catalog.search.index import Card, Facets, Hit, Page, Snapshot, Sort
 from catalog.search.query import Filters, Tier, Word, filter_clauses, list_query, plan_words, text_query
+
+T = TypeVar("T")
 
 
 class SearchReader:
@@ -22,6 +26,14 @@ class SearchReader:
 
     def __init__(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
+
+    @property
+    def categories(self) -> CategoryTree:
+        return self.snapshot.categories
+
+    def remember(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()`` once per index snapshot and key."""
+        return self.snapshot.remember(key, compute)
 
     def _words(self, terms: tuple[str, ...]) -> list[Word]:
         """The words as typed; if they match nothing, with typo tolerance (``catalog.search.query``)."""
