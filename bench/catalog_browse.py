@@ -1,7 +1,8 @@
 """Benchmark the catalog's read side over HTTP: search, browse sorts, category, home and product pages.
 
-Builds a catalog database with N products (100,000 by default; bulk inserts through the real
-migrations, so the search index and its triggers are the production ones), starts a nats-server
+Builds a catalog database with N products (100,000 by default; the real migrations, then bulk
+inserts straight into the tables: executemany on SQLite, COPY on PostgreSQL, so the change-log
+triggers are the production ones), starts a nats-server
 (``homecraft_shared.testing.infra.NatsServer``) and the real catalog service under uvicorn in a
 subprocess on a free 127.0.0.1 port, then drives it with C concurrent clients (aiohttp, 32 by
 default) for a fixed time per scenario and prints p50 / p99 latency and requests per second.
@@ -20,6 +21,8 @@ dropped at the end. Scenarios:
   throughput as a ratio of the bare endpoint's and its p99 as a multiple of the bare p99;
 * search: ``/browse?q=...`` with varied queries (common and rare words, two words, prefixes),
   relevance order, a random one of the first three pages;
+* search-varied: one or two random words of the catalog's vocabulary (thousands of distinct searches,
+  mostly computed rather than answered from the response and result caches kept with the index state);
 * trending / new / top: ``/browse?sort=...`` (all, models, files), a random one of the first five pages;
 * category: ``/browse/categories/{id}`` (roots and children, new or trending), first three pages;
 * home: ``/home``; product: ``/browse/products/{id}`` of random visible products.
@@ -33,8 +36,10 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import enum
 import random
 import shutil
+import sqlite3
 import sys
 import tempfile
 import time
@@ -42,14 +47,16 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import sqlalchemy as sa
 from benchkit import uvicorn_service, wait_ready
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from catalog.app import MIGRATIONS
-from catalog.models import Category, ListingStatus, Product, ProductImage, SellerPayoutStatus, average_rating
+from catalog.models import Category, ListingStatus, Product, SellerPayoutStatus, average_rating
 from homecraft_shared.db import create_engine
 from homecraft_shared.migrations import upgrade_to_head
 from homecraft_shared.testing.infra import NatsServer
@@ -95,6 +102,10 @@ FILE_TREE = {"Miniatures": ["Fantasy", "Sci-Fi", "Monsters"], "Household": ["Kit
 
 
 async def build_catalog(url: str, products: int, seed: int) -> None:
+    """The real migrations, then bulk loading straight into the catalog tables (the triggers fire as in
+    production): SQLite through ``sqlite3.executemany`` in one connection without fsync, PostgreSQL
+    through COPY. The change-log rows the triggers wrote are dropped at the end: nothing has indexed
+    this catalog yet, and a starting process builds its index from the products table."""
     await asyncio.to_thread(upgrade_to_head, MIGRATIONS, url)
     rng = random.Random(seed)
     engine = create_engine(url)
@@ -105,28 +116,103 @@ async def build_catalog(url: str, products: int, seed: int) -> None:
             await conn.execute(sa.insert(SellerPayoutStatus), [
                 {"seller_id": s, "ready": rng.random() < 0.9, "as_of": dt.datetime.now(dt.UTC)} for s in sellers
             ])
-        now = dt.datetime.now(dt.UTC)
-        chunk = 10_000
-        for start in range(0, products, chunk):
+    finally:
+        await engine.dispose()
+    now = dt.datetime.now(dt.UTC)
+    loader = await _bulk_loader(url)
+    try:
+        for start in range(0, products, LOAD_CHUNK):
             rows, images = [], []
-            for n in range(start, min(products, start + chunk)):
+            for n in range(start, min(products, start + LOAD_CHUNK)):
                 rows.append(_product_row(rng, n, category_ids, sellers, now))
                 images.append({"product_id": rows[-1]["id"], "storage_key": uuid.uuid4().hex, "content_type": "image/png",
                                "size_bytes": 20_000, "alt_text": "", "is_primary": True, "sort_order": 0, "created_at": now})
-            async with engine.begin() as conn:
-                await conn.execute(sa.insert(Product), rows)
-                await conn.execute(sa.insert(ProductImage), images)
-            print(f"\r  inserted {min(products, start + chunk):,} / {products:,} products", end="", flush=True)
+            await loader.load("products", rows)
+            await loader.load("product_images", images)
+            print(f"\r  inserted {min(products, start + LOAD_CHUNK):,} / {products:,} products", end="", flush=True)
         print()
-        async with engine.connect() as conn:
-            # Fresh statistics, and on PostgreSQL a visibility map, as autovacuum would have by now.
-            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await autocommit.execute(sa.text("ANALYZE" if engine.dialect.name == "sqlite" else "VACUUM ANALYZE"))
+        await loader.finish()
     finally:
-        await engine.dispose()
+        await loader.close()
 
 
-async def _categories(conn: sa.ext.asyncio.AsyncConnection) -> dict[str, list[int]]:
+LOAD_CHUNK = 20_000
+
+
+def _sqlite_value(value: object) -> object:
+    """A value as SQLAlchemy stores it on SQLite (Uuid: 32 hex digits; datetimes: UTC text; bools: 0/1)."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, uuid.UUID):
+        return value.hex
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+class _SqliteLoader:
+    def __init__(self, path: str) -> None:
+        self.connection = sqlite3.connect(path)
+        self.connection.execute("PRAGMA synchronous=OFF")
+
+    async def load(self, table: str, rows: list[dict[str, object]]) -> None:
+        columns = list(rows[0])
+        values = [tuple(_sqlite_value(row[c]) for c in columns) for row in rows]
+        statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+        def insert() -> None:
+            with self.connection:
+                self.connection.executemany(statement, values)
+
+        await asyncio.to_thread(insert)
+
+    async def finish(self) -> None:
+        def tidy() -> None:
+            with self.connection:
+                self.connection.execute("DELETE FROM search_changes")
+            self.connection.execute("ANALYZE")
+
+        await asyncio.to_thread(tidy)
+
+    async def close(self) -> None:
+        self.connection.close()
+
+
+def _postgres_value(value: object) -> object:
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+class _PostgresLoader:
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    async def load(self, table: str, rows: list[dict[str, object]]) -> None:
+        columns = list(rows[0])
+        records = [tuple(_postgres_value(row[c]) for c in columns) for row in rows]
+        await self.connection.copy_records_to_table(table, records=records, columns=columns)
+
+    async def finish(self) -> None:
+        await self.connection.execute("DELETE FROM search_changes")
+        # Fresh statistics and a visibility map, as autovacuum would have by now.
+        await self.connection.execute("VACUUM ANALYZE")
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+
+async def _bulk_loader(url: str) -> _SqliteLoader | _PostgresLoader:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        assert parsed.database is not None
+        return _SqliteLoader(parsed.database)
+    import asyncpg
+
+    return _PostgresLoader(await asyncpg.connect(parsed.set(drivername="postgresql").render_as_string(hide_password=False)))
+
+
+async def _categories(conn: AsyncConnection) -> dict[str, list[int]]:
     ids: dict[str, list[int]] = {"MODEL": [], "FILE": []}
     now = dt.datetime.now(dt.UTC)
     for kind, tree in (("MODEL", MODEL_TREE), ("FILE", FILE_TREE)):
@@ -260,6 +346,16 @@ def search_request(rng: random.Random) -> str:
     return f"/browse?q={rng.choice(SEARCHES).replace(' ', '+')}&page={rng.choice((1, 1, 1, 2, 3))}"
 
 
+VOCABULARY = sorted({word for word in ADJECTIVES + NOUNS + FILLER if word.isalnum() and len(word) > 2})
+
+
+def varied_search_request(rng: random.Random) -> str:
+    """One or two random words of the catalog's vocabulary, any of the first three pages: thousands of
+    distinct searches, so most are computed, not answered from a cache kept with the index state."""
+    words = rng.sample(VOCABULARY, rng.choice((1, 2, 2)))
+    return f"/browse?q={'+'.join(words)}&page={rng.choice((1, 2, 3))}"
+
+
 def sorted_request(sort: str) -> Callable[[random.Random], str]:
     def make(rng: random.Random) -> str:
         path = rng.choice(("/browse", "/browse", "/browse/models", "/browse/files"))
@@ -298,6 +394,7 @@ def scenarios(ids: Ids) -> dict[str, Callable[[random.Random], str]]:
 
     return {
         "search": search_request,
+        "search-varied": varied_search_request,
         "trending": sorted_request("trending"),
         "new": sorted_request("new"),
         "top": sorted_request("top"),
@@ -391,7 +488,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per scenario (default 15)")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
     parser.add_argument("--database-url", help="a PostgreSQL server URL (postgresql+asyncpg://...); default: SQLite")
-    parser.add_argument("--scenarios", help="comma-separated subset of: search,trending,new,top,category,home,product")
+    parser.add_argument("--scenarios", help="comma-separated subset of: search,search-varied,trending,new,top,category,home,product")
     parser.add_argument("--seed", type=int, default=7, help="random seed for the data and the queries")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (database, logs)")
     args = parser.parse_args()
