@@ -41,10 +41,12 @@ async def test_reconciliation_is_clean_after_a_flow_and_reports_each_injected_di
                      lambda r: r.json()["total"] == 0, within=60)
 
     empty = await stand.payments.client.get("/operator/reconciliation", headers=owner)
-    assert empty.json() == {"last_run": None, "last_clean_at": None}
+    assert empty.json() == {"last_run": None, "last_clean_at": None, "scheduled_every_seconds": 3600.0,
+                            "running_since": None}
     clean = await stand.payments.client.post("/operator/reconciliation/runs", headers=owner)
     assert clean.status_code == 200, clean.text
     assert clean.json()["clean"] is True, clean.json()["differences"]
+    assert clean.json()["trigger"] == "operator"
 
     # 1. a marketplace transfer made behind the ledger's back (funded by another buyer's payment)
     await stand.paid_checkout(order_paid("r2", [("ada", 5000)]))

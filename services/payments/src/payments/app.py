@@ -17,6 +17,7 @@ from payments.deps import Deps, attach
 from payments.handlers import handlers
 from payments.ledger.endpoints import router as ledger_router
 from payments.payouts.endpoints import router as payouts_router
+from payments.reconciliation import job as reconciliation_job
 from payments.reconciliation.endpoints import router as reconciliation_router
 from payments.refunds.endpoints import router as refunds_router
 from payments.settings import PaymentsSettings
@@ -41,6 +42,8 @@ def create_runtime(settings: PaymentsSettings | None = None) -> ServiceRuntime:
 
     async def start_sweeper(running: ServiceRuntime) -> None:
         running.spawn(run_sweeper(running.sessionmaker, settings.waiting_sweep_seconds), "waiting-sweeper")
+        if settings.reconciliation_scheduled:
+            running.spawn(reconciliation_job.run_loop(running.sessionmaker, deps), "reconciliation")
 
     runtime = ServiceRuntime(settings, migrations=MIGRATIONS, handlers=handlers, on_start=[start_sweeper],
                              on_stop=[close_clients])

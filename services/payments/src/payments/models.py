@@ -270,8 +270,23 @@ class ReconciliationRun(Base):
     __tablename__ = "reconciliation_runs"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    trigger: Mapped[str] = mapped_column(sa.String(16), default="operator", server_default="operator")  # | schedule
+    runner: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
     started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     clean: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     differences: Mapped[str] = mapped_column(sa.Text, default="[]")  # JSON list
     error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class JobLease(Base):
+    """One runner at a time across replicas (decision 0305): a named lease with its holder and expiry.
+    Taken with one conditional UPDATE (or the first INSERT), so two replicas never both hold it; a
+    crashed holder's lease simply expires."""
+
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(sa.String(200))
+    acquired_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

@@ -41,6 +41,13 @@ class PaymentsSettings(ServiceSettings):
     # Where people open links (the storefront, i.e. the gateway): Checkout and Connect return URLs.
     public_base_url: str = "http://127.0.0.1:8000"
 
+    # Live reconciliation with Stripe as a job (decision 0305): every replica checks this often whether a
+    # run is due; one runner at a time across replicas (a lease row), which holds it at most
+    # reconciliation_lease_seconds (a crashed runner's lease expires).
+    reconciliation_scheduled: bool = True
+    reconciliation_interval_seconds: float = Field(default=3600.0, gt=0)
+    reconciliation_lease_seconds: float = Field(default=900.0, gt=0)
+
     # How often Stripe events that wait for an order are checked again (decision 0302).
     waiting_sweep_seconds: float = Field(default=2.0, gt=0)
 

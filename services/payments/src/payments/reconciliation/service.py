@@ -136,8 +136,10 @@ async def compare(session: AsyncSession, transfers: list[dict[str, Any]], refund
     return out
 
 
-async def run(sessionmaker: async_sessionmaker[AsyncSession], deps: Deps) -> ReconciliationRun:
-    """One run, stored (a failure to reach Stripe is stored too, as an unclean run with its error)."""
+async def run(sessionmaker: async_sessionmaker[AsyncSession], deps: Deps, *, trigger: str = "operator",
+              runner: str = "") -> ReconciliationRun:
+    """One run, stored (a failure to reach Stripe is stored too, as an unclean run with its error).
+    Call it through ``payments.reconciliation.job`` so only one runs at a time across replicas."""
     started = utcnow()
     differences: list[Difference] = []
     error = None
@@ -149,6 +151,7 @@ async def run(sessionmaker: async_sessionmaker[AsyncSession], deps: Deps) -> Rec
         error = f"{exc.__class__.__name__}: {exc}"
     async with sessionmaker() as session:
         row = ReconciliationRun(started_at=started, finished_at=utcnow(), clean=error is None and not differences,
+                                trigger=trigger, runner=runner[:200],
                                 differences=json.dumps([asdict(d) for d in differences]), error=error)
         session.add(row)
         await session.commit()
