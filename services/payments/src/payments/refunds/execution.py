@@ -61,7 +61,7 @@ async def execute(session: AsyncSession, identity: Identity, body: RefundExecute
         # Nothing else was written here, so the whole transaction is dropped. (PostgreSQL does not get here:
         # the order's row lock makes this request wait and then see the refund's row.)
         await session.rollback()
-        return RefundOut(refund_id=refund.id, refund_request_id=body.refund_request_id, order_id=order.order_id,
+        return RefundOut(refund_id=refund.id, refund_request_id=body.refund_request_id, order_id=body.order_id,
                          amount_cents=refund.amount, currency=refund.currency, status=refund.status,
                          line_ids=list(body.line_ids), created_at=utcnow()), True
     row = await session.get(StripeRefund, refund.id)
