@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field
+
+from homecraft_shared.inputs import Line
 
 
 class CheckoutStart(BaseModel):
-    order_id: str = Field(min_length=1, max_length=64)
-    order_token: str | None = Field(None, max_length=200, description="A guest order's ?t= token (O1).")
+    order_id: Annotated[Line, Field(min_length=1, max_length=64)]
+    order_token: Annotated[Line, Field(max_length=200)] | None = Field(
+        None, description="A guest order's ?t= token (O1); null or absent for a signed-in buyer.")
 
 
 class CheckoutStarted(BaseModel):

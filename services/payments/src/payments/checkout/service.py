@@ -28,6 +28,8 @@ from payments.deps import deps
 from payments.models import Checkout
 from payments.stripe_gateway import idempotency
 
+RELAYED_STATUSES = frozenset({401, 403, 404, 409, 422})
+
 
 class OrdersUnavailable(Problem):
     status = 503
@@ -91,8 +93,11 @@ async def _orders_call(session: AsyncSession, method: str, url: str, **kwargs: A
         raise OrdersUnavailable("The orders service failed; try again in a moment.")
     if response.status_code >= 400:
         body: dict[str, Any] = response.json() if response.headers.get("content-type", "").endswith("json") else {}
+        # orders' refusal passed on as it is (who may: 401/403/404; the order's state: 409; its input: 422);
+        # anything else it answers is a conflict with what orders will do now
+        relayed = response.status_code if response.status_code in RELAYED_STATUSES else 409
         raise Problem(str(body.get("detail") or f"The orders service refused ({response.status_code})."),
-                      status=response.status_code, title=str(body.get("title") or "Refused by orders"))
+                      status=relayed, title=str(body.get("title") or "Refused by orders"))
     answer: dict[str, Any] = response.json()
     return answer
 

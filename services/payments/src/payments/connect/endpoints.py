@@ -7,10 +7,11 @@ from fastapi import APIRouter
 from homecraft_shared.dependencies import CurrentIdentity, DbSession
 from homecraft_shared.errors import Forbidden
 from homecraft_shared.identity import Identity
+from homecraft_shared.openapi import problems
 from payments.connect import service
 from payments.connect.schemas import ConnectStart, ConnectStatus, OnboardingLink
 
-router = APIRouter(prefix="/connect", tags=["connect"])
+router = APIRouter(prefix="/connect", tags=["connect"], responses=problems(401, 403, 409, 503))
 
 
 def _seller(identity: Identity) -> str:

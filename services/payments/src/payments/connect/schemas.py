@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from homecraft_shared.inputs import Line
+
 
 class ConnectStart(BaseModel):
-    email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
-                              description="The seller's email (I2); required unless already on file.")
+    email: Annotated[Line, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = Field(
+        None, description="The seller's email (I2); required unless already on file.")
 
 
 class ConnectStatus(BaseModel):

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
 
 from homecraft_shared.dependencies import CurrentIdentity, DbSession, OwnerIdentity
 from homecraft_shared.errors import Forbidden
 from homecraft_shared.identity import Identity
+from homecraft_shared.inputs import QueryText
+from homecraft_shared.openapi import problems
 from payments.ledger import service
 from payments.ledger.domain import Reason
 from payments.ledger.schemas import OrderPayout, OrderPayoutPage, SellerPayouts
 
-router = APIRouter(prefix="/payouts", tags=["payouts"])
+router = APIRouter(prefix="/payouts", tags=["payouts"], responses=problems(401, 403, 404))
 
 REASONS = "^(" + "|".join(r.value for r in Reason) + ")$"
 
@@ -27,7 +31,7 @@ async def my_payouts(
     session: DbSession,
     identity: CurrentIdentity,
     reason: str | None = Query(None, pattern=REASONS),
-    q: str | None = Query(None, max_length=100, description="Text in the note or the order id."),
+    q: QueryText | None = Query(None, max_length=100, description="Text in the note or the order id."),
     page: int = Query(1, ge=1, le=100_000),
 ) -> SellerPayouts:
     return await service.seller_payouts(session, _seller(identity), reason=reason, text=q, page=page)
@@ -43,17 +47,18 @@ async def my_order_payouts(
 
 
 @router.get("/me/orders/{order_id}", summary="What the caller gets for one order, and when")
-async def my_order_payout(order_id: str, session: DbSession, identity: CurrentIdentity) -> OrderPayout:
+async def my_order_payout(order_id: Annotated[QueryText, Path(max_length=64)], session: DbSession,
+                          identity: CurrentIdentity) -> OrderPayout:
     return await service.order_payout(session, _seller(identity), order_id)
 
 
 @router.get("/sellers/{seller_id}", summary="A seller's payouts page, for owners")
 async def seller_payouts(
-    seller_id: str,
+    seller_id: Annotated[QueryText, Path(max_length=64)],
     session: DbSession,
     _: OwnerIdentity,
     reason: str | None = Query(None, pattern=REASONS),
-    q: str | None = Query(None, max_length=100),
+    q: QueryText | None = Query(None, max_length=100),
     page: int = Query(1, ge=1, le=100_000),
 ) -> SellerPayouts:
     return await service.seller_payouts(session, seller_id, reason=reason, text=q, page=page)

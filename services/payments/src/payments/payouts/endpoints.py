@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from homecraft_shared.dependencies import DbSession, OwnerIdentity
+from homecraft_shared.inputs import Line
+from homecraft_shared.openapi import problems
 from payments.models import OperatorAction
 from payments.paid_orders import repository as orders
 from payments.payouts import service
 
-router = APIRouter(prefix="/operator/payouts", tags=["operator"])
+router = APIRouter(prefix="/operator/payouts", tags=["operator"], responses=problems(401, 403))
 
 
 class RetryRequest(BaseModel):
-    order_ids: list[str] = Field(min_length=1, max_length=200)
+    order_ids: list[Annotated[Line, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=200)
 
 
 class RetryResult(BaseModel):

@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from homecraft_shared.dependencies import CurrentIdentity, DbSession
+from homecraft_shared.openapi import problems
 from payments.refunds import execution
 from payments.refunds.schemas import RefundExecute, RefundOut
 
-router = APIRouter(prefix="/refunds", tags=["refunds"])
+router = APIRouter(prefix="/refunds", tags=["refunds"], responses=problems(401, 403, 404, 409, 503))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED,

@@ -1,17 +1,21 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from homecraft_shared.inputs import Cents, Line
 from payments.models import StripeRefund
 
 
 class RefundExecute(BaseModel):
-    refund_request_id: str = Field(min_length=1, max_length=64, description="The refunds service's request id (R3).")
-    order_id: str = Field(min_length=1, max_length=64)
-    line_ids: list[str] = Field(min_length=1, max_length=50, description="The order lines refunded (R1: one).")
-    amount_cents: int = Field(gt=0, le=100_000_000, description="The request's snapshot total (R1).")
+    refund_request_id: Annotated[Line, Field(min_length=1, max_length=64,
+                                             description="The refunds service's request id (R3).")]
+    order_id: Annotated[Line, Field(min_length=1, max_length=64)]
+    line_ids: list[Annotated[Line, Field(min_length=1, max_length=64)]] = Field(
+        min_length=1, max_length=50, description="The order lines refunded (R1: one).")
+    amount_cents: Annotated[Cents, Field(gt=0, le=100_000_000, description="The request's snapshot total (R1).")]
 
 
 class RefundOut(BaseModel):
