@@ -1,9 +1,8 @@
 """Real parts for the orders tests: a seeded catalog process over HTTP (with its own nats-server),
-a real SMTP server (aiosmtpd) that keeps what it receives, and the orders app itself."""
+a real SMTP server (the shared one, homecraft_shared.testing.mail) and the orders app itself."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -11,20 +10,19 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from email import message_from_bytes
-from email.message import Message
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from homecraft_shared.messaging.tables import OutboxEvent
 from homecraft_shared.testing import bearer, serve_app
 from homecraft_shared.testing.infra import NatsServer, free_port
+from homecraft_shared.testing.mail import Mailbox as Mailbox  # re-exported for this suite's modules
+from homecraft_shared.testing.mail import smtp_server as smtp_server
 from orders.app import create_app
 from orders.models import Order
 from orders.settings import OrdersSettings
@@ -82,36 +80,6 @@ def catalog_process(folder: Path, gateway_public: str, orders_public: str) -> It
             process.kill()
         log.close()
         nats.stop()
-
-
-@dataclass
-class Mailbox:
-    """What the SMTP server received."""
-
-    messages: list[Message] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-    async def wait_for(self, count: int, within: float = 10.0) -> list[Message]:
-        deadline = time.monotonic() + within
-        while len(self.messages) < count:
-            assert time.monotonic() < deadline, f"{len(self.messages)} messages arrived, expected {count}"
-            await asyncio.sleep(0.05)
-        return self.messages
-
-
-@contextlib.contextmanager
-def smtp_server() -> Iterator[tuple[Mailbox, int]]:
-    mailbox = Mailbox()
-    port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield mailbox, port
-    finally:
-        controller.stop()
 
 
 @dataclass

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from support import Mailbox, Refunds, running_refunds, smtp_server
+from support import Refunds, running_refunds
+
+from homecraft_shared.testing.mail import Mailbox, smtp_server
 
 
 @pytest.fixture

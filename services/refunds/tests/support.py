@@ -4,27 +4,20 @@ server to receive the lifecycle emails."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import itertools
 import json
-import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from email import message_from_bytes
-from email.message import Message
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
-
-from aiosmtpd.controller import Controller
 
 from homecraft_shared.db import utcnow
 from homecraft_shared.events.orders import OrderLineSnapshot, OrderPaidV1
 from homecraft_shared.events.payments import PaymentRefundedV1
 from homecraft_shared.messaging.tables import OutboxEvent
 from homecraft_shared.testing.harness import ServiceHarness, running_service
-from homecraft_shared.testing.infra import free_port
 from refunds.app import create_app
 from refunds.settings import RefundsSettings
 
@@ -33,34 +26,6 @@ _ids = itertools.count(1)
 
 def new_id(prefix: str) -> str:
     return f"{prefix}-{next(_ids)}-{uuid.uuid4().hex[:6]}"
-
-
-@dataclass
-class Mailbox:
-    messages: list[Message] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-    async def wait_for(self, count: int, within: float = 15.0) -> list[Message]:
-        deadline = time.monotonic() + within
-        while len(self.messages) < count:
-            assert time.monotonic() < deadline, f"{len(self.messages)} messages arrived, expected {count}"
-            await asyncio.sleep(0.05)
-        return self.messages
-
-
-@contextlib.contextmanager
-def smtp_server() -> Iterator[tuple[Mailbox, int]]:
-    mailbox = Mailbox()
-    port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield mailbox, port
-    finally:
-        controller.stop()
 
 
 @dataclass

@@ -7,9 +7,10 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import update
-from support import Line, Mailbox, Refunds, days_ago, new_id
+from support import Line, Refunds, days_ago, new_id
 
 from homecraft_shared.outgoing_mail import OutgoingMail
+from homecraft_shared.testing.mail import Mailbox
 from refunds.escalation.service import escalate_overdue
 from refunds.models import RefundRequest, RequestTransition
 from refunds.settings import RefundsSettings

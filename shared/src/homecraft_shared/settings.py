@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:  # importing outgoing_mail adds its table to the metadata: only mail-sending services do
+    from homecraft_shared.outgoing_mail import SmtpSettings
 
 
 class ServiceSettings(BaseSettings):
@@ -62,3 +65,35 @@ class ServiceSettings(BaseSettings):
                 names = ", ".join(f"{prefix}{name}".upper() for name in unset)
                 raise ValueError(f"these settings must be set outside local mode (their defaults are local): {names}")
         return self
+
+
+class SmtpSettingsMixin(BaseModel):
+    """The outgoing-mail settings of a service that sends email (``homecraft_shared.outgoing_mail``).
+
+    Mixed into a service's settings (``class OrdersSettings(ServiceSettings, SmtpSettingsMixin)``), so
+    they read ``<PREFIX>_SMTP_HOST``, ``<PREFIX>_MAIL_MAX_ATTEMPTS``... The defaults point at the run
+    command's local mail catcher.
+    """
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=1025, ge=1, le=65535)
+    smtp_sender: str = "Home Craft 3D <no-reply@homecraft3d.local>"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_start_tls: bool = False
+    smtp_use_tls: bool = False
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    mail_max_attempts: int = Field(default=8, ge=1)
+    mail_backoff_seconds: tuple[float, ...] = (2.0, 10.0, 60.0, 300.0, 1800.0)
+    mail_poll_seconds: float = Field(default=1.0, gt=0)
+
+    def smtp(self) -> SmtpSettings:
+        from homecraft_shared.outgoing_mail import SmtpSettings
+
+        return SmtpSettings(
+            host=self.smtp_host, port=self.smtp_port, sender=self.smtp_sender, username=self.smtp_username,
+            password=self.smtp_password.get_secret_value() if self.smtp_password else None,
+            start_tls=self.smtp_start_tls, use_tls=self.smtp_use_tls, timeout_seconds=self.smtp_timeout_seconds,
+            max_attempts=self.mail_max_attempts, backoff_seconds=self.mail_backoff_seconds,
+            poll_seconds=self.mail_poll_seconds,
+        )

@@ -3,11 +3,12 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from homecraft_shared.outgoing_mail import SmtpSettings
-from homecraft_shared.settings import ServiceSettings
+from homecraft_shared.settings import ServiceSettings, SmtpSettingsMixin
 
 
-class RefundsSettings(ServiceSettings):
+class RefundsSettings(ServiceSettings, SmtpSettingsMixin):
+    """Lifecycle emails go over SMTP: ``REFUNDS_SMTP_*`` and ``REFUNDS_MAIL_*`` (the shared mixin)."""
+
     model_config = SettingsConfigDict(env_prefix="REFUNDS_", extra="ignore")
 
     service_name: str = "refunds"
@@ -28,17 +29,3 @@ class RefundsSettings(ServiceSettings):
     # Escalation: a request undecided this long goes to the operator queue and the buyer is told.
     escalate_after_days: float = Field(default=3.0, gt=0)
     escalation_interval_seconds: float = Field(default=300.0, gt=0)
-
-    # Lifecycle emails, over SMTP (the run command points this at its local mail catcher).
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 1025
-    smtp_sender: str = "Home Craft 3D <no-reply@homecraft3d.local>"
-    smtp_username: str | None = None
-    smtp_password: str | None = None
-    smtp_start_tls: bool = False
-    mail_poll_seconds: float = Field(default=1.0, gt=0)
-
-    def smtp(self) -> SmtpSettings:
-        return SmtpSettings(host=self.smtp_host, port=self.smtp_port, sender=self.smtp_sender,
-                            username=self.smtp_username, password=self.smtp_password,
-                            start_tls=self.smtp_start_tls, poll_seconds=self.mail_poll_seconds)
