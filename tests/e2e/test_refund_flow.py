@@ -3,10 +3,13 @@ real processes, a real nats-server and the Stripe stand-in. A guest buys a print
 on the stand-in and the seller is paid out; the guest asks for a refund of that line through the
 order token and the re-typed email; the seller approves and refunds; the stand-in's refund webhooks
 are delivered again (twice more) after the refund service saw the refund; the seller's ledger is
-debited exactly once, the request is refunded once, and the order's timeline shows it."""
+debited exactly once, the request is refunded once, and the order's timeline shows it. The lifecycle
+emails reach the local mail catcher: the registered seller's "requested" (the address comes from the
+gateway's accounts when the mail is sent, decision 0602) and the guest's approved and refunded."""
 
 from __future__ import annotations
 
+import html
 import re
 import time
 import uuid
@@ -112,3 +115,14 @@ def test_a_guest_refund_of_a_paid_out_line_debits_the_seller_once(stack: Running
     timeline = eventually(lambda: http.get(f"{services['orders']}/orders/{order_id}", headers=owner).json(),
                           lambda o: o["status"] == "refunded")["timeline"]
     assert any("refund" in str(entry).lower() for entry in timeline)
+
+    # The emails, on the run command's mail catcher page: the seller (a registered demo account) was told
+    # of the request at the address the gateway holds; the guest of the approval and of the refund.
+    mail = re.search(r"mail:\s+(http://127\.0\.0\.1:\d+)/", stack.banner)
+    assert mail is not None, stack.banner[-2000:]
+    title = html.escape(line["title"])
+    wanted = (f"Refund requested: {title}", "ada@demo.homecraft3d.test", "Your refund request was approved",
+              "Your refund was made", "guest@example.com")
+    page = eventually(lambda: http.get(f"{mail.group(1)}/").text.lower(),
+                      lambda text: all(w.lower() in text for w in wanted))
+    assert page.count(f"refund requested: {title}".lower()) == 1

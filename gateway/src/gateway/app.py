@@ -15,6 +15,7 @@ from gateway.accounts.profile import router as profile_router
 from gateway.clients import open_clients
 from gateway.engagement import open_recorder
 from gateway.handlers import handlers
+from gateway.internal.endpoints import router as internal_router
 from gateway.pages import env
 from gateway.sessions import CsrfRefused
 from gateway.settings import GatewaySettings
@@ -50,7 +51,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         create_runtime(settings),
         title="Home Craft 3D gateway",
         description="The storefront: pages, sessions, sign-in, accounts and the cart; composes pages from the services.",
-        routers=[accounts_router, profile_router, storefront_router, aftercare_router],
+        routers=[accounts_router, profile_router, storefront_router, aftercare_router, internal_router],
     )
     app.add_exception_handler(CsrfRefused, _csrf_refused)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -10,6 +10,17 @@ marked sent sends it again, with the same ``Message-ID`` header (fixed when the 
 mail systems and readers can recognise the copy. Each row also has a unique ``dedupe_key`` chosen by
 the caller ("order-paid:<order id>"): queueing the same email twice is refused by the database.
 
+A message is addressed either to an email address (``to=``) or to a registered user's id
+(``to_user=``; decision 0602). A user's address is not known to the service that queues the mail
+(accounts live with the gateway), so it is looked up when the worker SENDS the row, through a
+``ContactDirectory`` (``HttpContactDirectory``: the gateway's ``GET /internal/users/{id}/contact``
+with the service's own token). The event handler or request that queued it never waits on HTTP.
+When the directory cannot be asked (down, refusing this service), the row waits and is tried again
+with a backoff that grows with its age (no SMTP attempt is spent, and it is never given up: the
+mail is delayed, not lost); a user the directory does not know, or one with no email address, is a
+final answer: the row is closed as failed with the reason in ``last_error``. The row keeps the user
+reference (``to_address`` is ``user:<id>``), so a retry uses the address current at that time.
+
 Only services that send mail import this module (it adds a table to their metadata); their
 migration calls ``create_outgoing_mail_table``.
 """
@@ -21,8 +32,10 @@ import datetime as dt
 import logging
 import uuid
 from dataclasses import dataclass
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, Protocol
 
 import aiosmtplib
 import sqlalchemy as sa
@@ -30,6 +43,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from homecraft_shared.db import Base, BigIntPK, UtcDateTime, dialect_of, utcnow
+from homecraft_shared.http_client import ServiceClient, ServiceUnavailable
+from homecraft_shared.identity import ServiceSigner
 
 logger = logging.getLogger(__name__)
 
@@ -77,14 +92,31 @@ def drop_outgoing_mail_table(op: Any) -> None:
     op.drop_table("outgoing_mail")
 
 
-async def queue_mail(session: AsyncSession, *, dedupe_key: str, to: str, subject: str, body: str,
-                     sender_domain: str = "homecraft3d.local") -> OutgoingMail | None:
-    """Queue an email in the caller's transaction; None if one with this dedupe key exists already."""
+# ``to_address`` of a message addressed to a registered user: ``user:<id>``, resolved when sent.
+USER_RECIPIENT = "user:"
+
+
+def user_recipient(to_address: str) -> str | None:
+    """The user id a queued message is addressed to, or None when it names an email address."""
+    return to_address.removeprefix(USER_RECIPIENT) if to_address.startswith(USER_RECIPIENT) else None
+
+
+async def queue_mail(session: AsyncSession, *, dedupe_key: str, subject: str, body: str, to: str | None = None,
+                     to_user: str | None = None, sender_domain: str = "homecraft3d.local") -> OutgoingMail | None:
+    """Queue an email in the caller's transaction, to an address (``to``) or to a registered user's id
+    (``to_user``, resolved by the worker when it sends); None if one with this dedupe key exists already."""
+    if (to is None) == (to_user is None):
+        raise ValueError("queue_mail: give exactly one of to= (an email address) and to_user= (a user id)")
+    if to is not None and "@" not in to:
+        raise ValueError(f"queue_mail: {to!r} is not an email address")
+    if to_user is not None and not to_user.strip():
+        raise ValueError("queue_mail: to_user= must name a user id")
     existing = await session.scalar(sa.select(OutgoingMail.id).where(OutgoingMail.dedupe_key == dedupe_key))
     if existing is not None:
         return None
     now = utcnow()
-    mail = OutgoingMail(dedupe_key=dedupe_key, message_id=f"<{uuid.uuid4()}@{sender_domain}>", to_address=to,
+    mail = OutgoingMail(dedupe_key=dedupe_key, message_id=f"<{uuid.uuid4()}@{sender_domain}>",
+                        to_address=to if to is not None else f"{USER_RECIPIENT}{to_user}",
                         subject=subject, body_text=body, created_at=now, next_attempt_at=now, attempts=0)
     session.add(mail)
     return mail
@@ -108,11 +140,61 @@ class SmtpSettings:
     def delay_after(self, attempt: int) -> float:
         return self.backoff_seconds[max(1, min(attempt, len(self.backoff_seconds))) - 1]
 
+    def delay_for_age(self, age_seconds: float) -> float:
+        """How long a message whose recipient could not be resolved waits: as long as it has waited
+        already, between the first and the last backoff step (so the waits double, without a counter)."""
+        return min(max(age_seconds, self.backoff_seconds[0]), self.backoff_seconds[-1])
 
-def build_message(mail: OutgoingMail, sender: str) -> EmailMessage:
+
+@dataclass(frozen=True)
+class Contact:
+    """Where a registered user gets mail: None when the account has no email address."""
+
+    email: str | None
+    display_name: str
+
+
+class RecipientUnavailable(Exception):
+    """The contact directory could not answer now (down, slow, refusing this service): try again later."""
+
+
+class ContactDirectory(Protocol):
+    async def contact(self, user_id: str) -> Contact | None:
+        """The user's contact; None when the directory does not know this user (a final answer).
+        Raises ``RecipientUnavailable`` when it cannot answer now."""
+        ...
+
+
+class HttpContactDirectory:
+    """Contacts from an HTTP endpoint answering ``{"email": ..., "display_name": ...}`` (the gateway's
+    ``GET /internal/users/{user_id}/contact``), asked with this service's own identity token (0201)."""
+
+    def __init__(self, client: ServiceClient, signer: ServiceSigner | None,
+                 path: str = "/internal/users/{user_id}/contact") -> None:
+        self._client = client
+        self._signer = signer
+        self._path = path
+
+    async def contact(self, user_id: str) -> Contact | None:
+        if self._signer is None:
+            raise RecipientUnavailable("this service has no key of its own to ask the contact directory "
+                                       "(set <SERVICE>_SERVICE_PRIVATE_KEY; decision 0201)")
+        try:
+            response = await self._client.get(self._path.format(user_id=user_id), headers=self._signer.authorization())
+        except ServiceUnavailable as exc:
+            raise RecipientUnavailable(f"the contact directory could not be reached: {exc}") from exc
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise RecipientUnavailable(f"the contact directory answered {response.status_code}: {response.text[:300]}")
+        body = response.json()
+        return Contact(email=body.get("email") or None, display_name=str(body.get("display_name") or ""))
+
+
+def build_message(mail: OutgoingMail, sender: str, to: str | Address | None = None) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = mail.to_address
+    message["To"] = to if to is not None else mail.to_address
     message["Subject"] = mail.subject
     message["Message-ID"] = mail.message_id
     message.set_content(mail.body_text)
@@ -120,9 +202,11 @@ def build_message(mail: OutgoingMail, sender: str) -> EmailMessage:
 
 
 class MailWorker:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], settings: SmtpSettings) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], settings: SmtpSettings,
+                 directory: ContactDirectory | None = None) -> None:
         self._sessionmaker = sessionmaker
         self._settings = settings
+        self._directory = directory
 
     async def run(self) -> None:
         while True:
@@ -158,12 +242,44 @@ class MailWorker:
             attempted += 1
         return attempted
 
+    async def _recipient(self, mail: OutgoingMail) -> str | Address | None:
+        """Where to send ``mail`` now; None when it must wait or was closed (the row says which)."""
+        user_id = user_recipient(mail.to_address)
+        if user_id is None:
+            return mail.to_address
+        now = utcnow()
+        try:
+            if self._directory is None:
+                raise RecipientUnavailable("this service has no contact directory to address users")
+            contact = await self._directory.contact(user_id)
+        except RecipientUnavailable as exc:
+            # Not an SMTP attempt: the mail waits (longer each time) and is never given up for this.
+            mail.last_error = f"recipient not resolved yet: {exc}"[:2000]
+            waited = (now - mail.created_at).total_seconds()
+            mail.next_attempt_at = now + dt.timedelta(seconds=self._settings.delay_for_age(waited))
+            logger.warning("mail recipient not resolved; will retry", extra={"mail_id": mail.id, "user_id": user_id})
+            return None
+        reason = ("the recipient user is unknown" if contact is None
+                  else "the recipient user has no email address" if not contact.email else None)
+        if contact is not None and contact.email:
+            try:
+                # One line of plain words: a display name never carries a header break into the message.
+                return Address(display_name=" ".join(contact.display_name.split()), addr_spec=contact.email)
+            except (ValueError, HeaderParseError) as exc:
+                reason = f"the recipient user's email address is not usable: {exc}"
+        mail.failed_at, mail.last_error = now, f"not sent: {reason} ({user_id})"
+        logger.warning("mail not sent", extra={"mail_id": mail.id, "user_id": user_id, "reason": reason})
+        return None
+
     async def _attempt(self, mail: OutgoingMail) -> None:
         settings = self._settings
+        to = await self._recipient(mail)
+        if to is None:
+            return
         mail.attempts += 1
         try:
             await aiosmtplib.send(
-                build_message(mail, settings.sender), hostname=settings.host, port=settings.port,
+                build_message(mail, settings.sender, to), hostname=settings.host, port=settings.port,
                 username=settings.username, password=settings.password, start_tls=settings.start_tls,
                 use_tls=settings.use_tls, timeout=settings.timeout_seconds,
             )

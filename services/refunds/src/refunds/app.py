@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from homecraft_shared.app import create_service_app
 from homecraft_shared.http_client import ServiceClient
-from homecraft_shared.outgoing_mail import MailWorker
+from homecraft_shared.outgoing_mail import HttpContactDirectory, MailWorker
 from homecraft_shared.ratelimit import RateLimiter
 from homecraft_shared.runtime import ServiceRuntime
 from refunds import models  # noqa: F401  (registers the tables)
@@ -25,7 +25,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 async def _start_loops(runtime: ServiceRuntime) -> None:
     settings = runtime.settings
     assert isinstance(settings, RefundsSettings)
-    runtime.spawn(MailWorker(runtime.sessionmaker, settings.smtp()).run(), "mail-worker")
+    # Registered users' addresses are resolved when each email is sent, from the gateway (decision 0602).
+    contacts = HttpContactDirectory(runtime.resources.get(PeerServices).gateway, runtime.service_signer)
+    runtime.spawn(MailWorker(runtime.sessionmaker, settings.smtp(), contacts).run(), "mail-worker")
     runtime.spawn(escalation.run_loop(runtime.sessionmaker, settings), "escalation")
 
 
@@ -40,6 +42,7 @@ def create_runtime(settings: RefundsSettings | None = None) -> ServiceRuntime:
     runtime.resources.add(PeerServices(
         orders=ServiceClient(settings.orders_url, timeout=settings.call_timeout_seconds),
         payments=ServiceClient(settings.payments_url, timeout=settings.call_timeout_seconds),
+        gateway=ServiceClient(settings.gateway_url, timeout=settings.call_timeout_seconds),
         signer=runtime.service_signer,
     ))
     runtime.resources.add(RequestRateLimits(

@@ -1,5 +1,6 @@
 """The services refunds asks synchronously, as one per-process resource: orders (is this the guest's
-order token? R2) and payments (create the Stripe refund of an approved request, R3).
+order token? R2), payments (create the Stripe refund of an approved request, R3) and the gateway
+(registered users' email addresses, asked by the mail worker when it sends; decision 0602).
 
 Payments is asked as the refunds service itself (decision 0201: a token signed with refunds' own key,
 ``REFUNDS_SERVICE_PRIVATE_KEY``), never with the user's token: the decision (R4) is made here, and
@@ -19,6 +20,7 @@ from homecraft_shared.identity import ServiceSigner
 class PeerServices:
     orders: ServiceClient
     payments: ServiceClient
+    gateway: ServiceClient
     signer: ServiceSigner | None = None
 
     async def guest_token_opens(self, order_id: str, token: str) -> bool:
@@ -56,6 +58,7 @@ class PeerServices:
     async def aclose(self) -> None:
         await self.orders.aclose()
         await self.payments.aclose()
+        await self.gateway.aclose()
 
 
 def _detail(body: dict[str, Any]) -> str:

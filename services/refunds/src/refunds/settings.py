@@ -17,6 +17,9 @@ class RefundsSettings(ServiceSettings, SmtpSettingsMixin):
     # Who is asked synchronously: orders (a guest's order token, R2), payments (the Stripe refund, R3).
     orders_url: str = "http://127.0.0.1:8102"
     payments_url: str = "http://127.0.0.1:8103"
+    # The gateway holds registered users' email addresses: the mail worker asks it when it sends
+    # (GET /internal/users/{id}/contact, with this service's own key; decision 0602).
+    gateway_url: str = "http://127.0.0.1:8000"
     call_timeout_seconds: float = Field(default=10.0, gt=0)
     # Where people open links (the storefront): used in guest emails.
     public_base_url: str = "http://127.0.0.1:8000"

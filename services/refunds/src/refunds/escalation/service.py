@@ -28,7 +28,7 @@ async def escalate_overdue(session: AsyncSession, settings: RefundsSettings, now
         session.add(RequestTransition(request_id=request.id, from_status=request.status, to_status=request.status,
                                       actor="system:escalation", note="escalated to the operator queue: no decision "
                                       f"within {settings.escalate_after_days:g} days", at=now))
-        await emails.notify_guest(session, request, "escalated")
+        await emails.notify_buyer(session, request, "escalated")
     return len(due)
 
 

@@ -96,6 +96,7 @@ async def create(session: AsyncSession, peers: PeerServices, limits: RequestRate
     session.add(RequestTransition(request_id=request.id, from_status=None, to_status=Status.REQUESTED,
                                   actor=policy.actor_of(None if guest else identity, order.guest_email),
                                   note=body.note or None, at=now))
+    await emails.notify_seller(session, request, settings.escalate_after_days)
     return request
 
 
@@ -108,7 +109,7 @@ async def decide(session: AsyncSession, peers: PeerServices, identity: Identity 
     now = utcnow()
     record(session, request, target, policy.actor_of(decider), note, at=now)
     request.decided_by, request.decided_at, request.decision_note = decider.user_id, now, note
-    await emails.notify_guest(session, request, target.value)
+    await emails.notify_buyer(session, request, target.value)
     return request
 
 
@@ -161,7 +162,7 @@ async def mark_refunded(session: AsyncSession, request_id: str, refund_id: str, 
         shipping_share_cents=request.shipping_share_cents, amount_cents=request.amount_cents,
         stripe_refund_id=refund_id, processed_at=at,
     ), subject_id=request.order_id)
-    await emails.notify_guest(session, request, "refunded")
+    await emails.notify_buyer(session, request, "refunded")
 
 
 async def bulk_refund(session: AsyncSession, peers: PeerServices, identity: Identity,
