@@ -9,8 +9,10 @@ gateway's accounts when the mail is sent, decision 0602) and the guest's approve
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
@@ -73,13 +75,22 @@ def test_a_guest_refund_of_a_paid_out_line_debits_the_seller_once(stack: Running
         [("sale", line["net_cents"]), ("payout", -line["net_cents"])])  # P5: paid out
 
     # R2: the guest asks, through the order token and the re-typed checkout email.
-    asked = http.post(f"{services['refunds']}/refund-requests", json={
-        "order_id": order_id, "line_id": line["id"], "reason": "damaged", "note": "cracked in transit",
-        "guest_token": "not-the-token", "guest_email": "guest@example.com"})
-    assert asked.status_code == 404  # a wrong token looks like no order
-    asked = eventually(lambda: http.post(f"{services['refunds']}/refund-requests", json={
-        "order_id": order_id, "line_id": line["id"], "reason": "damaged", "note": "cracked in transit",
-        "guest_token": token, "guest_email": "GUEST@example.com"}), lambda r: r.status_code != 404)  # order.paid projected
+    def ask(guest_token: str, guest_email: str) -> httpx.Response:
+        return http.post(f"{services['refunds']}/refund-requests", json={
+            "order_id": order_id, "line_id": line["id"], "reason": "damaged", "note": "cracked in transit",
+            "guest_token": guest_token, "guest_email": guest_email})
+    def written() -> list[int]:  # the refunds service's rows that a request would add to
+        with contextlib.closing(sqlite3.connect(stack.data_dir / "data" / "refunds.db")) as db:
+            return [db.execute(f"select count(*) from {table}").fetchone()[0]
+                    for table in ("refund_requests", "refund_request_transitions", "outbox_events", "outgoing_mail")]
+    before = written()
+    # The right token with another email: refused once order.paid is projected (before, no paid order: 404).
+    wrong_email = eventually(lambda: ask(token, "someone@example.com"), lambda r: r.status_code != 404)
+    assert wrong_email.status_code == 422 and "not the email address used at checkout" in wrong_email.json()["detail"]
+    wrong_token = ask("not-the-token", "guest@example.com")
+    assert wrong_token.status_code == 404  # a wrong token looks like no order (orders compares it)
+    assert written() == before  # nothing written by either
+    asked = ask(token, "GUEST@example.com")
     assert asked.status_code == 201, asked.text
     request = asked.json()
     assert request["amount_cents"] == placed["total_cents"]  # the only line: gross + all tax and shipping (R1)

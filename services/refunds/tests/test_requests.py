@@ -40,7 +40,7 @@ async def test_bad_requests_get_a_clear_4xx_and_write_nothing(refunds: Refunds) 
     a, _, file = two_lines()
     order = await refunds.pay_order("buyer-1", [a, file], tax=10)
     free = await refunds.pay_order("buyer-1", [Line(new_id("line"), "seller-a", 0)], free=True)
-    before = await refunds.counts(RefundRequest, RequestTransition)
+    before = await refunds.counts(RefundRequest, RequestTransition, OutgoingMail)
     cases = [
         (order, file.line_id, refunds.consumer("buyer-1"), 422, "Digital downloads cannot be refunded"),  # R1
         (new_id("order"), a.line_id, refunds.consumer("buyer-1"), 404, "No paid order"),  # unpaid / unknown
@@ -57,11 +57,14 @@ async def test_bad_requests_get_a_clear_4xx_and_write_nothing(refunds: Refunds) 
     bad_reason = await refunds.client.post("/refund-requests", json={"order_id": order, "line_id": a.line_id,
                                                                      "reason": "bored"}, headers=refunds.consumer("buyer-1"))
     assert bad_reason.status_code == 422
-    assert await refunds.counts(RefundRequest, RequestTransition) == before
+    assert await refunds.counts(RefundRequest, RequestTransition, OutgoingMail) == before
     first = await refunds.ask(order, a.line_id, refunds.consumer("buyer-1"))
     assert first.status_code == 201
+    after_first = await refunds.counts(RefundRequest, RequestTransition, OutgoingMail)
+    assert after_first["OutgoingMail"] == before["OutgoingMail"] + 1  # the seller is told (decision 0602)
     again = await refunds.ask(order, a.line_id, refunds.consumer("buyer-1"))
     assert again.status_code == 409 and "one request per line (R1)" in again.json()["detail"]
+    assert await refunds.counts(RefundRequest, RequestTransition, OutgoingMail) == after_first
 
 
 async def test_the_lines_seller_decides_others_cannot(refunds: Refunds, smtp: tuple[Mailbox, int]) -> None:
@@ -128,6 +131,9 @@ async def test_queues_show_each_party_their_own(refunds: Refunds) -> None:
     seen = await refunds.client.get(f"/refund-requests/{rb['id']}", headers=refunds.seller("seller-b"))
     assert seen.json()["escalated"] is True and "escalated" in seen.json()["history"][-1]["note"]
     assert (await refunds.client.get(f"/refund-requests/{rb['id']}", headers=refunds.seller("seller-a"))).status_code == 404
+    for stranger in (refunds.consumer("buyer-2"), {}):  # another buyer, or nobody: 404, never a 403 that confirms it
+        unseen = await refunds.client.get(f"/refund-requests/{rb['id']}", headers=stranger)
+        assert unseen.status_code == 404 and "No refund request" in unseen.json()["detail"]
 
 
 async def test_escalation_waits_for_the_configured_days(refunds: Refunds) -> None:
@@ -187,3 +193,42 @@ async def test_creation_is_rate_limited_per_buyer(database_url: str, nats_url: s
         assert limited.status_code == 429 and "Too many refund requests" in limited.json()["detail"]
         assert int(limited.headers["Retry-After"]) >= 1
         assert await refunds.count(RefundRequest) == 2
+
+
+async def test_refused_transitions_write_nothing(refunds: Refunds) -> None:
+    """Issue 13's bad input after creation, each a clear 4xx with no row, event or email written: a second
+    request for a line (R1), a decision by another seller (R4: 404), a refund of a declined or an already
+    refunded request and a cancel after a decision (R3: 409; payments is never asked)."""
+    a, b, _ = two_lines()
+    c = Line(new_id("line"), "seller-a", 700)
+    order = await refunds.pay_order("buyer-1", [a, b, c], tax=90, shipping=150)
+    declined, refunded, approved = [(await refunds.ask(order, x.line_id, refunds.consumer("buyer-1"))).json()["id"]
+                                    for x in (a, b, c)]
+    for request_id, action in ((declined, "decline"), (refunded, "approve"), (approved, "approve")):
+        seller = "seller-b" if request_id == refunded else "seller-a"
+        done = await refunds.client.post(f"/refund-requests/{request_id}/{action}", json={}, headers=refunds.seller(seller))
+        assert done.status_code == 200, done.text
+    amount = (await refunds.client.get(f"/refund-requests/{refunded}", headers=refunds.owner())).json()["amount_cents"]
+    await refunds.refunded_at_stripe(order, refunded, "re_refused_1", amount, amount)
+    tables = (RefundRequest, RequestTransition, OutgoingMail)
+    before = await refunds.counts(*tables)
+
+    cases = [
+        ("POST", "/refund-requests", {"order_id": order, "line_id": a.line_id, "reason": "damaged"},
+         refunds.consumer("buyer-1"), 409, "one request per line (R1)"),
+        ("POST", f"/refund-requests/{approved}/decline", {}, refunds.seller("seller-b"), 404, "No refund request"),
+        ("POST", f"/refund-requests/{declined}/refund", {}, refunds.seller("seller-a"), 409, "R3"),
+        ("POST", f"/refund-requests/{refunded}/refund", {}, refunds.owner(), 409, "R3"),
+        ("POST", f"/refund-requests/{declined}/cancel", {}, refunds.consumer("buyer-1"), 409, "before the seller decides"),
+        ("POST", f"/refund-requests/{approved}/cancel", {}, refunds.consumer("buyer-1"), 409, "before the seller decides"),
+        ("POST", f"/refund-requests/{refunded}/approve", {}, refunds.seller("seller-b"), 409, "R3"),
+    ]
+    for method, path, body, headers, status, message in cases:
+        response = await refunds.client.request(method, path, json=body, headers=headers)
+        assert response.status_code == status, (path, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert message in response.json()["detail"], (path, response.text)
+    assert await refunds.counts(*tables) == before
+    states = {r: (await refunds.client.get(f"/refund-requests/{r}", headers=refunds.owner())).json()["status"]
+              for r in (declined, refunded, approved)}
+    assert states == {declined: "declined", refunded: "refunded", approved: "approved"}
