@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from devstack.stack import SERVICES, app_environment, load_or_create_keys
+from devstack.stack import APPS, SERVICES, app_environment, load_or_create_keys
 
 
 def test_the_gateway_trusts_only_refunds_and_refunds_can_reach_it(tmp_path: Path) -> None:
@@ -17,7 +17,7 @@ def test_the_gateway_trusts_only_refunds_and_refunds_can_reach_it(tmp_path: Path
     catalog = app_environment("catalog", tmp_path, "nats://127.0.0.1:4222", keys, ports)
 
     assert set(json.loads(gateway["GATEWAY_TRUSTED_SERVICE_KEYS"])) == {"refunds"}
-    assert set(json.loads(catalog["CATALOG_TRUSTED_SERVICE_KEYS"])) == set(SERVICES)  # unchanged elsewhere
+    assert set(json.loads(catalog["CATALOG_TRUSTED_SERVICE_KEYS"])) == set(APPS)  # unchanged elsewhere
     refunds_public = (tmp_path / "keys" / "refunds-public.pem").read_text()
     assert json.loads(gateway["GATEWAY_TRUSTED_SERVICE_KEYS"])["refunds"] == refunds_public
     assert refunds["REFUNDS_SERVICE_PRIVATE_KEY"] == (tmp_path / "keys" / "refunds-private.pem").read_text()

@@ -34,7 +34,7 @@ SERVICES = ("catalog", "orders", "payments", "refunds", "engagement")
 APPS = ("gateway", *SERVICES)  # the gateway takes the base port, services the next ones
 NATS_DEFAULT_PORT = 4222
 MAIL_WEB_PORT, MAIL_SMTP_PORT = 8025, 1025
-# Whose own service tokens an app accepts, where narrower than every service (decisions 0201, 0602): the
+# Whose own service tokens an app accepts, where narrower than every app (decisions 0201, 0602): the
 # gateway's internal contact lookup answers only the services that email registered users.
 TRUSTED_SERVICES: dict[str, tuple[str, ...]] = {"gateway": ("refunds",)}
 
@@ -112,7 +112,7 @@ def app_environment(
     for other, port in ports.items():
         env[f"{prefix}_{other.upper()}_URL"] = f"http://127.0.0.1:{port}"
     service_keys = load_or_create_service_keys(data_dir / "keys")
-    trusted = TRUSTED_SERVICES.get(name, SERVICES)
+    trusted = TRUSTED_SERVICES.get(name, APPS)
     env[f"{prefix}_TRUSTED_SERVICE_KEYS"] = json.dumps({other: pair[1] for other, pair in service_keys.items()
                                                         if other in trusted})
     if name in service_keys:
