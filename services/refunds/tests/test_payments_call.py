@@ -5,9 +5,10 @@ services/payments/tests/test_refund_execution.py."""
 
 from __future__ import annotations
 
-from support import Line, Mailbox, Refunds, new_id, running_refunds
+from support import Line, Refunds, new_id, running_refunds
 
 from homecraft_shared.identity import generate_keypair
+from homecraft_shared.testing.mail import Mailbox
 from refunds.models import RefundRequest, RequestTransition
 
 
