@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -61,65 +61,69 @@ async def eventually_rows(refunds: Refunds, ok: Callable[[list[OutgoingMail]], o
     raise AssertionError(f"mail rows never reached the expected state: {[(r.to_address, r.last_error) for r in rows]}")
 
 
-async def test_registered_sellers_and_buyers_get_each_lifecycle_email_once(
-        gateway: GatewayProcess, database_url: str, nats_url: str, identity_keys: tuple[str, str],
-        smtp: tuple[Mailbox, int]) -> None:
+@pytest.fixture
+async def with_gateway(gateway: GatewayProcess, database_url: str, nats_url: str, identity_keys: tuple[str, str],
+                       smtp: tuple[Mailbox, int]) -> AsyncIterator[tuple[Refunds, Mailbox, int]]:
+    """Refunds with its own key, a running gateway that trusts it, and the SMTP server (mailbox, port)."""
     mailbox, port = smtp
     gateway.start()
     async with refunds_with(gateway, database_url, nats_url, identity_keys, port) as refunds:
-        a, b, c = (Line(new_id("line"), SELLER, 2500), Line(new_id("line"), SELLER, 1500), Line(new_id("line"), SELLER, 900))
-        order = await refunds.pay_order(BUYER, [a, b, c], tax=120, shipping=300)
-        requests = [(await refunds.ask(order, line.line_id, refunds.consumer(BUYER))).json() for line in (a, b, c)]
-        # Requested -> the line's seller, at the address the gateway holds (the event never carried it).
-        await mailbox.wait_for(3)
-        seller_name, seller_email = DEMO_USERS[SELLER]
-        to_seller = mailbox.to(seller_email)
-        assert len(to_seller) == 3 and all(m["Subject"].startswith("Refund requested:") for m in to_seller)
-        assert to_seller[0]["To"] == f"{seller_name} <{seller_email}>"
-        assert "reason: damaged" in to_seller[0].get_payload(decode=True).decode()
+        yield refunds, mailbox, port
 
-        # Approved, declined, refunded (payments' fact, R5) and escalated -> the registered buyer.
-        first, second, third = (r["id"] for r in requests)
-        assert (await refunds.client.post(f"/refund-requests/{first}/approve", json={},
-                                          headers=refunds.seller(SELLER))).status_code == 200
-        assert (await refunds.client.post(f"/refund-requests/{second}/decline", json={"note": "worn"},
-                                          headers=refunds.seller(SELLER))).status_code == 200
-        await refunds.refunded_at_stripe(order, first, "re_user_1", requests[0]["amount_cents"], requests[0]["amount_cents"])
-        async with refunds.session() as session:
-            await session.execute(update(RefundRequest).where(RefundRequest.id == third).values(created_at=days_ago(4)))
-        async with refunds.session() as session:
-            assert await escalate_overdue(session, RefundsSettings(escalate_after_days=3)) == 1
-        messages = await mailbox.wait_for(7)
-        _, buyer_email = DEMO_USERS[BUYER]
-        subjects = sorted(m["Subject"] for m in mailbox.to(buyer_email))
-        assert subjects == sorted(["Your refund request was approved", "Your refund request was declined",
-                                   "Your refund was made", "Your refund request was passed to our support team"])
-        declined = next(m for m in messages if m["Subject"] == "Your refund request was declined")
-        assert "The seller's note: worn" in declined.get_payload(decode=True).decode()
-        assert "My orders" in declined.get_payload(decode=True).decode()
 
-        rows = await eventually_rows(refunds, lambda rows: all(r.sent_at for r in rows))
-        # The rows keep the user reference (resolved again on any retry), one SMTP attempt each.
-        assert sorted(r.to_address for r in rows) == sorted([f"user:{SELLER}"] * 3 + [f"user:{BUYER}"] * 4)
-        assert {r.attempts for r in rows} == {1}
-        # Nothing more to send: a further pass sends nothing, so no email goes twice.
-        assert await MailWorker(refunds.sessionmaker, RefundsSettings(smtp_port=port).smtp()).send_due() == 0
-        assert len(mailbox.messages) == 7
+async def test_registered_sellers_and_buyers_get_each_lifecycle_email_once(
+        with_gateway: tuple[Refunds, Mailbox, int]) -> None:
+    refunds, mailbox, port = with_gateway
+    a, b, c = (Line(new_id("line"), SELLER, 2500), Line(new_id("line"), SELLER, 1500), Line(new_id("line"), SELLER, 900))
+    order = await refunds.pay_order(BUYER, [a, b, c], tax=120, shipping=300)
+    requests = [(await refunds.ask(order, line.line_id, refunds.consumer(BUYER))).json() for line in (a, b, c)]
+    # Requested -> the line's seller, at the address the gateway holds (the event never carried it).
+    await mailbox.wait_for(3)
+    seller_name, seller_email = DEMO_USERS[SELLER]
+    to_seller = mailbox.to(seller_email)
+    assert len(to_seller) == 3 and all(m["Subject"].startswith("Refund requested:") for m in to_seller)
+    assert to_seller[0]["To"] == f"{seller_name} <{seller_email}>"
+    assert "reason: damaged" in to_seller[0].get_payload(decode=True).decode()
+
+    # Approved, declined, refunded (payments' fact, R5) and escalated -> the registered buyer.
+    first, second, third = (r["id"] for r in requests)
+    assert (await refunds.client.post(f"/refund-requests/{first}/approve", json={},
+                                      headers=refunds.seller(SELLER))).status_code == 200
+    assert (await refunds.client.post(f"/refund-requests/{second}/decline", json={"note": "worn"},
+                                      headers=refunds.seller(SELLER))).status_code == 200
+    await refunds.refunded_at_stripe(order, first, "re_user_1", requests[0]["amount_cents"], requests[0]["amount_cents"])
+    async with refunds.session() as session:
+        await session.execute(update(RefundRequest).where(RefundRequest.id == third).values(created_at=days_ago(4)))
+    async with refunds.session() as session:
+        assert await escalate_overdue(session, RefundsSettings(escalate_after_days=3)) == 1
+    messages = await mailbox.wait_for(7)
+    _, buyer_email = DEMO_USERS[BUYER]
+    subjects = sorted(m["Subject"] for m in mailbox.to(buyer_email))
+    assert subjects == sorted(["Your refund request was approved", "Your refund request was declined",
+                               "Your refund was made", "Your refund request was passed to our support team"])
+    declined = next(m for m in messages if m["Subject"] == "Your refund request was declined")
+    assert "The seller's note: worn" in declined.get_payload(decode=True).decode()
+    assert "My orders" in declined.get_payload(decode=True).decode()
+
+    rows = await eventually_rows(refunds, lambda rows: all(r.sent_at for r in rows))
+    # The rows keep the user reference (resolved again on any retry), one SMTP attempt each.
+    assert sorted(r.to_address for r in rows) == sorted([f"user:{SELLER}"] * 3 + [f"user:{BUYER}"] * 4)
+    assert {r.attempts for r in rows} == {1}
+    # Nothing more to send: a further pass sends nothing, so no email goes twice.
+    assert await MailWorker(refunds.sessionmaker, RefundsSettings(smtp_port=port).smtp()).send_due() == 0
+    assert len(mailbox.messages) == 7
 
 
 async def test_a_user_the_gateway_does_not_know_is_not_mailed_and_says_why(
-        gateway: GatewayProcess, database_url: str, nats_url: str, identity_keys: tuple[str, str],
-        smtp: tuple[Mailbox, int]) -> None:
-    mailbox, port = smtp
-    gateway.start()
-    async with refunds_with(gateway, database_url, nats_url, identity_keys, port) as refunds:
-        line = Line(new_id("line"), "seller-without-account", 1000)
-        order = await refunds.pay_order(BUYER, [line])
-        assert (await refunds.ask(order, line.line_id, refunds.consumer(BUYER))).status_code == 201
-        rows = await eventually_rows(refunds, lambda rows: rows and rows[0].failed_at is not None)
-        assert rows[0].sent_at is None and rows[0].attempts == 0
-        assert "the recipient user is unknown" in (rows[0].last_error or "")
-        assert mailbox.messages == []
+        with_gateway: tuple[Refunds, Mailbox, int]) -> None:
+    refunds, mailbox, _ = with_gateway
+    line = Line(new_id("line"), "seller-without-account", 1000)
+    order = await refunds.pay_order(BUYER, [line])
+    assert (await refunds.ask(order, line.line_id, refunds.consumer(BUYER))).status_code == 201
+    rows = await eventually_rows(refunds, lambda rows: rows and rows[0].failed_at is not None)
+    assert rows[0].sent_at is None and rows[0].attempts == 0
+    assert "the recipient user is unknown" in (rows[0].last_error or "")
+    assert mailbox.messages == []
 
 
 async def test_a_gateway_outage_or_refusal_delays_the_mail_without_losing_or_doubling_it(
