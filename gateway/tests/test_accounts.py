@@ -17,7 +17,8 @@ def _app(database_url: str, nats_url: str) -> object:
     closed = f"http://127.0.0.1:{free_port()}"
     private, _ = generate_keypair()
     return create_app(GatewaySettings(database_url=database_url, nats_url=nats_url, catalog_url=closed,
-                                      orders_url=closed, engagement_url=closed, identity_private_key=private))
+                                      orders_url=closed, engagement_url=closed, payments_url=closed, refunds_url=closed,
+                                      identity_private_key=private))
 
 
 def csrf_of(page: httpx.Response) -> str:

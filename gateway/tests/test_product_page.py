@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,8 +14,11 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, HTTPException
 
+from gateway.accounts.service import create_user
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
+from homecraft_shared.db import create_engine, create_sessionmaker
+from homecraft_shared.identity import generate_keypair
 from homecraft_shared.testing import serve_app
 from homecraft_shared.testing.infra import free_port
 
@@ -35,14 +39,38 @@ def product(pid: str, can_buy: bool) -> dict[str, Any]:
     }
 
 
+CALLS: Counter[str] = Counter()
+TREES = {"trees": [{"type": "MODEL", "label": "3D Models", "categories": [
+    {"id": 1, "type": "MODEL", "name": "Lamps", "slug": "lamps", "parent_id": None, "description": "",
+     "is_active": True, "sort_order": 0, "children": []}]}]}
+
+
 def fake_catalog() -> FastAPI:
+    """The catalog's public and internal answers for two products, counting the calls it gets."""
     app = FastAPI()
 
     @app.get("/browse/products/{pid}")
     async def detail(pid: str) -> dict[str, Any]:
+        CALLS["detail"] += 1
         if pid not in (READY, NOT_READY):
             raise HTTPException(404)
         return product(pid, pid == READY)
+
+    @app.post("/internal/products/lookup")
+    async def lookup(body: dict[str, list[str]]) -> dict[str, Any]:
+        CALLS["lookup"] += 1
+        known = [pid for pid in body["product_ids"] if pid in (READY, NOT_READY)]
+        facts = [{**{k: product(pid, pid == READY)[k] for k in ("kind", "title", "slug", "seller_id", "price_cents",
+                                                              "currency", "is_free", "can_buy")},
+                  "product_id": pid, "category_id": 1, "status": "PUBLISHED", "is_active": True, "visible": True,
+                  "seller_payout_ready": pid == READY, "seller_is_owner": False, "purchasable": pid == READY,
+                  "requires_shipping": True, "is_digital": False} for pid in known]
+        return {"products": facts, "unknown_ids": [pid for pid in body["product_ids"] if pid not in known]}
+
+    @app.get("/categories")
+    async def categories() -> dict[str, Any]:
+        CALLS["categories"] += 1
+        return TREES
 
     return app
 
@@ -65,10 +93,23 @@ async def test_product_page_renders_with_notices_when_engagement_is_down(
         database_url: str, nats_url: str, catalog_url: str) -> None:
     closed = f"http://127.0.0.1:{free_port()}"
     app = create_app(GatewaySettings(database_url=database_url, nats_url=nats_url, catalog_url=catalog_url,
-                                     engagement_url=closed))
+                                     engagement_url=closed, orders_url=closed,
+                                     service_private_key=generate_keypair()[0]))
     async with serve_app(app) as client:
+        engine = create_engine(database_url)
+        async with create_sessionmaker(engine)() as db:  # the seller's account: its shop name is its label (I2)
+            await create_user(db, username="ada", email="", password="long enough 1", seller=True,
+                              shop_name="Ada Lamp Works", user_id="seller-ada")
+            await db.commit()
+        await engine.dispose()
+        CALLS.clear()
         page = await client.get(f"/products/{READY}")
         assert page.status_code == 200
+        assert 'id="seller-name">Ada Lamp Works<' in page.text and "seller-ada<" not in page.text
+        # The header's category links, from the catalog's tree, cached: a second page asks no more.
+        assert 'href="/categories/1">Lamps</a>' in page.text
+        await client.get(f"/products/{READY}")
+        assert CALLS["categories"] == 1
         assert "Reviews are not available right now" in page.text
         assert "Questions and answers are not available right now" in page.text
         assert 'id="add-to-cart"' in page.text
@@ -82,8 +123,12 @@ async def test_product_page_renders_with_notices_when_engagement_is_down(
         assert token
         await client.post("/cart/add", data={"csrf_token": token.group(1), "product_id": NOT_READY, "quantity": "1"})
         await client.post("/cart/add", data={"csrf_token": token.group(1), "product_id": READY, "quantity": "2"})
+        CALLS.clear()
         cart = await client.get("/cart")
         assert re.search(r'id="cart-count"[^>]*>1<', cart.text)  # K1: only the buyable line
         assert f'data-product-id="{READY}"' in cart.text and NOT_READY not in cart.text
+        assert "by Ada Lamp Works" in cart.text
+        # Composition: the cart's lines come from ONE catalog call, never one per line.
+        assert dict(CALLS) == {"lookup": 1}
         missing = await client.get(f"/products/{uuid.uuid4()}")
         assert missing.status_code == 404

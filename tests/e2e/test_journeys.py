@@ -55,7 +55,7 @@ def pay_on_hosted_page(page: Page) -> None:
 
 
 def test_a_guest_buys_a_model_and_a_file_pays_and_downloads_from_the_email(
-        stack: RunningStack, page: Page, artifacts: Path) -> None:
+        stack: RunningStack, page: Page, browser: Browser, artifacts: Path) -> None:
     page.goto(stack.storefront + "/")
     page.screenshot(path=str(artifacts / "home.png"), full_page=True)
     page.locator("#site-search").fill("planter")
@@ -109,6 +109,15 @@ def test_a_guest_buys_a_model_and_a_file_pays_and_downloads_from_the_email(
     stranger = httpx.get(order_url.split("?")[0], timeout=10)
     assert stranger.status_code == 404
     assert digital  # bought through the file listing
+    # The download link without its token, or with another: not found, for a guest and for another
+    # signed-in user alike (O1, O6: no public file URL).
+    bare_download = href.split("?")[0]
+    assert httpx.get(bare_download, timeout=10).status_code == 404
+    other = browser.new_context().new_page()
+    sign_in(other, stack, "hedy")
+    for url in (bare_download, bare_download + "?t=not-the-token"):
+        response = other.goto(url)
+        assert response is not None and response.status == 404, url
 
     # The guest asks for a refund of the printed model through the token link and the re-typed email (R2).
     page.goto(order_url)
@@ -116,6 +125,17 @@ def test_a_guest_buys_a_model_and_a_file_pays_and_downloads_from_the_email(
     request = page.locator(".refund-request", has_text=model)
     expect(request).to_contain_text("Requested")
     page.screenshot(path=str(artifacts / "refund-requested.png"), full_page=True)
+    # Another user cancelling the guest's refund request: not found, and the request stands (R4).
+    request_id = request.get_attribute("data-request-id")
+    order_id = order_url.split("?")[0].rsplit("/", 1)[-1]
+    other.goto(stack.storefront + "/")
+    token = other.locator("input[name=csrf_token]").first.get_attribute("value")
+    forged = other.request.post(f"{stack.storefront}/orders/{order_id}/refund-requests/{request_id}/cancel",
+                                form={"csrf_token": token or ""})
+    assert forged.status == 404
+    page.reload()
+    expect(page.locator(".refund-request", has_text=model)).to_contain_text("Requested")
+    other.context.close()
     request.get_by_role("button", name="Cancel this request").click()
     expect(page.locator(".refund-request", has_text=model)).to_contain_text("Canceled")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -13,11 +14,12 @@ from gateway.accounts.endpoints import open_limits
 from gateway.accounts.endpoints import router as accounts_router
 from gateway.accounts.profile import router as profile_router
 from gateway.clients import open_clients
+from gateway.composition import open_shared_page_data
 from gateway.engagement import open_recorder
 from gateway.handlers import handlers
 from gateway.internal.endpoints import router as internal_router
 from gateway.pages import env
-from gateway.sessions import CsrfRefused
+from gateway.sessions import CsrfRefused, sweep_expired_sessions
 from gateway.settings import GatewaySettings
 from gateway.storefront.aftercare import router as aftercare_router
 from gateway.storefront.endpoints import router as storefront_router
@@ -28,22 +30,51 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 STATIC = Path(__file__).parent / "static"
 
 
+async def start_session_sweep(runtime: ServiceRuntime) -> None:
+    assert isinstance(runtime.settings, GatewaySettings)
+    runtime.spawn(sweep_expired_sessions(runtime.sessionmaker, runtime.settings.session_sweep_seconds),
+                  "session-sweep")
+
+
 def create_runtime(settings: GatewaySettings | None = None) -> ServiceRuntime:
     return ServiceRuntime(
         settings or GatewaySettings(),
         migrations=MIGRATIONS,
         handlers=handlers,
-        on_start=[open_clients, open_recorder, open_limits],
+        on_start=[open_clients, open_shared_page_data, open_recorder, open_limits, start_session_sweep],
     )
+
+
+def _bare_page(template: str, status: int, **data: object) -> HTMLResponse:
+    """A page answered from an exception handler: no session, no service call."""
+    body = env.get_template(template).render(user=None, cart_count=0, csrf_token="", flashes=[], query="",
+                                             nav=None, **data)
+    return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
 
 async def _csrf_refused(request: Request, exc: Exception) -> HTMLResponse:
     reason = f" ({exc})" if str(exc) else ""
-    body = env.get_template("error.html").render(
-        user=None, cart_count=0, csrf_token="", flashes=[], query="", title="Form expired",
-        message="This form was refused: it did not carry this session's security token"
-                f"{reason}. Go back, reload the page and try again.")
-    return HTMLResponse(body, status_code=403)
+    return _bare_page("error.html", 403, title="Form expired",
+                      message="This form was refused: it did not carry this session's security token"
+                              f"{reason}. Go back, reload the page and try again.")
+
+
+async def _not_found(request: Request, exc: Exception) -> HTMLResponse:
+    """An address the storefront does not have: the not-found page (people read it, not programs)."""
+    return _bare_page("not_found.html", 404)
+
+
+async def _invalid_address(request: Request, exc: Exception) -> HTMLResponse:
+    """A malformed id in the path is a page that does not exist (404); a bad query value (a page
+    number of 0) says which one and how to fix it (400)."""
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(e.get("loc", ("",))[0] == "path" for e in errors):
+        return _bare_page("not_found.html", 404)
+    fields = "; ".join(f"{e['loc'][-1]}: {e.get('msg', 'invalid')}" for e in errors if e.get("loc"))
+    return _bare_page("error.html", 400, title="That address is not valid",
+                      message=f"This address has a value the shop cannot use ({fields}). Check it, or start again "
+                              "from the home page.")
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -54,5 +85,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         routers=[accounts_router, profile_router, storefront_router, aftercare_router, internal_router],
     )
     app.add_exception_handler(CsrfRefused, _csrf_refused)
+    app.add_exception_handler(404, _not_found)
+    app.add_exception_handler(RequestValidationError, _invalid_address)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -46,7 +46,7 @@ class WebSession(Base):
     SHA-256 is the primary key. Anonymous visitors have one too (their cart)."""
 
     __tablename__ = "web_sessions"
-    __table_args__ = (Index("ix_web_sessions_user_id", "user_id"),)
+    __table_args__ = (Index("ix_web_sessions_user_id", "user_id"), Index("ix_web_sessions_expires_at", "expires_at"))
 
     key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=True)

@@ -9,17 +9,20 @@ refused (403 page). Decision 0701.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup, escape
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import CursorResult, delete
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import ImmutableMultiDict
 from wtforms import Form
 from wtforms.csrf.core import CSRFTokenField
@@ -30,6 +33,8 @@ from gateway.settings import GatewaySettings
 from homecraft_shared.db import utcnow
 from homecraft_shared.dependencies import DbSession, settings_of
 from homecraft_shared.identity import Identity, IdentitySigner
+
+logger = logging.getLogger(__name__)
 
 COOKIE = "hc_session"
 LIFETIME = dt.timedelta(days=14)
@@ -176,6 +181,7 @@ class PageContext:
     async def sign_in(self, user: User) -> None:
         """Rotate the session key at sign-in (no fixation); the cart comes along."""
         carried = {k: v for k, v in self.data.items() if k in ("cart", "flash")}
+        await delete_expired_sessions(self.db)
         if self.row is not None:
             await self.db.delete(self.row)
             await self.db.flush()
@@ -243,3 +249,25 @@ async def page_context(request: Request, db: DbSession, settings: Settings) -> P
 
 
 Ctx = Annotated[PageContext, Depends(page_context)]
+
+
+async def delete_expired_sessions(db: AsyncSession) -> int:
+    """Delete every expired session row (the caller's transaction); how many went."""
+    result = await db.execute(delete(WebSession).where(WebSession.expires_at < utcnow()))
+    return int(cast("CursorResult[Any]", result).rowcount or 0)
+
+
+async def sweep_expired_sessions(sessionmaker: async_sessionmaker[AsyncSession], every_seconds: float) -> None:
+    """The background sweep: expired rows are deleted now and then every ``every_seconds``; a failed
+    pass is logged and tried next time."""
+    while True:
+        try:
+            async with sessionmaker() as db, db.begin():
+                deleted = await delete_expired_sessions(db)
+            if deleted:
+                logger.info("expired sessions deleted", extra={"count": deleted})
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.warning("the expired-session sweep failed", extra={"error": repr(exc)})
+        await asyncio.sleep(every_seconds)

@@ -24,3 +24,5 @@ class GatewaySettings(ServiceSettings):
     payments_url: str = "http://127.0.0.1:8103"
     refunds_url: str = "http://127.0.0.1:8104"
     engagement_url: str = "http://127.0.0.1:8105"
+    # Expired server-side sessions are deleted this often (and at every sign-in), decision 0701.
+    session_sweep_seconds: float = 3600.0

@@ -40,7 +40,7 @@ def _address(request: Request) -> str:
 
 def _safe_next(target: str | None) -> str:
     """Only a local path (never //host or a scheme): no open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    if target and len(target) <= 2000 and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return "/"
 

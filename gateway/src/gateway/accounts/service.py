@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -78,3 +79,12 @@ async def authenticate(db: AsyncSession, username: str, password: str) -> User |
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
     return user
+
+
+async def seller_labels(db: AsyncSession, seller_ids: Iterable[str]) -> dict[str, str]:
+    """The public label of each seller (I2: the shop name, else the username), all in one query."""
+    ids = sorted({i for i in seller_ids if i})
+    if not ids:
+        return {}
+    rows = await db.execute(select(User.id, User.shop_name, User.username).where(User.id.in_(ids)))
+    return {user_id: shop_name.strip() or username for user_id, shop_name, username in rows}

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from gateway.clients import ServiceClients, service_clients
-from gateway.pages import call, problem_detail
+from gateway.pages import call, problem_detail, render
 from gateway.sessions import Ctx, PageContext
 
 router = APIRouter(tags=["after the purchase"])
@@ -27,8 +27,16 @@ def order_url(order_id: str, token: str | None) -> str:
     return f"/orders/{quote(order_id)}" + (f"?t={quote(token)}" if token else "")
 
 
+GUEST_TOKEN_MAX = 128  # orders' bound on the guest token (O1)
+
+
+def guest_token(submitted: object) -> str | None:
+    """A guest order token from a form or a query: absurd values (too long, not text) are no token."""
+    return submitted if isinstance(submitted, str) and 0 < len(submitted) <= GUEST_TOKEN_MAX else None
+
+
 def _token(ctx: PageContext, order_id: str, submitted: object) -> str | None:
-    return (str(submitted) if submitted else None) or ctx.data.get("orders", {}).get(order_id) or None
+    return guest_token(submitted) or ctx.data.get("orders", {}).get(order_id) or None
 
 
 async def order_extras(ctx: PageContext, clients: ServiceClients, order: dict[str, Any],
@@ -78,6 +86,8 @@ async def cancel_refund(ctx: Ctx, clients: Clients, order_id: str, request_id: s
     params = {"t": token} if token and ctx.user is None else {}
     result = await call(clients.refunds, "POST", f"/refund-requests/{quote(request_id)}/cancel", params=params,
                         headers=ctx.auth_headers())
+    if result.status in (401, 403, 404, 422):  # another's request, or no token: as if it did not exist
+        return await render(ctx, "not_found.html", status=404)
     if result.ok:
         ctx.flash("Your refund request is cancelled.")
     else:

@@ -13,18 +13,30 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from gateway.accounts.service import seller_labels
 from gateway.clients import ServiceClients, service_clients
+from gateway.composition import SharedPageData, shared_page_data
 from gateway.engagement import EngagementRecorder, engagement_recorder
 from gateway.pages import Call, call, problem_detail, render
 from gateway.sessions import Ctx, PageContext
-from gateway.storefront.aftercare import order_extras
+from gateway.storefront.aftercare import guest_token, order_extras
+from homecraft_shared.dependencies import runtime_of
 from homecraft_shared.http_client import ServiceUnavailable
+from homecraft_shared.identity import ServiceSigner
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["storefront"])
 Clients = Annotated[ServiceClients, Depends(service_clients)]
 Recorder = Annotated[EngagementRecorder, Depends(engagement_recorder)]
+Shared = Annotated[SharedPageData, Depends(shared_page_data)]
+
+
+def _signer(request: Request) -> ServiceSigner | None:
+    return runtime_of(request).service_signer
+
+
+Signer = Annotated[ServiceSigner | None, Depends(_signer)]
 
 SORTS = [("", "Best match / newest"), ("new", "Newest"), ("trending", "Trending"), ("top", "Top rated")]
 KINDS = {"all": ("/browse", "Everything"), "models": ("/browse/models", "Printed models"),
@@ -119,7 +131,8 @@ async def product(ctx: Ctx, clients: Clients, recorder: Recorder, product_id: uu
         return await render(ctx, "not_found.html", status=404)
     if not detail.ok:
         return await render(ctx, "unavailable.html", status=503)
-    page = await render(ctx, "product.html", p=detail.data,
+    labels = await seller_labels(ctx.db, [detail.data["seller_id"]])
+    page = await render(ctx, "product.html", p=detail.data, seller=labels.get(detail.data["seller_id"], "an independent maker"),
                         reviews=reviews.data if reviews.ok else None,
                         threads=threads.data if threads.ok else None)
     # E1, fire and forget: queued in memory, sent after the response by the recorder's loop.
@@ -143,32 +156,37 @@ async def product_image(storage_key: str, clients: Clients) -> Response:
 MAX_QUANTITY = 99  # the form's bound only; orders enforces the rule at placement
 
 
-async def _cart_view(ctx: PageContext, clients: ServiceClients) -> tuple[list[dict[str, Any]], list[str]]:
-    """The cart's lines with the catalog's current facts; gone products are dropped silently and lines
-    of sellers not ready yet are removed with a message naming them (K2)."""
+async def _cart_view(ctx: PageContext, clients: ServiceClients,
+                     signer: ServiceSigner | None) -> tuple[list[dict[str, Any]], list[str]]:
+    """The cart's lines with the catalog's current facts, in ONE call (the catalog's product lookup,
+    as the gateway's service identity); gone products are dropped silently and lines of sellers not
+    ready yet are removed with a message naming the product and the seller (K2)."""
     cart = ctx.cart
     if not cart:
         return [], []
-    results = await asyncio.gather(*(call(clients.catalog, "GET", f"/browse/products/{pid}") for pid in cart))
+    result = await call(clients.catalog, "POST", "/internal/products/lookup", idempotent=True,
+                        json={"product_ids": list(cart)}, headers=signer.authorization() if signer else {})
+    if not result.ok or not isinstance(result.data, dict):
+        return [{"id": pid, "quantity": quantity, "unknown": True} for pid, quantity in cart.items()], []
+    facts = {p["product_id"]: p for p in result.data.get("products", [])}
+    labels = await seller_labels(ctx.db, (p["seller_id"] for p in facts.values()))
     lines, messages, changed = [], [], False
-    for (pid, quantity), result in zip(cart.items(), results, strict=True):
-        if result.status == 404:
+    for pid, quantity in list(cart.items()):
+        p = facts.get(pid)
+        if p is None or not p["visible"]:  # gone: dropped silently (K2)
             del cart[pid]
             changed = True
             continue
-        if not result.ok:
-            lines.append({"id": pid, "quantity": quantity, "unknown": True})
-            continue
-        p = result.data
+        seller = labels.get(p["seller_id"], "its seller")
         if not p["can_buy"]:
             del cart[pid]
             changed = True
-            messages.append(f"“{p['title']}” was removed: its seller is not ready to sell yet.")
+            messages.append(f"“{p['title']}” was removed: {seller} is not ready to sell yet.")
             continue
         if p["kind"] == "FILE" and quantity != 1:
             cart[pid] = quantity = 1
             changed = True
-        lines.append({"id": pid, "quantity": quantity, "product": p,
+        lines.append({"id": pid, "quantity": quantity, "product": p, "seller": seller,
                       "line_cents": p["price_cents"] * quantity})
     if changed:
         ctx.set("cart", cart)
@@ -176,16 +194,19 @@ async def _cart_view(ctx: PageContext, clients: ServiceClients) -> tuple[list[di
 
 
 @router.get("/cart", summary="The cart (K1, K2)")
-async def cart_page(ctx: Ctx, clients: Clients) -> Response:
-    lines, messages = await _cart_view(ctx, clients)
+async def cart_page(ctx: Ctx, clients: Clients, signer: Signer, shared: Shared) -> Response:
+    lines, messages = await _cart_view(ctx, clients, signer)
     for message in messages:
         ctx.flash(message, "warning")
     if "checkout_key" not in ctx.data:
         ctx.set("checkout_key", secrets.token_urlsafe(24))
     total = sum(line.get("line_cents", 0) for line in lines)
     needs_email = ctx.user is None
+    ships = any(line.get("product", {}).get("kind") == "MODEL" for line in lines)
+    config = await shared.site_config() if ships else None
     return await render(ctx, "cart.html", lines=lines, total=total, needs_email=needs_email,
-                        checkout_key=ctx.data["checkout_key"], email=ctx.data.get("guest_email", ""), error=None)
+                        checkout_key=ctx.data["checkout_key"], email=ctx.data.get("guest_email", ""), error=None,
+                        ship_to=(config or {}).get("allowed_countries") if ships else None)
 
 
 def _quantity(raw: object) -> int | None:
@@ -255,10 +276,10 @@ async def cart_update(ctx: Ctx, request: Request) -> Response:
 # --- checkout -------------------------------------------------------------------------------------
 
 @router.post("/checkout", summary="Place the order (idempotent) and go to the hosted payment page")
-async def checkout(ctx: Ctx, clients: Clients, request: Request) -> Response:
+async def checkout(ctx: Ctx, clients: Clients, signer: Signer, request: Request) -> Response:
     form = await request.form()
     ctx.check_csrf(form.get("csrf_token"))
-    lines, messages = await _cart_view(ctx, clients)
+    lines, messages = await _cart_view(ctx, clients, signer)
     for message in messages:
         ctx.flash(message, "warning")
     if messages or not lines:
@@ -305,7 +326,7 @@ def _order_url(order_id: str, token: str | None) -> str:
 async def pay_again(ctx: Ctx, clients: Clients, order_id: str, request: Request) -> Response:
     form = await request.form()
     ctx.check_csrf(form.get("csrf_token"))
-    token = str(form.get("t", "")) or None
+    token = guest_token(form.get("t"))
     started = await call(clients.payments, "POST", "/checkout/sessions", within=15.0,
                          json={"order_id": order_id, "order_token": token}, headers=ctx.auth_headers())
     if started.status == 404:
@@ -331,7 +352,7 @@ async def checkout_success(ctx: Ctx) -> Response:
 @router.get("/orders/{order_id}/checkout/cancel", summary="Back from the hosted page without paying")
 async def checkout_cancel(ctx: Ctx, order_id: str, t: str | None = None) -> Response:
     ctx.flash("Payment was cancelled. Your order is waiting; you can pay it from this page.", "warning")
-    return await ctx.redirect(_order_url(order_id, t))
+    return await ctx.redirect(_order_url(order_id, guest_token(t)))
 
 
 # --- orders ---------------------------------------------------------------------------------------
@@ -363,7 +384,9 @@ async def order_page(ctx: Ctx, clients: Clients, order_id: str, t: str | None = 
     if not order.ok:
         return await render(ctx, "unavailable.html", status=503)
     extras = await order_extras(ctx, clients, order.data, t) if order.data["status"] != "pending" else {}
-    return await render(ctx, "order.html", order=order.data, token=t or "",
+    sellers = await seller_labels(ctx.db, [*(line.get("seller_id", "") for line in order.data.get("lines", [])),
+                                           *extras.get("rateable_sellers", [])])
+    return await render(ctx, "order.html", order=order.data, token=t or "", sellers=sellers,
                         downloads=downloads.data.get("items", []) if downloads.ok else [], **extras)
 
 

@@ -1,0 +1,58 @@
+"""What every page shares and may be a little stale: the category tree of the header and the site
+configuration, each cached per process for ``CACHE_SECONDS`` (decision 0701). A failed load is
+remembered for ``FAILED_SECONDS`` so a slow or down service is not asked on every page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.calls import call
+from gateway.clients import ServiceClients
+from homecraft_shared.caching import TTLCache
+from homecraft_shared.dependencies import resource
+from homecraft_shared.runtime import ServiceRuntime
+
+CACHE_SECONDS = 30.0
+FAILED_SECONDS = 5.0
+
+
+class SharedPageData:
+    def __init__(self, clients: ServiceClients, ttl_seconds: float = CACHE_SECONDS) -> None:
+        self._clients = clients
+        self._fresh: TTLCache[str, Any] = TTLCache(ttl_seconds, max_entries=8)
+        self._failed: TTLCache[str, bool] = TTLCache(min(FAILED_SECONDS, ttl_seconds), max_entries=8)
+
+    async def _cached(self, key: str, client: str, path: str) -> Any:
+        hit, value = self._fresh.get(key)
+        if hit:
+            return value
+        if self._failed.get(key)[0]:
+            return None
+        result = await call(getattr(self._clients, client), "GET", path, within=1.5)
+        if not result.ok:
+            self._failed.put(key, True)
+            return None
+        self._fresh.put(key, result.data)
+        return result.data
+
+    async def category_nav(self) -> list[dict[str, Any]] | None:
+        """The header's category links: each tree (3D Models, 3D Files) with its top categories."""
+        data = await self._cached("categories", "catalog", "/categories")
+        if not isinstance(data, dict):
+            return None
+        return [{"label": tree["label"], "type": tree["type"],
+                 "categories": [{"id": c["id"], "name": c["name"]} for c in tree["categories"]]}
+                for tree in data.get("trees", [])]
+
+    async def site_config(self) -> dict[str, Any] | None:
+        """The site configuration in force (S1: currency, the countries shipped to)."""
+        data = await self._cached("site-config", "orders", "/site-config")
+        return data if isinstance(data, dict) else None
+
+
+async def open_shared_page_data(runtime: ServiceRuntime) -> None:
+    """Start-up hook (after ``open_clients``)."""
+    runtime.resources.add(SharedPageData(runtime.resources.get(ServiceClients)))
+
+
+shared_page_data = resource(SharedPageData)
