@@ -8,7 +8,7 @@ import re
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from gateway.accounts.service import EMAIL, SHOP_NAME_MAX
+from gateway.accounts.service import CONTROL_MESSAGE, EMAIL, SHOP_NAME_MAX, unprintable
 from gateway.pages import render
 from gateway.sessions import Ctx
 
@@ -34,6 +34,9 @@ def validate(values: dict[str, str]) -> dict[str, str]:
         errors["state"] = "Choose a US state."
     if values["zip_code"] and not ZIP.match(values["zip_code"]):
         errors["zip_code"] = "A ZIP code: 12345 or 12345-6789."
+    for name, value in values.items():
+        if name not in errors and unprintable(value):
+            errors[name] = CONTROL_MESSAGE
     return errors
 
 

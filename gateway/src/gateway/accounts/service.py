@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from collections.abc import Iterable
 
@@ -22,6 +23,15 @@ USERNAME = re.compile(r"^[A-Za-z0-9_.@+-]{3,150}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 8
 SHOP_NAME_MAX = 80  # I2; the public seller label is the shop name or the username
+
+
+CONTROL_MESSAGE = "Remove the control characters from this field."
+
+
+def unprintable(value: str) -> bool:
+    """Control characters (a NUL that PostgreSQL refuses and SQLite stores) or lone surrogates (no
+    driver encodes them): refused in every stored field, the same on both databases (decision 0021)."""
+    return any(unicodedata.category(c) in ("Cc", "Cs") and c != "\t" for c in value)
 
 
 class UsernameTaken(Exception):
@@ -45,6 +55,9 @@ def validate_registration(username: str, email: str, password: str, confirm: str
         errors["confirm"] = "The two passwords differ."
     if len(shop_name.strip()) > SHOP_NAME_MAX:
         errors["shop_name"] = f"At most {SHOP_NAME_MAX} characters."
+    for name, value in (("email", email), ("shop_name", shop_name)):
+        if name not in errors and unprintable(value):
+            errors[name] = CONTROL_MESSAGE
     return errors
 
 
@@ -69,7 +82,9 @@ async def create_user(db: AsyncSession, *, username: str, email: str, password: 
 
 
 async def authenticate(db: AsyncSession, username: str, password: str) -> User | None:
-    user = await find_by_username(db, username)
+    # A name no account can have is not looked up (it may hold what the database refuses), but it
+    # still costs a hash, like an unknown one.
+    user = await find_by_username(db, username) if USERNAME.match(username.strip()) else None
     try:
         hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
