@@ -83,10 +83,8 @@ class Stand:
 
     async def ready_seller(self, seller_id: str, state: str = "complete") -> str:
         """Onboard a seller through payments' Connect endpoint and the stand-in's onboarding outcome."""
-        from homecraft_shared.testing import bearer
-
         response = await self.payments.client.post("/connect/start", json={"email": f"{seller_id}@example.com"},
-                                                   headers=bearer(self.private_key, seller_id, "seller"))
+                                                   headers=self.payments.seller(seller_id))
         assert response.status_code == 200, response.text
         account_id = response.json()["status"]["stripe_account_id"]
         await self.control("POST", f"/accounts/{account_id}/onboarding", {"state": state})
@@ -165,7 +163,8 @@ async def running_stand(database_url: str, nats_url: str, keys: tuple[str, str],
                 httpx.AsyncClient(base_url=f"{standin_url}/_standin", timeout=30) as controls:
             client_stripe = stripe.StripeClient(API_KEY, base_addresses={"api": standin_url},
                                                 http_client=stripe.HTTPXClient(), max_network_retries=0)
-            stand = Stand(Payments(client, app), client_stripe, standin_url, controls, nats_url, keys[0])
+            stand = Stand(Payments(client=client, app=app, private_pem=keys[0]), client_stripe, standin_url, controls,
+                          nats_url, keys[0])
             support_current.append(stand.payments)
             try:
                 yield stand

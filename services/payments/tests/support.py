@@ -15,10 +15,9 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from homecraft_shared.messaging.tables import DeadLetter
-from homecraft_shared.testing import serve_app
+from homecraft_shared.testing.harness import ServiceHarness, running_service
 from payments.app import create_app
 from payments.models import StripeEvent
 from payments.settings import LOCAL_CONNECT_WEBHOOK_SECRET, LOCAL_WEBHOOK_SECRET, PaymentsSettings
@@ -44,22 +43,13 @@ def stripe_event(event_type: str, obj: dict[str, Any], *, event_id: str | None =
 
 
 @dataclass
-class Payments:
-    client: httpx.AsyncClient
-    app: Any
+class Payments(ServiceHarness):
+    """The running payments service in the shared harness (tokens, sessions, ``deliver`` for events,
+    ``outbox``, ``counts``), plus signed Stripe webhooks and the Stripe event store."""
 
-    @property
-    def sessionmaker(self) -> Any:
-        return self.app.state.runtime.sessionmaker
-
-    @contextlib.asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessionmaker() as session:
-            yield session
-            await session.commit()
-
-    async def deliver(self, event: dict[str, Any], *, connect: bool = False, secret: str | None = None,
+    async def webhook(self, event: dict[str, Any], *, connect: bool = False, secret: str | None = None,
                       timestamp: int | None = None) -> httpx.Response:
+        """POST a Stripe event to the platform (or Connect) endpoint, signed as Stripe signs it."""
         payload = json.dumps(event).encode()
         secret = secret or (LOCAL_CONNECT_WEBHOOK_SECRET if connect else LOCAL_WEBHOOK_SECRET)
         path = "/webhooks/stripe/connect" if connect else "/webhooks/stripe"
@@ -71,8 +61,7 @@ class Payments:
             return await session.get(StripeEvent, event_id)
 
     async def stored_count(self) -> int:
-        async with self.sessionmaker() as session:
-            return len((await session.scalars(select(StripeEvent))).all())
+        return await self.count(StripeEvent)
 
     async def processed(self, event_id: str, *, statuses: tuple[str, ...] = ("processed", "ignored", "waiting"),
                         within: float = 15.0) -> StripeEvent:
@@ -115,11 +104,10 @@ def payments_settings(database_url: str, nats_url: str, public_key: str, **overr
 
 
 @contextlib.asynccontextmanager
-async def running_payments(settings: PaymentsSettings) -> AsyncIterator[Payments]:
-    app = create_app(settings)
-    async with serve_app(app) as client:
-        _current.append(Payments(client, app))
+async def running_payments(settings: PaymentsSettings, private_pem: str) -> AsyncIterator[Payments]:
+    async with running_service(create_app(settings), private_pem, Payments) as payments:
+        _current.append(payments)
         try:
-            yield _current[-1]
+            yield payments
         finally:
             _current.pop()

@@ -4,11 +4,9 @@ a clear 4xx and writes nothing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from sqlalchemy import func, select
-from support import Payments, payments_settings, running_payments
+from sqlalchemy import select
+from support import Payments
 
 from homecraft_shared.testing import bearer
 from payments.ledger import domain
@@ -19,17 +17,16 @@ TABLES = (LedgerAdjustment, LedgerEntry, LedgerMovement, OperatorAction, SellerB
 
 
 @pytest.fixture
-async def payments(database_url: str, nats_url: str, identity_keys: tuple[str, str]) -> AsyncIterator[Payments]:
-    async with running_payments(payments_settings(database_url, nats_url, identity_keys[1])) as running:
-        async with running.session() as session:
-            session.add(SellerAccount(seller_id="ada", email="ada@example.com"))
-            await ledger.record(session, domain.sales("o1", [domain.Line("o1-L0", "ada", 1000, 100, 900)]))
-        yield running
+async def payments(payments: Payments) -> Payments:
+    """The service with a seller who has a Connect account and one sale (900 cents net)."""
+    async with payments.session() as session:
+        session.add(SellerAccount(seller_id="ada", email="ada@example.com"))
+        await ledger.record(session, domain.sales("o1", [domain.Line("o1-L0", "ada", 1000, 100, 900)]))
+    return payments
 
 
 async def counts(payments: Payments) -> dict[str, int]:
-    async with payments.sessionmaker() as session:
-        return {t.__name__: int(await session.scalar(select(func.count()).select_from(t)) or 0) for t in TABLES}
+    return await payments.counts(*TABLES)
 
 
 def key(n: int) -> dict[str, str]:
@@ -38,7 +35,7 @@ def key(n: int) -> dict[str, str]:
 
 async def test_p6_an_owner_adjusts_once_per_key_with_who_and_when(payments: Payments,
                                                                   identity_keys: tuple[str, str]) -> None:
-    boss = bearer(identity_keys[0], "boss", "owner", username="The Boss")
+    boss = bearer(payments.private_pem, "boss", "owner", username="The Boss")
     body = {"seller_id": "ada", "amount_cents": -250, "reason": "  Shipping label bought for the seller  "}
     first = await payments.client.post("/operator/adjustments", json=body, headers={**boss, **key(1)})
     assert first.status_code == 201, first.text

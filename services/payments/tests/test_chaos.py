@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
-from standin_support import Stand, order_paid, running_stand
+from standin_support import Stand, order_paid
 from support import eventually
 
 from homecraft_shared.testing import bearer
@@ -24,12 +23,6 @@ from payments.models import LedgerEntry, PaidOrderLine, Payout, StripeEvent
 
 SELLERS = ("ada", "bob", "cy", "dee")
 PERCENTS = ("0", "10", "12.5", "33.33", "7.25")
-
-
-@pytest.fixture
-async def stand(database_url: str, nats_url: str, identity_keys: tuple[str, str]) -> AsyncIterator[Stand]:
-    async with running_stand(database_url, nats_url, identity_keys) as running:
-        yield running
 
 
 async def settled(stand: Stand) -> None:

@@ -4,23 +4,14 @@ webhooks into the payments service over HTTP, order.paid over JetStream."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from sqlalchemy import func, select
-from standin_support import Stand, order_paid, running_stand
+from standin_support import Stand, order_paid
 from support import eventually
 
 from homecraft_shared.messaging.tables import OutboxEvent
 from homecraft_shared.testing import bearer
 from payments.ledger import service as ledger_service
 from payments.models import LedgerEntry, OperatorAction, Payout
-
-
-@pytest.fixture
-async def stand(database_url: str, nats_url: str, identity_keys: tuple[str, str]) -> AsyncIterator[Stand]:
-    async with running_stand(database_url, nats_url, identity_keys) as running:
-        yield running
 
 
 async def payouts_of(stand: Stand, order_id: str, count: int) -> dict[str, Payout]:

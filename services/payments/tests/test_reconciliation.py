@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from sqlalchemy import select
-from standin_support import Stand, order_paid, running_stand
+from standin_support import Stand, order_paid
 from support import eventually
 from test_payouts_flow import payouts_of
 
@@ -14,12 +11,6 @@ from homecraft_shared.testing import bearer
 from payments.ledger import domain
 from payments.ledger import repository as ledger
 from payments.models import StripeRefund
-
-
-@pytest.fixture
-async def stand(database_url: str, nats_url: str, identity_keys: tuple[str, str]) -> AsyncIterator[Stand]:
-    async with running_stand(database_url, nats_url, identity_keys) as running:
-        yield running
 
 
 async def test_reconciliation_is_clean_after_a_flow_and_reports_each_injected_difference(stand: Stand) -> None:

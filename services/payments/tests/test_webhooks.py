@@ -5,20 +5,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 
-import pytest
 from sqlalchemy import select
-from support import Payments, payments_settings, running_payments, sign, stripe_event
+from support import Payments, sign, stripe_event
 
 from homecraft_shared.messaging.tables import DeadLetter
 from homecraft_shared.testing import bearer
-
-
-@pytest.fixture
-async def payments(database_url: str, nats_url: str, identity_keys: tuple[str, str]) -> AsyncIterator[Payments]:
-    async with running_payments(payments_settings(database_url, nats_url, identity_keys[1])) as running:
-        yield running
 
 
 async def test_p4_missing_signature_is_400_and_nothing_is_stored(payments: Payments) -> None:
@@ -32,20 +24,20 @@ async def test_p4_missing_signature_is_400_and_nothing_is_stored(payments: Payme
 
 async def test_p4_wrong_secret_or_tampered_body_is_400_and_nothing_is_stored(payments: Payments) -> None:
     event = stripe_event("charge.refunded", {"id": "ch_1"})
-    assert (await payments.deliver(event, secret="whsec_wrong")).status_code == 400
+    assert (await payments.webhook(event, secret="whsec_wrong")).status_code == 400
     payload = json.dumps(event).encode()
     header = sign(payload, "whsec_standin_platform_offline")
     tampered = payload.replace(b"ch_1", b"ch_2")
     response = await payments.client.post("/webhooks/stripe", content=tampered, headers={"Stripe-Signature": header})
     assert response.status_code == 400
     # the Connect endpoint has its own secret: the platform one does not open it
-    assert (await payments.deliver(event, connect=True, secret="whsec_standin_platform_offline")).status_code == 400
+    assert (await payments.webhook(event, connect=True, secret="whsec_standin_platform_offline")).status_code == 400
     assert await payments.stored_count() == 0
 
 
 async def test_p4_stale_timestamp_is_400(payments: Payments) -> None:
     event = stripe_event("charge.refunded", {"id": "ch_1"})
-    response = await payments.deliver(event, timestamp=int(time.time()) - 3600)
+    response = await payments.webhook(event, timestamp=int(time.time()) - 3600)
     assert response.status_code == 400
     assert "timestamp" in response.json()["detail"].lower()
     assert await payments.stored_count() == 0
@@ -61,9 +53,9 @@ async def test_p4_signed_but_not_an_event_is_400(payments: Payments) -> None:
 
 async def test_p4_unknown_type_is_stored_answered_and_ignored_duplicates_change_nothing(payments: Payments) -> None:
     event = stripe_event("customer.created", {"id": "cus_1", "object": "customer"})
-    first = await payments.deliver(event)
+    first = await payments.webhook(event)
     assert first.status_code == 200 and first.json() == {"received": True, "event_id": event["id"], "duplicate": False}
-    second = await payments.deliver(event)
+    second = await payments.webhook(event)
     assert second.status_code == 200 and second.json()["duplicate"] is True
     row = await payments.processed(event["id"])
     assert row.status == "ignored" and "not handled" in row.outcome
@@ -75,7 +67,7 @@ async def test_p4_malformed_payload_lands_in_dead_letters_not_a_crash_loop(payme
     event = stripe_event("refund.created", {"id": "re_bad", "object": "refund", "status": "succeeded",
                                             "metadata": {"order_id": "o-unknown"}})
     event["data"]["object"]["amount"] = "lots"
-    assert (await payments.deliver(event)).status_code == 200
+    assert (await payments.webhook(event)).status_code == 200
 
     async def dead() -> list[DeadLetter]:
         async with payments.sessionmaker() as session:
@@ -85,7 +77,7 @@ async def test_p4_malformed_payload_lands_in_dead_letters_not_a_crash_loop(payme
     row = await payments.processed(event["id"])
     assert row.status == "waiting" and row.waiting_for_order == "o-unknown"
     bad = stripe_event("refund.updated", {"id": "re_bad2", "object": "refund", "status": "exploded", "amount": 1})
-    assert (await payments.deliver(bad)).status_code == 200
+    assert (await payments.webhook(bad)).status_code == 200
     from support import eventually
 
     letters = await eventually(dead, lambda rows: len(rows) == 1, within=60)
@@ -93,13 +85,13 @@ async def test_p4_malformed_payload_lands_in_dead_letters_not_a_crash_loop(payme
     assert (await payments.stored(bad["id"])).status == "received"
     # the service is still healthy and processes the next event
     ok = stripe_event("customer.created", {"id": "cus_2"})
-    assert (await payments.deliver(ok)).status_code == 200
+    assert (await payments.webhook(ok)).status_code == 200
     assert (await payments.processed(ok["id"])).status == "ignored"
 
 
 async def test_a4_the_event_log_is_for_owners(payments: Payments, identity_keys: tuple[str, str]) -> None:
     event = stripe_event("customer.created", {"id": "cus_1"})
-    await payments.deliver(event)
+    await payments.webhook(event)
     await payments.processed(event["id"])
     denied = await payments.client.get("/operator/stripe-events", headers=bearer(identity_keys[0], "u1", "seller"))
     assert denied.status_code == 403
