@@ -1,0 +1,57 @@
+"""Connect (P1, P2) against the stand-in: start needs the seller's email; readiness follows Stripe's
+flags through account.updated on the Connect endpoint; seller.payout_readiness_changed is published on
+every change and only then; onboarding-started and first-ready timestamps are kept."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+from standin_support import Stand
+from support import eventually
+
+from homecraft_shared.messaging.tables import OutboxEvent
+
+
+async def readiness_events(stand: Stand) -> list[dict[str, object]]:
+    async with stand.payments.sessionmaker() as session:
+        rows = (await session.scalars(select(OutboxEvent).order_by(OutboxEvent.seq))).all()
+    payloads = [json.loads(row.payload) for row in rows]
+    return [p["data"] for p in payloads if p["type"] == "seller.payout_readiness_changed"]
+
+
+async def status(stand: Stand, seller: str) -> dict[str, object]:
+    response = await stand.payments.client.get("/connect/status", headers=stand.payments.seller(seller))
+    assert response.status_code == 200, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+async def test_p1_p2_readiness_follows_stripe_and_is_published_on_every_change(stand: Stand) -> None:
+    client = stand.payments.client
+    # P1: the seller's email is required (none on file yet); a buyer has no payout account
+    missing = await client.post("/connect/start", json={}, headers=stand.payments.seller("ada"))
+    assert missing.status_code in (409, 422) and "email" in missing.json()["detail"].lower()
+    buyer = await client.post("/connect/start", json={"email": "b@example.com"}, headers=stand.payments.consumer("b"))
+    assert buyer.status_code == 403
+    assert await readiness_events(stand) == []
+
+    account = await stand.ready_seller("ada")
+    ready = await status(stand, "ada")
+    assert ready["ready"] is True and ready["stripe_account_id"] == account
+    assert ready["onboarding_started_at"] is not None and ready["onboarding_completed_at"] is not None
+    assert [(e["seller_id"], e["ready"]) for e in await readiness_events(stand)] == [("ada", True)]
+
+    # the bank account goes away at Stripe: not ready any more (P2), published once
+    await stand.control("POST", f"/accounts/{account}/onboarding", {"state": "payouts_disabled"})
+    await eventually(lambda: status(stand, "ada"), lambda s: s["ready"] is False, within=60)
+    # a manual sync that finds nothing new publishes nothing
+    synced = await client.post("/connect/sync", headers=stand.payments.seller("ada"))
+    assert synced.status_code == 200 and synced.json()["payouts_enabled"] is False
+    # and back: ready again; the first-ready time stays the first one
+    await stand.control("POST", f"/accounts/{account}/onboarding", {"state": "complete"})
+    again = await eventually(lambda: status(stand, "ada"), lambda s: s["ready"] is True, within=60)
+    assert again["onboarding_completed_at"] == ready["onboarding_completed_at"]
+    assert again["onboarding_started_at"] == ready["onboarding_started_at"]
+    assert [(e["seller_id"], e["ready"]) for e in await readiness_events(stand)] == [
+        ("ada", True), ("ada", False), ("ada", True)]
