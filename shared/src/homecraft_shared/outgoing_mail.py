@@ -187,8 +187,11 @@ class HttpContactDirectory:
             return None
         if response.status_code != 200:
             raise RecipientUnavailable(f"the contact directory answered {response.status_code}: {response.text[:300]}")
-        body = response.json()
-        return Contact(email=body.get("email") or None, display_name=str(body.get("display_name") or ""))
+        try:
+            body = response.json()
+            return Contact(email=body.get("email") or None, display_name=str(body.get("display_name") or ""))
+        except (ValueError, AttributeError) as exc:  # not the JSON object the endpoint promises: ask again later
+            raise RecipientUnavailable(f"the contact directory answered something unreadable: {exc}") from exc
 
 
 def build_message(mail: OutgoingMail, sender: str, to: str | Address | None = None) -> EmailMessage:
