@@ -3,10 +3,11 @@
 Creates, in deploy/compose/secrets/ (git-ignored), whatever is missing:
 - ``identity_private_key.pem`` / ``identity_public_key.pem``: the gateway's Ed25519 key pair; the
   gateway signs identity tokens with the private key, every service verifies with the public key;
-- ``orders_service_private_key.pem``, ``gateway_service_private_key.pem`` and
-  ``trusted_service_keys.json``: the own Ed25519 keys of orders (it signs its calls to the catalog and
-  its download grants) and of the gateway (it records views and clicks through engagement), decision
-  0201, and the ``{"orders": "<public PEM>", "gateway": "<public PEM>"}`` map the receivers trust;
+- ``orders_service_private_key.pem``, ``gateway_service_private_key.pem``,
+  ``refunds_service_private_key.pem`` and ``trusted_service_keys.json``: the own Ed25519 keys of orders
+  (it signs its calls to the catalog and its download grants), of the gateway (it records views and
+  clicks through engagement) and of refunds (it asks payments for refunds, decision 0305), decision
+  0201, and the ``{"orders": "<public PEM>", "gateway": ..., "refunds": ...}`` map the receivers trust;
 - ``postgres_password``: the PostgreSQL superuser's;
 - ``<service>_db_password`` and ``<service>_database_url`` for each service: its own role and
   database (``postgresql+asyncpg://<service>:<password>@postgres:5432/<service>``).
@@ -32,8 +33,8 @@ from homecraft_shared.identity import generate_keypair
 
 SERVICES = ("catalog", "orders", "payments", "refunds", "engagement", "gateway")
 # The apps that call others as themselves (decision 0201): orders (the catalog's lookup, download
-# grants) and the gateway (engagement's ingestion, E1).
-SERVICE_IDENTITIES = ("orders", "gateway")
+# grants), the gateway (engagement's ingestion, E1) and refunds (refund execution by payments, 0305).
+SERVICE_IDENTITIES = ("orders", "gateway", "refunds")
 SECRETS = Path(__file__).resolve().parent / "secrets"
 POSTGRES_HOST = "postgres:5432"
 
