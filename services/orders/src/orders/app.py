@@ -7,7 +7,6 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from homecraft_shared.app import create_service_app
-from homecraft_shared.caching import TTLCache
 from homecraft_shared.http_client import ServiceClient
 from homecraft_shared.outgoing_mail import MailWorker
 from homecraft_shared.runtime import ServiceRuntime
@@ -19,6 +18,7 @@ from orders.placing.endpoints import router as placing_router
 from orders.reconciliation.endpoints import router as reconciliation_router
 from orders.settings import OrdersSettings
 from orders.siteconfig.endpoints import router as siteconfig_router
+from orders.siteconfig.service import SiteConfigCache
 from orders.views.endpoints import router as views_router
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -28,21 +28,15 @@ async def _start(runtime: ServiceRuntime) -> None:
     settings = runtime.settings
     assert isinstance(settings, OrdersSettings)
     catalog = ServiceClient(settings.catalog_url, timeout=settings.catalog_timeout_seconds)
-    runtime.state["catalog_client"] = catalog
-    runtime.state["site_config_cache"] = TTLCache(settings.site_config_cache_seconds, max_entries=4)
+    runtime.resources.add(catalog, close=catalog.aclose)
+    runtime.resources.add(SiteConfigCache(settings.site_config_cache_seconds, max_entries=4))
     bind(HandlerContext(settings=settings, catalog=catalog, signer=runtime.service_signer))
     runtime.spawn(MailWorker(runtime.sessionmaker, settings.smtp()).run(), "mail-worker")
 
 
-async def _stop(runtime: ServiceRuntime) -> None:
-    catalog = runtime.state.pop("catalog_client", None)
-    if catalog is not None:
-        await catalog.aclose()
-
-
 def create_runtime(settings: OrdersSettings | None = None) -> ServiceRuntime:
     return ServiceRuntime(settings or OrdersSettings(), migrations=MIGRATIONS, handlers=handlers,
-                          on_start=[_start], on_stop=[_stop])
+                          on_start=[_start])
 
 
 def create_app(settings: OrdersSettings | None = None) -> FastAPI:

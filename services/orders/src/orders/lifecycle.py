@@ -20,9 +20,14 @@ from orders.domain import EventType, Status
 from orders.models import Order, OrderEvent, SellerPayout
 
 
+def entry(order: Order, type_: EventType, message: str = "", *, actor: str = "") -> OrderEvent:
+    """A timeline entry for ``order`` (O4), not yet added."""
+    return OrderEvent(order_id=order.id, type=type_.value, message=message, actor=actor[:80], created_at=utcnow())
+
+
 def append(session: AsyncSession, order: Order, type_: EventType, message: str = "", *, actor: str = "") -> None:
     """O4: every change appends an entry to the order's timeline."""
-    session.add(OrderEvent(order_id=order.id, type=type_.value, message=message, actor=actor[:80], created_at=utcnow()))
+    session.add(entry(order, type_, message, actor=actor))
 
 
 def transition(order: Order, target: Status) -> None:

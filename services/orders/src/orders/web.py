@@ -2,39 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated, cast
+from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
 
-from homecraft_shared.caching import TTLCache
-from homecraft_shared.dependencies import runtime_of
+from homecraft_shared.dependencies import resource, runtime_of, settings_of
 from homecraft_shared.http_client import ServiceClient
 from homecraft_shared.identity import ServiceSigner
 from orders.settings import OrdersSettings
+from orders.siteconfig.service import SiteConfigCache
 
 
-def get_settings(request: Request) -> OrdersSettings:
-    settings = runtime_of(request).settings
-    assert isinstance(settings, OrdersSettings)
-    return settings
-
-
-def get_catalog(request: Request) -> ServiceClient:
-    return cast(ServiceClient, runtime_of(request).state["catalog_client"])
-
-
-def get_signer(request: Request) -> ServiceSigner | None:
+# Coroutines, not plain functions: FastAPI runs a plain function dependency in its thread pool, a
+# thread hand-off per dependency on every request (homecraft_shared.dependencies).
+async def get_signer(request: Request) -> ServiceSigner | None:
     return runtime_of(request).service_signer
 
 
-def get_config_cache(request: Request) -> TTLCache[str, object]:
-    return cast("TTLCache[str, object]", runtime_of(request).state["site_config_cache"])
-
-
-Settings = Annotated[OrdersSettings, Depends(get_settings)]
-Catalog = Annotated[ServiceClient, Depends(get_catalog)]
+Settings = Annotated[OrdersSettings, Depends(settings_of(OrdersSettings))]
+Catalog = Annotated[ServiceClient, Depends(resource(ServiceClient))]
 Signer = Annotated[ServiceSigner | None, Depends(get_signer)]
-ConfigCache = Annotated[TTLCache[str, object], Depends(get_config_cache)]
+ConfigCache = Annotated[SiteConfigCache, Depends(resource(SiteConfigCache))]
 # O1: a guest reaches an order only with ?t=<token>.
 GuestToken = Annotated[str | None, Query(alias="t", max_length=128, description="The guest order token (O1).")]
 Page = Annotated[int, Query(ge=1, le=100_000, description="1-based page number.")]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
 
 from catalog.internal import service
@@ -40,9 +40,12 @@ ASSET_MEDIA_TYPES = {
 
 
 
-@router.post("/products/lookup", summary="Current facts of many products in one call (for orders; role service or owner)")
-async def lookup_products(body: LookupRequest, session: DbSession, _: ServiceIdentity) -> LookupResponse:
-    return await service.lookup(session, body.product_ids)
+@router.post("/products/lookup", response_model=LookupResponse,
+             summary="Current facts of many products in one call (for orders; role service or owner)")
+async def lookup_products(body: LookupRequest, session: DbSession, _: ServiceIdentity) -> Response:
+    # Serialized once, as built: the facts are the database's typed values (no second validation pass).
+    found = await service.lookup(session, body.product_ids)
+    return Response(found.model_dump_json(), media_type="application/json")
 
 
 @router.get("/products/{product_id}/assets", summary="A product's digital files (role service or owner)", responses=problems(404))

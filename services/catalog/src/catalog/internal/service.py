@@ -10,8 +10,7 @@ from catalog.assets import repository as assets
 from catalog.buyability import can_buy
 from catalog.internal import repository
 from catalog.internal.schemas import InternalAsset, LookupResponse, ProductAssets, ProductFacts
-from catalog.listings.schemas import ListingState
-from catalog.models import CatalogType, DigitalAsset, Product
+from catalog.models import CatalogType, DigitalAsset, ListingStatus, Product
 from catalog.storage import MediaStorage
 from homecraft_shared.errors import NotFound
 
@@ -24,33 +23,34 @@ def _parse(value: str) -> uuid.UUID | None:
 
 
 async def lookup(session: AsyncSession, product_ids: list[str]) -> LookupResponse:
+    """One statement, plain columns, no ORM objects; the facts are built without re-validation (they are the
+    database's own typed values), so the endpoint can send them serialized as they are."""
     wanted = list(dict.fromkeys(product_ids))
     parsed = {value: _parse(value) for value in wanted}
-    found = await repository.products_with_readiness(session, {pid for pid in parsed.values() if pid is not None})
-    by_id = {product.id: (product, ready) for product, ready in found}
+    rows = await repository.lookup_rows(session, {pid for pid in parsed.values() if pid is not None})
+    by_id = {row.id: row for row in rows}
     products: list[ProductFacts] = []
     unknown: list[str] = []
     for value in wanted:
         pid = parsed[value]
-        if pid is None or pid not in by_id:
+        row = by_id.get(pid) if pid is not None else None
+        if row is None:
             unknown.append(value)
             continue
-        product, ready = by_id[pid]
-        buyable = can_buy(seller_payout_ready=ready, seller_is_owner=product.seller_is_owner)
+        ready = bool(row.ready)
+        buyable = can_buy(seller_payout_ready=ready, seller_is_owner=row.seller_is_owner)
+        visible = row.status == ListingStatus.PUBLISHED and row.is_active  # Product.is_visible
         products.append(
-            ProductFacts(
-                product_id=str(product.id),
-                seller_id=product.seller_id,
-                **ListingState.state_of(product),
-                seller_payout_ready=ready,
-                seller_is_owner=product.seller_is_owner,
-                can_buy=buyable,
-                purchasable=product.is_visible and buyable,
-                requires_shipping=product.kind == CatalogType.MODEL,
-                is_digital=product.kind == CatalogType.FILE,
+            ProductFacts.model_construct(
+                product_id=str(row.id), seller_id=row.seller_id, kind=row.kind, title=row.title, slug=row.slug,
+                category_id=row.category_id, price_cents=row.price_cents, currency=row.currency,
+                is_free=row.is_free, status=row.status, is_active=row.is_active, visible=visible,
+                seller_payout_ready=ready, seller_is_owner=row.seller_is_owner, can_buy=buyable,
+                purchasable=visible and buyable, requires_shipping=row.kind == CatalogType.MODEL,
+                is_digital=row.kind == CatalogType.FILE,
             )
         )
-    return LookupResponse(products=products, unknown_ids=unknown)
+    return LookupResponse.model_construct(products=products, unknown_ids=unknown)
 
 
 async def product_assets(session: AsyncSession, product_id: uuid.UUID) -> ProductAssets:

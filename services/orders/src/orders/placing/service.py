@@ -8,21 +8,20 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from homecraft_shared.caching import TTLCache
 from homecraft_shared.db import utcnow
 from homecraft_shared.errors import Conflict, ValidationFailed
 from homecraft_shared.http_client import ServiceClient
 from homecraft_shared.identity import Identity, ServiceSigner
 from orders import access, catalog_client, domain, emails, lifecycle
 from orders.domain import EventType, Status
-from orders.models import Order, OrderLine
+from orders.models import Order, OrderLine, new_id
 from orders.placing import repository
 from orders.placing.schemas import CheckoutOut, LineOut, OrderOut, PlaceOrder, TimelineEntry
 from orders.settings import OrdersSettings
 from orders.siteconfig import service as siteconfig
+from orders.siteconfig.service import SiteConfigCache
 
 FILE_QUANTITY_NOTICE = "{title}: a 3D file is bought once; quantity {asked} was set to 1 (O2)."
 
@@ -39,7 +38,7 @@ def not_buyable(problems: list[dict[str, str]], detail: str) -> ValidationFailed
 async def place(
     session: AsyncSession,
     catalog: ServiceClient,
-    config_cache: TTLCache[str, object],
+    config_cache: SiteConfigCache,
     identity: Identity | None,
     body: PlaceOrder,
     request_key: str,
@@ -80,33 +79,30 @@ async def place(
         items.append(domain.PricedItem(product_id=facts.product_id, seller_id=facts.seller_id, title=facts.title[:200],
                                        is_file=facts.is_file, unit_price_cents=facts.price_cents, quantity=line.quantity))
     money = domain.snapshot(items, config.marketplace_percent)
-    now = utcnow()
+    now, order_id = utcnow(), new_id()
     order = Order(
-        buyer_id=identity.user_id if identity is not None else None, guest_email=guest_email,
+        id=order_id, buyer_id=identity.user_id if identity is not None else None, guest_email=guest_email,
         access_token=access.new_token() if identity is None else None, placement_key=key,
         status=Status.PENDING.value, kind=money.kind.value, currency=config.default_currency,
         subtotal_cents=money.subtotal_cents, tax_cents=money.tax_cents, shipping_cents=money.shipping_cents,
         total_cents=money.total_cents, marketplace_percent=money.percent, refunded_cents=0,
         created_at=now, updated_at=now,
         lines=[
-            OrderLine(position=i, product_id=m.product_id, seller_id=m.seller_id, title=m.title, kind=m.kind,
-                      is_digital=m.is_digital, requires_shipping=m.requires_shipping, quantity=m.quantity,
-                      unit_price_cents=m.unit_price_cents, gross_cents=m.gross_cents, fee_cents=m.fee_cents,
-                      net_cents=m.net_cents)
+            OrderLine(id=new_id(), order_id=order_id, position=i, product_id=m.product_id, seller_id=m.seller_id, title=m.title,
+                      kind=m.kind, is_digital=m.is_digital, requires_shipping=m.requires_shipping,
+                      quantity=m.quantity, unit_price_cents=m.unit_price_cents, gross_cents=m.gross_cents,
+                      fee_cents=m.fee_cents, net_cents=m.net_cents)
             for i, m in enumerate(money.lines)
         ],
     )
     await lifecycle.refresh_flags(session, order, new=True)
-    session.add(order)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
+    actor = f"user:{identity.user_id}" if identity is not None else "guest"
+    created = lifecycle.entry(order, EventType.CREATED, " ".join(notices), actor=actor)
+    if not await repository.insert_placed(session, order, created):
         # The same request raced us (a double click on two connections): the first one's order wins,
         # and sending the request again returns it.
         raise Conflict("This order is being placed by another request with the same request key; "
-                       "send the request again to get it.") from exc
-    actor = f"user:{identity.user_id}" if identity is not None else "guest"
-    lifecycle.append(session, order, EventType.CREATED, " ".join(notices), actor=actor)
+                       "send the request again to get it.")
     return order, notices, True
 
 

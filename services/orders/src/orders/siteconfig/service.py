@@ -38,17 +38,19 @@ async def load(session: AsyncSession) -> SiteConfig:
     return config
 
 
-async def current(session: AsyncSession, cache: TTLCache[str, object]) -> CurrentConfig:
+class SiteConfigCache(TTLCache[str, CurrentConfig]):
+    """The per-process cache the configuration is read through (``ORDERS_SITE_CONFIG_CACHE_SECONDS``)."""
+
+
+async def current(session: AsyncSession, cache: SiteConfigCache) -> CurrentConfig:
     async def fetch() -> CurrentConfig:
         row = await load(session)
         return CurrentConfig(Decimal(row.marketplace_percent), row.default_currency, tuple(row.allowed_countries))
 
-    value = await cache.get_or_load(CACHE_KEY, fetch)
-    assert isinstance(value, CurrentConfig)
-    return value
+    return await cache.get_or_load(CACHE_KEY, fetch)
 
 
-async def update(session: AsyncSession, cache: TTLCache[str, object], owner: Identity, change: SiteConfigUpdate) -> SiteConfig:
+async def update(session: AsyncSession, cache: SiteConfigCache, owner: Identity, change: SiteConfigUpdate) -> SiteConfig:
     config = await load(session)
     if change.marketplace_percent is not None:
         config.marketplace_percent = clamp_percent(change.marketplace_percent)
