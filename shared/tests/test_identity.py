@@ -148,3 +148,56 @@ def test_grants_are_checked_for_issuer_and_audience(keys: tuple[str, str]) -> No
     expired = signer.sign_claims({"sub": "order:1", "asset": "a-1"}, audience="downloads", ttl=dt.timedelta(seconds=-30))
     with pytest.raises(Unauthorized, match="expired"):
         verifier.verify_grant(expired, service="orders", audience="downloads")
+
+
+# --- verified tokens are remembered until they expire; service tokens are reused -------------------
+
+def test_a_remembered_token_is_still_refused_once_expired(keys: tuple[str, str]) -> None:
+    now = [dt.datetime.now(dt.UTC).timestamp()]
+    verifier = IdentityVerifier(keys[1], clock=lambda: now[0])
+    token = IdentitySigner(keys[0], ttl=dt.timedelta(seconds=60)).sign(ALICE)
+    assert verifier.verify(token) == ALICE
+    assert verifier.verify(token) == ALICE  # remembered
+    now[0] += 61  # past exp: the full check runs again (jwt's own clock) and is still inside the leeway...
+    assert verifier.verify(token) == ALICE
+    expired = IdentitySigner(keys[0], ttl=dt.timedelta(seconds=-30)).sign(ALICE)
+    with pytest.raises(Unauthorized, match="expired"):
+        verifier.verify(expired)
+    with pytest.raises(Unauthorized, match="expired"):  # ...and a refused token is never remembered
+        verifier.verify(expired)
+
+
+def test_a_remembered_token_does_not_vouch_for_an_altered_one(keys: tuple[str, str]) -> None:
+    verifier = IdentityVerifier(keys[1])
+    token = IdentitySigner(keys[0]).sign(ALICE)
+    assert verifier.verify(token) == ALICE
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["roles"] = ["owner"]
+    forged = ".".join([header, base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode(), signature])
+    with pytest.raises(Unauthorized):
+        verifier.verify(forged)
+
+
+def test_the_remembered_tokens_are_bounded(keys: tuple[str, str]) -> None:
+    verifier = IdentityVerifier(keys[1], keep=2)
+    tokens = [IdentitySigner(keys[0]).sign(Identity(f"u-{n}", "u", frozenset())) for n in range(3)]
+    for token in tokens:
+        verifier.verify(token)
+    assert len(verifier._verified) == 2 and tokens[0] not in verifier._verified
+
+
+def test_a_service_reuses_its_token_for_half_its_lifetime(keys: tuple[str, str]) -> None:
+    private, public = generate_keypair()
+    now = [1000.0]
+    signer = ServiceSigner("orders", private, ttl=dt.timedelta(seconds=60), clock=lambda: now[0])
+    signed: list[str] = []
+    sign = signer.sign_claims
+    signer.sign_claims = lambda *a, **k: signed.append(token := sign(*a, **k)) or token  # type: ignore[method-assign]
+    first = signer.token()
+    now[0] += 29
+    assert signer.token() == first and len(signed) == 1
+    now[0] += 2
+    renewed = signer.token()
+    assert len(signed) == 2 and renewed == signed[-1]
+    assert IdentityVerifier(None, {"orders": public}).verify(renewed).service == "orders"

@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +42,8 @@ SERVICE_ISSUER_PREFIX = "homecraft-service:"
 SERVICE_TTL = dt.timedelta(seconds=60)
 # The audience of orders' single-asset download grants, which the catalog verifies (decision 0201).
 DOWNLOAD_GRANT_AUDIENCE = "homecraft-catalog-download"
+# How many verified tokens a verifier remembers (see IdentityVerifier.verify).
+VERIFIED_TOKENS_KEPT = 1024
 
 
 @dataclass(frozen=True)
@@ -110,15 +114,26 @@ def service_issuer(service: str) -> str:
 class ServiceSigner:
     """A service's own signing key: tokens naming the service, and narrow grants for another audience."""
 
-    def __init__(self, service: str, private_key_pem: str, ttl: dt.timedelta = SERVICE_TTL) -> None:
+    def __init__(self, service: str, private_key_pem: str, ttl: dt.timedelta = SERVICE_TTL,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.service = service
         self._key = _load_private(private_key_pem)
         self._ttl = ttl
+        self._clock = clock
+        self._token: str | None = None
+        self._renew_at = 0.0
 
     def token(self) -> str:
-        """A bearer token saying "I am <service>" to the other services."""
-        return self.sign_claims({"sub": f"service:{self.service}", "name": self.service, "roles": [SERVICE_ROLE]},
-                                audience=AUDIENCE, ttl=self._ttl)
+        """A bearer token saying "I am <service>" to the other services. The same token is reused for the
+        first half of its lifetime (one signature, and one verification on the receiving side, per half
+        TTL instead of per call); then a new one is signed."""
+        now = self._clock()
+        if self._token is None or now >= self._renew_at:
+            self._token = self.sign_claims(
+                {"sub": f"service:{self.service}", "name": self.service, "roles": [SERVICE_ROLE]},
+                audience=AUDIENCE, ttl=self._ttl)
+            self._renew_at = now + self._ttl.total_seconds() / 2
+        return self._token
 
     def sign_claims(self, claims: dict[str, Any], *, audience: str, ttl: dt.timedelta) -> str:
         now = dt.datetime.now(dt.UTC)
@@ -136,9 +151,14 @@ def _load_public(pem: str) -> Any:
 class IdentityVerifier:
     """Verifies users' tokens (the gateway's key) and services' own tokens (the keys trusted per service)."""
 
-    def __init__(self, public_key_pem: str | None, trusted_services: dict[str, str] | None = None) -> None:
+    def __init__(self, public_key_pem: str | None, trusted_services: dict[str, str] | None = None, *,
+                 keep: int = VERIFIED_TOKENS_KEPT, clock: Callable[[], float] = time.time) -> None:
         self._key = _load_public(public_key_pem) if public_key_pem else None
         self._services = {name: _load_public(pem) for name, pem in (trusted_services or {}).items()}
+        self._keep = keep
+        self._clock = clock
+        # token -> (its exp, the identity it proved); oldest first. Only tokens that passed verification.
+        self._verified: dict[str, tuple[float, Identity]] = {}
 
     def _issuer(self, token: str) -> str:
         try:
@@ -155,13 +175,29 @@ class IdentityVerifier:
         return service, key
 
     def verify(self, token: str) -> Identity:
+        """The identity a token proves. A token that passed is remembered until its ``exp`` (keyed by the
+        exact token string, so any other token, however close, is verified in full): a service's own
+        token reused across calls, or one user's token across a page's fan-out, costs one signature
+        check. Past ``exp`` the full check runs again and refuses it (after its small leeway)."""
+        known = self._verified.get(token)
+        if known is not None:
+            if self._clock() < known[0]:
+                return known[1]
+            del self._verified[token]
+        identity, expires = self._verify(token)
+        if len(self._verified) >= self._keep:
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = (expires, identity)
+        return identity
+
+    def _verify(self, token: str) -> tuple[Identity, float]:
         issuer = self._issuer(token)
         if issuer.startswith(SERVICE_ISSUER_PREFIX):
             service, key = self._service_key(issuer)
-            self._decode(token, key, issuer, AUDIENCE)
+            claims = self._decode(token, key, issuer, AUDIENCE)
             # A service's key proves only that service: never a user, never another role.
             return Identity(user_id=f"service:{service}", username=service, roles=frozenset({SERVICE_ROLE}),
-                            service=service)
+                            service=service), float(claims["exp"])
         if self._key is None:
             raise Unauthorized("this service has no identity public key configured")
         claims = self._decode(token, self._key, ISSUER, AUDIENCE)
@@ -169,7 +205,7 @@ class IdentityVerifier:
             user_id=str(claims["sub"]),
             username=str(claims.get("name", "")),
             roles=frozenset(claims.get("roles", [])),
-        )
+        ), float(claims["exp"])
 
     def verify_grant(self, token: str, *, service: str, audience: str) -> dict[str, Any]:
         """The claims of a grant ``service`` signed for ``audience`` (e.g. a download grant)."""
