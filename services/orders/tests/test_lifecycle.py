@@ -7,6 +7,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from sqlalchemy import select
 from support import Orders
 
 from homecraft_shared.db import utcnow
@@ -22,8 +23,10 @@ from homecraft_shared.events.payments import (
 from homecraft_shared.messaging.consumer import apply_event
 from homecraft_shared.messaging.contracts import CONTRACTS, EventData
 from homecraft_shared.messaging.envelope import EventEnvelope
+from homecraft_shared.messaging.tables import OutboxEvent
 from homecraft_shared.outgoing_mail import OutgoingMail
 from orders.handlers import handlers
+from orders.models import Order, OrderEvent
 
 
 def envelope(data: EventData, subject_id: str) -> EventEnvelope:
@@ -112,13 +115,32 @@ async def test_cancel_then_illegal_transitions_are_409(orders: Orders) -> None:
 
 
 async def test_checkout_of_a_paid_order_is_refused(orders: Orders) -> None:
+    """O5: only a pending order goes to payment; refusing writes nothing."""
     model = orders.catalog.pick(kind="MODEL")
     order = (await orders.place([(model["id"], 1)], user="buyer-p")).json()
     response = await orders.client.post(f"/orders/{order['id']}/checkout", headers=orders.keys.user("buyer-p"))
     assert response.status_code == 200 and response.json()["payment_required"] is True
     await deliver(orders, envelope(completed(order), order["id"]))
+    before = (await orders.count(OrderEvent), await orders.count(OutboxEvent), await orders.count(OutgoingMail))
     response = await orders.client.post(f"/orders/{order['id']}/checkout", headers=orders.keys.user("buyer-p"))
     assert response.status_code == 409 and "paid" in response.json()["detail"]
+    assert (await orders.count(OrderEvent), await orders.count(OutboxEvent), await orders.count(OutgoingMail)) == before
+
+
+async def test_checkout_of_an_empty_order_is_refused(orders: Orders) -> None:
+    """O5: an order with no lines has nothing to pay for (placing never makes one: written here directly,
+    as a damaged or migrated row would be)."""
+    async with orders.runtime.sessionmaker() as session, session.begin():
+        now = utcnow()
+        session.add(Order(id=str(uuid.uuid4()), buyer_id="buyer-e", placement_key="empty-order", status="pending",
+                          kind="physical", currency="usd", subtotal_cents=0, tax_cents=0, shipping_cents=0,
+                          total_cents=0, marketplace_percent=10, refunded_cents=0, created_at=now, updated_at=now))
+    async with orders.runtime.sessionmaker() as session:
+        order_id = await session.scalar(select(Order.id).where(Order.placement_key == "empty-order"))
+    response = await orders.client.post(f"/orders/{order_id}/checkout", headers=orders.keys.user("buyer-e"))
+    assert response.status_code == 409, response.text
+    assert "no lines" in response.json()["detail"]
+    assert await orders.count(OrderEvent) == await orders.count(OutboxEvent) == await orders.count(OutgoingMail) == 0
 
 
 async def test_a_free_order_is_paid_at_once_without_stripe(orders: Orders) -> None:

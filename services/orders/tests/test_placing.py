@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import httpx
 import pytest
 from support import Orders
 
@@ -99,14 +100,19 @@ async def test_bad_quantity_is_refused_and_writes_nothing(orders: Orders, quanti
     ("FIRST_MODEL_BAD_EMAIL", True, "email"),
     ("UNREADY", False, "payout onboarding"),  # K2
     ("DUPLICATE", False, "appears twice"),
+    ({"lines": [{"product_id": "abc\u0000", "quantity": 1}]}, False, "product_id"),  # platform Line: no control chars
+    ("FIRST_MODEL_CONTROL_EMAIL", True, "guest_email"),
+    ({"lines": [{"product_id": "x", "quantity": 1, "price_cents": 1}]}, False, "price_cents"),  # never priced by the caller (O2)
 ], ids=["no-lines", "unknown-product", "malformed-id", "lines-not-a-list", "guest-without-email", "bad-email",
-        "unready-seller", "duplicate-line"])
+        "unready-seller", "duplicate-line", "control-char-id", "control-char-email", "caller-price"])
 async def test_bad_orders_get_a_clear_4xx_and_write_nothing(orders: Orders, body: object, guest: bool, needle: str) -> None:
     model = orders.catalog.pick(kind="MODEL")
     if body == "FIRST_MODEL":
         body = {"lines": [{"product_id": model["id"], "quantity": 1}]}
     elif body == "FIRST_MODEL_BAD_EMAIL":
         body = {"lines": [{"product_id": model["id"], "quantity": 1}], "guest_email": "not-an-email@"}
+    elif body == "FIRST_MODEL_CONTROL_EMAIL":
+        body = {"lines": [{"product_id": model["id"], "quantity": 1}], "guest_email": "a\u0007b@example.com"}
     elif body == "UNREADY":
         body = {"lines": [{"product_id": orders.catalog.pick(kind="MODEL", ready=False)["id"], "quantity": 1}]}
     elif body == "DUPLICATE":
@@ -117,7 +123,38 @@ async def test_bad_orders_get_a_clear_4xx_and_write_nothing(orders: Orders, body
     response = await orders.client.post("/orders", json=body, headers=headers)
     assert 400 <= response.status_code < 500, response.text
     assert needle in response.text
-    assert await orders.count(Order) == await orders.count(OrderEvent) == await orders.count(OutboxEvent) == 0
+    assert await orders.count(Order) == await orders.count(OrderLine) == await orders.count(OrderEvent) == 0
+    assert await orders.count(OutboxEvent) == 0
+
+
+async def test_an_unlisted_product_is_refused_and_nothing_is_written(orders: Orders) -> None:
+    """O2: visibility comes from the catalog at this moment; a listing taken down cannot be ordered."""
+    listed = [p for p in orders.catalog.products if p["kind"] == "MODEL" and p["can_buy"] and not p["is_free"]]
+    product = listed[-1]  # not the one the other tests pick
+    seller = orders.keys.user("boss", "owner")  # owners may take any listing down (and put it back)
+    async with httpx.AsyncClient(base_url=orders.catalog.url, timeout=10) as catalog:
+        down = await catalog.post(f"/listings/{product['id']}/unpublish", headers=seller)
+        assert down.status_code == 200, down.text
+        try:
+            response = await orders.place([(product["id"], 1)], user="buyer-unlisted")
+        finally:
+            up = await catalog.post(f"/listings/{product['id']}/publish", headers=seller)
+            assert up.status_code == 200, up.text
+    assert response.status_code == 422, response.text
+    assert "not for sale (unlisted)" in response.json()["detail"]
+    assert await orders.count(Order) == await orders.count(OrderLine) == await orders.count(OutboxEvent) == 0
+
+
+@pytest.mark.parametrize(("path", "params"), [
+    ("/me/orders", {"page_size": 21}),  # O8: 20 a page
+    ("/me/orders", {"page": 10_001}),
+    ("/ops/orders", {"page_size": 201}),  # A1
+    ("/ops/orders", {"page": 0}),
+], ids=["views-page-size", "views-page", "recon-page-size", "recon-page-zero"])
+async def test_paging_is_bounded_by_the_platform_limits(orders: Orders, path: str, params: dict[str, int]) -> None:
+    response = await orders.client.get(path, params=params, headers=orders.keys.user("boss", "owner"))
+    assert response.status_code == 422, response.text
+    assert next(iter(params)) in response.text
 
 
 async def test_an_owner_buyer_bypasses_the_payout_readiness_gate(orders: Orders) -> None:

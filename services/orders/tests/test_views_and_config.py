@@ -52,10 +52,13 @@ async def test_site_config_owner_edits_apply_to_new_orders_only(orders: Orders) 
     owner = orders.keys.user(*OWNER)
     refused = await orders.client.patch("/site-config", json={"marketplace_percent": "12.5"}, headers=orders.keys.user("x"))
     assert refused.status_code == 403
+    config = (await orders.client.get("/site-config")).json()
     for bad in ({"marketplace_percent": "abc"}, {"default_currency": "dollars"}, {"allowed_countries": ["USA"]},
-                {"allowed_countries": []}, {"surprise": 1}):
+                {"allowed_countries": []}, {"surprise": 1}, {"marketplace_percent": None}, {"default_currency": None},
+                {"allowed_countries": None}, {"allowed_countries": ["U\u0000"]}, {"marketplace_percent": "NaN"}):
         response = await orders.client.patch("/site-config", json=bad, headers=owner)
         assert response.status_code == 422, (bad, response.text)
+    assert (await orders.client.get("/site-config")).json() == config  # S1: a refused edit changes nothing
     changed = await orders.client.patch("/site-config", headers=owner, json={
         "marketplace_percent": "12.5", "default_currency": "USD", "allowed_countries": ["us", "ca", "US"]})
     assert changed.status_code == 200, changed.text

@@ -9,8 +9,10 @@ from fastapi import Depends, Path, Query, Request
 from homecraft_shared.dependencies import resource, runtime_of, settings_of
 from homecraft_shared.http_client import ServiceClient
 from homecraft_shared.identity import ServiceSigner
+from homecraft_shared.inputs import Page, QueryText, paging
 from orders.settings import OrdersSettings
 from orders.siteconfig.service import SiteConfigCache
+from orders.views.schemas import PAGE_SIZE
 
 
 # Coroutines, not plain functions: FastAPI runs a plain function dependency in its thread pool, a
@@ -24,8 +26,10 @@ Catalog = Annotated[ServiceClient, Depends(resource(ServiceClient))]
 Signer = Annotated[ServiceSigner | None, Depends(get_signer)]
 ConfigCache = Annotated[SiteConfigCache, Depends(resource(SiteConfigCache))]
 # O1: a guest reaches an order only with ?t=<token>.
-GuestToken = Annotated[str | None, Query(alias="t", max_length=128, description="The guest order token (O1).")]
-Page = Annotated[int, Query(ge=1, le=100_000, description="1-based page number.")]
+GuestToken = Annotated[QueryText | None, Query(alias="t", max_length=128, description="The guest order token (O1).")]
+# O8: a buyer's and a seller's lists, 20 a page; the operator's reconciliation list (A1), 50 by default.
+ViewPage = Annotated[Page, Depends(paging(default_size=PAGE_SIZE, max_size=PAGE_SIZE))]
+ReconPaging = Annotated[Page, Depends(paging(default_size=50, max_size=200))]
 
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 # Ids in paths are lower-case UUIDs: anything else is a 422 before it reaches the database.

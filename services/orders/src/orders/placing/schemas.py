@@ -7,15 +7,17 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from homecraft_shared.inputs import Count, Line
 from orders.domain import MAX_QUANTITY
 
 MAX_LINES = 100
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 EMAIL = re.compile(rf"^[^@\s\x00-\x1f]{{1,64}}@{_LABEL}(?:\.{_LABEL})+$")
 
-ProductId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-# Strict: "2", 2.0 and 1.5 are refused, not coerced; 0, negatives and absurd counts too.
-Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY)]
+ProductId = Annotated[Line, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+# The platform's strict count (homecraft_shared.inputs): "2", 2.0, 1.5 and true are refused, not
+# coerced; 0, negatives and absurd counts too.
+Quantity = Annotated[Count, Field(ge=1, le=MAX_QUANTITY)]
 
 
 class CartLine(BaseModel):
@@ -29,7 +31,7 @@ class PlaceOrder(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     lines: list[CartLine] = Field(min_length=1, max_length=MAX_LINES)
-    guest_email: str | None = Field(default=None, max_length=254,
+    guest_email: Line | None = Field(default=None, max_length=254,
                                     description="Required without a signed-in buyer; ignored with one (O1).")
 
     @field_validator("guest_email")

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from homecraft_shared.dependencies import DbSession, OwnerIdentity
 from orders.reconciliation import service
 from orders.reconciliation.schemas import BuyerType, Flag, ItemMix, OrderPayouts, PayoutStateFilter, ReconPage
-from orders.web import OrderId, Page
+from orders.web import OrderId, ReconPaging
 
 router = APIRouter(prefix="/ops", tags=["operator reconciliation"])
 
@@ -16,16 +16,15 @@ router = APIRouter(prefix="/ops", tags=["operator reconciliation"])
 async def reconciliation_list(
     session: DbSession,
     _: OwnerIdentity,
+    window: ReconPaging,
     paid: bool | None = None,
     buyer_type: BuyerType | None = None,
     mix: ItemMix | None = None,
     payout_state: PayoutStateFilter | None = None,
     flag: Annotated[list[Flag], Query(description="Only orders with every flag given.")] = [],  # noqa: B006
-    page: Page = 1,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ReconPage:
     return await service.orders_page(session, paid=paid, buyer_type=buyer_type, mix=mix, payout_state=payout_state,
-                                      flags=flag, page=page, page_size=page_size)
+                                      flags=flag, window=window)
 
 
 @router.get("/orders/{order_id}/payouts", summary="Per-seller payout summary of one order (A2; owners)")

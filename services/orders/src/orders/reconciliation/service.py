@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from homecraft_shared.errors import NotFound
+from homecraft_shared.inputs import Page
 from orders.models import Order, OrderLine, SellerDebit, SellerPayout
 from orders.reconciliation.schemas import (
     BuyerType,
@@ -40,7 +41,7 @@ def _flags(order: Order) -> list[Flag]:
 
 async def orders_page(
     session: AsyncSession, *, paid: bool | None, buyer_type: BuyerType | None, mix: ItemMix | None,
-    payout_state: PayoutStateFilter | None, flags: list[Flag], page: int, page_size: int,
+    payout_state: PayoutStateFilter | None, flags: list[Flag], window: Page,
 ) -> ReconPage:
     conditions: list[ColumnElement[bool]] = []
     if paid is not None:
@@ -61,15 +62,15 @@ async def orders_page(
         conditions.append(FLAG_COLUMNS[flag].is_(True))
     rows = list(await session.scalars(
         select(Order).where(*conditions).order_by(Order.created_at.desc(), Order.id.desc())
-        .offset((page - 1) * page_size).limit(page_size + 1)
+        .offset(window.offset).limit(window.limit + 1)
         .execution_options(populate_existing=False)
     ))
-    has_more = len(rows) > page_size
+    has_more = len(rows) > window.limit
     items = [ReconRow(id=o.id, status=o.status, kind=o.kind, buyer_id=o.buyer_id, guest_email=o.guest_email,
                       total_cents=o.total_cents, subtotal_cents=o.subtotal_cents, currency=o.currency,
                       created_at=o.created_at, paid_at=o.paid_at, payment_method=o.payment_method,
-                      payout_state=o.payout_state, flags=_flags(o)) for o in rows[:page_size]]
-    return ReconPage(items=items, page=page, page_size=page_size, has_more=has_more)
+                      payout_state=o.payout_state, flags=_flags(o)) for o in rows[:window.limit]]
+    return ReconPage(items=items, page=window.page, page_size=window.page_size, has_more=has_more)
 
 
 async def order_payouts(session: AsyncSession, order_id: str) -> OrderPayouts:

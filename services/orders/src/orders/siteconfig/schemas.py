@@ -6,7 +6,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Country = Annotated[str, Field(min_length=2, max_length=2)]
+from homecraft_shared.inputs import Line, Omittable
+
+Country = Annotated[Line, Field(min_length=2, max_length=2)]
 
 
 class SiteConfigOut(BaseModel):
@@ -24,9 +26,10 @@ class SiteConfigUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    marketplace_percent: Decimal | None = Field(default=None, allow_inf_nan=False, max_digits=7, decimal_places=2)
-    default_currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
-    allowed_countries: list[Country] | None = Field(default=None, min_length=1, max_length=250)
+    # Each may be left out (unchanged), not sent as null (homecraft_shared.inputs.Omittable).
+    marketplace_percent: Omittable[Decimal] = Field(default=None, allow_inf_nan=False, max_digits=7, decimal_places=2)
+    default_currency: Omittable[Line] = Field(default=None, pattern=r"^[A-Za-z]{3}$")
+    allowed_countries: Omittable[list[Country]] = Field(default=None, min_length=1, max_length=250)
 
     @field_validator("default_currency")
     @classmethod

@@ -8,35 +8,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from homecraft_shared.errors import Forbidden
 from homecraft_shared.identity import Identity
+from homecraft_shared.inputs import Page
 from orders.domain import Status
 from orders.models import Order
 from orders.placing.service import to_out
 from orders.views import repository
-from orders.views.schemas import PAGE_SIZE, OrderPage
+from orders.views.schemas import OrderPage
 
 
-def _offset(page: int) -> int:
-    return (page - 1) * PAGE_SIZE
+async def my_orders(session: AsyncSession, identity: Identity, page: Page) -> OrderPage:
+    rows, total = await repository.page(session, [Order.buyer_id == identity.user_id], offset=page.offset, limit=page.limit)
+    return OrderPage(items=[to_out(o) for o in rows], page=page.page, total=total)
 
 
-async def my_orders(session: AsyncSession, identity: Identity, page: int) -> OrderPage:
-    rows, total = await repository.page(session, [Order.buyer_id == identity.user_id], offset=_offset(page), limit=PAGE_SIZE)
-    return OrderPage(items=[to_out(o) for o in rows], page=page, total=total)
-
-
-async def my_purchases(session: AsyncSession, identity: Identity, page: int) -> OrderPage:
+async def my_purchases(session: AsyncSession, identity: Identity, page: Page) -> OrderPage:
     rows, total = await repository.page(session, [Order.buyer_id == identity.user_id, Order.status == Status.PAID.value],
-                                        offset=_offset(page), limit=PAGE_SIZE, newest_by_paid=True)
-    return OrderPage(items=[to_out(o) for o in rows], page=page, total=total)
+                                        offset=page.offset, limit=page.limit, newest_by_paid=True)
+    return OrderPage(items=[to_out(o) for o in rows], page=page.page, total=total)
 
 
-async def seller_orders(session: AsyncSession, identity: Identity, page: int) -> OrderPage:
+async def seller_orders(session: AsyncSession, identity: Identity, page: Page) -> OrderPage:
     if not identity.is_seller:
         raise Forbidden("Only sellers have sold orders: turn on selling in your profile first.")
     conditions: list[ColumnElement[bool]] = [Order.paid_at.is_not(None)]
     if not identity.is_owner:
         conditions.append(repository.has_line_of(identity.user_id))
-    rows, total = await repository.page(session, conditions, offset=_offset(page), limit=PAGE_SIZE, newest_by_paid=True)
+    rows, total = await repository.page(session, conditions, offset=page.offset, limit=page.limit, newest_by_paid=True)
     items = []
     for order in rows:
         out = to_out(order)
@@ -45,4 +42,4 @@ async def seller_orders(session: AsyncSession, identity: Identity, page: int) ->
             out.lines = [line for line in out.lines if line.seller_id == identity.user_id]
             out.guest_email = None
         items.append(out)
-    return OrderPage(items=items, page=page, total=total)
+    return OrderPage(items=items, page=page.page, total=total)
