@@ -3,11 +3,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from homecraft_shared.dependencies import DbSession, OptionalIdentity
+from homecraft_shared.openapi import problems
 from orders.downloads import service
 from orders.downloads.schemas import DownloadGrant, DownloadList
 from orders.web import AssetId, Catalog, GuestToken, OrderId, Settings, Signer
 
-router = APIRouter(prefix="/orders/{order_id}/downloads", tags=["downloads"])
+router = APIRouter(prefix="/orders/{order_id}/downloads", tags=["downloads"], responses=problems(403, 404, 409, 503))
 
 
 @router.get("", summary="The 3D files of a paid order's FILE lines (O6)")

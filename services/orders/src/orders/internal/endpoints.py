@@ -8,13 +8,14 @@ from pydantic import BaseModel
 
 from homecraft_shared.dependencies import DbSession, ServiceIdentity
 from homecraft_shared.errors import NotFound
+from homecraft_shared.openapi import problems
 from orders.placing import repository
 from orders.placing.schemas import OrderOut
 from orders.placing.service import to_out
 from orders.siteconfig import service as siteconfig
 from orders.web import OrderId
 
-router = APIRouter(prefix="/internal", tags=["internal"])
+router = APIRouter(prefix="/internal", tags=["internal"], responses=problems(403, 404))
 
 class InternalOrder(BaseModel):
     order: OrderOut

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response, status
 
 from homecraft_shared.dependencies import DbSession, OptionalIdentity
+from homecraft_shared.openapi import problems
 from orders.placing import service
 from orders.placing.schemas import CheckoutOut, OrderOut, PlaceOrder
 from orders.web import Catalog, ConfigCache, GuestToken, OrderId, Settings, Signer
@@ -15,7 +16,8 @@ RequestKey = Annotated[str, Header(alias="Idempotency-Key", min_length=8, max_le
                                    description="The client's key for this placement: a repeat returns the same order.")]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, summary="Place an order from cart lines (O1, O2, K2)")
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Place an order from cart lines (O1, O2, K2)",
+             responses=problems(409, 503))
 async def place_order(body: PlaceOrder, request_key: RequestKey, session: DbSession, identity: OptionalIdentity,
                       catalog: Catalog, cache: ConfigCache, signer: Signer, response: Response) -> OrderOut:
     order, notices, created = await service.place(session, catalog, cache, identity, body, request_key, signer)
@@ -24,17 +26,19 @@ async def place_order(body: PlaceOrder, request_key: RequestKey, session: DbSess
     return service.to_out(order, notices=notices, show_token=order.is_guest)
 
 
-@router.get("/{order_id}", summary="An order: its buyer, the guest token holder (?t=) or an owner (O1, O8)")
+@router.get("/{order_id}", summary="An order: its buyer, the guest token holder (?t=) or an owner (O1, O8)",
+            responses=problems(404))
 async def get_order(order_id: OrderId, session: DbSession, identity: OptionalIdentity, t: GuestToken = None) -> OrderOut:
     return await service.view(session, identity, t, order_id)
 
 
-@router.post("/{order_id}/cancel", summary="Cancel a pending order (O3)")
+@router.post("/{order_id}/cancel", summary="Cancel a pending order (O3)", responses=problems(404, 409))
 async def cancel_order(order_id: OrderId, session: DbSession, identity: OptionalIdentity, t: GuestToken = None) -> OrderOut:
     return service.to_out(await service.cancel(session, identity, t, order_id))
 
 
-@router.post("/{order_id}/checkout", summary="Check out: re-checks (O5); a free order is paid at once (O3)")
+@router.post("/{order_id}/checkout", summary="Check out: re-checks (O5); a free order is paid at once (O3)",
+             responses=problems(404, 409, 503))
 async def checkout(order_id: OrderId, session: DbSession, identity: OptionalIdentity, catalog: Catalog, settings: Settings,
                    signer: Signer, t: GuestToken = None) -> CheckoutOut:
     order, payment_required = await service.checkout(session, catalog, settings, signer, identity, t, order_id)

@@ -5,11 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from homecraft_shared.dependencies import DbSession, OwnerIdentity
+from homecraft_shared.openapi import problems
 from orders.reconciliation import service
 from orders.reconciliation.schemas import BuyerType, Flag, ItemMix, OrderPayouts, PayoutStateFilter, ReconPage
 from orders.web import OrderId, ReconPaging
 
-router = APIRouter(prefix="/ops", tags=["operator reconciliation"])
+router = APIRouter(prefix="/ops", tags=["operator reconciliation"], responses=problems(403))
 
 
 @router.get("/orders", summary="Orders with their reconciliation flags, filtered (A1; owners)")
@@ -27,6 +28,7 @@ async def reconciliation_list(
                                       flags=flag, window=window)
 
 
-@router.get("/orders/{order_id}/payouts", summary="Per-seller payout summary of one order (A2; owners)")
+@router.get("/orders/{order_id}/payouts", summary="Per-seller payout summary of one order (A2; owners)",
+            responses=problems(404))
 async def order_payouts(order_id: OrderId, session: DbSession, _: OwnerIdentity) -> OrderPayouts:
     return await service.order_payouts(session, order_id)

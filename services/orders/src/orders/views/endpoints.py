@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from homecraft_shared.dependencies import CurrentIdentity, DbSession
+from homecraft_shared.openapi import problems
 from orders.views import service
 from orders.views.schemas import OrderPage
 from orders.web import ViewPage
@@ -20,6 +21,7 @@ async def my_purchases(session: DbSession, identity: CurrentIdentity, page: View
     return await service.my_purchases(session, identity, page)
 
 
-@router.get("/seller/orders", summary="Paid orders with my items, only my lines; owners see all (O8)")
+@router.get("/seller/orders", summary="Paid orders with my items, only my lines; owners see all (O8)",
+            responses=problems(403))
 async def seller_orders(session: DbSession, identity: CurrentIdentity, page: ViewPage) -> OrderPage:
     return await service.seller_orders(session, identity, page)
