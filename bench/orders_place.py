@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -41,6 +42,24 @@ from homecraft_shared.identity import Identity, IdentitySigner, ServiceSigner, g
 from homecraft_shared.testing.infra import NatsServer, PostgresCluster, free_port
 
 RECON_ORDERS = 100_000
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system) a process has used so far: this one, or a child by pid (Linux /proc)."""
+    if pid is None:
+        usage = os.times()
+        return usage.user + usage.system
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(run: Callable[[], float], processes: dict[str, int | None], operations: int) -> tuple[float, str]:
+    """``run()``'s rate, and each process's CPU milliseconds per operation meanwhile (where the time goes)."""
+    before = {name: cpu_seconds(pid) for name, pid in processes.items()}
+    load = os.getloadavg()[0]
+    rate = run()
+    cpu = ", ".join(f"{name} {1000 * (cpu_seconds(pid) - before[name]) / operations:.2f}" for name, pid in processes.items())
+    return rate, f"CPU ms per operation: {cpu}; load average {load:.1f} before, {os.getloadavg()[0]:.1f} after"
 
 
 def start(module: str, env: dict[str, str], port: int, work: Path) -> subprocess.Popen[bytes]:
@@ -218,18 +237,30 @@ def main() -> None:
             orders_url = f"http://127.0.0.1:{orders_port}"
             products = [p for p in httpx.get(f"http://127.0.0.1:{catalog_port}/browse", params={"page_size": 48}).json()["items"]
                         if p["can_buy"] and p["price_cents"] > 0]
-            lookups = asyncio.run(lookup_rate(f"http://127.0.0.1:{catalog_port}", [p["id"] for p in products[:2]],
-                                              args.orders, args.concurrency, ServiceSigner("orders", orders_private)))
-            placed = asyncio.run(place_orders(orders_url, products, args.orders, args.concurrency, buyer))
-            commits = asyncio.run(commit_rate(orders_db, max(args.orders, 1000), args.concurrency))
+            catalog_pid, orders_pid = processes[0].pid, processes[1].pid
+            everyone: dict[str, int | None] = {"bench client": None, "orders": orders_pid, "catalog": catalog_pid}
+            lookups, lookups_cpu = measured(lambda: asyncio.run(lookup_rate(
+                f"http://127.0.0.1:{catalog_port}", [p["id"] for p in products[:2]], args.orders, args.concurrency,
+                ServiceSigner("orders", orders_private))), {"bench client": None, "catalog": catalog_pid}, args.orders)
+            placed, placed_cpu = measured(lambda: asyncio.run(place_orders(orders_url, products, args.orders, args.concurrency,
+                                                                           buyer)), everyone, args.orders)
+            # Like with like: the same database file, the same driver and engine set-up (homecraft_shared.db:
+            # same PRAGMAs, journal_mode=WAL and synchronous=FULL on SQLite), the same number of concurrent
+            # writers, each transaction committed on its own.
+            count = max(args.orders, 1000)
+            commits, commits_cpu = measured(lambda: asyncio.run(commit_rate(orders_db, count, args.concurrency)),
+                                            {"bench client": None}, count)
             backend = "PostgreSQL" if args.postgres else "SQLite"
             print(f"orders placed:        {placed:8.1f} orders/s  ({args.orders} orders, {args.concurrency} clients, "
                   f"catalog lookup over HTTP, {backend})")
+            print(f"                      {placed_cpu}")
             print(f"single-row commits:   {commits:8.1f} commits/s (same database and driver, {args.concurrency} writers)")
+            print(f"                      {commits_cpu}")
             print(f"ratio:                {placed / commits:8.2f}  (target >= 0.5)")
             print(f"catalog lookups alone:{lookups:8.1f} lookups/s (POST /internal/products/lookup over HTTP, the "
-                  "synchronous call every placement makes: the ceiling for placing)")
-            print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+                  "synchronous call every placement makes)")
+            print(f"                      {lookups_cpu}")
+            print(f"machine: {os.cpu_count()} CPUs shared by the bench client, orders and catalog")
             started = time.perf_counter()
             asyncio.run(load_orders(orders_db, args.recon_orders))
             print(f"loaded {args.recon_orders:,} orders for the reconciliation list in {time.perf_counter() - started:.1f}s")
