@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway import models  # noqa: F401  (registers the tables)
 from gateway.accounts.endpoints import open_limits
@@ -77,6 +81,20 @@ async def _invalid_address(request: Request, exc: Exception) -> HTMLResponse:
                               "from the home page.")
 
 
+AnyHandler = Callable[[Request, Any], Response | Awaitable[Response]]
+
+
+def _for_pages(page: AnyHandler, api: AnyHandler) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def handler(request: Request, exc: Exception) -> Response:
+        answer = (api if request.url.path.startswith(JSON_PREFIXES) else page)(request, exc)
+        return await answer if inspect.isawaitable(answer) else answer
+
+    return handler
+
+
+JSON_PREFIXES = ("/internal/", "/healthz", "/readyz", "/openapi.json", "/docs")
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app = create_service_app(
         create_runtime(settings),
@@ -85,7 +103,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         routers=[accounts_router, profile_router, storefront_router, aftercare_router, internal_router],
     )
     app.add_exception_handler(CsrfRefused, _csrf_refused)
-    app.add_exception_handler(404, _not_found)
-    app.add_exception_handler(RequestValidationError, _invalid_address)
+    # Pages answer pages; the JSON API under /internal keeps the shared problem+json answers.
+    app.add_exception_handler(404, _for_pages(_not_found, app.exception_handlers[StarletteHTTPException]))
+    app.add_exception_handler(RequestValidationError,
+                              _for_pages(_invalid_address, app.exception_handlers[RequestValidationError]))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
