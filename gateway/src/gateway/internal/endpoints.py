@@ -35,8 +35,7 @@ async def user_contact(user_id: str, session: DbSession, caller: CurrentIdentity
     if caller.service is None:
         raise Forbidden("This internal endpoint answers other services only: call it with your service's own "
                         "identity token (decision 0201), not a user's.")
-    # Checked here rather than by the path's validation: the storefront answers malformed paths with its
-    # HTML not-found page, and a service deserves the problem answer. No user id is longer than its column.
+    # An id longer than the column names nobody: a 404 like any unknown id (not a validation error).
     user = await session.get(User, user_id) if len(user_id) <= USER_ID_MAX else None
     if user is None or not user.is_active:
         raise NotFound(f"No active account has the id {user_id!r}.")
