@@ -6,6 +6,7 @@ appears in the seller's ledger."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -98,8 +99,12 @@ async def test_purchase_paid_on_the_hosted_page_pays_the_seller(stand: Stand, sh
     stranger = await stand.payments.client.post("/checkout/sessions", json={"order_id": order["id"]},
                                                 headers=bearer(stand.private_key, "someone-else"))
     assert stranger.status_code in (403, 404), stranger.text
-    started = await stand.payments.client.post("/checkout/sessions", json={"order_id": order["id"]}, headers=buyer)
-    assert started.status_code == 200, started.text
+    # two clicks at once: the same session (the idempotency key, P3); one records it, the other gets it or a 409
+    first, second = await asyncio.gather(*(stand.payments.client.post(
+        "/checkout/sessions", json={"order_id": order["id"]}, headers=buyer) for _ in range(2)))
+    assert sorted([first.status_code, second.status_code])[0] == 200 and {first.status_code, second.status_code} <= {
+        200, 409}, (first.text, second.text)
+    started = first if first.status_code == 200 else second
     body = started.json()
     assert body["payment_required"] is True and body["url"]
     again = await stand.payments.client.post("/checkout/sessions", json={"order_id": order["id"]}, headers=buyer)

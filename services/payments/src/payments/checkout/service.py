@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from homecraft_shared.db import utcnow
+from homecraft_shared.db import flush_or_conflict, utcnow
 from homecraft_shared.errors import Problem
 from homecraft_shared.events.payments import PaymentCheckoutSessionCreatedV1
 from homecraft_shared.http_client import ServiceUnavailable
@@ -131,5 +131,8 @@ async def start(session: AsyncSession, order_id: str, token: str | None) -> Chec
         row.url = stripe_session.url
         row.amount_total_cents = int(order["total_cents"])
         row.currency = order["currency"].lower()
+    # Two requests for the same order at once both got the same session (the idempotency key); one records it.
+    await flush_or_conflict(session, "A checkout for this order is being started by another request; "
+                                     "try again in a moment to get its payment page.")
     return CheckoutStarted(order_id=order_id, payment_required=True, checkout_session_id=stripe_session.id,
                            url=stripe_session.url)
