@@ -10,6 +10,7 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Sequence
 
 import testsvc  # noqa: F401  (registers the test contract)
 from nats.js.api import PubAck
@@ -21,16 +22,20 @@ from homecraft_shared.messaging.tables import OutboxEvent
 
 
 class DyingRelay(OutboxRelay):
-    async def _publish(self, row: OutboxEvent) -> PubAck | None:
-        await super()._publish(row)  # JetStream has acked: the event is stored
-        print(f"published {row.event_id}; dying before marking it", flush=True)
-        os.kill(os.getpid(), signal.SIGKILL)
+    """Publishes a batch of one event, and dies once JetStream has acked it."""
+
+    async def _publish_batch(self, rows: Sequence[OutboxEvent]) -> list[PubAck | Exception | None]:
+        outcomes = await super()._publish_batch(rows)
+        if all(isinstance(outcome, PubAck) for outcome in outcomes):  # JetStream has acked: the event is stored
+            print(f"published {[row.event_id for row in rows]}; dying before marking", flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+        return outcomes
 
 
 async def main(database_url: str, nats_url: str) -> None:
     engine = create_engine(database_url)
     connection = await connect(nats_url, name="dying-relay")
-    await DyingRelay(create_sessionmaker(engine), connection.jetstream()).publish_pending()
+    await DyingRelay(create_sessionmaker(engine), connection.jetstream(), batch_size=1).publish_pending()
     print("relay survived: the kill did not happen", flush=True)
     sys.exit(3)
 

@@ -7,6 +7,7 @@ import time
 import uuid
 
 from nats.js import JetStreamContext
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from testsvc import PRODUCER, STREAM, background, outbox_rows, record_item, stream_messages, wait_until
 
@@ -95,3 +96,26 @@ async def test_an_event_jetstream_refuses_does_not_hold_up_later_events(sessionm
     # Backed off: the next pass does not hammer it, a later one tries again.
     assert await relay.publish_pending() == 0
     assert relay.stats.refused == 1
+
+
+async def test_a_batch_is_marked_published_in_one_statement_after_its_acks(sessionmaker: Maker, js: JetStreamContext) -> None:
+    """Issue 12: the relay pipelines a batch (sends every row, then awaits the acks together) and
+    marks the acked rows in one UPDATE, not one per row."""
+    envelopes = [await record_item(sessionmaker, f"item-{i}") for i in range(30)]
+    engine = sessionmaker.kw["bind"]
+    updates: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE OUTBOX_EVENTS"):
+            updates.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        assert await OutboxRelay(sessionmaker, js).publish_pending() == 30
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert len(updates) == 1
+    rows = await outbox_rows(sessionmaker)
+    assert all(row.published_at is not None and row.attempts == 1 for row in rows)
+    assert [(await js.get_msg(STREAM, seq=seq)).headers["Nats-Msg-Id"] for seq in range(1, 31)] == \
+        [str(e.id) for e in envelopes]

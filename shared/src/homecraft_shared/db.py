@@ -6,17 +6,24 @@ i.e. ``ServiceRuntime.session``) or the event handler (the consumer) owns the tr
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import enum
+import sqlite3
+import weakref
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Enum, Integer, MetaData, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor, ExecutionContext
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import await_only
 
 from homecraft_shared.errors import Conflict
 
@@ -72,12 +79,137 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+# How long a writer waits for the SQLite write lock, in this process (the queue below) and across
+# processes (SQLite's busy handler), before "database is locked".
+SQLITE_LOCK_TIMEOUT_SECONDS = 30.0
+# Statements before which pysqlite opens its (deferred) transaction: the first write takes the lock.
+_SQLITE_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+class _WriteQueue:
+    """The writers of one SQLite database in one process and event loop, served first come, first
+    served; the connection holding it is the one inside a write transaction."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        try:
+            async with asyncio.timeout(SQLITE_LOCK_TIMEOUT_SECONDS):
+                await self.lock.acquire()
+        except TimeoutError:
+            raise sqlite3.OperationalError(
+                f"database is locked (waited {SQLITE_LOCK_TIMEOUT_SECONDS:.0f} s for another writer of this process)"
+            ) from None
+
+
+# database file -> its writers' queue, per event loop (an asyncio.Lock belongs to one loop).
+_write_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _WriteQueue]] = (
+    weakref.WeakKeyDictionary()
+)
+# id(DBAPI connection) -> the queue it holds, from its first write until its commit or rollback.
+_held: dict[int, _WriteQueue] = {}
+
+
+class SerializedWritesSQLiteDialect(SQLiteDialect_aiosqlite):
+    """aiosqlite, with the writers of this process queued for SQLite's one write lock.
+
+    SQLite has one writer at a time. Without this, concurrent transactions of one process (requests,
+    the relay, consumers) all try to take the lock and the losers sleep in SQLite's busy handler,
+    which backs off up to 100 ms per try and does not wake when the lock is freed: most of the time
+    is spent asleep while the database is idle. Here a transaction's first write (where pysqlite
+    begins the transaction) waits in an ``asyncio.Lock`` per database file instead, and the commit or
+    rollback hands it to the next writer at once. Readers are never queued (WAL). Other processes
+    still meet the busy handler (``busy_timeout``), as before.
+    """
+
+    supports_statement_cache = True
+    _database = ""
+
+    def create_connect_args(self, url: URL) -> Any:
+        self._database = str(Path(url.database).resolve()) if url.database and url.database != ":memory:" else ""
+        return super().create_connect_args(url)
+
+    def _queue(self) -> _WriteQueue | None:
+        if not self._database:
+            return None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        queues = _write_queues.setdefault(loop, {})
+        return queues.setdefault(self._database, _WriteQueue())
+
+    def _before(self, statement: str, context: ExecutionContext | None) -> None:
+        if context is None or not statement.lstrip()[:7].upper().startswith(_SQLITE_WRITES):
+            return
+        connection = context.root_connection.connection.dbapi_connection
+        if connection is None or id(connection) in _held:
+            return
+        queue = self._queue()
+        if queue is None:
+            return
+        await_only(queue.acquire())
+        _held[id(connection)] = queue
+
+    @staticmethod
+    def _release(connection: DBAPIConnection | None) -> None:
+        # Called with the pool's proxy (commit, rollback) or the DBAPI connection itself (close).
+        queue = _held.pop(id(getattr(connection, "dbapi_connection", connection)), None)
+        if queue is not None and queue.lock.locked():
+            queue.lock.release()
+
+    def do_execute(self, cursor: DBAPICursor, statement: str, parameters: Any,
+                   context: ExecutionContext | None = None) -> None:
+        self._before(statement, context)
+        super().do_execute(cursor, statement, parameters, context)  # type: ignore[no-untyped-call]
+
+    def do_executemany(self, cursor: DBAPICursor, statement: str, parameters: Any,
+                       context: ExecutionContext | None = None) -> None:
+        self._before(statement, context)
+        super().do_executemany(cursor, statement, parameters, context)  # type: ignore[no-untyped-call]
+
+    def do_execute_no_params(self, cursor: DBAPICursor, statement: str,
+                             context: ExecutionContext | None = None) -> None:
+        self._before(statement, context)
+        super().do_execute_no_params(cursor, statement, context)  # type: ignore[no-untyped-call]
+
+    def do_commit(self, dbapi_connection: DBAPIConnection) -> None:
+        try:
+            super().do_commit(dbapi_connection)  # type: ignore[no-untyped-call]
+        finally:
+            self._release(dbapi_connection)
+
+    def do_rollback(self, dbapi_connection: DBAPIConnection) -> None:
+        try:
+            super().do_rollback(dbapi_connection)  # type: ignore[no-untyped-call]
+        finally:
+            self._release(dbapi_connection)
+
+    def do_close(self, dbapi_connection: DBAPIConnection) -> None:
+        try:
+            super().do_close(dbapi_connection)  # type: ignore[no-untyped-call]
+        finally:
+            self._release(dbapi_connection)
+
+    def do_terminate(self, dbapi_connection: DBAPIConnection) -> None:
+        try:
+            super().do_terminate(dbapi_connection)
+        finally:
+            self._release(dbapi_connection)
+
+
+registry.register("sqlite.homecraft_aiosqlite", __name__, "SerializedWritesSQLiteDialect")
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if is_sqlite(url):
-        database = make_url(url).database
+        parsed = make_url(url)
+        database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engine = create_async_engine(parsed.set(drivername="sqlite+homecraft_aiosqlite"),
+                                     connect_args={"timeout": SQLITE_LOCK_TIMEOUT_SECONDS}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_size", 10)
