@@ -77,6 +77,24 @@ async def test_another_buyers_order_is_a_404_not_a_403(orders: Orders) -> None:
     assert (await orders.client.get(f"/orders/{order['id']}", headers=orders.keys.user("boss", "owner"))).status_code == 200
 
 
+async def test_a_wrong_token_or_another_buyer_cannot_cancel_or_check_out(orders: Orders) -> None:
+    """O1, O8: cancel and checkout with a wrong or missing guest token, or as another buyer, are the same
+    404 as a missing order, and write nothing (no status change, timeline entry or event)."""
+    model = orders.catalog.pick(kind="MODEL")
+    guest = (await orders.place([(model["id"], 1)], guest_email="g-w@example.com")).json()
+    mine = (await orders.place([(model["id"], 1)], user="buyer-w")).json()
+    before = (await orders.count(OrderEvent), await orders.count(OutboxEvent))
+    attempts = [(guest["id"], {"t": guest["access_token"][:-1]}, {}), (guest["id"], {}, {}),
+                (guest["id"], {"t": ""}, orders.keys.user("buyer-w")), (mine["id"], {}, orders.keys.user("buyer-v"))]
+    for order_id, params, headers in attempts:
+        for action in ("cancel", "checkout"):
+            response = await orders.client.post(f"/orders/{order_id}/{action}", params=params, headers=headers)
+            assert response.status_code == 404, (action, params, response.text)
+    assert (await orders.count(OrderEvent), await orders.count(OutboxEvent)) == before
+    still = await orders.client.get(f"/orders/{guest['id']}", params={"t": guest["access_token"]})
+    assert still.json()["status"] == "pending"
+
+
 BAD_QUANTITIES = [0, -1, 1.5, "2", 10**9, True, None]
 
 
