@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import sys
 import tempfile
@@ -79,7 +80,7 @@ def main() -> None:
         try:
             home = httpx.get(stack.storefront + "/", timeout=10).text
             browse = httpx.get(stack.storefront + "/browse", timeout=10).text
-            products = sorted(set(re.findall(r'href="(/products/[0-9a-f-]{36})"', home + browse)))
+            products = sorted(set(re.findall(r'href="(/products/[0-9a-f-]{36})[?"]', home + browse)))
             page_file = work / "page.html"
             page_file.write_text(home)
             with uvicorn_service("bare", {"BARE_PAGE_FILE": str(page_file), "PYTHONPATH": str(ROOT / "bench")},
@@ -93,7 +94,8 @@ def main() -> None:
                     "product": (stack.storefront, products),
                 }
                 print(f"storefront pages: {args.concurrency} clients, {args.duration:.0f}s each; "
-                      f"page size {len(home) // 1024} KiB; {len(products)} products")
+                      f"page size {len(home) // 1024} KiB; {len(products)} products; "
+                      f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
                 baseline: tuple[float, float] | None = None
                 for name, (base, paths) in scenarios.items():
                     asyncio.run(drive(base, paths, args.concurrency, min(2.0, args.duration)))  # warm-up
@@ -103,7 +105,7 @@ def main() -> None:
                         baseline = (rps, p99)
                     else:
                         line += f"  | throughput {rps / baseline[0]:.2f} x bare (>= 0.5)  p99 {p99 / baseline[1]:.1f} x bare (<= 3)"
-                    print(line, flush=True)
+                    print(line + f"  (load {os.getloadavg()[0]:.1f})", flush=True)
         finally:
             stack.stop()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.calls import call
+from gateway.calls import Call, call
 from gateway.clients import ServiceClients
 from homecraft_shared.caching import TTLCache
 from homecraft_shared.dependencies import resource
@@ -14,6 +14,7 @@ from homecraft_shared.runtime import ServiceRuntime
 
 CACHE_SECONDS = 30.0
 FAILED_SECONDS = 5.0
+READ_CACHE_SECONDS = 5.0  # the catalog's public answers (home, browse, product) as the pages read them
 
 
 class SharedPageData:
@@ -21,6 +22,21 @@ class SharedPageData:
         self._clients = clients
         self._fresh: TTLCache[str, Any] = TTLCache(ttl_seconds, max_entries=8)
         self._failed: TTLCache[str, bool] = TTLCache(min(FAILED_SECONDS, ttl_seconds), max_entries=8)
+        self._reads: TTLCache[tuple[str, str, str], Call] = TTLCache(READ_CACHE_SECONDS, max_entries=2048)
+
+    async def read(self, client: str, path: str, params: dict[str, Any] | None = None, *,
+                   within: float = 3.0) -> Call:
+        """A public GET that is the same for every visitor, cached ``READ_CACHE_SECONDS`` when it
+        answered 200 (errors and not-founds are asked again). What it shows may be that much behind:
+        nothing is decided on it (the cart and the placement read fresh facts)."""
+        key = (client, path, repr(sorted((params or {}).items())))
+        hit, cached = self._reads.get(key)
+        if hit and cached is not None:
+            return cached
+        result = await call(getattr(self._clients, client), "GET", path, params=params, within=within)
+        if result.ok:
+            self._reads.put(key, result)
+        return result
 
     async def _cached(self, key: str, client: str, path: str) -> Any:
         hit, value = self._fresh.get(key)

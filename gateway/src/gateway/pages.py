@@ -17,7 +17,8 @@ from homecraft_shared.money import format_cents
 __all__ = ["Call", "call", "env", "problem_detail", "render"]
 
 env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
-                  autoescape=select_autoescape(default=True), enable_async=False)
+                  autoescape=select_autoescape(default=True), enable_async=False,
+                  auto_reload=False)  # templates change with a deploy, not while serving: no stat per render
 env.filters["money"] = format_cents
 
 

@@ -46,19 +46,19 @@ KINDS = {"all": ("/browse", "Everything"), "models": ("/browse/models", "Printed
 # --- home, browse, categories ---------------------------------------------------------------------
 
 @router.get("/", summary="The storefront home page (C6)")
-async def home(ctx: Ctx, clients: Clients) -> Response:
+async def home(ctx: Ctx, clients: Clients, shared: Shared) -> Response:
     if ctx.user is not None:
-        return await dashboard(ctx, clients)
-    result = await call(clients.catalog, "GET", "/home")
+        return await dashboard(ctx, clients, shared)
+    result = await shared.read("catalog", "/home")
     return await render(ctx, "home.html", buckets=result.data if result.ok else None)
 
 
-async def dashboard(ctx: PageContext, clients: ServiceClients) -> Response:
+async def dashboard(ctx: PageContext, clients: ServiceClients, shared: SharedPageData) -> Response:
     """C6: signed-in users land on their dashboard: recent orders, what they may review, featured products."""
     orders, reviewable, featured = await asyncio.gather(
         call(clients.orders, "GET", "/me/orders", headers=ctx.auth_headers()),
         call(clients.engagement, "GET", "/me/reviewable", headers=ctx.auth_headers(), within=1.5),
-        call(clients.catalog, "GET", "/home"),
+        shared.read("catalog", "/home"),
     )
     items = orders.data.get("items", []) if orders.ok and isinstance(orders.data, dict) else None
     return await render(ctx, "dashboard.html", orders=items[:5] if items is not None else None,
@@ -66,7 +66,7 @@ async def dashboard(ctx: PageContext, clients: ServiceClients) -> Response:
                         featured=(featured.data or {}).get("featured", [])[:4] if featured.ok else [])
 
 
-async def _browse(ctx: PageContext, clients: ServiceClients, kind: str, q: str | None, sort: str | None,
+async def _browse(ctx: PageContext, shared: SharedPageData, kind: str, q: str | None, sort: str | None,
                   page: int) -> Response:
     path, label = KINDS[kind]
     params: dict[str, Any] = {"page": page, "page_size": 24}
@@ -74,7 +74,7 @@ async def _browse(ctx: PageContext, clients: ServiceClients, kind: str, q: str |
         params["q"] = q[:200]
     if sort in ("new", "trending", "top", "relevance"):
         params["sort"] = sort
-    result = await call(clients.catalog, "GET", path, params=params)
+    result = await shared.read("catalog", path, params)
     error = None
     if not result.ok:
         error = problem_detail(result, "The search could not be run; try other words.")
@@ -86,29 +86,29 @@ async def _browse(ctx: PageContext, clients: ServiceClients, kind: str, q: str |
 
 
 @router.get("/browse", summary="Browse and search everything (C5)")
-async def browse(ctx: Ctx, clients: Clients, q: str | None = None, sort: str | None = None,
+async def browse(ctx: Ctx, shared: Shared, q: str | None = None, sort: str | None = None,
                  page: Annotated[int, Query(ge=1, le=1000)] = 1) -> Response:
-    return await _browse(ctx, clients, "all", q, sort, page)
+    return await _browse(ctx, shared, "all", q, sort, page)
 
 
 @router.get("/browse/models", summary="Browse printed models (C5)")
-async def browse_models(ctx: Ctx, clients: Clients, q: str | None = None, sort: str | None = None,
+async def browse_models(ctx: Ctx, shared: Shared, q: str | None = None, sort: str | None = None,
                         page: Annotated[int, Query(ge=1, le=1000)] = 1) -> Response:
-    return await _browse(ctx, clients, "models", q, sort, page)
+    return await _browse(ctx, shared, "models", q, sort, page)
 
 
 @router.get("/browse/files", summary="Browse 3D files (C5)")
-async def browse_files(ctx: Ctx, clients: Clients, q: str | None = None, sort: str | None = None,
+async def browse_files(ctx: Ctx, shared: Shared, q: str | None = None, sort: str | None = None,
                        page: Annotated[int, Query(ge=1, le=1000)] = 1) -> Response:
-    return await _browse(ctx, clients, "files", q, sort, page)
+    return await _browse(ctx, shared, "files", q, sort, page)
 
 
 @router.get("/categories/{category_id}", summary="A category page with child chips (C8)")
-async def category(ctx: Ctx, clients: Clients, category_id: int, sort: str = "new",
+async def category(ctx: Ctx, shared: Shared, category_id: int, sort: str = "new",
                    page: Annotated[int, Query(ge=1, le=1000)] = 1) -> Response:
     sort = sort if sort in ("new", "trending", "top") else "new"
-    result = await call(clients.catalog, "GET", f"/browse/categories/{category_id}",
-                        params={"sort": sort, "page": page, "page_size": 24})
+    result = await shared.read("catalog", f"/browse/categories/{category_id}",
+                               {"sort": sort, "page": page, "page_size": 24})
     if result.status == 404:
         return await render(ctx, "not_found.html", status=404)
     return await render(ctx, "category.html", data=result.data if result.ok else None, sort=sort,
@@ -118,15 +118,19 @@ async def category(ctx: Ctx, clients: Clients, category_id: int, sort: str = "ne
 # --- product page ---------------------------------------------------------------------------------
 
 @router.get("/products/{product_id}", summary="A product page (C9, C10), composed in parallel")
-async def product(ctx: Ctx, clients: Clients, recorder: Recorder, product_id: uuid.UUID,
+async def product(ctx: Ctx, clients: Clients, shared: Shared, recorder: Recorder, product_id: uuid.UUID,
                   via: Annotated[str | None, Query(max_length=20, description="'card': reached from a card (E1 click)")] = None,
                   ) -> Response:
     pid = str(product_id)
-    detail, reviews, threads = await asyncio.gather(
-        call(clients.catalog, "GET", f"/browse/products/{pid}"),
-        call(clients.engagement, "GET", f"/products/{pid}/reviews", within=1.5),
-        call(clients.engagement, "GET", f"/products/{pid}/threads", within=1.5),
-    )
+    # Anonymous visitors may see reviews and Q&A a few seconds behind; signed-in users (who post
+    # them and come back to this page) always read them fresh.
+    if ctx.user is None:
+        engagement = (shared.read("engagement", f"/products/{pid}/reviews", within=1.5),
+                      shared.read("engagement", f"/products/{pid}/threads", within=1.5))
+    else:
+        engagement = (call(clients.engagement, "GET", f"/products/{pid}/reviews", within=1.5),
+                      call(clients.engagement, "GET", f"/products/{pid}/threads", within=1.5))
+    detail, reviews, threads = await asyncio.gather(shared.read("catalog", f"/browse/products/{pid}"), *engagement)
     if detail.status == 404:
         return await render(ctx, "not_found.html", status=404)
     if not detail.ok:
