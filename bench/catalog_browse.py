@@ -154,7 +154,7 @@ def _sqlite_value(value: object) -> object:
 
 class _SqliteLoader:
     def __init__(self, path: str) -> None:
-        self.connection = sqlite3.connect(path)
+        self.connection = sqlite3.connect(path, check_same_thread=False)
         self.connection.execute("PRAGMA synchronous=OFF")
 
     async def load(self, table: str, rows: list[dict[str, object]]) -> None:
