@@ -298,13 +298,13 @@ def _narrow(query: Query, filters: list[tuple[Occur, Query]]) -> Query:
 def _ordered(searcher: tantivy.Searcher, query: Query, sort: Sort, offset: int, limit: int) -> tuple[list[Hit], int]:
     """The hits ``offset .. offset + limit`` in the sort's full order, and the total match count."""
     wanted = offset + limit
-    total = _count(searcher.search(query, limit=1, count=True))
-    if wanted == 0 or total == 0:
-        return [], total
+    if wanted == 0:
+        return [], _count(searcher.search(query, limit=1, count=True))
+    # The engine counts the matches in the same pass that collects the first ones (one pass, not two).
     if sort is Sort.RELEVANCE:
-        ranked = _by_score(searcher, query, min(wanted, total))
+        ranked, total = _by_score(searcher, query, wanted)
     else:
-        ranked = _by_keys(searcher, query, (*_KEYS[sort], *_ID_KEYS), min(wanted, total))
+        ranked, total = _by_keys(searcher, query, (*_KEYS[sort], *_ID_KEYS), wanted, count=True)
     return [Hit(id=id_from_halves(hi, lo), address=address) for hi, lo, address in ranked[offset:wanted]], total
 
 
@@ -320,20 +320,23 @@ def _ids(searcher: tantivy.Searcher, addresses: list[tantivy.DocAddress]) -> lis
 
 
 def _by_keys(
-    searcher: tantivy.Searcher, query: Query, keys: tuple[tuple[str, FieldType], ...], n: int
-) -> list[tuple[int, int, tantivy.DocAddress]]:
+    searcher: tantivy.Searcher, query: Query, keys: tuple[tuple[str, FieldType], ...], n: int, *, count: bool = False
+) -> tuple[list[tuple[int, int, tantivy.DocAddress]], int]:
     """The first ``n`` matches ordered by ``keys`` (each descending), exactly, ties included.
 
     The engine orders by one fast field. The first ``n + 1`` by the first key tell whether the n-th
     ties with the next: if not, those are the answer (ordered by the full key, read from fast
     fields). If so, the matches strictly above the boundary value are certainly in, and the rest of
     the page comes from the matches *equal* to it (a range query on that value), ordered by the next
-    keys the same way. Each step costs one engine search over the tied matches only.
+    keys the same way. Each step costs one engine search over the tied matches only. ``count``: also
+    the number of matches (else 0), counted by the first search.
     """
     (field, field_type), rest = keys[0], keys[1:]
-    raw = searcher.search(query, limit=n + 1, count=False, order_by_field=field, order=Order.Desc).hits
+    result = searcher.search(query, limit=n + 1, count=count, order_by_field=field, order=Order.Desc)
+    total = _count(result) if count else 0
+    raw = result.hits
     if len(raw) <= n or raw[n - 1][0] != raw[n][0] or not rest:
-        return _sorted(searcher, raw[: n + 1] if rest else raw, (field, *(name for name, _ in rest)))[:n]
+        return _sorted(searcher, raw[: n + 1] if rest else raw, (field, *(name for name, _ in rest)))[:n], total
     boundary = raw[n - 1][0]
     above = [hit for hit in raw if hit[0] > boundary]
     tied = Query.boolean_query([
@@ -341,7 +344,8 @@ def _by_keys(
         (Occur.Must, Query.const_score_query(
             Query.range_query(SCHEMA, field, field_type, boundary, boundary), 0.0)),
     ])
-    return _sorted(searcher, above, (field, *(name for name, _ in rest))) + _by_keys(searcher, tied, rest, n - len(above))
+    more, _ = _by_keys(searcher, tied, rest, n - len(above))
+    return _sorted(searcher, above, (field, *(name for name, _ in rest))) + more, total
 
 
 def _sorted(
@@ -361,7 +365,9 @@ def _sorted(
     return [(cast(int, row[-3]), cast(int, row[-2]), cast(tantivy.DocAddress, row[-1])) for row in rows]
 
 
-def _by_score(searcher: tantivy.Searcher, query: Query, n: int) -> list[tuple[int, int, tantivy.DocAddress]]:
+def _by_score(
+    searcher: tantivy.Searcher, query: Query, n: int
+) -> tuple[list[tuple[int, int, tantivy.DocAddress]], int]:
     """The first ``n`` by score, ties newest first, then by id.
 
     Scores are weighted by recency (``schema.RECENCY``: at most a few parts in ten thousand), so equal
@@ -369,8 +375,12 @@ def _by_score(searcher: tantivy.Searcher, query: Query, n: int) -> list[tuple[in
     until they end and ordered by (score, created, id).
     """
     fetch = n
+    total: int | None = None
     while True:
-        raw = searcher.search(query, limit=fetch + 1, count=False, weight_by_field="recency").hits
+        result = searcher.search(query, limit=fetch + 1, count=total is None, weight_by_field="recency")
+        if total is None:
+            total = _count(result)  # the matches, counted by the first pass
+        raw = result.hits
         if len(raw) <= fetch or raw[n - 1][0] != raw[fetch][0]:
             break
         fetch *= 4  # the boundary's ties may run past what was fetched
@@ -382,7 +392,7 @@ def _by_score(searcher: tantivy.Searcher, query: Query, n: int) -> list[tuple[in
         key=lambda row: row[:-1],
         reverse=True,
     )
-    return [(row[-3], row[-2], row[-1]) for row in rows[:n]]
+    return [(row[-3], row[-2], row[-1]) for row in rows[:n]], total
 
 
 def _card(product_id: uuid.UUID, fields: dict[str, list[Any]]) -> Card:
