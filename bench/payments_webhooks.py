@@ -110,6 +110,19 @@ async def wait_processed(database_url: str, ids: list[str], within: float = 300)
         await asyncio.sleep(0.05)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 async def flat_out(url: str, database_url: str, indexes: range, concurrency: int) -> float:
     run = uuid.uuid4().hex[:8]
     events = [refund_event(i, run) for i in indexes]
@@ -195,7 +208,10 @@ def main() -> None:
             url = f"http://127.0.0.1:{port}"
             wait_ready(url, process, log)
             asyncio.run(flat_out(url, database_url, range(0, 50), 4))  # warm-up (connections, streams, consumers)
+            load_before, cpu_before = load_average(), cpu_seconds(process.pid)
             rate = asyncio.run(flat_out(url, database_url, range(50, args.webhooks), args.concurrency))
+            cpu_ms = (cpu_seconds(process.pid) - cpu_before) * 1000 / (args.webhooks - 50)
+            load_after = load_average()
             half = rate / 2
             count = min(paced_count, max(50, int(half * args.paced_seconds)))
             p50, p99, n = asyncio.run(paced(url, database_url, range(args.webhooks, args.webhooks + count), half))
@@ -207,6 +223,8 @@ def main() -> None:
             print(f"at half load ({half:.0f}/s, {n} webhooks): p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   (target p99 <= 200 ms)")
             print(f"single-row commits:         {commits:8.1f} commits/s (same database and driver, {args.concurrency} writers)")
             print(f"ratio:                      {rate / commits:8.2f}  (target >= 0.3)")
+            print(f"payments process CPU:       {cpu_ms:8.1f} ms per webhook during the flat-out run")
+            print(f"load average (1/5/15 min):  {load_before} before the flat-out run, {load_after} after it")
         except BaseException:
             if (work / "payments.log").exists():
                 print((work / "payments.log").read_text()[-4000:])
