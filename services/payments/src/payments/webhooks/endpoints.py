@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from homecraft_shared.dependencies import DbSession, OwnerIdentity
+from homecraft_shared.openapi import problems
 from payments.deps import deps
 from payments.webhooks import repository, service
 
@@ -29,12 +30,14 @@ async def _intake(request: Request, session: DbSession, endpoint: service.Endpoi
     return WebhookAnswer(received=True, event_id=intake.event_id, duplicate=not intake.stored)
 
 
-@router.post("/webhooks/stripe", summary="Stripe platform webhooks (checkout, refunds, disputes): verified, stored, 2xx")
+@router.post("/webhooks/stripe", responses=problems(400),
+             summary="Stripe platform webhooks (checkout, refunds, disputes): verified, stored, 2xx")
 async def platform_webhook(request: Request, session: DbSession) -> WebhookAnswer:
     return await _intake(request, session, "platform")
 
 
-@router.post("/webhooks/stripe/connect", summary="Stripe Connect webhooks (account.updated), with their own secret")
+@router.post("/webhooks/stripe/connect", responses=problems(400),
+             summary="Stripe Connect webhooks (account.updated), with their own secret")
 async def connect_webhook(request: Request, session: DbSession) -> WebhookAnswer:
     return await _intake(request, session, "connect")
 
@@ -59,7 +62,8 @@ class StripeEventPage(BaseModel):
     page_size: int
 
 
-@router.get("/operator/stripe-events", summary="The Stripe events received and how each was processed (A4; owners)")
+@router.get("/operator/stripe-events", responses=problems(400, 403),
+            summary="The Stripe events received and how each was processed (A4; owners)")
 async def stripe_events(
     session: DbSession,
     _: OwnerIdentity,
