@@ -152,6 +152,29 @@ async def test_the_index_survives_a_restart_and_catches_up_with_changes_made_whi
         assert titles(await second.get("/browse", q="walrus")) == []
 
 
+async def test_an_index_built_before_anything_was_logged_is_resumed(
+    database_url: str, nats_url: str, identity_keys: tuple[str, str], tmp_path: Path
+) -> None:
+    """A catalog loaded in bulk with its change log emptied (bench/catalog_browse.py does): the first
+    start builds at log number 0, and the next one resumes that index while the log stays empty."""
+    async with running_catalog(database_url, nats_url, identity_keys, tmp_path) as first, first.session() as s:
+        payout(s, "seller-ready", True)
+        product(s, category(s, "Files"), "Bulk bison")
+
+    async def empty_the_log(s: AsyncSession) -> None:
+        await s.execute(sa.delete(SearchChange))
+
+    await _write_while_down(database_url, empty_the_log)
+    tmp_second = tmp_path / "second"
+    async with running_catalog(database_url, nats_url, identity_keys, tmp_second) as built:
+        assert not projection(built.app).resumed  # another index root: nothing saved there yet
+        directory = projection(built.app).index.directory
+    async with running_catalog(database_url, nats_url, identity_keys, tmp_second) as again:
+        search = projection(again.app)
+        assert search.resumed and search.index.directory == directory
+        assert titles(await again.get("/browse", q="bison")) == ["Bulk bison"]
+
+
 def _other_schema_version(slot: Path, _index: Path) -> None:
     state = json.loads((slot / "state.json").read_text())
     (slot / "state.json").write_text(json.dumps({**state, "schema_version": state["schema_version"] + 1}))

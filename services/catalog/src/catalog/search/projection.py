@@ -152,7 +152,9 @@ class SearchProjection:
             return False
         async with self._sessionmaker() as session:
             bounds = await changes.log_bounds(session)
-        if bounds is None or saved.seq > bounds[1] or saved.seq + 1 < bounds[0]:
+        # An empty log is only consistent with an index built before anything was logged (pruning keeps
+        # the newest row); otherwise the saved number must lie within the log's reach.
+        if (saved.seq != 0 if bounds is None else (saved.seq > bounds[1] or saved.seq + 1 < bounds[0])):
             logger.info("search index: the change log does not reach back to the saved index, rebuilding",
                         extra={"saved_seq": saved.seq, "log": bounds})
             return False
