@@ -3,7 +3,6 @@ down: it renders with notices, not a 500 (composition); user text is escaped; C1
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from collections import Counter
@@ -11,7 +10,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI, HTTPException
 
 from gateway.accounts.service import create_user
@@ -19,7 +17,7 @@ from gateway.app import create_app
 from gateway.settings import GatewaySettings
 from homecraft_shared.db import create_engine, create_sessionmaker
 from homecraft_shared.identity import generate_keypair
-from homecraft_shared.testing import serve_app
+from homecraft_shared.testing import serve_app, serve_on_port
 from homecraft_shared.testing.infra import free_port
 
 READY, NOT_READY = str(uuid.uuid4()), str(uuid.uuid4())
@@ -77,16 +75,8 @@ def fake_catalog() -> FastAPI:
 
 @pytest.fixture
 async def catalog_url() -> AsyncIterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(fake_catalog(), host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    for _ in range(250):  # up to 5 s for the server to bind
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with serve_on_port(fake_catalog()) as url:
+        yield url
 
 
 async def test_product_page_renders_with_notices_when_engagement_is_down(

@@ -4,18 +4,16 @@ connection that stays usable (issue 7, finding 3); a 405 names the allowed metho
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi import APIRouter, FastAPI
 
 from homecraft_shared.app import create_service_app
 from homecraft_shared.runtime import ServiceRuntime
 from homecraft_shared.settings import ServiceSettings
+from homecraft_shared.testing import serve_on_port
 from homecraft_shared.testing.infra import free_port
 
 # Any service's migrations create the messaging tables; the orders skeleton is the smallest.
@@ -52,24 +50,6 @@ class Records(logging.Handler):
         self.records.append(record)
 
 
-@contextlib.asynccontextmanager
-async def served(app: FastAPI) -> AsyncIterator[int]:
-    """The app under a real uvicorn on a free loopback port."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    try:
-        for _ in range(200):
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.05)
-        assert server.started, "uvicorn did not start"
-        yield port
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=15)
-
-
 async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: str) -> tuple[int, dict[str, str], bytes]:
     """One HTTP/1.1 request and its response on an open keep-alive connection."""
     writer.write(request.encode())
@@ -95,7 +75,7 @@ async def test_an_unexpected_error_is_one_logged_problem_and_the_connection_stay
     records = Records()
     logging.getLogger().addHandler(records)
     try:
-        async with served(app) as port:
+        async with serve_on_port(app, port := free_port()):
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             status, headers, body = await exchange(reader, writer, get("/boom", correlation="cid-boom"))
             assert status == 500
@@ -119,7 +99,7 @@ async def test_an_unexpected_error_is_one_logged_problem_and_the_connection_stay
 @pytest.mark.parametrize("method", ["TRACE", "PUT"])
 async def test_a_method_not_allowed_names_every_allowed_method(database_url: str, nats_url: str, method: str) -> None:
     app = make_app(database_url, nats_url)
-    async with served(app) as port:
+    async with serve_on_port(app, port := free_port()):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         status, headers, _ = await exchange(reader, writer, get("/things/7", method=method))
         writer.close()

@@ -5,7 +5,6 @@ the way their producer publishes them."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import uuid
@@ -17,7 +16,6 @@ from typing import Any
 import httpx
 import nats
 import stripe
-import uvicorn
 from support import Payments, eventually, payments_settings
 from support import _current as support_current
 
@@ -25,6 +23,7 @@ from homecraft_shared.events.orders import OrderLineSnapshot, OrderPaidV1
 from homecraft_shared.messaging.envelope import EventEnvelope
 from homecraft_shared.messaging.jetstream import ensure_stream
 from homecraft_shared.money import percent_of
+from homecraft_shared.testing import serve_on_port
 from homecraft_shared.testing.infra import free_port
 from payments.app import create_app
 from stripe_standin.testing import running_standin
@@ -33,23 +32,6 @@ from stripe_standin.webhooks import RetryPolicy
 API_KEY = "sk_test_payments_suite"
 PLATFORM_SECRET = "whsec_payments_suite_platform"
 CONNECT_SECRET = "whsec_payments_suite_connect"
-
-
-@contextlib.asynccontextmanager
-async def serve_http(app: Any, port: int) -> AsyncIterator[str]:
-    """The payments app on a real port, in this loop (its lifespan runs: migrations, NATS, consumers)."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("payments did not start")
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=20)
 
 
 @dataclass
@@ -159,7 +141,7 @@ async def running_stand(database_url: str, nats_url: str, keys: tuple[str, str],
             database_url, nats_url, keys[1], stripe_api_base=standin_url, stripe_secret_key=API_KEY,
             stripe_webhook_secret=PLATFORM_SECRET, stripe_connect_webhook_secret=CONNECT_SECRET, **overrides)
         app = create_app(settings)
-        async with serve_http(app, port) as url, httpx.AsyncClient(base_url=url, timeout=30) as client, \
+        async with serve_on_port(app, port) as url, httpx.AsyncClient(base_url=url, timeout=30) as client, \
                 httpx.AsyncClient(base_url=f"{standin_url}/_standin", timeout=30) as controls:
             client_stripe = stripe.StripeClient(API_KEY, base_addresses={"api": standin_url},
                                                 http_client=stripe.HTTPXClient(), max_network_retries=0)
