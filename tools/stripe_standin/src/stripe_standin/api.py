@@ -3,7 +3,8 @@
 Every call goes through ``_call``: the API key, a request id, form decoding and schema checks,
 idempotency keys (same key and parameters → the saved answer, ``Idempotent-Replayed: true``; same
 key, other parameters or path → ``idempotency_error``), the operation in one transaction,
-``expand``, and Stripe-shaped errors.
+``expand``, and Stripe-shaped errors. With webhook delivery ``before_response`` (a control), the
+events the call emitted are delivered, and answered by the receiver, after its commit and before it answers.
 """
 
 from __future__ import annotations
@@ -178,7 +179,7 @@ class Api:
             params = check(raw, schema)
             token = current_request.set(RequestContext(request_id, key))
             try:
-                with self.store.transaction():
+                with self.engine.deliverer.collecting() as inline, self.store.transaction():
                     result = action(params)
                     body = objects.public(self.expand(result, params.get("expand") or []))
                     if key:
@@ -191,6 +192,7 @@ class Api:
                 raise
             finally:
                 current_request.reset(token)
+            await self.engine.deliverer.deliver_inline(inline)  # before_response (decision 0401); else nothing
             return _json(body, 200, headers)
         except StripeError as error:
             return _json(error.body(request_id), error.status, headers)

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from stripe_standin import api, controls, pages
 from stripe_standin.engine import Standin
 from stripe_standin.store import Store
-from stripe_standin.webhooks import CONNECT, PLATFORM, Chaos, Deliverer, Endpoint, RetryPolicy
+from stripe_standin.webhooks import CONNECT, PLATFORM, Chaos, Deliverer, Endpoint, RetryPolicy, WebhookDelivery
 
 DEFAULT_API_KEY = "sk_test_standin_offline"
 DEFAULT_PLATFORM_SECRET = "whsec_standin_platform_offline"
@@ -32,6 +32,7 @@ class StandinConfig:
     controls: bool = False
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     chaos: Chaos = field(default_factory=Chaos)
+    webhook_delivery: WebhookDelivery = field(default_factory=WebhookDelivery)
     default_currency: str = "usd"
 
 
@@ -46,6 +47,7 @@ def create_app(config: StandinConfig | None = None) -> FastAPI:
         },
         config.retry,
         config.chaos,
+        config.webhook_delivery,
     )
     engine = Standin(store, deliverer, config.default_currency)
 

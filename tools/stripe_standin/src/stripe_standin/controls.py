@@ -1,5 +1,6 @@
 """Test and operator controls under ``/_standin`` (off unless the stand-in is started with them):
-what a buyer, a bank or a person in Stripe's dashboard would do, plus the webhook record and chaos.
+what a buyer, a bank or a person in Stripe's dashboard would do, plus the webhook record, chaos and when
+a call's webhooks are delivered (``/webhook-delivery``: queued, or before the call answers; decision 0401).
 
 JSON in, JSON out; errors use Stripe's error body. Events caused here carry ``request.id = null``,
 as Stripe's do for dashboard and automatic actions.
@@ -19,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from stripe_standin import dashboard, objects
 from stripe_standin.engine import PaymentDetails, Standin
 from stripe_standin.errors import StripeError
-from stripe_standin.webhooks import Chaos
+from stripe_standin.webhooks import Chaos, WebhookDelivery
 
 SAMPLE_ADDRESSES = {
     "US": {"line1": "510 Townsend St", "city": "San Francisco", "state": "CA", "postal_code": "94103", "country": "US"},
@@ -51,8 +52,9 @@ def router(engine: Standin) -> APIRouter:
                 body = json.loads(raw) if raw.strip() else {}
             if not isinstance(body, dict):
                 raise StripeError("The body must be a JSON object.")
-            with store.transaction():
+            with engine.deliverer.collecting() as inline, store.transaction():
                 result = action(body)
+            await engine.deliverer.deliver_inline(inline)  # before_response: sent and answered before we answer
             if from_page:
                 return RedirectResponse("/_standin/", status_code=303)
             return _json(objects.public(result))
@@ -157,6 +159,25 @@ def router(engine: Standin) -> APIRouter:
         except (TypeError, json.JSONDecodeError) as error:
             return _json(StripeError(f"Invalid chaos settings: {error}").body(), 400)
         return _json(engine.deliverer.chaos.as_dict())
+
+    @r.get("/webhook-delivery")
+    async def get_webhook_delivery() -> Response:
+        return _json(engine.deliverer.delivery.as_dict())
+
+    @r.put("/webhook-delivery")
+    async def set_webhook_delivery(request: Request) -> Response:
+        """``{"mode": "before_response", "copies": 2}``: the events of each later /v1 call or control are
+        delivered ``copies`` times, each answered by the receiver, before that call answers;
+        ``{"mode": "queued"}`` (the default): queued for the worker after the call, as Stripe does."""
+        try:
+            body = json.loads(await request.body() or b"{}")
+            if not isinstance(body, dict):
+                raise TypeError("the body must be a JSON object")
+            engine.deliverer.delivery = WebhookDelivery(**{**engine.deliverer.delivery.as_dict(), **body})
+        except (TypeError, ValueError) as error:  # JSONDecodeError is a ValueError
+            return _json(StripeError(f"Invalid webhook delivery settings: {error}. Send "
+                                     '{"mode": "queued" | "before_response", "copies": 1..10}.').body(), 400)
+        return _json(engine.deliverer.delivery.as_dict())
 
     @r.get("/webhooks")
     async def endpoints() -> Response:

@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     event_id TEXT NOT NULL,
     endpoint TEXT NOT NULL,
-    state TEXT NOT NULL,          -- held (chaos), pending, delivered, abandoned
+    state TEXT NOT NULL,          -- held (chaos), inline (before_response), pending, delivered, abandoned
     due REAL NOT NULL,
     created REAL NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -250,6 +250,14 @@ class Store:
         ).fetchone()
         return None if row is None or row["due"] is None else float(row["due"])
 
+    def delivery(self, delivery_id: int) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self.connection.execute("SELECT * FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+        return row
+
+    def requeue_inline(self, now: float) -> None:
+        with self.transaction():
+            self.connection.execute("UPDATE deliveries SET state = 'pending', due = ? WHERE state = 'inline'", (now,))
+
     def held(self) -> list[sqlite3.Row]:
         return self.connection.execute("SELECT * FROM deliveries WHERE state = 'held' ORDER BY id").fetchall()
 
@@ -287,6 +295,6 @@ class Store:
 
     def pending_count(self, event_id: str) -> int:
         row = self.connection.execute(
-            "SELECT COUNT(*) AS n FROM deliveries WHERE event_id = ? AND state IN ('pending', 'held')", (event_id,)
+            "SELECT COUNT(*) AS n FROM deliveries WHERE event_id = ? AND state IN ('pending', 'held', 'inline')", (event_id,)
         ).fetchone()
         return int(row["n"])

@@ -7,19 +7,29 @@ computed at each attempt (a late retry carries a fresh timestamp, as Stripe's do
 Chaos mode (for the payments tests and benchmarks) holds new deliveries until the stream of events
 pauses for ``hold_seconds`` (or the oldest has waited ``max_hold_seconds``), then releases them
 newest first and ``copies`` times over: every event arrives late, out of order and more than once.
+
+Delivery before the response (decision 0401, ``PUT /_standin/webhook-delivery``): with
+``mode = "before_response"``, the events a ``/v1`` call or a control emits are sent ``copies`` times
+each (every event once, then every event again, in the order emitted) and each receiver's answer is
+awaited, after the call's transaction committed and before the call answers -- Stripe's webhook can
+then be stored by the receiver before the API call that caused it returns. A copy that is not answered
+2xx is left to the worker's usual retries. Outside a call (hosted pages) and in the default
+``mode = "queued"``, events are queued for the worker as always; before_response wins over chaos.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import hashlib
 import hmac
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Final, Literal
 
 import httpx
 
@@ -56,6 +66,32 @@ class Chaos:
         return asdict(self)
 
 
+QUEUED: Final = "queued"
+BEFORE_RESPONSE: Final = "before_response"
+MAX_COPIES = 10
+
+
+@dataclass
+class WebhookDelivery:
+    """When a call's events are delivered: queued for the worker, or before the call answers."""
+
+    mode: Literal["queued", "before_response"] = QUEUED
+    copies: int = 1
+
+    def __post_init__(self) -> None:
+        if self.mode not in (QUEUED, BEFORE_RESPONSE):
+            raise ValueError(f"mode must be {QUEUED!r} or {BEFORE_RESPONSE!r}, not {self.mode!r}")
+        if isinstance(self.copies, bool) or not isinstance(self.copies, int) or not 1 <= self.copies <= MAX_COPIES:
+            raise ValueError(f"copies must be a whole number from 1 to {MAX_COPIES}, not {self.copies!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# The deliveries queued by the call being served, to send before it answers (None: not collecting).
+_inline: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("stripe_standin_inline", default=None)
+
+
 @dataclass
 class RetryPolicy:
     base_seconds: float = 1.0
@@ -68,11 +104,13 @@ class RetryPolicy:
 
 
 class Deliverer:
-    def __init__(self, store: Store, endpoints: dict[str, Endpoint], policy: RetryPolicy, chaos: Chaos) -> None:
+    def __init__(self, store: Store, endpoints: dict[str, Endpoint], policy: RetryPolicy, chaos: Chaos,
+                 delivery: WebhookDelivery | None = None) -> None:
         self.store = store
         self.endpoints = endpoints
         self.policy = policy
         self.chaos = chaos
+        self.delivery = delivery or WebhookDelivery()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._client: httpx.AsyncClient | None = None
@@ -84,12 +122,40 @@ class Deliverer:
         if self.endpoints[endpoint].url is None:
             return 0
         now = time.time()
+        inline = _inline.get()
+        if inline is not None and self.delivery.mode == BEFORE_RESPONSE:
+            # Sent by deliver_inline before the call answers; the worker never picks 'inline' rows.
+            inline.extend(self.store.add_delivery(event_id, endpoint, "inline", now) for _ in range(self.delivery.copies))
+            return self.delivery.copies
         copies = max(1, self.chaos.copies) if self.chaos.enabled else 1
         state = "held" if self.chaos.enabled else "pending"
         for _ in range(copies):
             self.store.add_delivery(event_id, endpoint, state, now)
         self._wake.set()
         return copies
+
+    @contextlib.contextmanager
+    def collecting(self) -> Iterator[list[int]]:
+        """Around one call: the deliveries its events queue for before_response, to pass to deliver_inline."""
+        collected: list[int] = []
+        token = _inline.set(collected)
+        try:
+            yield collected
+        finally:
+            _inline.reset(token)
+
+    async def deliver_inline(self, delivery_ids: list[int]) -> None:
+        """Send a committed call's before_response deliveries now, one after another, each answer awaited:
+        copy round by copy round (every event once, then again), events in the order emitted."""
+        rows = [row for row in (self.store.delivery(i) for i in delivery_ids) if row is not None]
+        by_event: dict[str, list[Any]] = {}
+        for row in rows:
+            by_event.setdefault(row["event_id"], []).append(row)
+        rounds = max((len(copies) for copies in by_event.values()), default=0)
+        for copy in range(rounds):
+            for copies in by_event.values():
+                if copy < len(copies):
+                    await self._attempt(copies[copy])
 
     def resend(self, event_id: str, endpoint: str) -> int:
         if self.endpoints[endpoint].url is None:
@@ -101,6 +167,7 @@ class Deliverer:
     # -- the worker ----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.store.requeue_inline(time.time())  # a call cut short by a stop: its deliveries go to the worker
         self._client = httpx.AsyncClient(timeout=self.policy.timeout_seconds)
         self._tasks = [asyncio.create_task(self._endpoint_loop(name), name=f"webhooks-{name}") for name in self.endpoints]
         self._tasks.append(asyncio.create_task(self._chaos_loop(), name="webhooks-chaos"))
