@@ -23,7 +23,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import httpx
-import pytest
 
 from devstack.harness import RunningStack
 from homecraft_shared.testing import bearer
@@ -175,12 +174,8 @@ def test_a_guest_refund_of_a_paid_out_line_debits_the_seller_once(stack: Running
                       lambda text: all(w.lower() in text for w in wanted))
     assert page.count(f"refund requested: {title}".lower()) == 1
 
-    # R5: the request is refunded once and refund.processed published once. Known to fail on SQLite when the
-    # webhook wins (what this test forces): refunds' consumer marks the request refunded from payment.refunded
-    # while its refund call waits for payments, and the call then marks it again from its stale copy (the row
-    # "lock" is a no-op on SQLite). That is the refunds service's to fix; until then this ends as an xfail
-    # naming the evidence, and every other outcome of this test is still asserted above.
-    if len(processed) > 1 or history != ["requested", "approved", "refunded"]:
-        pytest.xfail(f"R5 not met (refunds service, SQLite): refund.processed published {len(processed)} times "
-                     f"at {[t.isoformat() for t in processed]}, history {history}")
+    # R5: the request is refunded once and refund.processed published once, although the webhook won the race
+    # (refunds' consumer applied payment.refunded while the refund call still waited on payments).
+    assert len(processed) == 1, processed
+    assert history == ["requested", "approved", "refunded"], history
     assert page.count("your refund was made") == 1

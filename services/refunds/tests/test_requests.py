@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from support import Line, Refunds, days_ago, new_id
 
+from homecraft_shared.db import utcnow
 from homecraft_shared.outgoing_mail import OutgoingMail
 from homecraft_shared.testing.mail import Mailbox
 from refunds.escalation.service import escalate_overdue
 from refunds.models import RefundRequest, RequestTransition
+from refunds.requests.service import mark_refunded
 from refunds.settings import RefundsSettings
 
 
@@ -177,6 +179,38 @@ async def test_the_refund_coming_back_marks_the_request_refunded_once(refunds: R
     body = messages[0].get_payload(decode=True).decode()
     assert "http://shop.test/orders/x?t=tok" in body and "33.00 USD" in body
     assert await refunds.count(OutgoingMail) == 1
+
+
+async def test_the_refund_call_and_payments_event_racing_record_the_refund_once(refunds: Refunds) -> None:
+    """R5: the seller's refund call read the request (approved) before its slow call to payments; meanwhile
+    payments' event marked it refunded and committed. The call's own mark then writes nothing: one refunded
+    transition, one refund.processed (found end to end when the stand-in delivers its webhook first)."""
+    a, _, _ = two_lines()
+    order = await refunds.pay_order("buyer-1", [a])
+    async with refunds.session() as session:
+        session.add(RefundRequest(
+            id=new_id("request"), order_id=order, line_id=a.line_id, product_id="p", seller_id="seller-a",
+            buyer_id="buyer-1", guest_email=None, guest_link=None, title="Print", reason="damaged", note="",
+            status="approved", currency="usd", line_gross_cents=3000, tax_share_cents=0, shipping_share_cents=0,
+            amount_cents=3000, created_at=days_ago(1)))
+        await session.commit()
+    async with refunds.session() as session:
+        request_id = (await session.scalars(
+            select(RefundRequest.id).where(RefundRequest.line_id == a.line_id))).one()
+    async with refunds.session() as the_call:
+        stale = await the_call.get(RefundRequest, request_id)  # read before the call to payments
+        assert stale is not None and stale.status == "approved"
+        async with refunds.session() as the_event:  # payments' payment.refunded, applied meanwhile
+            await mark_refunded(the_event, request_id, "re_1", utcnow())
+            await the_event.commit()
+        await mark_refunded(the_call, request_id, "re_1", utcnow(), actor="seller:seller-a")
+        await the_call.commit()
+        assert stale.status == "refunded"  # the call answers what is stored, not its stale copy
+    async with refunds.session() as session:
+        steps = (await session.scalars(select(RequestTransition.to_status)
+                                       .where(RequestTransition.request_id == request_id))).all()
+    assert list(steps).count("refunded") == 1, steps
+    assert len(await refunds.published("refund.processed")) == 1
 
 
 async def test_creation_is_rate_limited_per_buyer(database_url: str, nats_url: str, identity_keys: tuple[str, str],

@@ -26,8 +26,22 @@ async def order_lines(session: AsyncSession, order_id: str) -> Sequence[PaidLine
 async def request(session: AsyncSession, request_id: str, *, for_update: bool = False) -> RefundRequest | None:
     query = sa.select(RefundRequest).where(RefundRequest.id == request_id)
     if for_update:
-        query = query.with_for_update()
+        # Fresh from the database, not the session's copy read before a slow call (the refund call waits
+        # on payments while the consumer may apply the same refund).
+        query = query.with_for_update().execution_options(populate_existing=True)
     return await session.scalar(query)
+
+
+async def move_status(session: AsyncSession, request_id: str, expected: Status, target: Status) -> bool:
+    """Compare-and-set of a request's status: False when another transaction moved it first. SQLite has no
+    row locks, so ``FOR UPDATE`` alone does not keep two transactions from applying one transition twice."""
+    result = await session.execute(
+        sa.update(RefundRequest)
+        .where(RefundRequest.id == request_id, RefundRequest.status == expected)
+        .values(status=target)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def request_of_line(session: AsyncSession, line_id: str) -> RefundRequest | None:

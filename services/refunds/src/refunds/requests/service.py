@@ -8,6 +8,7 @@ import uuid
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from homecraft_shared.db import utcnow
 from homecraft_shared.errors import Conflict, Forbidden, Problem, ValidationFailed, invalid_field
@@ -25,11 +26,22 @@ from refunds.requests.schemas import BulkRefundResult, RefundRequestIn, RefundRe
 from refunds.settings import RefundsSettings
 
 
-def record(session: AsyncSession, request: RefundRequest, target: Status, actor: str, note: str | None = None,
-           *, at: dt.datetime | None = None) -> None:
+async def record(session: AsyncSession, request: RefundRequest, target: Status, actor: str, note: str | None = None,
+                 *, at: dt.datetime | None = None) -> bool:
+    """Move the request to ``target`` and append the transition (who, when), unless another transaction
+    moved it first (then nothing is written and False is returned)."""
+    if not await repository.move_status(session, request.id, Status(request.status), target):
+        await session.refresh(request)
+        return False
     session.add(RequestTransition(request_id=request.id, from_status=request.status, to_status=target, actor=actor,
                                   note=note, at=at or utcnow()))
-    request.status = target
+    set_committed_value(request, "status", target)  # already written by the compare-and-set
+    return True
+
+
+def changed_meanwhile(request: RefundRequest) -> Conflict:
+    return Conflict(f"This refund request changed while you were deciding (it is now {request.status}); "
+                    "reload it and try again.")
 
 
 async def out(session: AsyncSession, request: RefundRequest) -> RefundRequestOut:
@@ -107,7 +119,8 @@ async def decide(session: AsyncSession, peers: PeerServices, identity: Identity 
     target = Status.APPROVED if approve else Status.DECLINED
     domain.check_transition(Status(request.status), target)
     now = utcnow()
-    record(session, request, target, policy.actor_of(decider), note, at=now)
+    if not await record(session, request, target, policy.actor_of(decider), note, at=now):
+        raise changed_meanwhile(request)
     request.decided_by, request.decided_at, request.decision_note = decider.user_id, now, note
     await emails.notify_buyer(session, request, target.value)
     return request
@@ -120,7 +133,9 @@ async def cancel(session: AsyncSession, peers: PeerServices, identity: Identity 
     policy.ensure_requester(identity, request, guest_verified=guest)
     domain.check_transition(Status(request.status), Status.CANCELED)
     now = utcnow()
-    record(session, request, Status.CANCELED, policy.actor_of(None if guest else identity, request.guest_email), at=now)
+    if not await record(session, request, Status.CANCELED,
+                        policy.actor_of(None if guest else identity, request.guest_email), at=now):
+        raise changed_meanwhile(request)
     request.canceled_at = now
     return request
 
@@ -153,7 +168,8 @@ async def mark_refunded(session: AsyncSession, request_id: str, refund_id: str, 
     if request is None or request.status == Status.REFUNDED:
         return
     note = None if request.status == Status.APPROVED else f"refunded at Stripe while {request.status}"
-    record(session, request, Status.REFUNDED, actor, note, at=at)
+    if not await record(session, request, Status.REFUNDED, actor, note, at=at):
+        return  # the other path (the refund call or payments' event) recorded it first (R5: once)
     request.stripe_refund_id, request.refunded_at = refund_id, at
     record_event(session, RefundProcessedV1(
         request_id=request.id, order_id=request.order_id, line_id=request.line_id, product_id=request.product_id,
