@@ -4,8 +4,12 @@ remembered for ``FAILED_SECONDS`` so a slow or down service is not asked on ever
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.accounts.service import seller_labels
 from gateway.calls import Call, call
 from gateway.clients import ServiceClients
 from homecraft_shared.caching import TTLCache
@@ -23,6 +27,27 @@ class SharedPageData:
         self._fresh: TTLCache[str, Any] = TTLCache(ttl_seconds, max_entries=8)
         self._failed: TTLCache[str, bool] = TTLCache(min(FAILED_SECONDS, ttl_seconds), max_entries=8)
         self._reads: TTLCache[tuple[str, str, str], Call] = TTLCache(READ_CACHE_SECONDS, max_entries=2048)
+        self._labels: TTLCache[str, str | None] = TTLCache(READ_CACHE_SECONDS, max_entries=4096)
+
+    async def seller_labels(self, db: AsyncSession, seller_ids: Iterable[str]) -> dict[str, str]:
+        """Sellers' public labels (I2: the shop name, else the username) as product pages show them,
+        cached ``READ_CACHE_SECONDS`` like the catalog's answers they sit beside (a renamed shop shows
+        at most that late; an unknown id is remembered as unknown too). Public, the same for every
+        visitor: no private data. The cart and orders read them fresh."""
+        labels: dict[str, str] = {}
+        missing: list[str] = []
+        for seller_id in {i for i in seller_ids if i}:
+            hit, label = self._labels.get(seller_id)
+            if not hit:
+                missing.append(seller_id)
+            elif label is not None:
+                labels[seller_id] = label
+        if missing:
+            fresh = await seller_labels(db, missing)
+            for seller_id in missing:
+                self._labels.put(seller_id, fresh.get(seller_id))
+            labels.update(fresh)
+        return labels
 
     async def read(self, client: str, path: str, params: dict[str, Any] | None = None, *,
                    within: float = 3.0) -> Call:

@@ -135,7 +135,7 @@ async def product(ctx: Ctx, clients: Clients, shared: Shared, recorder: Recorder
         return await render(ctx, "not_found.html", status=404)
     if not detail.ok:
         return await render(ctx, "unavailable.html", status=503)
-    labels = await seller_labels(ctx.db, [detail.data["seller_id"]])
+    labels = await shared.seller_labels(ctx.db, [detail.data["seller_id"]])
     page = await render(ctx, "product.html", p=detail.data, seller=labels.get(detail.data["seller_id"], "an independent maker"),
                         reviews=reviews.data if reviews.ok else None,
                         threads=threads.data if threads.ok else None)
