@@ -166,6 +166,35 @@ async def test_c5_a_search_total_is_counted_up_to_a_cap_and_paging_still_works(
     assert (browse["total"], browse["total_exact"]) == (5, True)
 
 
+async def test_c5_beyond_the_cap_title_matches_make_the_total_inexact_without_counting_the_rest(
+    catalog: CatalogHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from catalog.browse import domain
+
+    monkeypatch.setattr(domain, "SEARCH_COUNT_CAP", 3)
+    async with catalog.session() as s:
+        files = category(s, "Files")
+        for n in range(4):
+            product(s, files, f"Gear {n}", age_days=n)
+        for n in range(2):
+            product(s, files, f"Wheel {n}", description="a gear inside", age_days=n)
+        for n in range(3):
+            product(s, files, f"Pulley {n}", age_days=n)
+        product(s, files, "Crank", description="turns a pulley")
+    # 4 title matches > cap 3: the rest is not counted, the total reads the cap, not exact (0111)
+    first = await catalog.get("/browse", q="gear", page_size=2)
+    assert (first["total"], first["total_exact"], first["has_next"]) == (3, False, True)
+    assert titles(first) == ["Gear 0", "Gear 1"]
+    # paging on past the title matches still ranks the rest after them
+    third = await catalog.get("/browse", q="gear", page=3, page_size=2)
+    assert titles(third) == ["Wheel 0", "Wheel 1"] and third["has_next"] is False
+    # exactly the cap in titles: the rest is counted, so one more match makes it inexact
+    pulley = await catalog.get("/browse", q="pulley", page_size=2)
+    assert (pulley["total"], pulley["total_exact"], pulley["has_next"]) == (3, False, True)
+    crank = await catalog.get("/browse", q="pulley", page=2, page_size=2)
+    assert titles(crank) == ["Pulley 2", "Crank"] and crank["has_next"] is False
+
+
 async def test_c5_search_index_migration_downgrades_and_upgrades_again(database_url: str) -> None:
     import asyncio
 

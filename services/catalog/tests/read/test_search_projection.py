@@ -321,6 +321,44 @@ async def test_c5_search_tolerates_typos_in_longer_words_only(catalog: CatalogHa
     assert titles(exact) == ["Dragon lamp"]
 
 
+async def test_c5_words_found_as_typed_anywhere_are_not_typos_with_or_without_a_refinement(
+    catalog: CatalogHarness,
+) -> None:
+    async with catalog.session() as s:
+        files = category(s, "Files")
+        models = category(s, "Models", CatalogType.MODEL)
+        product(s, files, "Dragon lamp")
+        product(s, models, "Dragn figure")  # a word as typed, in the other catalog only
+    # Unfiltered, the page's own total decides (0111): "dragn" is found as typed, so it is no typo.
+    assert titles(await catalog.get("/browse", q="dragn")) == ["Dragn figure"]
+    # Refined to files, it is still found as typed in the catalog (in models): no typo either.
+    assert titles(await catalog.get("/browse/files", q="dragn")) == []
+    assert titles(await catalog.get("/browse/models", q="dragon")) == []
+    # Found nowhere as typed: one edit away either way, filtered or not.
+    assert sorted(titles(await catalog.get("/browse", q="dragin"))) == ["Dragn figure", "Dragon lamp"]
+    assert titles(await catalog.get("/browse/models", q="dragin")) == ["Dragn figure"]
+
+
+async def test_c5_the_last_words_prefix_stands_for_its_most_frequent_words(
+    catalog: CatalogHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from catalog.search import query
+
+    monkeypatch.setattr(query, "MAX_PREFIX_EXPANSIONS", 2)  # 50 in production (decision 0111)
+    async with catalog.session() as s:
+        files = category(s, "Files")
+        for n in range(3):
+            product(s, files, f"Dragon {n}")
+        for n in range(2):
+            product(s, files, f"Dragonfly {n}")
+        product(s, files, "Dragster")
+    # "drag" is no word of the index: it stands for the two most frequent words it starts
+    assert sorted(titles(await catalog.get("/browse", q="drag"))) == [
+        "Dragon 0", "Dragon 1", "Dragon 2", "Dragonfly 0", "Dragonfly 1"]
+    assert titles(await catalog.get("/browse", q="dragst")) == ["Dragster"]  # more letters find the rare one
+    assert titles(await catalog.get("/browse", q="dragster")) == ["Dragster"]
+
+
 async def test_c5_search_refinements_and_facet_counts(catalog: CatalogHarness) -> None:
     async with catalog.session() as s:
         payout(s, "seller-late", False)

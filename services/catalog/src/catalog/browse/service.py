@@ -155,9 +155,10 @@ class BrowseService:
         filters = index_filters(flt, await self._hidden())
         terms = flt.terms if flt.search else None
         # One more than the page: whether a next page exists, even where the total is capped.
-        page = self.search.page(filters, terms, _INDEX_SORT[sort], window.offset, window.page_size + 1)
+        page = self.search.page(filters, terms, _INDEX_SORT[sort], window.offset, window.page_size + 1,
+                                count_cap=domain.SEARCH_COUNT_CAP if flt.search else None)
         if flt.search:
-            # The engine counts every match exactly; the response keeps its documented cap (0110).
+            # Counted exactly up to the documented cap (0110), beyond it possibly not (0111).
             total, exact = min(page.total, domain.SEARCH_COUNT_CAP), page.total <= domain.SEARCH_COUNT_CAP
         else:
             total, exact = page.total, True

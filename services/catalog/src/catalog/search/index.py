@@ -232,19 +232,30 @@ class Snapshot:
         hits, total = _ordered(self.searcher, query, sort, offset, limit)
         return Page(hits=hits, total=total)
 
-    def relevance_page(self, words: list[Word], filters: list[tuple[Occur, Query]], offset: int, limit: int) -> Page:
-        """Title matches first, then the rest; each tier by score, newest, id."""
+    def relevance_page(
+        self, words: list[Word], filters: list[tuple[Occur, Query]], offset: int, limit: int,
+        count_cap: int | None = None,
+    ) -> Page:
+        """Title matches first, then the rest; each tier by score, newest, id.
+
+        Two engine passes: the title tier's top ``offset + limit`` with its count, then either the
+        rest tier's top with its count (a page that runs past the title matches) or, for a page
+        within the title matches, the count of every match (no ranking). With ``count_cap``, a title
+        tier already larger than the cap skips that count: ``total`` is then the title count, which
+        is more than the cap as the full total would be (the response shows the cap, not exact).
+        """
         title = _narrow(text_query(words, Tier.TITLE), filters)
-        rest = _narrow(text_query(words, Tier.REST), filters)
         hits, title_total = _ordered(self.searcher, title, Sort.RELEVANCE, offset, limit)
         if len(hits) < limit:
+            rest = _narrow(text_query(words, Tier.REST), filters)
             more, rest_total = _ordered(
                 self.searcher, rest, Sort.RELEVANCE, max(0, offset - title_total), limit - len(hits)
             )
-            hits += more
-        else:  # the page lies within the title matches: the others are only counted, never ranked
-            rest_total = self.count(Query.const_score_query(rest, 0.0))
-        return Page(hits=hits, total=title_total + rest_total)
+            return Page(hits=hits + more, total=title_total + rest_total)
+        if count_cap is not None and title_total > count_cap:
+            return Page(hits=hits, total=title_total)
+        # The page lies within the title matches: the others are only counted, never ranked.
+        return Page(hits=hits, total=self.count(Query.const_score_query(_narrow(text_query(words), filters), 0.0)))
 
     def read_cards(self, hits: Sequence[Hit]) -> list[Card]:
         out = []

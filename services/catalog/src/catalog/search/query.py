@@ -8,7 +8,10 @@ and fuzzy queries, never from a query string:
 * every word is required (in any of title, short or long description, each field boosted like the
   old bm25 weights: title 10, short 4, long 1);
 * the last word, from ``MIN_PREFIX_LENGTH`` characters, also matches as a prefix ("drag" finds
-  "dragon" while typing);
+  "dragon" while typing): the ``MAX_PREFIX_EXPANSIONS`` most frequent index terms of each field that
+  start with it (``expand_prefixes``, read from the index's term dictionary), as term queries the
+  engine can walk, instead of an automaton that unions every such term's postings per search
+  (decision 0111);
 * typo tolerance for longer words, when the words as typed match nothing: from ``ONE_TYPO_LENGTH``
   characters a word also matches words one edit away ("dragn" finds "dragon"), from
   ``TWO_TYPOS_LENGTH`` two edits away. Shorter words must match exactly: one edit from a four-letter
@@ -25,9 +28,9 @@ from __future__ import annotations
 
 import enum
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from tantivy import FieldType, Occur, Query
+from tantivy import FieldType, Occur, Query, Searcher
 
 from catalog.search.schema import ANALYZER, FIELD_BOOSTS, SCHEMA
 
@@ -36,6 +39,10 @@ ONE_TYPO_LENGTH = 5
 TWO_TYPOS_LENGTH = 9
 # A prefix or fuzzy match counts for this share of the field's boost (an exact word scores by bm25).
 LOOSE_MATCH_WEIGHT = 0.5
+# The last word's prefix matches at most this many index terms per field, the most frequent ones
+# (as Elasticsearch's match_phrase_prefix max_expansions, whose default is 50): a rarer word with
+# that prefix is found once more letters are typed.
+MAX_PREFIX_EXPANSIONS = 50
 
 
 class Tier(enum.Enum):
@@ -51,6 +58,8 @@ class Word:
     tokens: tuple[str, ...]  # analysed (stemmed) forms, all required
     prefix: str | None  # the raw word, matched as a prefix (last word only)
     fuzzy: tuple[tuple[str, int], ...]  # (form, edit distance) for typo tolerance
+    # (field, terms) the prefix stands for, from ``expand_prefixes``; None: every term with the prefix
+    expansions: tuple[tuple[str, tuple[str, ...]], ...] | None = None
 
 
 def plan_words(terms: tuple[str, ...] | list[str], *, typos: bool = True) -> list[Word]:
@@ -69,6 +78,21 @@ def plan_words(terms: tuple[str, ...] | list[str], *, typos: bool = True) -> lis
     return words
 
 
+def expand_prefixes(words: list[Word], searcher: Searcher) -> list[Word]:
+    """The words with each prefix resolved to its ``MAX_PREFIX_EXPANSIONS`` most frequent terms per
+    field in this searcher's index (ties by term, so the choice is stable)."""
+    out = []
+    for word in words:
+        if word.prefix:
+            expansions = []
+            for field in FIELD_BOOSTS:
+                found = sorted(searcher.terms_with_prefix(field, word.prefix), key=lambda t: (-t[1], t[0]))
+                expansions.append((field, tuple(term for term, _ in found[:MAX_PREFIX_EXPANSIONS])))
+            word = replace(word, expansions=tuple(expansions))
+        out.append(word)
+    return out
+
+
 def _typos(word: str) -> int:
     if len(word) >= TWO_TYPOS_LENGTH:
         return 2
@@ -82,7 +106,11 @@ def _word_in_field(word: Word, field: str) -> Query:
     clauses = [(Occur.Should, Query.boost_query(exact_query, boost))]
     loose = []
     if word.prefix:
-        loose.append(Query.fuzzy_term_query(SCHEMA, field, word.prefix, 0, True, True))
+        terms = dict(word.expansions).get(field, ()) if word.expansions is not None else None
+        if terms is None:
+            loose.append(Query.fuzzy_term_query(SCHEMA, field, word.prefix, 0, True, True))
+        elif terms:
+            loose.append(Query.boolean_query([(Occur.Should, Query.term_query(SCHEMA, field, t)) for t in terms]))
     loose.extend(Query.fuzzy_term_query(SCHEMA, field, form, distance, True, False) for form, distance in word.fuzzy)
     clauses.extend((Occur.Should, Query.const_score_query(q, boost * LOOSE_MATCH_WEIGHT)) for q in loose)
     return Query.boolean_query(clauses)

@@ -15,7 +15,16 @@ from tantivy import Occur, Query
 
 from catalog.search.categories import CategoryTree
 from catalog.search.index import Card, Facets, Hit, Page, Snapshot, Sort
-from catalog.search.query import Filters, Tier, Word, filter_clauses, list_query, plan_words, text_query
+from catalog.search.query import (
+    Filters,
+    Tier,
+    Word,
+    expand_prefixes,
+    filter_clauses,
+    list_query,
+    plan_words,
+    text_query,
+)
 
 T = TypeVar("T")
 
@@ -35,13 +44,16 @@ class SearchReader:
         """``compute()`` once per index snapshot and key."""
         return self.snapshot.remember(key, compute)
 
+    def _plan(self, terms: tuple[str, ...], *, typos: bool) -> list[Word]:
+        return expand_prefixes(plan_words(terms, typos=typos), self.snapshot.searcher)
+
     def _words(self, terms: tuple[str, ...]) -> list[Word]:
         """The words as typed; if they match nothing, with typo tolerance (``catalog.search.query``)."""
         def plan() -> list[Word]:
-            exact = plan_words(terms, typos=False)
+            exact = self._plan(terms, typos=False)
             if not exact or self.snapshot.count(text_query(exact, Tier.ALL)):
                 return exact
-            return plan_words(terms, typos=True)
+            return self._plan(terms, typos=True)
 
         return self.snapshot.remember(("words", terms), plan)
 
@@ -50,20 +62,41 @@ class SearchReader:
             return list_query(filters)
         return list_query(filters, text_query(self._words(terms), Tier.ALL))
 
-    def page(self, filters: Filters, terms: tuple[str, ...] | None, sort: Sort, offset: int, limit: int) -> Page:
+    def page(
+        self, filters: Filters, terms: tuple[str, ...] | None, sort: Sort, offset: int, limit: int,
+        count_cap: int | None = None,
+    ) -> Page:
         """``terms`` None: a list (every indexed product the filters keep); else a search for them
-        (no terms: matches nothing). Relevance (searches only) ranks title matches first."""
+        (no terms: matches nothing). Relevance (searches only) ranks title matches first, and with
+        ``count_cap`` its ``total`` may stop counting once it is known to exceed the cap."""
         if sort is Sort.RELEVANCE and terms is None:
             sort = Sort.NEW
 
         def compute() -> Page:
             if terms is not None and sort is Sort.RELEVANCE:
-                clauses = [(occur, q if occur is Occur.MustNot else Query.const_score_query(q, 0.0))
-                           for occur, q in filter_clauses(filters)]
-                return self.snapshot.relevance_page(self._words(terms), clauses, offset, limit)
+                return self._relevance_page(filters, terms, offset, limit, count_cap)
             return self.snapshot.page(self._query(filters, terms), sort, offset, limit)
 
-        return self.snapshot.remember(("page", filters, terms, sort, offset, limit), compute)
+        return self.snapshot.remember(("page", filters, terms, sort, offset, limit, count_cap), compute)
+
+    def _relevance_page(
+        self, filters: Filters, terms: tuple[str, ...], offset: int, limit: int, count_cap: int | None
+    ) -> Page:
+        clauses = [(occur, q if occur is Occur.MustNot else Query.const_score_query(q, 0.0))
+                   for occur, q in filter_clauses(filters)]
+        words_key = ("words", terms)
+        if clauses or self.snapshot.cached(words_key) is not None:
+            return self.snapshot.relevance_page(self._words(terms), clauses, offset, limit, count_cap)
+        # Unfiltered and not planned yet: the page's own total tells whether the words as typed match
+        # anything (``_words`` would count that separately first: one more engine pass).
+        exact = self._plan(terms, typos=False)
+        page = self.snapshot.relevance_page(exact, clauses, offset, limit, count_cap)
+        if page.total or not exact:
+            self.snapshot.keep(words_key, exact)
+            return page
+        words = self._plan(terms, typos=True)
+        self.snapshot.keep(words_key, words)
+        return self.snapshot.relevance_page(words, clauses, offset, limit, count_cap)
 
     def count(self, filters: Filters, terms: tuple[str, ...] | None = None) -> int:
         return self.snapshot.remember(
