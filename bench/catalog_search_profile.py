@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import inspect
 import datetime as dt
+import inspect
 import pstats
 import random
 import statistics
@@ -29,14 +29,14 @@ from pathlib import Path
 from tantivy import Occur, Query
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from catalog_browse import ADJECTIVES, FILLER, NOUNS, VOCABULARY  # noqa: E402
+from catalog_browse import ADJECTIVES, FILLER, NOUNS, VOCABULARY
 
-from catalog.browse.domain import SEARCH_COUNT_CAP  # noqa: E402
-from catalog.browse.search import search_terms  # noqa: E402
-from catalog.search.index import SearchIndex, Snapshot, Sort  # noqa: E402
-from catalog.search.query import Filters, plan_words  # noqa: E402
-from catalog.search.schema import FIELD_BOOSTS, SCHEMA, ProductDoc  # noqa: E402
-from catalog.search.service import SearchReader  # noqa: E402
+from catalog.browse.domain import SEARCH_COUNT_CAP
+from catalog.browse.search import search_terms
+from catalog.search.index import SearchIndex, Snapshot, Sort
+from catalog.search.query import Filters, plan_words
+from catalog.search.schema import FIELD_BOOSTS, SCHEMA, ProductDoc
+from catalog.search.service import SearchReader
 
 
 def product(rng: random.Random, n: int, now: dt.datetime) -> ProductDoc:
