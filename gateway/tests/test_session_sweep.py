@@ -61,3 +61,41 @@ async def test_the_periodic_sweep_deletes_expired_rows_only(database_url: str, n
             await engine.dispose()
         keys = await session_keys(database_url)
         assert "stale" not in keys and "fresh" in keys
+
+
+async def test_a_page_holds_no_database_connection_after_reading_its_session(database_url: str, nats_url: str) -> None:
+    """Decision 0701: the session row is read (fresh, on every request) and its read transaction ends at
+    once, so the connection is back in the pool while the page calls the services; a later change to
+    the session (a CSRF value made while rendering) is still saved in the request's own transaction."""
+    from fastapi import Request
+
+    from gateway.sessions import COOKIE, _hash, page_context
+    from gateway.settings import GatewaySettings
+
+    async with serve_app(_app(database_url, nats_url)):  # the gateway's tables, migrated at start
+        pass
+    await add_sessions(database_url, **{_hash("the-key"): dt.timedelta(days=1)})
+    engine = create_engine(database_url)
+    try:
+        async with create_sessionmaker(engine)() as db:
+            request = Request({"type": "http", "method": "GET", "path": "/", "query_string": b"",
+                               "headers": [(b"cookie", f"{COOKIE}=the-key".encode())]})
+            ctx = await page_context(request, db, GatewaySettings(database_url=database_url, nats_url=nats_url))
+            assert ctx.row is not None and ctx.user is None
+            assert not db.in_transaction()
+            assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+            assert ctx.csrf_token  # made while rendering: the session row changes
+            await ctx.save()
+            await db.commit()
+        rows = {key: data for key, data in (await _rows(database_url))}
+        assert "csrf" in rows[_hash("the-key")]
+    finally:
+        await engine.dispose()
+
+
+async def _rows(database_url: str) -> list[tuple[str, dict[str, object]]]:
+    engine = create_engine(database_url)
+    async with create_sessionmaker(engine)() as db:
+        rows = [(r.key_hash, dict(r.data)) for r in (await db.execute(select(WebSession))).scalars()]
+    await engine.dispose()
+    return rows

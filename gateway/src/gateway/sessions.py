@@ -244,6 +244,13 @@ async def page_context(request: Request, db: DbSession, settings: Settings) -> P
             if user is None or not user.is_active:
                 await db.delete(row)
                 row, user = None, None
+        # End the read's transaction now: the database connection goes back to the pool while the
+        # page calls the services and renders (it was held to the end of the request, so 8 browsers
+        # at once opened and closed overflow connections, decision 0701). The row stays loaded
+        # (expire_on_commit=False); a later change to it (cart, sign-in, CSRF value) runs in the
+        # request's next transaction, which the request commits at its end as before. Nothing is
+        # lost: the read took no lock, and the session is still read fresh on every request.
+        await db.commit()
     return PageContext(request=request, db=db, settings=settings, row=row, user=user,
                        data=dict(row.data) if row is not None else {})
 
