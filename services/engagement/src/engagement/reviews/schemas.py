@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, Strict
 from homecraft_shared.inputs import Line, Text
 
 Rating = Annotated[int, Strict(), Field(ge=1, le=5, description="1 to 5 stars.")]
-ExternalIdIn = Annotated[str, Field(min_length=1, max_length=64)]
+# An id another service made (a line, order or seller id): one line without control characters, so a NUL
+# byte is a 422 here, not a 500 from PostgreSQL (which refuses NUL in text).
+ExternalIdIn = Annotated[Line, Field(min_length=1, max_length=64)]
 TITLE_MAX = 120
 BODY_MAX = 5_000
 
