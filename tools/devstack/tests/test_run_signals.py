@@ -54,7 +54,8 @@ def test_hc_py_stops_everything_nats_server_last_without_a_traceback(tmp_path: P
             os.killpg(stack.process.pid, signal.SIGINT)
         rest, _ = stack.process.communicate(timeout=90)
     console = stack.banner + rest
-    assert stack.process.returncode == 0, console[-3000:]
+    warnings = "\n".join(line for line in console.splitlines() if line.startswith("!!"))
+    assert stack.process.returncode == 0, f"{warnings}\n...\n{console[-3000:]}"
     assert "Traceback" not in console and "KeyboardInterrupt" not in console, console[-3000:]
     assert '"msg": "request"' not in console  # request logs are in the files ...
     logs = data_dir / "logs"
