@@ -6,7 +6,9 @@ Jinja2 app (``bench/bare_page.py``) answering, for each scenario, the very same 
 scenario's pages (fetched from the gateway first). Drives each baseline and then its scenario with C
 concurrent clients (aiohttp, 16 by default) for D seconds, back to back, and prints requests/s and
 p50/p99, and for each page its throughput as a ratio of its baseline's (target ≥ 0.5) and its p99 as
-a multiple of its baseline's (target ≤ 3). Clients keep a session cookie, as browsers do.
+a multiple of its baseline's (target ≤ 3). Clients keep a session cookie, as browsers do. The
+anonymous scenarios are what the page cache serves (decision 0702); the signed-in ones (the demo
+buyer) are never served from it, so both paths have their figures.
 
     .venv/bin/python bench/storefront_pages.py
     .venv/bin/python bench/storefront_pages.py --duration 5 --concurrency 8
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import sys
@@ -34,7 +37,8 @@ from benchkit import uvicorn_service, wait_ready  # noqa: E402
 from devstack.harness import start_stack  # noqa: E402
 
 
-async def drive(base: str, paths: list[str], concurrency: int, duration: float) -> tuple[float, float, float, int]:
+async def drive(base: str, paths: list[str], concurrency: int, duration: float,
+                cookies: dict[str, str] | None = None) -> tuple[float, float, float, int]:
     latencies: list[float] = []
     errors = 0
     deadline = time.monotonic() + duration
@@ -42,6 +46,8 @@ async def drive(base: str, paths: list[str], concurrency: int, duration: float) 
     async def client(index: int) -> None:
         nonlocal errors
         jar = aiohttp.CookieJar(unsafe=True)
+        if cookies:
+            jar.update_cookies(cookies)
         async with aiohttp.ClientSession(base, cookie_jar=jar, timeout=aiohttp.ClientTimeout(total=30)) as session:
             n = index
             while time.monotonic() < deadline:
@@ -70,6 +76,20 @@ async def drive(base: str, paths: list[str], concurrency: int, duration: float) 
     return len(latencies) / elapsed, p50, p99, errors
 
 
+def sign_in(storefront: str, data_dir: Path) -> dict[str, str]:
+    """The demo buyer's session cookie (its password is the run command's, in the data directory)."""
+    password = json.loads((data_dir / "keys" / "demo-passwords.json").read_text())["buyer"]
+    with httpx.Client(base_url=storefront, timeout=10) as client:
+        form = client.get("/account/signin").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert token, "no CSRF token on the sign-in form"
+        done = client.post("/account/signin", data={"csrf_token": token.group(1), "username": "buyer",
+                                                    "password": password, "next": "/"})
+        assert done.status_code in (200, 303), f"sign-in failed: {done.status_code}"
+        assert "signed-in-as" in client.get("/browse").text, "the buyer is not signed in"
+        return {"hc_session": client.cookies["hc_session"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=10.0)
@@ -82,11 +102,17 @@ def main() -> None:
             home = httpx.get(stack.storefront + "/", timeout=10).text
             browse = httpx.get(stack.storefront + "/browse", timeout=10).text
             products = sorted(set(re.findall(r'href="(/products/[0-9a-f-]{36})[?"]', home + browse)))
-            scenarios = {
-                "home": ["/"],
-                "browse": ["/browse", "/browse/models", "/browse/files?sort=new", "/browse?q=lamp",
-                           "/browse?sort=trending"],
-                "product": products,
+            browse_paths = ["/browse", "/browse/models", "/browse/files?sort=new", "/browse?q=lamp",
+                            "/browse?sort=trending"]
+            # Anonymous visitors (each client keeps the cookie a page gives it), and a signed-in buyer
+            # (the demo buyer, signed in once; its clients share that session, like tabs of one browser).
+            signed_in = sign_in(stack.storefront, work / "var")
+            scenarios: dict[str, tuple[list[str], dict[str, str] | None]] = {
+                "home": (["/"], None),
+                "browse": (browse_paths, None),
+                "product": (products, None),
+                "browse, signed in": (browse_paths, signed_in),
+                "product, signed in": (products, signed_in),
             }
             # Each scenario's baseline answers the same bytes as its pages (one file per address, as
             # an anonymous first visit gets it): neither a bigger nor a smaller page than the gateway's.
@@ -95,11 +121,11 @@ def main() -> None:
             bare_paths: dict[str, list[str]] = {}
             sizes: dict[str, int] = {}
             n = 0
-            for name, paths in scenarios.items():
+            for name, (paths, cookies) in scenarios.items():
                 bare_paths[name] = []
                 total = 0
                 for path in paths:
-                    body = httpx.get(stack.storefront + path, timeout=10).content
+                    body = httpx.get(stack.storefront + path, cookies=cookies, timeout=10).content
                     (pages_dir / f"{n}.html").write_bytes(body)
                     bare_paths[name].append(f"/bare/{n}")
                     total += len(body)
@@ -112,12 +138,13 @@ def main() -> None:
                 print(f"storefront pages: {args.concurrency} clients, {args.duration:.0f}s each; "
                       f"{len(products)} products; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
                       flush=True)
-                for name, paths in scenarios.items():
-                    for base, run_paths, label in ((bare, bare_paths[name], f"bare {name}"),
-                                                   (stack.storefront, paths, name)):
-                        asyncio.run(drive(base, run_paths, args.concurrency, min(2.0, args.duration)))  # warm-up
-                        rps, p50, p99, errors = asyncio.run(drive(base, run_paths, args.concurrency, args.duration))
-                        line = (f"  {label:<13} {rps:8.1f} req/s  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  "
+                for name, (paths, cookies) in scenarios.items():
+                    for base, run_paths, label, jar in ((bare, bare_paths[name], f"bare {name}", None),
+                                                        (stack.storefront, paths, name, cookies)):
+                        asyncio.run(drive(base, run_paths, args.concurrency, min(2.0, args.duration), jar))  # warm-up
+                        rps, p50, p99, errors = asyncio.run(
+                            drive(base, run_paths, args.concurrency, args.duration, jar))
+                        line = (f"  {label:<23} {rps:8.1f} req/s  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  "
                                 f"errors {errors}")
                         if base == bare:
                             baseline = (rps, p99)

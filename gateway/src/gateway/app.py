@@ -22,6 +22,7 @@ from gateway.composition import open_shared_page_data
 from gateway.engagement import open_recorder
 from gateway.handlers import handlers
 from gateway.internal.endpoints import router as internal_router
+from gateway.pagecache import PageCache, PageCacheMiddleware, SessionStates
 from gateway.pages import env
 from gateway.sessions import CsrfRefused, sweep_expired_sessions
 from gateway.settings import GatewaySettings
@@ -41,12 +42,17 @@ async def start_session_sweep(runtime: ServiceRuntime) -> None:
 
 
 def create_runtime(settings: GatewaySettings | None = None) -> ServiceRuntime:
-    return ServiceRuntime(
-        settings or GatewaySettings(),
+    settings = settings or GatewaySettings()
+    runtime = ServiceRuntime(
+        settings,
         migrations=MIGRATIONS,
         handlers=handlers,
         on_start=[open_clients, open_shared_page_data, open_recorder, open_limits, start_session_sweep],
     )
+    runtime.resources.add(PageCache(settings.page_cache_seconds))
+    states = SessionStates(runtime.engine)
+    runtime.resources.add(states, close=states.aclose)
+    return runtime
 
 
 def _bare_page(template: str, status: int, **data: object) -> HTMLResponse:
@@ -108,4 +114,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError,
                               _for_pages(_invalid_address, app.exception_handlers[RequestValidationError]))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # Outermost: kept anonymous pages are answered before the request pipeline (decision 0702).
+    app.add_middleware(PageCacheMiddleware, runtime=app.state.runtime)
     return app

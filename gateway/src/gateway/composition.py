@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.accounts.service import seller_labels
 from gateway.calls import Call, call
 from gateway.clients import ServiceClients
+from gateway.freshness import RefreshingCache
+from gateway.settings import GatewaySettings
 from homecraft_shared.caching import TTLCache
 from homecraft_shared.dependencies import resource
 from homecraft_shared.runtime import ServiceRuntime
@@ -19,14 +21,17 @@ from homecraft_shared.runtime import ServiceRuntime
 CACHE_SECONDS = 30.0
 FAILED_SECONDS = 5.0
 READ_CACHE_SECONDS = 5.0  # the catalog's public answers (home, browse, product) as the pages read them
+READ_STALE_SECONDS = 5.0  # ... then served while ONE background refresh per key runs (decision 0702)
 
 
 class SharedPageData:
-    def __init__(self, clients: ServiceClients, ttl_seconds: float = CACHE_SECONDS) -> None:
+    def __init__(self, clients: ServiceClients, ttl_seconds: float = CACHE_SECONDS, *,
+                 read_seconds: float = READ_CACHE_SECONDS, read_stale_seconds: float = READ_STALE_SECONDS) -> None:
         self._clients = clients
         self._fresh: TTLCache[str, Any] = TTLCache(ttl_seconds, max_entries=8)
         self._failed: TTLCache[str, bool] = TTLCache(min(FAILED_SECONDS, ttl_seconds), max_entries=8)
-        self._reads: TTLCache[tuple[str, str, str], Call] = TTLCache(READ_CACHE_SECONDS, max_entries=2048)
+        self.reads: RefreshingCache[tuple[str, str, str], Call] = RefreshingCache(
+            read_seconds, read_stale_seconds, max_entries=2048, keep=lambda result: result.ok)
         self._labels: TTLCache[str, str | None] = TTLCache(READ_CACHE_SECONDS, max_entries=4096)
 
     async def seller_labels(self, db: AsyncSession, seller_ids: Iterable[str]) -> dict[str, str]:
@@ -51,17 +56,14 @@ class SharedPageData:
 
     async def read(self, client: str, path: str, params: dict[str, Any] | None = None, *,
                    within: float = 3.0) -> Call:
-        """A public GET that is the same for every visitor, cached ``READ_CACHE_SECONDS`` when it
-        answered 200 (errors and not-founds are asked again). What it shows may be that much behind:
-        nothing is decided on it (the cart and the placement read fresh facts)."""
+        """A public GET that is the same for every visitor, kept ``READ_CACHE_SECONDS`` when it
+        answered 2xx (errors and not-founds are asked again) and then served for up to
+        ``READ_STALE_SECONDS`` more while ONE background call per key refreshes it; concurrent misses
+        share one call (decision 0702). What it shows may be that much behind: nothing is decided on
+        it (the cart and the placement read fresh facts)."""
         key = (client, path, repr(sorted((params or {}).items())))
-        hit, cached = self._reads.get(key)
-        if hit and cached is not None:
-            return cached
-        result = await call(getattr(self._clients, client), "GET", path, params=params, within=within)
-        if result.ok:
-            self._reads.put(key, result)
-        return result
+        return await self.reads.get(
+            key, lambda: call(getattr(self._clients, client), "GET", path, params=params, within=within))
 
     async def _cached(self, key: str, client: str, path: str) -> Any:
         hit, value = self._fresh.get(key)
@@ -93,7 +95,10 @@ class SharedPageData:
 
 async def open_shared_page_data(runtime: ServiceRuntime) -> None:
     """Start-up hook (after ``open_clients``)."""
-    runtime.resources.add(SharedPageData(runtime.resources.get(ServiceClients)))
+    settings = runtime.settings
+    assert isinstance(settings, GatewaySettings)
+    runtime.resources.add(SharedPageData(runtime.resources.get(ServiceClients), read_seconds=settings.read_cache_seconds,
+                                         read_stale_seconds=settings.read_cache_seconds))
 
 
 shared_page_data = resource(SharedPageData)

@@ -7,10 +7,12 @@ from typing import Any
 
 from fastapi.responses import Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from gateway.calls import Call, call, problem_detail
 from gateway.composition import SharedPageData
-from gateway.sessions import PageContext
+from gateway.pagecache import PLACEHOLDER, PageCache, cacheable_path, key_of, page_cache_headers
+from gateway.sessions import COOKIE, PageContext
 from homecraft_shared.dependencies import runtime_of
 from homecraft_shared.money import format_cents
 
@@ -53,11 +55,27 @@ def _stars(value: float | None) -> str:
 env.filters["stars"] = _stars
 
 
-async def render(ctx: PageContext, template: str, status: int = 200, **data: Any) -> Response:
-    user = ctx.user
-    nav = await runtime_of(ctx.request).resources.get(SharedPageData).category_nav()
+async def render(ctx: PageContext, template: str, status: int = 200, *, views_of: str | None = None,
+                 **data: Any) -> Response:
+    """The page for this visitor. An anonymous storefront page (signed out, empty cart, no message)
+    is rendered with the page cache's placeholder for the CSRF token and kept (decision 0702); the
+    visitor's own token is put in its place. ``views_of``: the product whose view a cached copy records (E1)."""
+    request = ctx.request
+    runtime = runtime_of(request)
+    nav = await runtime.resources.get(SharedPageData).category_nav()
+    query = request.query_params.get("q", "")
+    page_cache = runtime.resources.get(PageCache)
+    if (page_cache.enabled and status == 200 and request.method == "GET" and cacheable_path(request.url.path)
+            and ctx.user is None and not ctx.cart_count and not ctx.data.get("flash")):
+        body = env.get_template(template).render(user=None, cart_count=0, csrf_token=Markup(PLACEHOLDER), flashes=[],
+                                                 query=query, nav=nav, **data)
+        needs_token = page_cache.store(key_of(request.scope), body, views_of)
+        if needs_token:
+            body = body.replace(PLACEHOLDER, ctx.csrf_token)
+        had_cookie = COOKIE in request.cookies
+        return await ctx.html(body, status, page_cache_headers(had_cookie, needs_token, ctx.settings))
     body = env.get_template(template).render(
-        user=user, cart_count=ctx.cart_count, csrf_token=ctx.lazy_csrf_token, flashes=ctx.take_flashes(),
-        query=ctx.request.query_params.get("q", ""), nav=nav, **data,
+        user=ctx.user, cart_count=ctx.cart_count, csrf_token=ctx.lazy_csrf_token, flashes=ctx.take_flashes(),
+        query=query, nav=nav, **data,
     )
     return await ctx.html(body, status)

@@ -73,6 +73,14 @@ def csrf_secret(settings: GatewaySettings) -> bytes:
     return hmac.new(key.get_secret_value().encode(), b"homecraft-gateway csrf v1", hashlib.sha256).digest()
 
 
+def csrf_token_for(data: dict[str, Any], settings: GatewaySettings) -> str:
+    """A form's CSRF token for the session whose data is ``data`` (WTForms adds the session's random
+    value to ``data`` when it has none yet: the caller then saves the row)."""
+    field = CsrfForm(meta={"csrf_context": data, "csrf_secret": csrf_secret(settings)})["csrf_token"]
+    assert isinstance(field, CSRFTokenField)
+    return str(field.current_token)
+
+
 class _LazyCsrfToken:
     """The token as a template value, made only when a template prints it: a page without a form
     creates no session row."""
@@ -111,9 +119,7 @@ class PageContext:
         """This session's CSRF token for a form (WTForms keeps its random value in the session data)."""
         if self._csrf is None:
             fresh = "csrf" not in self.data
-            field = CsrfForm(meta=self._csrf_meta())["csrf_token"]
-            assert isinstance(field, CSRFTokenField)
-            self._csrf = str(field.current_token)
+            self._csrf = csrf_token_for(self.data, self.settings)
             if fresh:
                 self.dirty = True
         return self._csrf
@@ -227,8 +233,8 @@ class PageContext:
     async def redirect(self, url: str) -> Response:
         return await self.finish(RedirectResponse(url, status_code=303))
 
-    async def html(self, body: str, status: int = 200) -> Response:
-        return await self.finish(HTMLResponse(body, status_code=status))
+    async def html(self, body: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+        return await self.finish(HTMLResponse(body, status_code=status, headers=headers))
 
 
 async def page_context(request: Request, db: DbSession, settings: Settings) -> PageContext:

@@ -26,3 +26,9 @@ class GatewaySettings(ServiceSettings):
     engagement_url: str = "http://127.0.0.1:8105"
     # Expired server-side sessions are deleted this often (and at every sign-in), decision 0701.
     session_sweep_seconds: float = 3600.0
+    # The services' public answers the pages read (home, browse, product, anonymous reviews and Q&A):
+    # fresh this long, then served this long again while one background refresh runs (decision 0702).
+    read_cache_seconds: float = 5.0
+    # Whole anonymous pages (home, browse, categories, products) kept this long, then served this long
+    # again while one request re-renders them; 0 turns the page cache off (decision 0702).
+    page_cache_seconds: float = 5.0

@@ -136,7 +136,8 @@ async def product(ctx: Ctx, clients: Clients, shared: Shared, recorder: Recorder
     if not detail.ok:
         return await render(ctx, "unavailable.html", status=503)
     labels = await shared.seller_labels(ctx.db, [detail.data["seller_id"]])
-    page = await render(ctx, "product.html", p=detail.data, seller=labels.get(detail.data["seller_id"], "an independent maker"),
+    page = await render(ctx, "product.html", views_of=pid, p=detail.data,
+                        seller=labels.get(detail.data["seller_id"], "an independent maker"),
                         reviews=reviews.data if reviews.ok else None,
                         threads=threads.data if threads.ok else None)
     # E1, fire and forget: queued in memory, sent after the response by the recorder's loop.

@@ -1,0 +1,290 @@
+"""The full-page cache for anonymous visitors (decision 0702).
+
+Home, browse, category and product pages are the same for every visitor who is not signed in, has an
+empty cart and no message waiting, except for one thing: the CSRF token of the product page's
+add-to-cart form, which belongs to the visitor's session. So such a page is rendered once with an
+unguessable per-process placeholder where the token goes, and kept ``fresh`` seconds; the ASGI
+middleware below answers it before FastAPI's routing, dependencies and template, putting the
+visitor's own token in its place:
+
+- no session cookie: a page without a form is answered as it is (``Cache-Control: public, max-age``
+  with ``Vary: Cookie``, so an ingress or CDN may keep it too); a page with a form is not served
+  from here (rendering it makes the visitor's session, as before);
+- a session cookie: the row is read (one indexed primary-key read, every time: sessions stay
+  revocable at once) and the page is served only if the row is live, signed out, with an empty cart,
+  no flash message and a CSRF value already; the token is made from that row (``no-store``).
+
+Everyone else (signed in, a cart, a message, an expired or unknown cookie) goes the usual way, and
+so does every other address and method. A hit of a product page records the view (and the card
+click) for engagement exactly as the page does (E1).
+
+Staleness: an entry is ``fresh`` seconds old at most when served, or, once older, up to ``fresh +
+stale`` while ONE request re-renders it (the others keep getting the old page meanwhile; a re-render
+that did not store lets the next request try). Pages are rendered from the read cache
+(``gateway.freshness``), so what a page shows is at most page age + read age behind the services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+import aiosqlite
+from sqlalchemy import bindparam, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import cookie_parser
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gateway.engagement import EngagementRecorder
+from gateway.models import WebSession
+from gateway.sessions import COOKIE, csrf_token_for
+from gateway.settings import GatewaySettings
+from homecraft_shared.db import utcnow
+from homecraft_shared.runtime import ServiceRuntime
+
+logger = logging.getLogger(__name__)
+
+# Where the CSRF token goes in a kept page: random per process, so no user text can contain it.
+PLACEHOLDER = "csrf-placeholder-" + secrets.token_hex(16)
+_PLACEHOLDER = PLACEHOLDER.encode()
+MAX_ENTRIES = 2048  # addresses kept (a query string is part of the address): the oldest go first
+
+Key = tuple[str, bytes]
+
+
+def cacheable_path(path: str) -> bool:
+    """The anonymous storefront pages that may be kept: home, browse and search, categories, products."""
+    return path == "/" or path.startswith(("/browse", "/categories/", "/products/"))
+
+
+@dataclass(slots=True)
+class PageEntry:
+    body: bytes  # the page, with PLACEHOLDER where the CSRF token goes
+    needs_token: bool
+    product_id: str | None  # a product page: a hit records its view (E1)
+    stored_at: float
+
+
+@dataclass
+class PageStats:
+    hits: int = 0
+    stores: int = 0
+    refreshes: int = 0
+
+
+class PageCache:
+    def __init__(self, fresh_seconds: float, stale_seconds: float | None = None, *, max_entries: int = MAX_ENTRIES,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.fresh_seconds = fresh_seconds
+        self.stale_seconds = fresh_seconds if stale_seconds is None else stale_seconds
+        self.max_entries = max_entries
+        self._clock = clock
+        self._entries: dict[Key, PageEntry] = {}
+        self._refreshing: dict[Key, float] = {}  # key -> when the one re-render started
+        self.stats = PageStats()
+
+    @property
+    def enabled(self) -> bool:
+        return self.fresh_seconds > 0
+
+    def peek(self, key: Key) -> PageEntry | None:
+        """The entry if it may still be served (fresh or within its stale window), without deciding."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if self._clock() - entry.stored_at >= self.fresh_seconds + self.stale_seconds:
+            del self._entries[key]
+            return None
+        return entry
+
+    def lookup(self, key: Key) -> PageEntry | None:
+        """The entry to serve, or None: then this request renders the page (a miss, or the one
+        re-render of a stale entry; while it runs the others are answered the stale entry)."""
+        entry = self.peek(key)
+        if entry is None:
+            return None
+        now = self._clock()
+        if now - entry.stored_at < self.fresh_seconds:
+            return entry
+        started = self._refreshing.get(key)
+        if started is not None and now - started < self.stale_seconds:
+            return entry
+        self._refreshing[key] = now
+        self.stats.refreshes += 1
+        return None
+
+    def store(self, key: Key, body: str, product_id: str | None) -> bool:
+        """Keep a page rendered with PLACEHOLDER as its token; whether the page has a form."""
+        data = body.encode()
+        needs_token = _PLACEHOLDER in data
+        if not self.enabled:
+            return needs_token
+        self._refreshing.pop(key, None)
+        self._entries.pop(key, None)
+        while len(self._entries) >= self.max_entries:
+            del self._entries[next(iter(self._entries))]
+        self._entries[key] = PageEntry(data, needs_token, product_id, self._clock())
+        self.stats.stores += 1
+        return needs_token
+
+    def end_refresh(self, key: Key) -> None:
+        self._refreshing.pop(key, None)
+
+    def invalidate(self) -> None:
+        self._entries.clear()
+        self._refreshing.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def key_of(scope: Scope) -> Key:
+    return scope["path"], scope.get("query_string", b"")
+
+
+SessionState = tuple[str | None, dict[str, Any], dt.datetime]  # user id, data, expires at
+
+_SESSION_STATE = (select(WebSession.user_id, WebSession.data, WebSession.expires_at)
+                  .where(WebSession.key_hash == bindparam("key_hash")))
+
+
+class SessionStates:
+    """A session row's state for the page cache, read from the database on EVERY request (sessions
+    stay revocable at once; nothing of a row is cached).
+
+    On SQLite (the run command, tests) through one long-lived read connection of its own, in
+    autocommit (each read sees the latest commit): the engine's pooled connection costs about ten
+    times the CPU for a one-row read (decision 0702's profile: ~460 vs ~40 µs). Elsewhere
+    (PostgreSQL) through the service's engine and its pool."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        url = engine.url
+        self._sqlite_path = url.database if url.get_backend_name() == "sqlite" and url.database not in (
+            None, "", ":memory:") else None
+        self._connection: aiosqlite.Connection | None = None
+        self._opening = asyncio.Lock()
+
+    async def read(self, key_hash: str) -> SessionState | None:
+        if self._sqlite_path is None:
+            async with self._engine.connect() as conn:
+                row = (await conn.execute(_SESSION_STATE, {"key_hash": key_hash})).first()
+            return None if row is None else (row.user_id, row.data if isinstance(row.data, dict) else {},
+                                             row.expires_at)
+        connection = self._connection or await self._open()
+        async with connection.execute("SELECT user_id, data, expires_at FROM web_sessions WHERE key_hash = ?",
+                                      (key_hash,)) as cursor:
+            found = await cursor.fetchone()
+        if found is None:
+            return None
+        user_id, raw, expires = found
+        data = json.loads(raw) if raw else {}
+        expires_at = dt.datetime.fromisoformat(expires)
+        if expires_at.tzinfo is None:
+            expires_at = expires_at.replace(tzinfo=dt.UTC)
+        return user_id, data if isinstance(data, dict) else {}, expires_at
+
+    async def _open(self) -> aiosqlite.Connection:
+        async with self._opening:
+            if self._connection is None:
+                assert self._sqlite_path is not None
+                connection = await aiosqlite.connect(self._sqlite_path, isolation_level=None)
+                await connection.execute("PRAGMA busy_timeout=30000")
+                self._connection = connection
+            return self._connection
+
+    async def aclose(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+
+
+class PageCacheMiddleware:
+    """Pure ASGI: answers kept anonymous pages before the framework (see the module's docstring)."""
+
+    def __init__(self, app: ASGIApp, runtime: ServiceRuntime) -> None:
+        self.app = app
+        self.runtime = runtime
+        settings = runtime.settings
+        assert isinstance(settings, GatewaySettings)
+        self.settings = settings
+        self.max_age = f"public, max-age={int(settings.page_cache_seconds)}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET" or not cacheable_path(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        cache = self.runtime.resources.get(PageCache)
+        key = key_of(scope)
+        if not cache.enabled or cache.peek(key) is None:
+            await self.app(scope, receive, send)
+            return
+        cookie = _session_cookie(scope)
+        visitor: str | None = None
+        data: dict[str, Any] = {}
+        if cookie:
+            visitor = hashlib.sha256(cookie.encode()).hexdigest()
+            state = await self._session_state(visitor)
+            if state is None:
+                await self.app(scope, receive, send)
+                return
+            data = state
+        entry = cache.lookup(key)
+        if entry is None or (entry.needs_token and "csrf" not in data):
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                cache.end_refresh(key)  # a re-render that stored nothing lets the next request try
+            return
+        body = entry.body
+        if entry.needs_token:
+            body = body.replace(_PLACEHOLDER, csrf_token_for(data, self.settings).encode())
+        cache.stats.hits += 1
+        headers = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode()),
+                   (b"x-page-cache", b"hit")]
+        if cookie:
+            headers.append((b"cache-control", b"no-store"))
+        else:
+            headers += [(b"cache-control", self.max_age), (b"vary", b"Cookie")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        if entry.product_id is not None:  # E1, as the product page records it
+            recorder = self.runtime.resources.get(EngagementRecorder)
+            if parse_qs(scope.get("query_string", b"").decode("latin-1")).get("via") == ["card"]:
+                recorder.record("CLICK", entry.product_id, visitor)
+            recorder.record("VIEW", entry.product_id, visitor)
+
+    async def _session_state(self, key_hash: str) -> dict[str, Any] | None:
+        """The session's data when it may be served a kept page: live, signed out, empty cart, no
+        flash message waiting; else None. Read from the database on every request (revocable)."""
+        state = await self.runtime.resources.get(SessionStates).read(key_hash)
+        if state is None:
+            return None
+        user_id, data, expires_at = state
+        if user_id is not None or expires_at < utcnow() or data.get("cart") or data.get("flash"):
+            return None
+        return data
+
+
+def _session_cookie(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"cookie":
+            return cookie_parser(value.decode("latin-1")).get(COOKIE) or None
+    return None
+
+
+def page_cache_headers(had_cookie: bool, needs_token: bool, settings: GatewaySettings) -> dict[str, str] | None:
+    """A kept page answered by the page itself: public for a visitor without a session when it has no
+    form (the same bytes for everyone), else the usual ``no-store``."""
+    if had_cookie or needs_token or settings.page_cache_seconds <= 0:
+        return None
+    return {"Cache-Control": f"public, max-age={int(settings.page_cache_seconds)}", "Vary": "Cookie"}
