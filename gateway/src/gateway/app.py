@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp
 
 from gateway import models  # noqa: F401  (registers the tables)
 from gateway.accounts.endpoints import open_limits
@@ -114,6 +115,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError,
                               _for_pages(_invalid_address, app.exception_handlers[RequestValidationError]))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    # Outermost: kept anonymous pages are answered before the request pipeline (decision 0702).
-    app.add_middleware(PageCacheMiddleware, runtime=app.state.runtime)
+    # Outside everything, FastAPI's own middleware included: kept anonymous pages are answered before
+    # the request pipeline (decision 0702).
+    build = app.build_middleware_stack
+    runtime = app.state.runtime
+
+    def build_middleware_stack() -> ASGIApp:
+        return PageCacheMiddleware(build(), runtime)
+
+    app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
     return app
