@@ -33,6 +33,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+import aiohttp
 import httpx
 import sqlalchemy as sa
 from benchkit import commit_rate, wait_ready
@@ -74,21 +75,27 @@ def start(module: str, env: dict[str, str], port: int, work: Path) -> subprocess
 
 
 async def place_orders(url: str, products: list[dict], count: int, concurrency: int, token: str) -> float:
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=httpx.Limits(max_connections=concurrency)) as client:
+    # A plain aiohttp client (keep-alive, one connection per worker): the client's own CPU is not the
+    # system under test, and it shares the machine's two cores with orders and catalog (decision 0204).
+    async with aiohttp.ClientSession(base_url=url, timeout=aiohttp.ClientTimeout(total=30),
+                                     connector=aiohttp.TCPConnector(limit=concurrency)) as client:
         queue = list(range(count))
+        authorization = f"Bearer {token}"
+
+        async def place(lines: list[dict]) -> None:
+            async with client.post("/orders", json={"lines": [{"product_id": p["id"], "quantity": 1} for p in lines]},
+                                   headers={"Idempotency-Key": uuid.uuid4().hex, "Authorization": authorization}) as response:
+                body = await response.read()
+                assert response.status == 201, body
 
         async def worker(n: int) -> None:
             rnd = random.Random(n)
             while queue:
                 queue.pop()
-                lines = rnd.sample(products, k=rnd.randint(1, 3))
-                response = await client.post("/orders", json={"lines": [{"product_id": p["id"], "quantity": 1} for p in lines]},
-                                             headers={"Idempotency-Key": uuid.uuid4().hex, "Authorization": f"Bearer {token}"})
-                assert response.status_code == 201, response.text
+                await place(rnd.sample(products, k=rnd.randint(1, 3)))
 
         # Warm up (connections, caches), then measure.
-        await client.post("/orders", json={"lines": [{"product_id": products[0]["id"], "quantity": 1}]},
-                          headers={"Idempotency-Key": uuid.uuid4().hex, "Authorization": f"Bearer {token}"})
+        await asyncio.gather(*(place(products[:1]) for _ in range(concurrency)))
         started = time.perf_counter()
         await asyncio.gather(*(worker(n) for n in range(concurrency)))
         return count / (time.perf_counter() - started)
@@ -97,14 +104,17 @@ async def place_orders(url: str, products: list[dict], count: int, concurrency: 
 async def lookup_rate(catalog_url: str, product_ids: list[str], count: int, concurrency: int,
                       signer: ServiceSigner) -> float:
     """The catalog's own lookup rate (the call every placement makes): the ceiling placing runs into."""
-    async with httpx.AsyncClient(base_url=catalog_url, timeout=30, headers=signer.authorization()) as client:
+    async with aiohttp.ClientSession(base_url=catalog_url, timeout=aiohttp.ClientTimeout(total=30),
+                                     headers=signer.authorization(),
+                                     connector=aiohttp.TCPConnector(limit=concurrency)) as client:
         queue = list(range(count))
 
         async def worker() -> None:
             while queue:
                 queue.pop()
-                response = await client.post("/internal/products/lookup", json={"product_ids": product_ids})
-                assert response.status_code == 200, response.text
+                async with client.post("/internal/products/lookup", json={"product_ids": product_ids}) as response:
+                    body = await response.read()
+                    assert response.status == 200, body
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))

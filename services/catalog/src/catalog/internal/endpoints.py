@@ -24,7 +24,7 @@ from catalog.internal import service
 from catalog.internal.schemas import LookupRequest, LookupResponse, ProductAssets
 from catalog.models import AssetFormat
 from catalog.web import Storage
-from homecraft_shared.dependencies import DbSession, ServiceIdentity
+from homecraft_shared.dependencies import DbSession, ServiceIdentity, runtime_of
 from homecraft_shared.errors import Forbidden
 from homecraft_shared.identity import DOWNLOAD_GRANT_AUDIENCE, request_verifier
 from homecraft_shared.openapi import problems
@@ -42,9 +42,12 @@ ASSET_MEDIA_TYPES = {
 
 @router.post("/products/lookup", response_model=LookupResponse,
              summary="Current facts of many products in one call (for orders; role service or owner)")
-async def lookup_products(body: LookupRequest, session: DbSession, _: ServiceIdentity) -> Response:
-    # Serialized once, as built: the facts are the database's typed values (no second validation pass).
-    found = await service.lookup(session, body.product_ids)
+async def lookup_products(body: LookupRequest, request: Request, _: ServiceIdentity) -> Response:
+    # A read on a plain connection of the engine (no session, no unit of work, nothing to commit: the
+    # connection's transaction is rolled back when it goes back to the pool), then serialized once, as
+    # built: the facts are the database's typed values (no second validation pass). Decision 0204.
+    async with runtime_of(request).engine.connect() as connection:
+        found = await service.lookup(connection, body.product_ids)
     return Response(found.model_dump_json(), media_type="application/json")
 
 

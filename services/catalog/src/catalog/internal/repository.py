@@ -6,8 +6,8 @@ import uuid
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Row, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from catalog.buyability import seller_ready_clause
 from catalog.models import Product
@@ -19,7 +19,16 @@ LOOKUP_COLUMNS = (
 )
 
 
-async def lookup_rows(session: AsyncSession, ids: Collection[uuid.UUID]) -> Sequence[Row[*tuple[Any, ...]]]:
-    """The lookup columns of these products and whether each one's seller is payout-ready: one statement."""
-    result = await session.execute(select(*LOOKUP_COLUMNS, seller_ready_clause().label("ready")).where(Product.id.in_(ids)))
+# Built once (its SQL compiled once, its cache key computed once): the lookup is the synchronous call
+# every order placement makes (decision 0204). ``ids`` is an expanding IN list.
+LOOKUP = select(*LOOKUP_COLUMNS, seller_ready_clause().label("ready")).where(
+    Product.id.in_(bindparam("ids", expanding=True)))
+
+
+async def lookup_rows(db: AsyncSession | AsyncConnection, ids: Collection[uuid.UUID]) -> Sequence[Row[*tuple[Any, ...]]]:
+    """The lookup columns of these products and whether each one's seller is payout-ready: one statement,
+    on a session or on a plain connection (the lookup endpoint reads on one, no unit of work)."""
+    if not ids:
+        return []
+    result = await db.execute(LOOKUP, {"ids": list(ids)})
     return result.all()

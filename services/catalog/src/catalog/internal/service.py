@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from catalog.assets import repository as assets
 from catalog.buyability import can_buy
@@ -22,12 +22,12 @@ def _parse(value: str) -> uuid.UUID | None:
         return None
 
 
-async def lookup(session: AsyncSession, product_ids: list[str]) -> LookupResponse:
-    """One statement, plain columns, no ORM objects; the facts are built without re-validation (they are the
-    database's own typed values), so the endpoint can send them serialized as they are."""
+async def lookup(db: AsyncSession | AsyncConnection, product_ids: list[str]) -> LookupResponse:
+    """One prepared statement, plain columns, no ORM objects; the facts are built without re-validation (they
+    are the database's own typed values), so the endpoint can send them serialized as they are."""
     wanted = list(dict.fromkeys(product_ids))
     parsed = {value: _parse(value) for value in wanted}
-    rows = await repository.lookup_rows(session, {pid for pid in parsed.values() if pid is not None})
+    rows = await repository.lookup_rows(db, {pid for pid in parsed.values() if pid is not None})
     by_id = {row.id: row for row in rows}
     products: list[ProductFacts] = []
     unknown: list[str] = []
