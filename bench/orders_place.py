@@ -94,7 +94,8 @@ async def place_orders(url: str, products: list[dict], count: int, concurrency: 
                 queue.pop()
                 await place(rnd.sample(products, k=rnd.randint(1, 3)))
 
-        # Warm up (connections, caches), then measure.
+        # Warm up (connections, caches): one placement alone, then one per client; then measure.
+        await place(products[:1])
         await asyncio.gather(*(place(products[:1]) for _ in range(concurrency)))
         started = time.perf_counter()
         await asyncio.gather(*(worker(n) for n in range(concurrency)))
@@ -276,6 +277,10 @@ def main() -> None:
             print(f"loaded {args.recon_orders:,} orders for the reconciliation list in {time.perf_counter() - started:.1f}s")
             for name, (p50, p99) in asyncio.run(time_recon(orders_url, owner, args.recon_requests)).items():
                 print(f"reconciliation list, {name:<26} p50 {p50:7.1f} ms   p99 {p99:7.1f} ms")
+        except BaseException:
+            for log in sorted(work.glob("*.log")):
+                print(f"--- {log.name} (last lines)\n{log.read_text()[-4000:]}", file=sys.stderr)
+            raise
         finally:
             for process in processes:
                 process.terminate()

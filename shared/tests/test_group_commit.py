@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from testsvc import create_schema, items
 
 from homecraft_shared.db import create_engine
-from homecraft_shared.group_commit import GroupCommit
+from homecraft_shared.group_commit import GroupCommit, Inserts
 
 
 @pytest.fixture
@@ -120,3 +120,41 @@ async def test_a_lone_writer_is_committed_at_once_and_a_closed_group_refuses_wor
     with pytest.raises(RuntimeError, match="closed"):
         await group.run(insert("too late"))
     assert await stored(database_url) == {"alone", "last"}
+
+
+async def test_requests_holding_every_pooled_connection_still_get_their_writes_committed(database_url: str) -> None:
+    """The callers hold connections of their own pool while they wait (a request's session, after its
+    reads): on the same pool the group would wait for them and they for it; on its own it does not."""
+    await create_schema(database_url)
+    requests_engine = create_engine(database_url, pool_size=2, max_overflow=0, pool_timeout=5)
+    group = GroupCommit.own_pool(database_url)
+
+    async def request(n: int) -> str:
+        async with requests_engine.connect() as connection:  # held across the write, like a request's session
+            await connection.execute(sa.select(items.c.id))
+            return await group.run(insert(f"held-{n}"))
+
+    try:
+        async with asyncio.timeout(30):
+            assert await asyncio.gather(*(request(n) for n in range(2))) == ["held-0", "held-1"]
+    finally:
+        await group.aclose()
+        await requests_engine.dispose()
+    assert await stored(database_url) == {"held-0", "held-1"}
+
+
+async def test_row_inserts_of_one_batch_go_as_one_multi_row_statement_and_a_clash_fails_only_its_own(
+        engine: AsyncEngine, database_url: str) -> None:
+    group = GroupCommit(engine)
+    inserts: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_: inserts.append(statement) if statement.startswith("INSERT") else None)
+    await asyncio.gather(*(group.run(Inserts((items, [{"id": f"row-{n}", "quantity": n}]))) for n in range(10)))
+    assert await stored(database_url) == {f"row-{n}" for n in range(10)}
+    assert len(inserts) == 1  # ten writers, one statement
+    outcomes = await asyncio.gather(*(group.run(Inserts((items, [{"id": f"more-{n}", "quantity": n}]))) for n in range(3)),
+                                    group.run(Inserts((items, [{"id": "row-0", "quantity": 0}]))),
+                                    group.run(insert("mixed-in")), return_exceptions=True)
+    assert outcomes[:3] == [None] * 3 and outcomes[4] == "mixed-in"
+    assert isinstance(outcomes[3], IntegrityError)
+    assert await stored(database_url) == {f"row-{n}" for n in range(10)} | {f"more-{n}" for n in range(3)} | {"mixed-in"}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import httpx
 import pytest
 from support import Orders
 
+from homecraft_shared.group_commit import GroupCommit
 from homecraft_shared.messaging.tables import OutboxEvent
 from homecraft_shared.money import percent_of
 from orders.models import Order, OrderEvent, OrderLine
@@ -47,6 +49,27 @@ async def test_placing_is_idempotent_per_request_key(orders: Orders) -> None:
     other_buyer = await orders.place([(model["id"], 1)], user="buyer-3", key="double-click-key-1")
     assert other_buyer.status_code == 201 and other_buyer.json()["id"] != first.json()["id"]
     assert await orders.count(Order) == 2
+
+
+async def test_concurrent_placements_are_committed_through_the_group_and_a_racing_double_click_fails_alone(
+        orders: Orders) -> None:
+    """Decision 0204: new orders' rows go through the group commit (placements of the same moment share one
+    commit); the racing double click with one request key gets its 409 (or finds the order, 200) without
+    failing the placements committed with it, and only one order is written for it (O1 idempotency)."""
+    model = orders.catalog.pick(kind="MODEL")
+    group = orders.runtime.resources.get(GroupCommit)
+    before = group.stats.committed
+    responses = await asyncio.gather(
+        *(orders.place([(model["id"], 1)], user=f"crowd-{n}", key=f"crowd-key-{n}") for n in range(12)),
+        *(orders.place([(model["id"], 1)], user="clicker", key="same-click-key") for _ in range(2)),
+    )
+    assert [r.status_code for r in responses[:12]] == [201] * 12
+    assert sorted(r.status_code for r in responses[12:]) in ([201, 409], [200, 201])
+    assert await orders.count(Order) == 13
+    assert group.stats.committed - before == 13
+    ids = {r.json()["id"] for r in responses if r.status_code in (200, 201)}
+    for order_id in ids:
+        assert (await orders.client.get(f"/orders/{order_id}", headers=orders.keys.user("owner-1", "owner"))).status_code == 200
 
 
 async def test_guest_order_needs_its_token_compared_exactly(orders: Orders) -> None:

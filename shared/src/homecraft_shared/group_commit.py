@@ -7,6 +7,10 @@ transaction shared with whatever other requests of this process handed theirs in
 on SQLite, one WAL flush on PostgreSQL), one pool checkout and, on SQLite, the process's write lock
 taken once (decision 0204).
 
+Work that only adds rows can be given as ``Inserts((table, rows), ...)``: the consecutive ones of a
+batch into the same tables become one multi-row INSERT per table (a statement per table per batch,
+not per request).
+
 Batches form by themselves, with no timer: the first writer starts a drain task; everything that is
 handed in while a batch is being written joins the next one (up to ``max_batch``). An idle service
 commits each write at once, a busy one amortises the commit over many.
@@ -19,7 +23,10 @@ error aborts the whole transaction). A failed commit is ambiguous on a lost conn
 may have committed); like a client's retry, the re-run then meets the database's own unique keys.
 
 The caller must not hold this database's SQLite write lock itself while it waits (it would wait for
-its own lock): write either in the request's session or through the group, not both.
+its own lock): write either in the request's session or through the group, not both. And the group
+must not take its connection from the pool its callers hold theirs from while they wait (with as
+many waiting requests as the pool has connections, nobody would move): ``GroupCommit.own_pool(url)``
+gives it its own two connections.
 """
 
 from __future__ import annotations
@@ -27,16 +34,51 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy import Insert, Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from homecraft_shared.db import create_engine
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Work = Callable[[AsyncConnection], Awaitable[T]]
+
+
+_INSERT_STATEMENTS: dict[Table, Insert] = {}
+
+
+def _insert(table: Table) -> Insert:
+    """One INSERT statement object per table, built once (its compiled form and cache key are reused)."""
+    statement = _INSERT_STATEMENTS.get(table)
+    if statement is None:
+        statement = _INSERT_STATEMENTS[table] = table.insert()
+    return statement
+
+
+class Inserts:
+    """Work that only adds rows: ``(table, rows)`` pairs, parents first. Alone it is one INSERT per table;
+    in a batch, the consecutive ``Inserts`` into the same tables are sent as one multi-row INSERT per
+    table, in the same order (a placement's order, lines and timeline entry, times the batch). Every row
+    of one table must name the same columns."""
+
+    def __init__(self, *parts: tuple[Table, Sequence[Mapping[str, Any]]]) -> None:
+        self.parts = parts
+        self.tables = tuple(table for table, _ in parts)
+
+    async def __call__(self, connection: AsyncConnection) -> None:
+        await _insert_all(connection, [self])
+
+
+async def _insert_all(connection: AsyncConnection, members: Sequence[Inserts]) -> None:
+    for position, table in enumerate(members[0].tables):
+        rows = [row for member in members for row in member.parts[position][1]]
+        if rows:
+            await connection.execute(_insert(table), rows)
 
 
 @dataclass
@@ -58,15 +100,23 @@ class GroupCommitStats:
 class GroupCommit:
     """Concurrent writers of one database (one engine, one event loop) committed together."""
 
-    def __init__(self, engine: AsyncEngine, *, max_batch: int = 64) -> None:
+    def __init__(self, engine: AsyncEngine, *, max_batch: int = 64, owns_engine: bool = False) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self._engine = engine
+        self._owns_engine = owns_engine
         self._max_batch = max_batch
         self._pending: deque[_Job[Any]] = deque()
         self._drainer: asyncio.Task[None] | None = None
         self._closed = False
         self.stats = GroupCommitStats()
+
+    @classmethod
+    def own_pool(cls, database_url: str, *, max_batch: int = 64) -> GroupCommit:
+        """A group on its own engine of two connections (batches are written one after another; the second
+        serves a run alone while the first is given back), closed with the group. Its connections are
+        never among those the requests waiting for it hold."""
+        return cls(create_engine(database_url, pool_size=2, max_overflow=0), max_batch=max_batch, owns_engine=True)
 
     async def run(self, work: Work[T]) -> T:
         """``work(connection)`` committed, together with the other writers' work of this moment; its result
@@ -95,7 +145,7 @@ class GroupCommit:
     async def _commit(self, batch: list[_Job[Any]]) -> None:
         try:
             async with self._engine.begin() as connection:
-                results = [await job.work(connection) for job in batch]
+                results = await _run_batch(connection, batch)
         except Exception as exc:
             if len(batch) == 1:
                 _settle(batch[0], exception=exc)
@@ -132,6 +182,28 @@ class GroupCommit:
         self._closed = True
         if self._drainer is not None and not self._drainer.done():
             await self._drainer
+        if self._owns_engine:
+            await self._engine.dispose()
+
+
+async def _run_batch(connection: AsyncConnection, batch: list[_Job[Any]]) -> list[Any]:
+    """Each member's work in order, consecutive ``Inserts`` into the same tables as one multi-row INSERT per table."""
+    results: list[Any] = []
+    start = 0
+    while start < len(batch):
+        work = batch[start].work
+        if not isinstance(work, Inserts):
+            results.append(await work(connection))
+            start += 1
+            continue
+        members = [work]
+        while start + len(members) < len(batch) and isinstance(other := batch[start + len(members)].work, Inserts) \
+                and other.tables == work.tables:
+            members.append(other)
+        await _insert_all(connection, members)
+        results.extend([None] * len(members))
+        start += len(members)
+    return results
 
 
 def _settle(job: _Job[Any], *, result: Any = None, exception: BaseException | None = None) -> None:

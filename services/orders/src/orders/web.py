@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 
 from homecraft_shared.dependencies import resource, runtime_of, settings_of
+from homecraft_shared.group_commit import GroupCommit
 from homecraft_shared.http_client import ServiceClient
 from homecraft_shared.identity import ServiceSigner
 from homecraft_shared.inputs import Page, QueryText, paging
@@ -25,6 +26,8 @@ Settings = Annotated[OrdersSettings, Depends(settings_of(OrdersSettings))]
 Catalog = Annotated[ServiceClient, Depends(resource(ServiceClient))]
 Signer = Annotated[ServiceSigner | None, Depends(get_signer)]
 ConfigCache = Annotated[SiteConfigCache, Depends(resource(SiteConfigCache))]
+# New orders' rows are committed together with the other placements of the moment (decision 0204).
+Group = Annotated[GroupCommit, Depends(resource(GroupCommit))]
 # O1: a guest reaches an order only with ?t=<token>.
 GuestToken = Annotated[QueryText | None, Query(alias="t", max_length=128, description="The guest order token (O1).")]
 # O8: a buyer's and a seller's lists, 20 a page; the operator's reconciliation list (A1), 50 by default.

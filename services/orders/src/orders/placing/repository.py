@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, insert, inspect, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from homecraft_shared.group_commit import Inserts
 from orders.models import Order, OrderEvent, OrderLine
 
 
@@ -16,9 +16,14 @@ async def by_id(session: AsyncSession, order_id: str, *, for_update: bool = Fals
     return await session.scalar(query)
 
 
+# Built once: every placement reads it (decision 0204).
+_ID_BY_PLACEMENT_KEY = select(Order.id).where(Order.placement_key == bindparam("key"))
+
+
 async def by_placement_key(session: AsyncSession, key: str) -> Order | None:
     """The order placed under this key, if any: the miss (every new placement) reads one indexed id."""
-    order_id = await session.scalar(select(Order.id).where(Order.placement_key == key))
+    connection = await session.connection()  # a plain Core read: no ORM execution layer for one id
+    order_id = (await connection.execute(_ID_BY_PLACEMENT_KEY, {"key": key})).scalar()
     return None if order_id is None else await by_id(session, order_id)
 
 
@@ -33,19 +38,14 @@ def _row(obj: object) -> dict[str, Any]:
             if (value := state.dict.get(attr.key)) is not None or not attr.columns[0].primary_key}
 
 
-async def insert_placed(session: AsyncSession, order: Order, created: OrderEvent) -> bool:
-    """A new order, its lines and its first timeline entry as three plain INSERTs sent back to back, the
-    lines as one multi-row statement (no unit-of-work flush): on SQLite the write lock is taken by the
-    first and held only until the request commits right after. ``order`` and ``created`` stay transient
-    (not in the session): they are what the caller answers with. False (nothing written) when an order
-    with the same placement key was written first (a racing double click)."""
-    try:
-        await session.execute(insert(_table(Order)), [_row(order)])
-    except IntegrityError:
-        return False
-    await session.execute(insert(_table(OrderLine)), [_row(line) for line in order.lines])
-    await session.execute(insert(_table(OrderEvent)), [_row(created)])
-    return True
+def placed_rows(order: Order, created: OrderEvent) -> Inserts:
+    """A new order, its lines and its first timeline entry as plain rows for the group commit (decision
+    0204): one INSERT per table, the lines as one multi-row statement, and across the placements of one
+    batch one multi-row INSERT per table (no unit-of-work flush). The values are taken from the transient
+    objects now; ``order`` and ``created`` stay out of any session: they are what the caller answers with.
+    A clash on the placement key (a racing double click) raises ``IntegrityError`` from the write."""
+    return Inserts((_table(Order), [_row(order)]), (_table(OrderLine), [_row(line) for line in order.lines]),
+                   (_table(OrderEvent), [_row(created)]))
 
 
 async def timeline(session: AsyncSession, order_id: str) -> list[OrderEvent]:

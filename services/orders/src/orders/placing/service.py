@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from homecraft_shared.db import utcnow
 from homecraft_shared.errors import Conflict, ValidationFailed
+from homecraft_shared.group_commit import GroupCommit
 from homecraft_shared.http_client import ServiceClient
 from homecraft_shared.identity import Identity, ServiceSigner
 from orders import access, catalog_client, domain, emails, lifecycle
@@ -42,9 +44,11 @@ async def place(
     identity: Identity | None,
     body: PlaceOrder,
     request_key: str,
-    signer: ServiceSigner | None = None,
+    signer: ServiceSigner | None,
+    group: GroupCommit,
 ) -> tuple[Order, list[str], bool]:
-    """(order, notices, created). The same requester and request key give back the same order."""
+    """(order, notices, created). The same requester and request key give back the same order. ``session``
+    only reads; the new order's rows are written and committed through ``group``."""
     guest_email = None if identity is not None else body.guest_email  # O1: a buyer clears the guest email
     if identity is None and guest_email is None:
         raise ValidationFailed("Sign in, or give an email address to check out as a guest (O1).",
@@ -53,6 +57,11 @@ async def place(
     existing = await repository.by_placement_key(session, key)
     if existing is not None:
         return existing, [], False
+    config = await siteconfig.current(session, config_cache)  # O2: the percent in force at this moment
+    # The reads are done and nothing is written in this session (the new rows go through the group): end
+    # the read's transaction now, so its database connection is back in the pool while the catalog answers
+    # and the group commits (decision 0204, as the gateway's session read, 0701).
+    await session.commit()
 
     found = await catalog_client.lookup(catalog, [line.product_id for line in body.lines], signer)
     problems: list[dict[str, str]] = []
@@ -69,7 +78,6 @@ async def place(
     if problems:
         raise not_buyable(problems, "Some lines cannot be ordered: " + "; ".join(p["message"] for p in problems))
 
-    config = await siteconfig.current(session, config_cache)
     items = []
     notices = []
     for line in body.lines:
@@ -98,11 +106,15 @@ async def place(
     await lifecycle.refresh_flags(session, order, new=True)
     actor = f"user:{identity.user_id}" if identity is not None else "guest"
     created = lifecycle.entry(order, EventType.CREATED, " ".join(notices), actor=actor)
-    if not await repository.insert_placed(session, order, created):
+    try:
+        # Committed together with the other placements of this moment; back only once that commit holds
+        # these rows (decision 0204). The request's own session has only read.
+        await group.run(repository.placed_rows(order, created))
+    except IntegrityError as exc:
         # The same request raced us (a double click on two connections): the first one's order wins,
         # and sending the request again returns it.
         raise Conflict("This order is being placed by another request with the same request key; "
-                       "send the request again to get it.")
+                       "send the request again to get it.") from exc
     return order, notices, True
 
 
