@@ -98,8 +98,10 @@ async def test_product_page_renders_with_notices_when_engagement_is_down(
         assert 'id="seller-name">Ada Lamp Works<' in page.text and "seller-ada<" not in page.text
         # The header's category links, from the catalog's tree, cached: a second page asks no more.
         assert 'href="/categories/1">Lamps</a>' in page.text
-        await client.get(f"/products/{READY}")
+        again = await client.get(f"/products/{READY}")
         assert CALLS["categories"] == 1
+        # A page with a "not available" notice is not kept for other visitors (decision 0702).
+        assert "x-page-cache" not in again.headers and "Reviews are not available right now" in again.text
         assert "Reviews are not available right now" in page.text
         assert "Questions and answers are not available right now" in page.text
         assert 'id="add-to-cart"' in page.text

@@ -55,17 +55,19 @@ def _stars(value: float | None) -> str:
 env.filters["stars"] = _stars
 
 
-async def render(ctx: PageContext, template: str, status: int = 200, *, views_of: str | None = None,
-                 **data: Any) -> Response:
+async def render(ctx: PageContext, template: str, status: int = 200, *, keep: bool = False,
+                 views_of: str | None = None, **data: Any) -> Response:
     """The page for this visitor. An anonymous storefront page (signed out, empty cart, no message)
-    is rendered with the page cache's placeholder for the CSRF token and kept (decision 0702); the
-    visitor's own token is put in its place. ``views_of``: the product whose view a cached copy records (E1)."""
+    the caller says may be ``keep``-t (everything it shows was read; a page with a "not available"
+    notice is not kept) is rendered with the page cache's placeholder for the CSRF token and kept
+    (decision 0702); the visitor's own token is put in its place. ``views_of``: the product whose
+    view a kept copy records (E1)."""
     request = ctx.request
     runtime = runtime_of(request)
     nav = await runtime.resources.get(SharedPageData).category_nav()
     query = request.query_params.get("q", "")
     page_cache = runtime.resources.get(PageCache)
-    if (page_cache.enabled and status == 200 and request.method == "GET" and cacheable_path(request.url.path)
+    if (keep and nav is not None and page_cache.enabled and status == 200 and request.method == "GET" and cacheable_path(request.url.path)
             and ctx.user is None and not ctx.cart_count and not ctx.data.get("flash")):
         body = env.get_template(template).render(user=None, cart_count=0, csrf_token=Markup(PLACEHOLDER), flashes=[],
                                                  query=query, nav=nav, **data)

@@ -50,7 +50,7 @@ async def home(ctx: Ctx, clients: Clients, shared: Shared) -> Response:
     if ctx.user is not None:
         return await dashboard(ctx, clients, shared)
     result = await shared.read("catalog", "/home")
-    return await render(ctx, "home.html", buckets=result.data if result.ok else None)
+    return await render(ctx, "home.html", keep=result.ok, buckets=result.data if result.ok else None)
 
 
 async def dashboard(ctx: PageContext, clients: ServiceClients, shared: SharedPageData) -> Response:
@@ -80,7 +80,7 @@ async def _browse(ctx: PageContext, shared: SharedPageData, kind: str, q: str | 
         error = problem_detail(result, "The search could not be run; try other words.")
     def page_url(number: int) -> str:
         return f"{path}?{urlencode({k: v for k, v in {'q': q or '', 'sort': sort or '', 'page': number}.items() if v})}"
-    return await render(ctx, "browse.html", status=200 if result.ok or result.error else 400,
+    return await render(ctx, "browse.html", status=200 if result.ok or result.error else 400, keep=result.ok,
                         result=result.data if result.ok else None, error=error, kind=kind, label=label, path=path,
                         q=q or "", sort=sort or "", sorts=SORTS, page_url=page_url)
 
@@ -111,7 +111,7 @@ async def category(ctx: Ctx, shared: Shared, category_id: int, sort: str = "new"
                                {"sort": sort, "page": page, "page_size": 24})
     if result.status == 404:
         return await render(ctx, "not_found.html", status=404)
-    return await render(ctx, "category.html", data=result.data if result.ok else None, sort=sort,
+    return await render(ctx, "category.html", keep=result.ok, data=result.data if result.ok else None, sort=sort,
                         sorts=SORTS[1:], category_id=category_id)
 
 
@@ -136,7 +136,7 @@ async def product(ctx: Ctx, clients: Clients, shared: Shared, recorder: Recorder
     if not detail.ok:
         return await render(ctx, "unavailable.html", status=503)
     labels = await shared.seller_labels(ctx.db, [detail.data["seller_id"]])
-    page = await render(ctx, "product.html", views_of=pid, p=detail.data,
+    page = await render(ctx, "product.html", views_of=pid, keep=reviews.ok and threads.ok, p=detail.data,
                         seller=labels.get(detail.data["seller_id"], "an independent maker"),
                         reviews=reviews.data if reviews.ok else None,
                         threads=threads.data if threads.ok else None)
