@@ -94,6 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--only", default="", help="comma-separated scenario names to run (e.g. 'product'); all by default")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hc-bench-storefront-") as tmp:
         work = Path(tmp)
@@ -114,6 +115,8 @@ def main() -> None:
                 "browse, signed in": (browse_paths, signed_in),
                 "product, signed in": (products, signed_in),
             }
+            if args.only:
+                scenarios = {name: spec for name, spec in scenarios.items() if name in args.only.split(",")}
             # Each scenario's baseline answers the same bytes as its pages (one file per address, as
             # an anonymous first visit gets it): neither a bigger nor a smaller page than the gateway's.
             pages_dir = work / "bare-pages"
