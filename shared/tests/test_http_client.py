@@ -41,7 +41,7 @@ async def upstream() -> AsyncIterator[Upstream]:
 
     app = web.Application()
     app.router.add_route("*", "/flaky", flaky)
-    app.router.add_get("/echo", echo)
+    app.router.add_route("*", "/echo", echo)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -122,5 +122,35 @@ async def test_unreachable_service_raises_service_unavailable_after_retries() ->
             await service_client.get("/anything")
         with pytest.raises(ServiceUnavailable, match="POST"):
             await service_client.post("/anything")
+    finally:
+        await service_client.aclose()
+
+
+async def test_post_json_retries_only_when_idempotent_and_passes_identity_and_correlation_on(
+        upstream: Upstream, client: ServiceClient) -> None:
+    """The lean JSON POST (decision 0204) keeps the client's rules: no retry unless idempotent, the
+    correlation id and the caller's identity token passed on, explicit headers win."""
+    upstream.failures = 1
+    assert (await client.post_json("/flaky", {"a": 1})).status_code == 503
+    assert upstream.hits == {"POST /flaky": 1}
+    answer = await client.post_json("/flaky", {"a": 1}, idempotent=True)
+    assert (answer.status_code, answer.json()["hits"]) == (200, 2)
+    token = identity_token_var.set("the-callers-token")
+    try:
+        with correlation_scope("corr-json"):
+            seen = (await client.post_json("/echo", {})).json()
+            own = (await client.post_json("/echo", {}, headers={"Authorization": "Bearer service-own"})).json()
+    finally:
+        identity_token_var.reset(token)
+    assert (seen["x-correlation-id"], seen["authorization"]) == ("corr-json", "Bearer the-callers-token")
+    assert seen["content-type"] == "application/json"
+    assert own["authorization"] == "Bearer service-own"
+
+
+async def test_post_json_to_an_unreachable_service_raises_service_unavailable() -> None:
+    service_client = ServiceClient(f"http://127.0.0.1:{free_port()}", retries=2, retry_backoff=0.01, timeout=1.0)
+    try:
+        with pytest.raises(ServiceUnavailable, match="POST"):
+            await service_client.post_json("/anything", {}, idempotent=True)
     finally:
         await service_client.aclose()

@@ -8,9 +8,13 @@ identity token passed on.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
@@ -27,6 +31,17 @@ class ServiceUnavailable(Exception):
     """The other service could not be reached or kept failing."""
 
 
+@dataclass(frozen=True)
+class JsonAnswer:
+    """What ``ServiceClient.post_json`` answers: the status and the raw body."""
+
+    status_code: int
+    content: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
 class ServiceClient:
     def __init__(
         self,
@@ -39,6 +54,9 @@ class ServiceClient:
     ) -> None:
         self._retries = retries
         self._retry_backoff = retry_backoff
+        self._base_url = base_url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 2.0))
+        self._lean: aiohttp.ClientSession | None = None
         self._client = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
@@ -68,6 +86,32 @@ class ServiceClient:
             await asyncio.sleep(self._retry_backoff * attempt)
         raise AssertionError("unreachable")
 
+    async def post_json(self, url: str, payload: Any, *, headers: Mapping[str, str] | None = None,
+                        idempotent: bool = False) -> JsonAnswer:
+        """POST a JSON body straight over aiohttp, without httpx's request and response models: for a hot
+        internal call (an order placement's price lookup, decision 0204). The same timeouts, retries (only
+        when ``idempotent``), correlation id and identity token as ``request``."""
+        send = {CORRELATION_HEADER: current_correlation_id(), **(headers or {})}
+        token = identity_token_var.get()
+        if token and not any(name.lower() == "authorization" for name in send):
+            send["Authorization"] = f"Bearer {token}"
+        if self._lean is None or self._lean.closed:
+            self._lean = aiohttp.ClientSession(timeout=self._timeout)
+        attempts = 1 + (self._retries if idempotent else 0)
+        for attempt in range(1, attempts + 1):
+            try:
+                async with self._lean.post(self._base_url + url, json=payload, headers=send) as response:
+                    answer = JsonAnswer(response.status, await response.read())
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                if attempt == attempts:
+                    raise ServiceUnavailable(f"POST {self._base_url}{url}: {exc!r}") from exc
+            else:
+                if answer.status_code not in RETRYABLE_STATUS or attempt == attempts:
+                    return answer
+            logger.info("retrying service call", extra={"method": "POST", "url": url, "attempt": attempt})
+            await asyncio.sleep(self._retry_backoff * attempt)
+        raise AssertionError("unreachable")
+
     async def get(self, url: str, **kwargs: Any) -> httpx.Response:
         return await self.request("GET", url, **kwargs)
 
@@ -90,3 +134,5 @@ class ServiceClient:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+        if self._lean is not None:
+            await self._lean.close()

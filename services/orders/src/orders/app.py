@@ -21,6 +21,7 @@ from orders.settings import OrdersSettings
 from orders.siteconfig.endpoints import router as siteconfig_router
 from orders.siteconfig.service import SiteConfigCache
 from orders.views.endpoints import router as views_router
+from orders.web import PlacingParts
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -30,10 +31,12 @@ async def _start(runtime: ServiceRuntime) -> None:
     assert isinstance(settings, OrdersSettings)
     catalog = ServiceClient(settings.catalog_url, timeout=settings.catalog_timeout_seconds)
     runtime.resources.add(catalog, close=catalog.aclose)
-    runtime.resources.add(SiteConfigCache(settings.site_config_cache_seconds, max_entries=4))
+    config_cache = runtime.resources.add(SiteConfigCache(settings.site_config_cache_seconds, max_entries=4))
     # Its own two connections: the placements waiting for it hold theirs from the runtime's pool.
     group = GroupCommit.own_pool(settings.database_url)
     runtime.resources.add(group, close=group.aclose)
+    runtime.resources.add(PlacingParts(runtime.engine, runtime.sessionmaker, catalog, config_cache,
+                                       runtime.service_signer, group))
     bind(HandlerContext(settings=settings, catalog=catalog, signer=runtime.service_signer))
     runtime.spawn(MailWorker(runtime.sessionmaker, settings.smtp()).run(), "mail-worker")
 

@@ -50,8 +50,9 @@ async def lookup(client: ServiceClient, product_ids: list[str], signer: ServiceS
     orders service (the catalog's internal API needs a service identity, not the buyer's token)."""
     headers = signer.authorization() if signer is not None else {}
     try:
-        response = await client.post(
-            "/internal/products/lookup", json={"product_ids": product_ids}, headers=headers, idempotent=True
+        # The lean JSON POST (no httpx models): this call is on every placement's path (decision 0204).
+        response = await client.post_json(
+            "/internal/products/lookup", {"product_ids": product_ids}, headers=headers, idempotent=True
         )
     except ServiceUnavailable as exc:
         raise CatalogUnavailable("The catalog could not be reached to price your order; nothing was placed. "

@@ -120,6 +120,15 @@ async def mark_refunded(session: AsyncSession, order: Order, *, cause: Literal["
 async def refresh_flags(session: AsyncSession, order: Order, *, new: bool = False) -> None:
     """A1: recompute the stored flags from the order's snapshot and the payout facts it consumed."""
     payouts = [] if new else list(await session.scalars(select(SellerPayout).where(SellerPayout.order_id == order.id)))
+    _set_flags(order, payouts)
+
+
+def refresh_new_order_flags(order: Order) -> None:
+    """A1 for an order being placed: no payout facts yet, no database read."""
+    _set_flags(order, [])
+
+
+def _set_flags(order: Order, payouts: list[SellerPayout]) -> None:
     flags = domain.reconcile(
         paid=order.status in (Status.PAID, Status.REFUNDED) and order.paid_at is not None,
         free=order.payment_method == "free",

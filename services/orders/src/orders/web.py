@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from homecraft_shared.dependencies import resource, runtime_of, settings_of
 from homecraft_shared.group_commit import GroupCommit
@@ -26,8 +28,23 @@ Settings = Annotated[OrdersSettings, Depends(settings_of(OrdersSettings))]
 Catalog = Annotated[ServiceClient, Depends(resource(ServiceClient))]
 Signer = Annotated[ServiceSigner | None, Depends(get_signer)]
 ConfigCache = Annotated[SiteConfigCache, Depends(resource(SiteConfigCache))]
-# New orders' rows are committed together with the other placements of the moment (decision 0204).
-Group = Annotated[GroupCommit, Depends(resource(GroupCommit))]
+
+
+@dataclass(frozen=True)
+class PlacingParts:
+    """What placing an order uses, built once per process and handed over as one dependency (decision
+    0204): the engine its two reads run on, the sessionmaker for a repeat, the catalog client, the site
+    configuration cache, orders' service signer and the group commit new orders' rows go through."""
+
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    catalog: ServiceClient
+    config_cache: SiteConfigCache
+    signer: ServiceSigner | None
+    group: GroupCommit
+
+
+Placing = Annotated[PlacingParts, Depends(resource(PlacingParts))]
 # O1: a guest reaches an order only with ?t=<token>.
 GuestToken = Annotated[QueryText | None, Query(alias="t", max_length=128, description="The guest order token (O1).")]
 # O8: a buyer's and a seller's lists, 20 a page; the operator's reconciliation list (A1), 50 by default.

@@ -8,7 +8,7 @@ from homecraft_shared.dependencies import DbSession, OptionalIdentity
 from homecraft_shared.openapi import problems
 from orders.placing import service
 from orders.placing.schemas import CheckoutOut, OrderOut, PlaceOrder
-from orders.web import Catalog, ConfigCache, Group, GuestToken, OrderId, Settings, Signer
+from orders.web import Catalog, GuestToken, OrderId, Placing, Settings, Signer
 
 router = APIRouter(prefix="/orders", tags=["orders"])
 
@@ -18,9 +18,9 @@ RequestKey = Annotated[str, Header(alias="Idempotency-Key", min_length=8, max_le
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Place an order from cart lines (O1, O2, K2)",
              responses=problems(409, 503))
-async def place_order(body: PlaceOrder, request_key: RequestKey, session: DbSession, identity: OptionalIdentity,
-                      catalog: Catalog, cache: ConfigCache, signer: Signer, group: Group, response: Response) -> OrderOut:
-    order, notices, created = await service.place(session, catalog, cache, identity, body, request_key, signer, group)
+async def place_order(body: PlaceOrder, request_key: RequestKey, identity: OptionalIdentity, placing: Placing,
+                      response: Response) -> OrderOut:
+    order, notices, created = await service.place(placing, identity, body, request_key)
     if not created:
         response.status_code = status.HTTP_200_OK
     return service.to_out(order, notices=notices, show_token=order.is_guest)

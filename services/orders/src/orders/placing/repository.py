@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Table, bindparam, inspect, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from homecraft_shared.group_commit import Inserts
 from orders.models import Order, OrderEvent, OrderLine
@@ -20,11 +20,9 @@ async def by_id(session: AsyncSession, order_id: str, *, for_update: bool = Fals
 _ID_BY_PLACEMENT_KEY = select(Order.id).where(Order.placement_key == bindparam("key"))
 
 
-async def by_placement_key(session: AsyncSession, key: str) -> Order | None:
-    """The order placed under this key, if any: the miss (every new placement) reads one indexed id."""
-    connection = await session.connection()  # a plain Core read: no ORM execution layer for one id
-    order_id = (await connection.execute(_ID_BY_PLACEMENT_KEY, {"key": key})).scalar()
-    return None if order_id is None else await by_id(session, order_id)
+async def id_by_placement_key(connection: AsyncConnection, key: str) -> str | None:
+    """The id of the order placed under this key, if any: one indexed read (a plain Core statement)."""
+    return (await connection.execute(_ID_BY_PLACEMENT_KEY, {"key": key})).scalar()
 
 
 def _table(model: type[Order | OrderLine | OrderEvent]) -> Table:

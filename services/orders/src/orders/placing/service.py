@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from homecraft_shared.db import utcnow
 from homecraft_shared.errors import Conflict, ValidationFailed
-from homecraft_shared.group_commit import GroupCommit
 from homecraft_shared.http_client import ServiceClient
 from homecraft_shared.identity import Identity, ServiceSigner
 from orders import access, catalog_client, domain, emails, lifecycle
@@ -23,7 +22,7 @@ from orders.placing import repository
 from orders.placing.schemas import CheckoutOut, LineOut, OrderOut, PlaceOrder, TimelineEntry
 from orders.settings import OrdersSettings
 from orders.siteconfig import service as siteconfig
-from orders.siteconfig.service import SiteConfigCache
+from orders.web import PlacingParts
 
 FILE_QUANTITY_NOTICE = "{title}: a 3D file is bought once; quantity {asked} was set to 1 (O2)."
 
@@ -38,32 +37,28 @@ def not_buyable(problems: list[dict[str, str]], detail: str) -> ValidationFailed
 
 
 async def place(
-    session: AsyncSession,
-    catalog: ServiceClient,
-    config_cache: SiteConfigCache,
-    identity: Identity | None,
-    body: PlaceOrder,
-    request_key: str,
-    signer: ServiceSigner | None,
-    group: GroupCommit,
+    parts: PlacingParts, identity: Identity | None, body: PlaceOrder, request_key: str,
 ) -> tuple[Order, list[str], bool]:
-    """(order, notices, created). The same requester and request key give back the same order. ``session``
-    only reads; the new order's rows are written and committed through ``group``."""
+    """(order, notices, created). The same requester and request key give back the same order. Two reads
+    on a plain connection, given back before the catalog call; the new order's rows are written and
+    committed through the group commit (decision 0204)."""
     guest_email = None if identity is not None else body.guest_email  # O1: a buyer clears the guest email
     if identity is None and guest_email is None:
         raise ValidationFailed("Sign in, or give an email address to check out as a guest (O1).",
                                errors=[{"field": "guest_email", "message": "required for a guest order"}])
     key = placement_key(identity, guest_email, request_key)
-    existing = await repository.by_placement_key(session, key)
-    if existing is not None:
+    async with parts.engine.connect() as connection:
+        existing_id = await repository.id_by_placement_key(connection, key)
+        if existing_id is None:
+            config = await siteconfig.current(connection, parts.config_cache)  # O2: the percent in force now
+    if existing_id is not None:
+        async with parts.sessionmaker() as session:
+            existing = await repository.by_id(session, existing_id)
+        if existing is None:  # pragma: no cover - orders are never deleted
+            raise Conflict("The order placed with this request key is gone; place it again with a new key.")
         return existing, [], False
-    config = await siteconfig.current(session, config_cache)  # O2: the percent in force at this moment
-    # The reads are done and nothing is written in this session (the new rows go through the group): end
-    # the read's transaction now, so its database connection is back in the pool while the catalog answers
-    # and the group commits (decision 0204, as the gateway's session read, 0701).
-    await session.commit()
 
-    found = await catalog_client.lookup(catalog, [line.product_id for line in body.lines], signer)
+    found = await catalog_client.lookup(parts.catalog, [line.product_id for line in body.lines], parts.signer)
     problems: list[dict[str, str]] = []
     for index, line in enumerate(body.lines):
         facts = found.products.get(line.product_id)
@@ -103,13 +98,13 @@ async def place(
             for i, m in enumerate(money.lines)
         ],
     )
-    await lifecycle.refresh_flags(session, order, new=True)
+    lifecycle.refresh_new_order_flags(order)
     actor = f"user:{identity.user_id}" if identity is not None else "guest"
     created = lifecycle.entry(order, EventType.CREATED, " ".join(notices), actor=actor)
     try:
         # Committed together with the other placements of this moment; back only once that commit holds
-        # these rows (decision 0204). The request's own session has only read.
-        await group.run(repository.placed_rows(order, created))
+        # these rows (decision 0204). Nothing else of the placement is written anywhere.
+        await parts.group.run(repository.placed_rows(order, created))
     except IntegrityError as exc:
         # The same request raced us (a double click on two connections): the first one's order wins,
         # and sending the request again returns it.

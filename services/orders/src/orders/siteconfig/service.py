@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from homecraft_shared.caching import TTLCache
 from homecraft_shared.db import utcnow
@@ -46,11 +47,15 @@ class SiteConfigCache(TTLCache[str, CurrentConfig]):
 DEFAULT = CurrentConfig(DEFAULT_PERCENT, "usd", ("US",))  # what ``load`` creates the row with
 
 
-async def current(session: AsyncSession, cache: SiteConfigCache) -> CurrentConfig:
-    """Read only (never creates the row: the defaults are what it would be created with), so a placement's
-    session does not write and its rows can go through the group commit (decision 0204)."""
+_CURRENT = select(SiteConfig.marketplace_percent, SiteConfig.default_currency, SiteConfig.allowed_countries).where(
+    SiteConfig.id == CONFIG_ID)
+
+
+async def current(db: AsyncSession | AsyncConnection, cache: SiteConfigCache) -> CurrentConfig:
+    """Read only (never creates the row: the defaults are what it would be created with), so a placement
+    writes nothing outside the group commit and may read on a plain connection (decision 0204)."""
     async def fetch() -> CurrentConfig:
-        row = await session.get(SiteConfig, CONFIG_ID)
+        row = (await db.execute(_CURRENT)).first()
         if row is None:
             return DEFAULT
         return CurrentConfig(Decimal(row.marketplace_percent), row.default_currency, tuple(row.allowed_countries))
