@@ -7,6 +7,7 @@ i.e. ``ServiceRuntime.session``) or the event handler (the consumer) owns the tr
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
 import enum
 import sqlite3
@@ -16,14 +17,19 @@ from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Enum, Integer, MetaData, event, text
 from sqlalchemy.dialects import registry
-from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+    SQLiteDialect_aiosqlite,
+)
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor, ExecutionContext
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
-from sqlalchemy.util import await_only
+from sqlalchemy.util import EMPTY_DICT, await_only
 
 from homecraft_shared.errors import Conflict
 
@@ -111,6 +117,97 @@ _write_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _W
 _held: dict[int, _WriteQueue] = {}
 
 
+class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):
+    """A statement in ONE trip to aiosqlite's connection thread instead of three or four.
+
+    SQLAlchemy's aiosqlite adapter makes a thread round trip to open the cursor, one to execute, one
+    to fetch the rows and one to close it. Each trip wakes the connection's thread, hands the GIL
+    over and back and wakes the event loop through its self-pipe: on a busy service that was a
+    quarter of the event loop's time (issue 12, decision 0306). Here one function run on the same
+    thread (so every sqlite3 call stays on the thread that owns the connection, as before) opens a
+    sqlite3 cursor, executes, fetches every row, notes description, rowcount and lastrowid, and
+    closes it. Results are buffered, exactly as the adapter's non-server-side cursor already did.
+    """
+
+    __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
+
+    _awaitable_cursor_close = False
+
+    def __init__(self, adapt_connection: Any) -> None:  # no trip: the sqlite3 cursor is opened per statement
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._cursor = None  # type: ignore[assignment]
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: int | None = None
+        self._arraysize = 1
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> int:
+        return self._lastrowid  # type: ignore[return-value]
+
+    @property
+    def arraysize(self) -> int:
+        return self._arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._arraysize = value
+
+    def close(self) -> None:
+        self._rows.clear()
+
+    async def _run(self, operation: Any, parameters: Any, many: bool) -> None:
+        aio = self._connection
+
+        def statement() -> tuple[Any, int, int | None, list[Any] | None]:
+            cursor = aio._conn.cursor()
+            try:
+                if many:
+                    cursor.executemany(operation, parameters)
+                elif parameters is None:
+                    cursor.execute(operation)
+                else:
+                    cursor.execute(operation, parameters)
+                rows = cursor.fetchall() if cursor.description else None
+                return cursor.description, cursor.rowcount, cursor.lastrowid, rows
+            finally:
+                cursor.close()
+
+        async with self._adapt_connection._execute_mutex:
+            description, rowcount, lastrowid, rows = await aio._execute(statement)
+        self._description, self._rowcount, self._lastrowid = description, rowcount, lastrowid
+        self._rows = collections.deque(rows) if rows is not None else collections.deque()
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> Any:
+        await self._run(operation, parameters, many=False)
+
+    async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
+        await self._run(operation, seq_of_parameters, many=True)
+
+
+class _OneHopConnection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ()
+    _cursor_cls = _OneHopCursor
+
+
+class _OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    def connect(self, *arg: Any, **kw: Any) -> AsyncAdapt_aiosqlite_connection:
+        adapted = super().connect(*arg, **kw)
+        adapted.__class__ = _OneHopConnection  # same slots; only the cursor class differs
+        return adapted
+
+
 class SerializedWritesSQLiteDialect(SQLiteDialect_aiosqlite):
     """aiosqlite, with the writers of this process queued for SQLite's one write lock.
 
@@ -125,6 +222,10 @@ class SerializedWritesSQLiteDialect(SQLiteDialect_aiosqlite):
 
     supports_statement_cache = True
     _database = ""
+
+    @classmethod
+    def import_dbapi(cls) -> AsyncAdapt_aiosqlite_dbapi:
+        return _OneHopDBAPI(__import__("aiosqlite"), __import__("sqlite3"))
 
     def create_connect_args(self, url: URL) -> Any:
         self._database = str(Path(url.database).resolve()) if url.database and url.database != ":memory:" else ""

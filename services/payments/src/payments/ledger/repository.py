@@ -2,44 +2,62 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
+from typing import cast
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from homecraft_shared.db import dialect_of, utcnow
+from homecraft_shared.upsert import insert_for
 from payments.ledger.domain import DEBIT_REASONS, Movement, Reason
 from payments.models import LedgerEntry, LedgerMovement, PaidOrder, SellerBalance
 
+_ENTRIES = cast(Table, LedgerEntry.__table__)
+
 
 async def record(session: AsyncSession, movement: Movement) -> bool:
-    """Record a movement and its entries, or nothing when its key is already there (returns False)."""
-    if await session.get(LedgerMovement, movement.key) is not None:
+    """Record a movement and its entries, or nothing when its key is already there (returns False).
+
+    Three statements whatever the number of entries (decision 0306): the movement
+    (``INSERT ... ON CONFLICT DO NOTHING RETURNING``: its key decides "once", also between two
+    transactions at once), the entries in one multi-row INSERT, and every seller's balance in one
+    multi-row upsert (balance += Σ of the seller's entries, in the database).
+    """
+    now = utcnow()
+    inserted = await session.scalar(
+        insert_for(session, LedgerMovement.__table__).values(
+            key=movement.key, kind=movement.kind, order_id=movement.order_id,
+            stripe_object_id=movement.stripe_object_id, total_cents=movement.total_cents, created_at=now,
+        ).on_conflict_do_nothing(index_elements=["key"]).returning(LedgerMovement.key))
+    if inserted is None:
         return False
-    session.add(LedgerMovement(key=movement.key, kind=movement.kind, order_id=movement.order_id,
-                               stripe_object_id=movement.stripe_object_id, total_cents=movement.total_cents))
-    await session.flush()
+    if not movement.entries:
+        return True
+    await session.execute(insert(_ENTRIES).values([
+        dict(key=entry.key, movement_key=movement.key, seller_id=entry.seller_id, amount_cents=entry.amount_cents,
+             reason=entry.reason.value, order_id=entry.order_id, line_id=entry.line_id,
+             stripe_object_id=entry.stripe_object_id, note=entry.note, created_at=now)
+        for entry in movement.entries]))
+    per_seller: dict[str, int] = {}
     for entry in movement.entries:
-        session.add(LedgerEntry(key=entry.key, movement_key=movement.key, seller_id=entry.seller_id,
-                                amount_cents=entry.amount_cents, reason=entry.reason.value, order_id=entry.order_id,
-                                line_id=entry.line_id, stripe_object_id=entry.stripe_object_id, note=entry.note))
-        await _add_to_balance(session, entry.seller_id, entry.amount_cents)
+        per_seller[entry.seller_id] = per_seller.get(entry.seller_id, 0) + entry.amount_cents
+    await _add_to_balances(session, per_seller, now)
     return True
 
 
-async def _add_to_balance(session: AsyncSession, seller_id: str, amount_cents: int) -> None:
-    """balance += amount in the database itself (INSERT ... ON CONFLICT DO UPDATE), never read-modify-write
-    in Python: two transactions crediting one seller at once must both count."""
-    now = utcnow()
-    if dialect_of(session) == "sqlite":
-        lite = sqlite.insert(SellerBalance).values(seller_id=seller_id, balance_cents=amount_cents, updated_at=now)
-        await session.execute(lite.on_conflict_do_update(index_elements=["seller_id"], set_={
-            "balance_cents": SellerBalance.balance_cents + lite.excluded.balance_cents, "updated_at": now}))
-    else:
-        pg = postgresql.insert(SellerBalance).values(seller_id=seller_id, balance_cents=amount_cents, updated_at=now)
-        await session.execute(pg.on_conflict_do_update(index_elements=["seller_id"], set_={
-            "balance_cents": SellerBalance.balance_cents + pg.excluded.balance_cents, "updated_at": now}))
+async def _add_to_balances(session: AsyncSession, amounts: dict[str, int], now: dt.datetime | None = None) -> None:
+    """balance += amount per seller in the database itself (one INSERT ... ON CONFLICT DO UPDATE for all,
+    sellers in id order), never read-modify-write in Python: two transactions crediting one seller at once
+    must both count."""
+    if not amounts:
+        return
+    now = now or utcnow()
+    upsert = insert_for(session, SellerBalance.__table__).values([
+        dict(seller_id=seller_id, balance_cents=amounts[seller_id], updated_at=now) for seller_id in sorted(amounts)])
+    await session.execute(upsert.on_conflict_do_update(index_elements=["seller_id"], set_={
+        "balance_cents": SellerBalance.__table__.c.balance_cents + upsert.excluded.balance_cents, "updated_at": now}))
 
 
 async def lock_order(session: AsyncSession, order_id: str) -> None:
@@ -58,8 +76,7 @@ async def lock_balances(session: AsyncSession, seller_ids: Iterable[str]) -> dic
     """The sellers' balances, their rows locked until commit (PostgreSQL), so two payouts never spend
     the same balance; SQLite serializes writers anyway."""
     ids = sorted(set(seller_ids))
-    for seller_id in ids:
-        await _add_to_balance(session, seller_id, 0)
+    await _add_to_balances(session, dict.fromkeys(ids, 0))
     query = select(SellerBalance).where(SellerBalance.seller_id.in_(ids)).order_by(SellerBalance.seller_id)
     if dialect_of(session) != "sqlite":
         query = query.with_for_update()

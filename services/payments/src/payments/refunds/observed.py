@@ -90,22 +90,31 @@ async def apply(session: AsyncSession, order: PaidOrder, *, refund_id: str, stat
     await ledger.lock_order(session, order.order_id)
     row = await session.get(StripeRefund, refund_id)
     if row is None:
+        # published_status is set here, not by an UPDATE below: a new row's fact is always published.
         row = StripeRefund(refund_id=refund_id, order_id=order.order_id, amount_cents=amount_cents, currency=currency,
                            status=status, line_ids=",".join(line_ids or []), refund_request_id=refund_request_id,
-                           payment_intent_id=payment_intent_id, charge_id=charge_id)
+                           payment_intent_id=payment_intent_id, charge_id=charge_id, published_status=None)
         session.add(row)
-    elif _rank(status) >= _rank(row.status):  # an older update arriving late does not undo a newer one
-        row.status = status
-        row.updated_at = utcnow()
+        new_row = True
+    else:
+        new_row = False
+        if _rank(status) >= _rank(row.status):  # an older update arriving late does not undo a newer one
+            row.status = status
+            row.updated_at = utcnow()
     status = row.status
+    publish = row.published_status != status
+    if new_row:
+        row.published_status = status
     lines = await orders.domain_lines(session, order.order_id)
     debits: dict[str, int] = {}
     if status == "succeeded":
         movement = domain.refund(order.order_id, lines, refund_id, amount_cents=row.amount_cents,
                                  debited=await ledger.line_debits(session, order.order_id),
                                  line_ids=row.line_ids.split(",") if row.line_ids else None)
-        await ledger.record(session, movement)
-        debits = {e.line_id or "": -e.amount_cents for e in await ledger.entries_of_movement(session, movement.key)}
+        # Recorded now: its entries are the movement's; seen before (by the other path): read them back.
+        entries = (movement.entries if await ledger.record(session, movement)
+                   else await ledger.entries_of_movement(session, movement.key))
+        debits = {e.line_id or "": -e.amount_cents for e in entries}
     elif status in ("failed", "canceled"):
         earlier = await ledger.entries_of_movement(session, f"refund:{refund_id}")
         if earlier:
@@ -113,14 +122,11 @@ async def apply(session: AsyncSession, order: PaidOrder, *, refund_id: str, stat
                 domain.Entry(e.key, e.seller_id, e.amount_cents, domain.Reason(e.reason), e.order_id, e.line_id,
                              e.stripe_object_id, e.note) for e in earlier]))
     await session.flush()
-    refunded_total = int(await session.scalar(
-        select(func.coalesce(func.sum(StripeRefund.amount_cents), 0))
-        .where(StripeRefund.order_id == order.order_id, StripeRefund.status == "succeeded")) or 0)
-    charged = await _charged_total(session, order)
+    refunded_total, charged = await _refunded_and_charged(session, order)
     fully = charged > 0 and refunded_total >= charged
     if fully and order.refunded_cause is None:
         order.refunded_cause = "refund"
-    if row.published_status != status:
+    if publish:
         row.published_status = status
         sellers = {line.line_id: line.seller_id for line in lines}
         record_event(session, PaymentRefundedV1(
@@ -135,11 +141,14 @@ async def apply(session: AsyncSession, order: PaidOrder, *, refund_id: str, stat
     return Outcome.done(f"refund {refund_id} {status}, debits {sum(debits.values())} cents{partial}")
 
 
-async def _charged_total(session: AsyncSession, order: PaidOrder) -> int:
-    checkout = await session.get(Checkout, order.order_id)
-    if checkout is not None and checkout.amount_total_cents:
-        return checkout.amount_total_cents
-    return order.total_cents
+async def _refunded_and_charged(session: AsyncSession, order: PaidOrder) -> tuple[int, int]:
+    """(Σ succeeded refunds of the order, what its charge was) in one statement: the charge is the
+    checkout's amount when known, else the order's total."""
+    refunded = (select(func.coalesce(func.sum(StripeRefund.amount_cents), 0))
+                .where(StripeRefund.order_id == order.order_id, StripeRefund.status == "succeeded").scalar_subquery())
+    checkout = select(Checkout.amount_total_cents).where(Checkout.order_id == order.order_id).scalar_subquery()
+    found = (await session.execute(select(refunded, checkout))).one()
+    return int(found[0] or 0), int(found[1]) if found[1] else order.total_cents
 
 
 def _rank(status: str) -> int:
