@@ -83,3 +83,109 @@ async def test_readers_are_not_queued_behind_an_open_write_transaction(sqlite_ur
             await writer.commit()
     finally:
         await engine.dispose()
+
+
+class _Trips:
+    """Counts the statements that go to aiosqlite's connection thread and those run on the loop's thread."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import threading
+
+        from homecraft_shared import db
+
+        self.thread: list[str] = []
+        self.inline: list[str] = []
+        original = db._statement
+
+        def statement(connection: Any, operation: Any, parameters: Any, many: bool) -> Any:
+            on_loop = threading.current_thread() is threading.main_thread()
+            (self.inline if on_loop else self.thread).append(str(operation).split()[0].upper())
+            return original(connection, operation, parameters, many)
+
+        monkeypatch.setattr(db, "_statement", statement)
+
+    def clear(self) -> None:
+        self.thread.clear()
+        self.inline.clear()
+
+
+async def test_a_statement_is_one_trip_and_a_writing_transaction_runs_inline(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Decision 0306: each statement is one trip to the connection's thread (not cursor, execute,
+    fetch and close); once the transaction has written it holds the write lock and its statements
+    run on the event loop's thread; a new transaction starts on the thread again."""
+    await create_schema(sqlite_url)
+    engine = create_engine(sqlite_url)
+    sessionmaker = create_sessionmaker(engine)
+    trips_to_thread: list[str] = []
+    try:
+        async with sessionmaker() as session:
+            await session.execute(sa.select(1))  # the pool's connection is open
+            connection = (await session.connection()).sync_connection
+            assert connection is not None
+            aio = connection.connection.dbapi_connection._connection  # type: ignore[union-attr]
+            original_execute = aio._execute
+
+            async def counting(fn: Any, *args: Any, **kwargs: Any) -> Any:
+                trips_to_thread.append(getattr(fn, "__name__", repr(fn)))
+                return await original_execute(fn, *args, **kwargs)
+
+            monkeypatch.setattr(aio, "_execute", counting)
+            trips = _Trips(monkeypatch)
+
+            assert await session.scalar(sa.select(sa.func.count()).select_from(items)) == 0
+            assert (trips.thread, trips.inline, len(trips_to_thread)) == (["SELECT"], [], 1)
+
+            result = await session.execute(items.insert().values(id="a", quantity=1).returning(items.c.id))
+            assert result.scalar_one() == "a"  # the first write: on the thread, RETURNING rows come back
+            assert (trips.thread, trips.inline) == (["SELECT", "INSERT"], [])
+
+            trips.clear()
+            many = await session.execute(items.insert(), [{"id": f"m{n}", "quantity": n} for n in range(3)])
+            assert many.rowcount == 3
+            updated = await session.execute(items.update().where(items.c.id.like("m%")).values(quantity=7))
+            assert updated.rowcount == 3
+            rows = (await session.execute(sa.select(items.c.id, items.c.quantity).order_by(items.c.id))).all()
+            assert [tuple(row) for row in rows] == [("a", 1), ("m0", 7), ("m1", 7), ("m2", 7)]
+            assert (trips.thread, trips.inline) == ([], ["INSERT", "UPDATE", "SELECT"])
+            assert len(trips_to_thread) == 2  # nothing more went to the thread
+
+            await session.commit()
+            assert trips_to_thread[2] == "commit"  # the commit (and its fsync) on the thread
+
+            trips.clear()
+            assert await session.scalar(sa.select(sa.func.count()).select_from(items)) == 4
+            await session.execute(items.delete().where(items.c.id == "a"))
+            await session.execute(items.delete().where(items.c.id == "m0"))
+            await session.rollback()
+            assert (trips.thread, trips.inline) == (["SELECT", "DELETE"], ["DELETE"])
+
+            trips.clear()  # after the rollback: a read goes to the thread again, and nothing was deleted
+            assert await session.scalar(sa.select(sa.func.count()).select_from(items)) == 4
+            assert (trips.thread, trips.inline) == (["SELECT"], [])
+    finally:
+        await engine.dispose()
+
+
+async def test_a_failed_first_write_does_not_make_the_transaction_run_inline(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a write that succeeded holds the write lock: after a failed one, statements stay on the thread."""
+    await create_schema(sqlite_url)
+    engine = create_engine(sqlite_url)
+    sessionmaker = create_sessionmaker(engine)
+    try:
+        async with sessionmaker() as session:
+            await session.execute(items.insert().values(id="x", quantity=1))
+            await session.commit()
+        trips = _Trips(monkeypatch)
+        async with sessionmaker() as session:
+            with pytest.raises(sa.exc.IntegrityError):
+                await session.execute(items.insert().values(id="x", quantity=2))
+            await session.execute(sa.select(items.c.id))
+            await session.execute(sa.select(items.c.id))
+            assert (trips.thread, trips.inline) == (["INSERT", "SELECT", "SELECT"], [])
+            await session.rollback()
+    finally:
+        await engine.dispose()

@@ -117,16 +117,55 @@ _write_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _W
 _held: dict[int, _WriteQueue] = {}
 
 
+# id(DBAPI connection) of the connections whose transaction has written: they hold SQLite's write lock
+# (and this process's write queue) until their commit or rollback, so their statements cannot wait for
+# a lock and run on the event loop's thread (``_OneHopCursor``).
+_writing: set[int] = set()
+
+_Outcome = tuple[Any, int, "int | None", "list[Any] | None", bool]
+
+
+def _statement(connection: sqlite3.Connection, operation: Any, parameters: Any, many: bool) -> _Outcome:
+    """Run one statement to the end: (description, rowcount, lastrowid, rows, in a transaction now)."""
+    cursor = connection.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        rows = cursor.fetchall() if cursor.description else None
+        return cursor.description, cursor.rowcount, cursor.lastrowid, rows, connection.in_transaction
+    finally:
+        cursor.close()
+
+
+def _is_write(statement: str) -> bool:
+    return statement.lstrip()[:7].upper().startswith(_SQLITE_WRITES)
+
+
 class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):
-    """A statement in ONE trip to aiosqlite's connection thread instead of three or four.
+    """A statement in at most ONE trip to aiosqlite's connection thread instead of three or four.
 
     SQLAlchemy's aiosqlite adapter makes a thread round trip to open the cursor, one to execute, one
     to fetch the rows and one to close it. Each trip wakes the connection's thread, hands the GIL
-    over and back and wakes the event loop through its self-pipe: on a busy service that was a
-    quarter of the event loop's time (issue 12, decision 0306). Here one function run on the same
-    thread (so every sqlite3 call stays on the thread that owns the connection, as before) opens a
-    sqlite3 cursor, executes, fetches every row, notes description, rowcount and lastrowid, and
-    closes it. Results are buffered, exactly as the adapter's non-server-side cursor already did.
+    over and back and wakes the event loop through its self-pipe (and, on a loaded machine, waits for
+    the scheduler to run that thread): on a busy service that was a quarter of the event loop's time
+    (issue 12, decision 0306). Here one function opens a sqlite3 cursor, executes, fetches every row,
+    notes description, rowcount and lastrowid, and closes it; results are buffered, exactly as the
+    adapter's non-server-side cursor already did.
+
+    Where it runs:
+    - on the connection's thread (one trip) until the transaction has written: a read never blocks
+      the event loop, and the first write, which takes SQLite's write lock (and may meet another
+      process's writer in the busy handler), waits there;
+    - on the event loop's thread, with no trip at all, once the transaction has written: it holds
+      SQLite's only write lock (and this process's write queue), so its statements cannot wait for a
+      lock and no other writer can run meanwhile anyway. COMMIT and ROLLBACK (the fsync) always go
+      to the thread.
+    The connection is opened with ``check_same_thread=False``; it is still used by one thread at a
+    time (the adapter's per-connection mutex is free whenever a statement runs inline).
     """
 
     __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
@@ -167,27 +206,24 @@ class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):
     def close(self) -> None:
         self._rows.clear()
 
+    def _keep(self, outcome: _Outcome, operation: Any) -> None:
+        self._description, self._rowcount, self._lastrowid, rows, in_transaction = outcome
+        self._rows = collections.deque(rows) if rows is not None else collections.deque()
+        if in_transaction and _is_write(operation):
+            # A write succeeded: this transaction holds SQLite's write lock (and the write queue) now.
+            key = id(self._adapt_connection)
+            if key in _held:
+                _writing.add(key)
+
     async def _run(self, operation: Any, parameters: Any, many: bool) -> None:
         aio = self._connection
-
-        def statement() -> tuple[Any, int, int | None, list[Any] | None]:
-            cursor = aio._conn.cursor()
-            try:
-                if many:
-                    cursor.executemany(operation, parameters)
-                elif parameters is None:
-                    cursor.execute(operation)
-                else:
-                    cursor.execute(operation, parameters)
-                rows = cursor.fetchall() if cursor.description else None
-                return cursor.description, cursor.rowcount, cursor.lastrowid, rows
-            finally:
-                cursor.close()
-
-        async with self._adapt_connection._execute_mutex:
-            description, rowcount, lastrowid, rows = await aio._execute(statement)
-        self._description, self._rowcount, self._lastrowid = description, rowcount, lastrowid
-        self._rows = collections.deque(rows) if rows is not None else collections.deque()
+        async with self._adapt_connection._execute_mutex:  # free: taken without a suspension
+            if id(self._adapt_connection) in _writing:
+                # Inline, no await: the coroutine completes without giving the event loop a turn.
+                outcome = _statement(aio._conn, operation, parameters, many)
+            else:
+                outcome = await aio._execute(lambda: _statement(aio._conn, operation, parameters, many))
+        self._keep(outcome, operation)
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
         await self._run(operation, parameters, many=False)
@@ -242,7 +278,7 @@ class SerializedWritesSQLiteDialect(SQLiteDialect_aiosqlite):
         return queues.setdefault(self._database, _WriteQueue())
 
     def _before(self, statement: str, context: ExecutionContext | None) -> None:
-        if context is None or not statement.lstrip()[:7].upper().startswith(_SQLITE_WRITES):
+        if context is None or not _is_write(statement):
             return
         connection = context.root_connection.connection.dbapi_connection
         if connection is None or id(connection) in _held:
@@ -256,7 +292,9 @@ class SerializedWritesSQLiteDialect(SQLiteDialect_aiosqlite):
     @staticmethod
     def _release(connection: DBAPIConnection | None) -> None:
         # Called with the pool's proxy (commit, rollback) or the DBAPI connection itself (close).
-        queue = _held.pop(id(getattr(connection, "dbapi_connection", connection)), None)
+        key = id(getattr(connection, "dbapi_connection", connection))
+        _writing.discard(key)
+        queue = _held.pop(key, None)
         if queue is not None and queue.lock.locked():
             queue.lock.release()
 
@@ -310,7 +348,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(parsed.set(drivername="sqlite+homecraft_aiosqlite"),
-                                     connect_args={"timeout": SQLITE_LOCK_TIMEOUT_SECONDS}, **kwargs)
+                                     connect_args={"timeout": SQLITE_LOCK_TIMEOUT_SECONDS, "check_same_thread": False}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_size", 10)

@@ -22,8 +22,8 @@ async def record(session: AsyncSession, movement: Movement) -> bool:
 
     Three statements whatever the number of entries (decision 0306): the movement
     (``INSERT ... ON CONFLICT DO NOTHING RETURNING``: its key decides "once", also between two
-    transactions at once), the entries in one multi-row INSERT, and every seller's balance in one
-    multi-row upsert (balance += Σ of the seller's entries, in the database).
+    transactions at once), the entries in one executemany INSERT, and every seller's balance in one
+    executemany upsert (balance += Σ of the seller's entries, in the database).
     """
     now = utcnow()
     inserted = await session.scalar(
@@ -35,11 +35,11 @@ async def record(session: AsyncSession, movement: Movement) -> bool:
         return False
     if not movement.entries:
         return True
-    await session.execute(insert(_ENTRIES).values([
+    await session.execute(insert(_ENTRIES), [
         dict(key=entry.key, movement_key=movement.key, seller_id=entry.seller_id, amount_cents=entry.amount_cents,
              reason=entry.reason.value, order_id=entry.order_id, line_id=entry.line_id,
              stripe_object_id=entry.stripe_object_id, note=entry.note, created_at=now)
-        for entry in movement.entries]))
+        for entry in movement.entries])
     per_seller: dict[str, int] = {}
     for entry in movement.entries:
         per_seller[entry.seller_id] = per_seller.get(entry.seller_id, 0) + entry.amount_cents
@@ -48,16 +48,18 @@ async def record(session: AsyncSession, movement: Movement) -> bool:
 
 
 async def _add_to_balances(session: AsyncSession, amounts: dict[str, int], now: dt.datetime | None = None) -> None:
-    """balance += amount per seller in the database itself (one INSERT ... ON CONFLICT DO UPDATE for all,
+    """balance += amount per seller in the database itself (one executemany INSERT ... ON CONFLICT DO UPDATE,
     sellers in id order), never read-modify-write in Python: two transactions crediting one seller at once
     must both count."""
     if not amounts:
         return
     now = now or utcnow()
-    upsert = insert_for(session, SellerBalance.__table__).values([
-        dict(seller_id=seller_id, balance_cents=amounts[seller_id], updated_at=now) for seller_id in sorted(amounts)])
-    await session.execute(upsert.on_conflict_do_update(index_elements=["seller_id"], set_={
-        "balance_cents": SellerBalance.__table__.c.balance_cents + upsert.excluded.balance_cents, "updated_at": now}))
+    upsert = insert_for(session, SellerBalance.__table__)
+    upsert = upsert.on_conflict_do_update(index_elements=["seller_id"], set_={
+        "balance_cents": SellerBalance.__table__.c.balance_cents + upsert.excluded.balance_cents,
+        "updated_at": upsert.excluded.updated_at})
+    await session.execute(upsert, [dict(seller_id=seller_id, balance_cents=amounts[seller_id], updated_at=now)
+                                   for seller_id in sorted(amounts)])
 
 
 async def lock_order(session: AsyncSession, order_id: str) -> None:
