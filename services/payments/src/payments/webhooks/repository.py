@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,14 +13,23 @@ from homecraft_shared.db import dialect_of
 from payments.models import StripeEvent
 
 
+def _insert_once_statement(dialect: str) -> Any:
+    table = cast(Table, StripeEvent.__table__)
+    insert_ = sqlite.insert(table) if dialect == "sqlite" else postgresql.insert(table)
+    return (insert_.values({column: bindparam(column) for column in _STORED_COLUMNS})
+            .on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.event_id))
+
+
+_STORED_COLUMNS = ("event_id", "type", "endpoint", "account", "livemode", "stripe_created", "payload", "received_at",
+                   "status", "outcome")
+# Built once (decision 0306): the statement's cache key is computed once, not per webhook.
+_INSERT_ONCE = {dialect: _insert_once_statement(dialect) for dialect in ("sqlite", "postgresql")}
+
+
 async def insert_once(session: AsyncSession, values: dict[str, object]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING: True when this call stored the event, False for a duplicate."""
-    if dialect_of(session) == "sqlite":
-        statement = sqlite.insert(StripeEvent).values(**values).on_conflict_do_nothing(index_elements=["event_id"])
-        result = await session.execute(statement.returning(StripeEvent.event_id))
-    else:
-        pg = postgresql.insert(StripeEvent).values(**values).on_conflict_do_nothing(index_elements=["event_id"])
-        result = await session.execute(pg.returning(StripeEvent.event_id))
+    statement = _INSERT_ONCE["sqlite" if dialect_of(session) == "sqlite" else "postgresql"]
+    result = await session.execute(statement, {column: values[column] for column in _STORED_COLUMNS})
     return result.scalar_one_or_none() is not None
 
 
