@@ -27,6 +27,12 @@ dropped at the end. Scenarios:
 * category: ``/browse/categories/{id}`` (roots and children, new or trending), first three pages;
 * home: ``/home``; product: ``/browse/products/{id}`` of random visible products.
 
+With ``--before-src DIR`` (an earlier version of the ``catalog`` package) the service is started
+alternately with that code and with this checkout's (before, after, before, after: ``--rounds``
+pairs) over the same database and index, each pass with its own bare baseline: a before/after in
+the same minutes. Each scenario also prints what its p99 is made of: the requests started in its
+first second (the caches kept with the index state still filling) against the rest.
+
 ``--scenarios search,trending`` runs a subset (the bare baseline always runs first). ``--restart``
 starts the service once before the measured start and prints both start-up times (the second start
 resumes the index the first kept on disk).
@@ -287,7 +293,9 @@ async def database(database_url: str | None, workdir: Path) -> AsyncIterator[str
 
 
 @contextlib.contextmanager
-def catalog_service(url: str, nats_url: str, workdir: Path, workers: int) -> Iterator[str]:
+def catalog_service(url: str, nats_url: str, workdir: Path, workers: int, code: Path | None = None) -> Iterator[str]:
+    """The catalog service; ``code``: a directory holding another version of the ``catalog`` package
+    (``--before-src``), imported instead of this checkout's."""
     env = {
         "CATALOG_DATABASE_URL": url,
         "CATALOG_NATS_URL": nats_url,
@@ -295,6 +303,8 @@ def catalog_service(url: str, nats_url: str, workdir: Path, workers: int) -> Ite
         "CATALOG_RUN_MIGRATIONS_ON_START": "false",
         "CATALOG_MEDIA_ROOT": str(workdir / "media"),
     }
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
     with uvicorn_service("catalog", env, workdir, workers=workers) as base:
         yield base
 
@@ -314,6 +324,7 @@ def bare_service(body_file: Path, workdir: Path, workers: int) -> Iterator[str]:
 class Result:
     name: str
     latencies: list[float] = field(default_factory=list)
+    starts: list[float] = field(default_factory=list)  # each latency's request start, seconds into the run
     errors: int = 0
     seconds: float = 0.0
 
@@ -337,6 +348,24 @@ class Result:
             f"p50 {percentile(values, 0.50) * 1000:>7.1f} ms  p99 {percentile(values, 0.99) * 1000:>7.1f} ms  "
             f"max {values[-1] * 1000:>7.1f} ms  errors {self.errors}{ratios}"
         )
+
+
+    def split_line(self, first: float = 1.0) -> str:
+        """What the p99 is made of: the requests started in the first ``first`` seconds (the caches kept
+        with the index state are still filling) against the rest of the run."""
+        early = sorted(lat for lat, start in zip(self.latencies, self.starts, strict=True) if start < first)
+        late = sorted(lat for lat, start in zip(self.latencies, self.starts, strict=True) if start >= first)
+
+        def part(values: list[float]) -> str:
+            if not values:
+                return "none"
+            return (f"{len(values):,} req p50 {percentile(values, 0.5) * 1000:.1f} ms p99 "
+                    f"{percentile(values, 0.99) * 1000:.1f} ms max {values[-1] * 1000:.1f} ms")
+
+        slow = sorted(self.latencies)[-max(1, len(self.latencies) // 100):]
+        in_first = sum(1 for lat, start in zip(self.latencies, self.starts, strict=True) if start < first and lat >= slow[0])
+        return (f"{'':<18} first {first:.0f} s: {part(early)}; after: {part(late)}; "
+                f"slowest 1%: {in_first} of {len(slow)} started in the first {first:.0f} s")
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
@@ -428,6 +457,7 @@ async def load(base: str, name: str, make_path: Callable[[random.Random], str], 
                     ok = False
                 if ok:
                     result.latencies.append(time.perf_counter() - t0)
+                    result.starts.append(t0 - started)
                 else:
                     result.errors += 1
 
@@ -452,7 +482,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
             raise SystemExit(f"unknown scenarios: {', '.join(sorted(unknown))} (known: {', '.join(chosen)})")
         nats = NatsServer(workdir / "nats")
         nats.start()
-        results: list[Result] = []
+        runs: list[tuple[str, Result, list[Result]]] = []
         try:
             if args.restart:
                 # Start once (the index is built from the products table), stop, and time the next
@@ -462,33 +492,56 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
                     await asyncio.to_thread(wait_ready, base, within_seconds=600)
                     print(f"first start (index built from the database): ready in {time.perf_counter() - t0:.1f}s",
                           flush=True)
-            with catalog_service(url, nats.url, workdir, args.workers) as base:
-                t0 = time.perf_counter()
-                await asyncio.to_thread(wait_ready, base, within_seconds=600)
-                print(f"catalog service at {base} ({args.workers} worker(s)), ready in {time.perf_counter() - t0:.1f}s; "
-                      f"{args.concurrency} concurrent clients, {args.duration:.0f}s per scenario", flush=True)
-                body_file = workdir / "bare-body.json"
-                async with aiohttp.ClientSession(base) as session, session.get("/browse?sort=trending") as response:
-                    body_file.write_bytes(await response.read())
-                with bare_service(body_file, workdir, args.workers) as bare_base:
-                    await asyncio.to_thread(wait_ready, bare_base)
-                    await load(bare_base, "warm-up", lambda _rng: "/bare", 4, 2.0, args.seed)
-                    baseline = await load(bare_base, "bare (baseline)", lambda _rng: "/bare", args.concurrency,
-                                          args.duration, args.seed)
-                print(baseline.line(), flush=True)
-                for name in names:
-                    await load(base, "warm-up", chosen[name], 4, 2.0, args.seed)
-                    results.append(await load(base, name, chosen[name], args.concurrency, args.duration, args.seed))
-                    print(results[-1].line(baseline), flush=True)
+            # One pass with this checkout's code; with --before-src, passes alternate between the other
+            # version and this one (before, after, before, after, ...) over the same database.
+            passes: list[tuple[str, Path | None]] = [("", None)]
+            if args.before_src:
+                passes = [pass_ for _ in range(args.rounds) for pass_ in (("before", args.before_src), ("after", args.after_src))]
+            for label, code in passes:
+                baseline, measured = await measure_pass(args, url, nats.url, workdir, chosen, names, label, code)
+                runs.append((label, baseline, measured))
         finally:
             nats.stop()
     print()
     print(f"{args.products:,} products, {backend}, {args.workers} worker(s), {args.concurrency} clients, "
           f"{args.duration:.0f}s per scenario")
-    print(baseline.line())
-    for result in results:
-        print(result.line(baseline))
-    return 1 if any(r.errors or not r.latencies for r in [baseline, *results]) else 0
+    for label, baseline, measured in runs:
+        if label:
+            print(f"-- {label}")
+        print(baseline.line())
+        for result in measured:
+            print(result.line(baseline))
+            print(result.split_line())
+    everything = [r for _, baseline, measured in runs for r in (baseline, *measured)]
+    return 1 if any(r.errors or not r.latencies for r in everything) else 0
+
+
+async def measure_pass(args: argparse.Namespace, url: str, nats_url: str, workdir: Path,
+                       chosen: dict[str, Callable[[random.Random], str]], names: list[str], label: str,
+                       code: Path | None) -> tuple[Result, list[Result]]:
+    """Start the service (this checkout's code, or ``code``), measure the bare baseline then each scenario."""
+    results: list[Result] = []
+    with catalog_service(url, nats_url, workdir, args.workers, code) as base:
+        t0 = time.perf_counter()
+        await asyncio.to_thread(wait_ready, base, within_seconds=900)
+        print(f"{label + ': ' if label else ''}catalog service at {base} ({args.workers} worker(s)), ready in "
+              f"{time.perf_counter() - t0:.1f}s; {args.concurrency} concurrent clients, {args.duration:.0f}s per scenario",
+              flush=True)
+        body_file = workdir / "bare-body.json"
+        async with aiohttp.ClientSession(base) as session, session.get("/browse?sort=trending") as response:
+            body_file.write_bytes(await response.read())
+        with bare_service(body_file, workdir, args.workers) as bare_base:
+            await asyncio.to_thread(wait_ready, bare_base)
+            await load(bare_base, "warm-up", lambda _rng: "/bare", 4, 2.0, args.seed)
+            baseline = await load(bare_base, "bare (baseline)", lambda _rng: "/bare", args.concurrency,
+                                  args.duration, args.seed)
+        print(baseline.line(), flush=True)
+        for name in names:
+            await load(base, "warm-up", chosen[name], 4, 2.0, args.seed)
+            results.append(await load(base, name, chosen[name], args.concurrency, args.duration, args.seed))
+            print(results[-1].line(baseline), flush=True)
+            print(results[-1].split_line(), flush=True)
+    return baseline, results
 
 
 def main() -> int:
@@ -503,6 +556,11 @@ def main() -> int:
     parser.add_argument("--restart", action="store_true",
                         help="start the service once first, stop it, and time the second start (index resumed)")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (database, logs)")
+    parser.add_argument("--before-src", type=Path,
+                        help="a directory holding an earlier version of the catalog package (e.g. `git archive "
+                             "<commit> services/catalog/src`): alternate passes with it and with this checkout")
+    parser.add_argument("--after-src", type=Path, help="with --before-src: the version to compare (default: this checkout)")
+    parser.add_argument("--rounds", type=int, default=2, help="before/after pairs with --before-src (default 2)")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-catalog-"))
     try:

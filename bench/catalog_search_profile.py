@@ -75,10 +75,12 @@ def main() -> int:
     rng = random.Random(args.seed)
     now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
     with tempfile.TemporaryDirectory() as tmp:
-        if args.index and args.index.exists():
+        if args.index and (args.index / "meta.json").exists():
             index = SearchIndex(args.index, create=False)
             print(f"reusing {args.index}: {index.num_docs} products")
         else:
+            if args.index:
+                args.index.mkdir(parents=True, exist_ok=True)
             index = SearchIndex(args.index or Path(tmp), create=True)
             started = time.perf_counter()
             index.add_all(product(rng, n, now) for n in range(args.products))

@@ -15,6 +15,7 @@ reads use whichever searcher is current, so a reader never sees half a batch.
 from __future__ import annotations
 
 import enum
+import math
 import shutil
 import threading
 import uuid
@@ -27,10 +28,11 @@ import tantivy
 from tantivy import FieldType, Occur, Order, Query
 
 from catalog.search.categories import CategoryTree
-from catalog.search.query import Tier, Word, text_query
+from catalog.search.query import Tier, Word, rest_strong_query, text_query, weak_only_bound
 from catalog.search.schema import (
     ANALYZER,
     ANALYZER_NAME,
+    RECENCY_MAX,
     SCHEMA,
     ProductDoc,
     from_micros,
@@ -43,6 +45,9 @@ MAX_CACHED_CARDS = 20_000  # the hot pages' cards; a few MB
 MAX_CACHED_RESPONSES = 1024  # the hot pages' JSON bodies (~2-20 kB each)
 T = TypeVar("T")
 SNIPPET_CHARS = 160
+# The most the recency weight can multiply a score by (``weight_by_field``: log2(2 + recency), recency
+# at most RECENCY_MAX), with a margin for the engine's single-precision arithmetic.
+MAX_RECENCY_WEIGHT = math.log2(2.0 + RECENCY_MAX) * (1.0 + 1e-3)
 FACET_SIZE = 200  # categories are few; a bound all the same
 
 
@@ -234,7 +239,7 @@ class Snapshot:
 
     def relevance_page(
         self, words: list[Word], filters: list[tuple[Occur, Query]], offset: int, limit: int,
-        count_cap: int | None = None,
+        count_cap: int | None = None, *, exhaustive: bool = False,
     ) -> Page:
         """Title matches first, then the rest; each tier by score, newest, id.
 
@@ -243,19 +248,52 @@ class Snapshot:
         within the title matches, the count of every match (no ranking). With ``count_cap``, a title
         tier already larger than the cap skips that count: ``total`` is then the title count, which
         is more than the cap as the full total would be (the response shows the cap, not exact).
+        The rest tier is ranked among its strong matches when that gives the same answer
+        (``_strong_first``); ``exhaustive``: rank and count every match (what that is tested against).
         """
         title = _narrow(text_query(words, Tier.TITLE), filters)
         hits, title_total = _ordered(self.searcher, title, Sort.RELEVANCE, offset, limit)
         if len(hits) < limit:
             rest = _narrow(text_query(words, Tier.REST), filters)
-            more, rest_total = _ordered(
-                self.searcher, rest, Sort.RELEVANCE, max(0, offset - title_total), limit - len(hits)
-            )
+            rest_offset, rest_limit = max(0, offset - title_total), limit - len(hits)
+            rest_cap = None if count_cap is None else max(0, count_cap - title_total)
+            strong = None if exhaustive else self._strong_first(words, filters, rest_offset, rest_limit, rest_cap)
+            if strong is not None:
+                more, rest_total = strong
+            else:
+                more, rest_total = _ordered(self.searcher, rest, Sort.RELEVANCE, rest_offset, rest_limit)
             return Page(hits=hits + more, total=title_total + rest_total)
         if count_cap is not None and title_total > count_cap:
             return Page(hits=hits, total=title_total)
         # The page lies within the title matches: the others are only counted, never ranked.
         return Page(hits=hits, total=self.count(Query.const_score_query(_narrow(text_query(words), filters), 0.0)))
+
+    def _strong_first(
+        self, words: list[Word], filters: list[tuple[Occur, Query]], offset: int, limit: int, count_cap: int | None
+    ) -> tuple[list[Hit], int] | None:
+        """The rest tier's hits ``offset .. offset + limit`` ranked among its *strong* matches only (the
+        word in the title or short description: ``query.rest_strong_query``, one word), when that is
+        provably the same answer, else None (the caller ranks every match).
+
+        It is when the last of those hits outscores, weighted, anything a match with the word in the
+        long description alone can score (``query.weak_only_bound`` times the largest recency
+        weight): such matches then all rank below it, and the strong ones keep their scores and so
+        their order. A common word found in a third of the catalog's long descriptions is then ranked
+        over the few percent that hold it in a short one. Decision 0112.
+        """
+        narrowed = rest_strong_query(words)
+        wanted = offset + limit
+        if narrowed is None or wanted == 0:
+            return None
+        ranked, strong_total = _by_score(self.searcher, _narrow(narrowed, filters), wanted)
+        if len(ranked) < wanted or not ranked[-1][0] > weak_only_bound(words, self.searcher) * MAX_RECENCY_WEIGHT:
+            return None
+        # Counted exactly unless the strong matches alone already exceed the cap (as the title tier).
+        if count_cap is not None and strong_total > count_cap:
+            total = strong_total
+        else:
+            total = self.count(Query.const_score_query(_narrow(text_query(words, Tier.REST), filters), 0.0))
+        return [Hit(id=id_from_halves(hi, lo), address=address) for _, hi, lo, address in ranked[offset:wanted]], total
 
     def read_cards(self, hits: Sequence[Hit]) -> list[Card]:
         out = []
@@ -313,7 +351,8 @@ def _ordered(searcher: tantivy.Searcher, query: Query, sort: Sort, offset: int, 
         return [], _count(searcher.search(query, limit=1, count=True))
     # The engine counts the matches in the same pass that collects the first ones (one pass, not two).
     if sort is Sort.RELEVANCE:
-        ranked, total = _by_score(searcher, query, wanted)
+        scored, total = _by_score(searcher, query, wanted)
+        ranked = [(hi, lo, address) for _, hi, lo, address in scored]
     else:
         ranked, total = _by_keys(searcher, query, (*_KEYS[sort], *_ID_KEYS), wanted, count=True)
     return [Hit(id=id_from_halves(hi, lo), address=address) for hi, lo, address in ranked[offset:wanted]], total
@@ -378,8 +417,8 @@ def _sorted(
 
 def _by_score(
     searcher: tantivy.Searcher, query: Query, n: int
-) -> tuple[list[tuple[int, int, tantivy.DocAddress]], int]:
-    """The first ``n`` by score, ties newest first, then by id.
+) -> tuple[list[tuple[float, int, int, tantivy.DocAddress]], int]:
+    """The first ``n`` by score, ties newest first, then by id, as (weighted score, id halves, address).
 
     Scores are weighted by recency (``schema.RECENCY``: at most a few parts in ten thousand), so equal
     scores come out newest first from the engine and real ties are few; the few left are fetched
@@ -403,7 +442,7 @@ def _by_score(
         key=lambda row: row[:-1],
         reverse=True,
     )
-    return [(row[-3], row[-2], row[-1]) for row in rows[:n]], total
+    return [(row[0], row[-3], row[-2], row[-1]) for row in rows[:n]], total
 
 
 def _card(product_id: uuid.UUID, fields: dict[str, list[Any]]) -> Card:

@@ -27,6 +27,7 @@ categories) are constant-score clauses: they narrow the matches and never change
 from __future__ import annotations
 
 import enum
+import math
 import uuid
 from dataclasses import dataclass, replace
 
@@ -43,6 +44,12 @@ LOOSE_MATCH_WEIGHT = 0.5
 # (as Elasticsearch's match_phrase_prefix max_expansions, whose default is 50): a rarer word with
 # that prefix is found once more letters are typed.
 MAX_PREFIX_EXPANSIONS = 50
+# The fields that rank a match first when a word is found there (``strong_match``), and tantivy's BM25
+# saturation constant k1 (a term's score is idf * boost * (1 + k1) * tf / (tf + k1 * norm), so always
+# below idf * boost * (1 + k1)): ``weak_only_bound`` bounds what a match in the long description
+# alone can score (decision 0112).
+STRONG_FIELDS = ("title", "short")
+BM25_K1 = 1.2
 
 
 class Tier(enum.Enum):
@@ -122,6 +129,46 @@ def _words_query(words: list[Word], fields: tuple[str, ...]) -> Query:
         per_field = [_word_in_field(word, field) for field in fields]
         musts.append(per_field[0] if len(per_field) == 1 else Query.boolean_query([(Occur.Should, q) for q in per_field]))
     return Query.boolean_query([(Occur.Must, q) for q in musts])
+
+
+def rest_strong_query(words: list[Word]) -> Query | None:
+    """``text_query(words, Tier.REST)`` narrowed to its *strong* matches, those with the word in a
+    ``STRONG_FIELDS`` field, scoring each exactly as that query does; for one word only (else None).
+
+    The word's clause keeps its per-field clauses in the same order, the strong fields required and
+    the long description optional: the engine adds the same field scores in the same order (title,
+    short, then description), so the scores are equal to the last bit (tested), and it walks only the
+    strong fields' postings instead of the long description's.
+    """
+    if len(words) != 1:
+        return None
+    word = words[0]
+    strong = Query.boolean_query([(Occur.Should, _word_in_field(word, field)) for field in STRONG_FIELDS])
+    rest = [field for field in FIELD_BOOSTS if field not in STRONG_FIELDS]
+    either = Query.boolean_query([(Occur.Must, strong), *((Occur.Should, _word_in_field(word, f)) for f in rest)])
+    return Query.boolean_query([(Occur.Must, Query.boolean_query([(Occur.Must, either)])),
+                                (Occur.MustNot, _words_query(words, ("title",)))])
+
+
+def weak_only_bound(words: list[Word], searcher: Searcher) -> float:
+    """More than any match can score (unweighted) that has none of the words in a ``STRONG_FIELDS``
+    field, i.e. every word in the long description only: per word, the BM25 bound of each of its forms
+    there (idf from the document frequency and an upper bound of the document count, deleted
+    documents included: every document holds ``is_free`` true or false) plus its loose matches."""
+    field = "description"
+    boost = FIELD_BOOSTS[field]
+    documents = max(int(searcher.num_docs), searcher.doc_freq("is_free", True) + searcher.doc_freq("is_free", False))
+    bound = 0.0
+    for word in words:
+        for token in word.tokens:
+            found_in = searcher.doc_freq(field, token)
+            if found_in:
+                idf = math.log(1.0 + (documents - found_in + 0.5) / (found_in + 0.5))
+                bound += boost * idf * (1.0 + BM25_K1)
+        loose = (1 if word.prefix else 0) + len(word.fuzzy)
+        bound += loose * boost * LOOSE_MATCH_WEIGHT
+    # Strictly more: the engine adds single-precision scores (a few parts in ten million each).
+    return bound * (1.0 + 1e-4) + 1e-6
 
 
 def text_query(words: list[Word], tier: Tier = Tier.ALL) -> Query:

@@ -27,6 +27,11 @@ from catalog.search.query import (
 )
 
 T = TypeVar("T")
+# A search's first pages come from one ranking of its first RANKED_WINDOW matches, computed once per
+# index snapshot (decision 0112): pages 1-4 of 24 (each asked with one more card, for ``has_next``)
+# cost one engine pass instead of one each. Must stay below the count cap (0111), so that the total
+# of a page inside the window is the one that page alone would have counted.
+RANKED_WINDOW = 100
 
 
 class SearchReader:
@@ -68,12 +73,20 @@ class SearchReader:
     ) -> Page:
         """``terms`` None: a list (every indexed product the filters keep); else a search for them
         (no terms: matches nothing). Relevance (searches only) ranks title matches first, and with
-        ``count_cap`` its ``total`` may stop counting once it is known to exceed the cap."""
+        ``count_cap`` its ``total`` may stop counting once it is known to exceed the cap. A relevance
+        page within the first ``RANKED_WINDOW`` matches is a slice of that window's ranking (the
+        same hits and total as computing the page alone: the order is total, ending with the id)."""
         if sort is Sort.RELEVANCE and terms is None:
             sort = Sort.NEW
 
         def compute() -> Page:
             if terms is not None and sort is Sort.RELEVANCE:
+                if offset + limit <= RANKED_WINDOW and (count_cap is None or count_cap >= RANKED_WINDOW):
+                    ranked = self.snapshot.remember(
+                        ("ranked", filters, terms, count_cap),
+                        lambda: self._relevance_page(filters, terms, 0, RANKED_WINDOW, count_cap),
+                    )
+                    return Page(hits=ranked.hits[offset:offset + limit], total=ranked.total)
                 return self._relevance_page(filters, terms, offset, limit, count_cap)
             return self.snapshot.page(self._query(filters, terms), sort, offset, limit)
 
