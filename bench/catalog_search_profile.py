@@ -29,7 +29,7 @@ from pathlib import Path
 from tantivy import Occur, Query
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from catalog_browse import ADJECTIVES, FILLER, NOUNS, VOCABULARY
+from catalog_browse import ADJECTIVES, FILLER, NOUNS, SEARCHES, VOCABULARY
 
 from catalog.browse.domain import SEARCH_COUNT_CAP
 from catalog.browse.search import search_terms
@@ -70,6 +70,8 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--bench-searches", action="store_true",
+                        help="the searches of catalog_browse.py's `search` scenario (pages 1-3) instead of random ones")
     parser.add_argument("--index", type=Path, help="keep the index in this directory and reuse it next time")
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -90,6 +92,8 @@ def main() -> int:
         queries = list({" ".join(rng.sample(VOCABULARY, rng.choice((1, 2, 2)))): None
                         for _ in range(args.queries * 2)})[: args.queries]
         pages = [rng.choice((1, 2, 3)) for _ in queries]
+        if args.bench_searches:  # the HTTP bench's `search` scenario: its 32 searches, pages 1-3 each
+            queries, pages = [q for q in SEARCHES for _ in (1, 2, 3)], [p for _ in SEARCHES for p in (1, 2, 3)]
         page_size = 24
         # As the browse endpoint asks (0111); code from before the count cap takes no such argument.
         cap = {"count_cap": SEARCH_COUNT_CAP} if "count_cap" in inspect.signature(SearchReader.page).parameters else {}

@@ -19,6 +19,7 @@ import pytest
 from tantivy import Occur, Query
 
 import catalog.search.index as index_module
+import catalog.search.query as query_module
 from catalog.browse.domain import SEARCH_COUNT_CAP
 from catalog.search.index import MAX_RECENCY_WEIGHT, SearchIndex, Snapshot, Sort
 from catalog.search.query import (
@@ -27,7 +28,7 @@ from catalog.search.query import (
     expand_prefixes,
     filter_clauses,
     plan_words,
-    rest_strong_query,
+    rest_strong_queries,
     text_query,
     weak_only_bound,
 )
@@ -83,9 +84,10 @@ def _shown(total: int) -> tuple[int, bool]:
     return min(total, SEARCH_COUNT_CAP), total <= SEARCH_COUNT_CAP  # what the response shows (0110)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize(("seed", "max_words"), [(1, 1), (2, 1), (3, 2)])
 def test_c5_shortcut_pages_equal_the_exhaustive_ranking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                        seed: int) -> None:
+                                                        seed: int, max_words: int) -> None:
+    monkeypatch.setattr(query_module, "MAX_STRONG_WORDS", max_words)  # two words: the merged narrowed queries
     index = _catalog(tmp_path, seed, 1_500)
     taken = []
     strong_first = Snapshot._strong_first
@@ -120,23 +122,26 @@ def test_c5_shortcut_pages_equal_the_exhaustive_ranking(tmp_path: Path, monkeypa
     assert taken.count(False) > 5, taken.count(False)
 
 
-def test_c5_the_strong_matches_score_exactly_as_in_the_rest_tier(tmp_path: Path) -> None:
+@pytest.mark.parametrize("max_words", [1, 2])
+def test_c5_the_strong_matches_score_exactly_as_in_the_rest_tier(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  max_words: int) -> None:
+    monkeypatch.setattr(query_module, "MAX_STRONG_WORDS", max_words)  # two words: measured slower, still exact
     index = _catalog(tmp_path, 4, 2_000)
     searcher = index.snapshot().searcher
     checked = 0
-    for q in [*FILLER, *NOUNS, "drag", "suppo", "dragn"]:
+    for q in [*FILLER, *NOUNS, "drag", "suppo", "dragn", "resin gift", "tiny dragon", "owl printed lam"]:
         for typos in (False, True):
-            words = expand_prefixes(plan_words([q], typos=typos), searcher)
-            narrowed = rest_strong_query(words)
-            assert narrowed is not None
+            words = expand_prefixes(plan_words(q.split(), typos=typos), searcher)
             rest = {(a.segment_ord, a.doc): score for score, a in searcher.search(
                 text_query(words, Tier.REST), limit=10_000, count=False, weight_by_field="recency").hits}
-            strong = searcher.search(narrowed, limit=10_000, count=False, weight_by_field="recency").hits
-            for score, address in strong:
-                assert rest[(address.segment_ord, address.doc)] == score  # to the last bit
+            strong = set()
+            for narrowed in rest_strong_queries(words):
+                for score, address in searcher.search(narrowed, limit=10_000, count=False,
+                                                      weight_by_field="recency").hits:
+                    assert rest[(address.segment_ord, address.doc)] == score  # to the last bit
+                    strong.add((address.segment_ord, address.doc))
             checked += len(strong)
     assert checked > 1_000
-    assert rest_strong_query(plan_words(["dragon", "resin"], typos=False)) is None  # one word only
 
 
 def test_c5_no_long_description_only_match_reaches_the_bound(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ import tantivy
 from tantivy import FieldType, Occur, Order, Query
 
 from catalog.search.categories import CategoryTree
-from catalog.search.query import Tier, Word, rest_strong_query, text_query, weak_only_bound
+from catalog.search.query import Tier, Word, rest_strong_queries, text_query, weak_only_bound
 from catalog.search.schema import (
     ANALYZER,
     ANALYZER_NAME,
@@ -271,29 +271,37 @@ class Snapshot:
     def _strong_first(
         self, words: list[Word], filters: list[tuple[Occur, Query]], offset: int, limit: int, count_cap: int | None
     ) -> tuple[list[Hit], int] | None:
-        """The rest tier's hits ``offset .. offset + limit`` ranked among its *strong* matches only (the
-        word in the title or short description: ``query.rest_strong_query``, one word), when that is
-        provably the same answer, else None (the caller ranks every match).
+        """The rest tier's hits ``offset .. offset + limit`` ranked among its *strong* matches only (a
+        word in the title or short description: ``query.rest_strong_queries``, one query per word,
+        their first hits merged), when that is provably the same answer, else None (the caller ranks
+        every match).
 
-        It is when the last of those hits outscores, weighted, anything a match with the word in the
-        long description alone can score (``query.weak_only_bound`` times the largest recency
+        It is when the last of those hits outscores, weighted, anything a match with every word in
+        the long description alone can score (``query.weak_only_bound`` times the largest recency
         weight): such matches then all rank below it, and the strong ones keep their scores and so
         their order. A common word found in a third of the catalog's long descriptions is then ranked
         over the few percent that hold it in a short one. Decision 0112.
         """
-        narrowed = rest_strong_query(words)
         wanted = offset + limit
-        if narrowed is None or wanted == 0:
+        queries = rest_strong_queries(words)
+        if wanted == 0 or not queries:
             return None
-        ranked, strong_total = _by_score(self.searcher, _narrow(narrowed, filters), wanted)
-        if len(ranked) < wanted or not ranked[-1][0] > weak_only_bound(words, self.searcher) * MAX_RECENCY_WEIGHT:
+        merged: dict[tuple[int, int], tuple[float, int, int, int, tantivy.DocAddress]] = {}
+        strong_total = 0  # the largest narrowed count: at most the strong matches
+        for narrowed in queries:
+            ranked, total = _by_score(self.searcher, _narrow(narrowed, filters), wanted)
+            strong_total = max(strong_total, total)
+            merged.update(((row[2], row[3]), row) for row in ranked)
+        # The first ``wanted`` of a union are among the first ``wanted`` of each part (same order).
+        best = sorted(merged.values(), key=lambda row: row[:-1], reverse=True)[:wanted]
+        if len(best) < wanted or not best[-1][0] > weak_only_bound(words, self.searcher) * MAX_RECENCY_WEIGHT:
             return None
         # Counted exactly unless the strong matches alone already exceed the cap (as the title tier).
         if count_cap is not None and strong_total > count_cap:
             total = strong_total
         else:
             total = self.count(Query.const_score_query(_narrow(text_query(words, Tier.REST), filters), 0.0))
-        return [Hit(id=id_from_halves(hi, lo), address=address) for _, hi, lo, address in ranked[offset:wanted]], total
+        return [Hit(id=id_from_halves(hi, lo), address=address) for _, _, hi, lo, address in best[offset:wanted]], total
 
     def read_cards(self, hits: Sequence[Hit]) -> list[Card]:
         out = []
@@ -352,7 +360,7 @@ def _ordered(searcher: tantivy.Searcher, query: Query, sort: Sort, offset: int, 
     # The engine counts the matches in the same pass that collects the first ones (one pass, not two).
     if sort is Sort.RELEVANCE:
         scored, total = _by_score(searcher, query, wanted)
-        ranked = [(hi, lo, address) for _, hi, lo, address in scored]
+        ranked = [(hi, lo, address) for _, _, hi, lo, address in scored]
     else:
         ranked, total = _by_keys(searcher, query, (*_KEYS[sort], *_ID_KEYS), wanted, count=True)
     return [Hit(id=id_from_halves(hi, lo), address=address) for hi, lo, address in ranked[offset:wanted]], total
@@ -417,8 +425,9 @@ def _sorted(
 
 def _by_score(
     searcher: tantivy.Searcher, query: Query, n: int
-) -> tuple[list[tuple[float, int, int, tantivy.DocAddress]], int]:
-    """The first ``n`` by score, ties newest first, then by id, as (weighted score, id halves, address).
+) -> tuple[list[tuple[float, int, int, int, tantivy.DocAddress]], int]:
+    """The first ``n`` by score, ties newest first, then by id, as (weighted score, created, id
+    halves, address): the sort key, then the address.
 
     Scores are weighted by recency (``schema.RECENCY``: at most a few parts in ten thousand), so equal
     scores come out newest first from the engine and real ties are few; the few left are fetched
@@ -437,12 +446,12 @@ def _by_score(
     addresses = [address for _, address in raw]
     created = searcher.fast_field_values("created_us", addresses)
     ids = _ids(searcher, addresses)
-    rows = sorted(
-        ((score, created[i], *ids[i], address) for i, (score, address) in enumerate(raw)),
+    rows: list[tuple[float, int, int, int, tantivy.DocAddress]] = sorted(
+        ((score, int(created[i] or 0), *ids[i], address) for i, (score, address) in enumerate(raw)),
         key=lambda row: row[:-1],
         reverse=True,
     )
-    return [(row[0], row[-3], row[-2], row[-1]) for row in rows[:n]], total
+    return rows[:n], total
 
 
 def _card(product_id: uuid.UUID, fields: dict[str, list[Any]]) -> Card:
