@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 from support import Orders
 from test_lifecycle import completed, deliver, envelope
 
 from orders.models import SiteConfig
+from orders.siteconfig import service as siteconfig
 
 OWNER = ("boss", "owner")
 
@@ -74,6 +76,20 @@ async def test_site_config_owner_edits_apply_to_new_orders_only(orders: Orders) 
     assert line["fee_cents"] == int((Decimal(line["gross_cents"]) * Decimal("0.125")).quantize(Decimal(1), "ROUND_HALF_UP"))
     again = (await orders.client.get(f"/orders/{before['id']}", headers=orders.keys.user("buyer-s"))).json()
     assert Decimal(again["marketplace_percent"]) == Decimal("10.00")  # the order keeps its percent
+    assert await orders.count(SiteConfig) == 1
+
+
+async def test_s1_two_first_reads_of_the_site_configuration_both_get_the_row(orders: Orders) -> None:
+    """S1: the row is created by its first read; a second first read that lost the race to create it gets
+    the winner's row, not a unique-key error (a 500 of concurrent first ``GET /site-config``)."""
+    async with orders.runtime.sessionmaker() as first, orders.runtime.sessionmaker() as second:
+        await siteconfig.load(first)  # inserted, not committed: the second's read still finds no row
+        loser = asyncio.create_task(siteconfig.load(second))
+        await asyncio.sleep(0.5)  # the second reads nothing and waits to insert (if it is slower, this proves less)
+        await first.commit()
+        config = await loser
+        assert config.marketplace_percent == Decimal("10.00")
+        await second.commit()
     assert await orders.count(SiteConfig) == 1
 
 

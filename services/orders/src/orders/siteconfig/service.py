@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from homecraft_shared.caching import TTLCache
 from homecraft_shared.db import utcnow
 from homecraft_shared.identity import Identity
+from homecraft_shared.upsert import insert_for
 from orders.domain import clamp_percent
 from orders.models import DEFAULT_PERCENT, SiteConfig
 from orders.siteconfig.schemas import SiteConfigUpdate
@@ -29,14 +30,17 @@ class CurrentConfig:
 
 
 async def load(session: AsyncSession) -> SiteConfig:
-    """The row, created with the defaults (10.00 %, usd, ["US"]) the first time it is read."""
+    """The row, created with the defaults (10.00 %, usd, ["US"]) the first time it is read.
+
+    Two first reads can race to create it: the loser's insert does nothing and it reads the winner's row
+    (a plain INSERT made the loser a 500)."""
     config = await session.get(SiteConfig, CONFIG_ID)
     if config is None:
-        config = SiteConfig(id=CONFIG_ID, marketplace_percent=DEFAULT.marketplace_percent,
-                            default_currency=DEFAULT.default_currency, allowed_countries=list(DEFAULT.allowed_countries),
-                            updated_at=utcnow(), updated_by=None)
-        session.add(config)
-        await session.flush()
+        await session.execute(insert_for(session, SiteConfig).values(
+            id=CONFIG_ID, marketplace_percent=DEFAULT.marketplace_percent, default_currency=DEFAULT.default_currency,
+            allowed_countries=list(DEFAULT.allowed_countries), updated_at=utcnow(), updated_by=None,
+        ).on_conflict_do_nothing(index_elements=[SiteConfig.id]))
+        config = await session.get_one(SiteConfig, CONFIG_ID)
     return config
 
 
