@@ -347,6 +347,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # Enough pooled connections for a busy process's concurrent requests: past the pool, every
+        # overflow connection is opened (a thread and four pragmas) and closed again per checkout.
+        kwargs.setdefault("pool_size", 20)
         engine = create_async_engine(parsed.set(drivername="sqlite+homecraft_aiosqlite"),
                                      connect_args={"timeout": SQLITE_LOCK_TIMEOUT_SECONDS, "check_same_thread": False}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
