@@ -94,7 +94,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--only", default="", help="comma-separated scenario names to run (e.g. 'product'); all by default")
+    parser.add_argument("--only", action="append", default=[],
+                        help="a scenario to run, by name (e.g. 'product' or 'product, signed in'); repeat for more; all by default")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hc-bench-storefront-") as tmp:
         work = Path(tmp)
@@ -116,7 +117,10 @@ def main() -> None:
                 "product, signed in": (products, signed_in),
             }
             if args.only:
-                scenarios = {name: spec for name, spec in scenarios.items() if name in args.only.split(",")}
+                unknown = set(args.only) - scenarios.keys()
+                if unknown:
+                    parser.error(f"no scenario named {', '.join(sorted(unknown))}; the names: {', '.join(scenarios)}")
+                scenarios = {name: spec for name, spec in scenarios.items() if name in args.only}
             # Each scenario's baseline answers the same bytes as its pages (one file per address, as
             # an anonymous first visit gets it): neither a bigger nor a smaller page than the gateway's.
             pages_dir = work / "bare-pages"
