@@ -142,20 +142,7 @@ class Store:
         for name, value in filters.items():
             where.append(f"json_extract(data, '$.{name}') = ?")
             args.append(value)
-        if starting_after is not None:
-            where.append("seq < ?")
-            args.append(starting_after)
-        if ending_before is not None:
-            where.append("seq > ?")
-            args.append(ending_before)
-        order = "ASC" if ending_before is not None and starting_after is None else "DESC"
-        rows = self.connection.execute(
-            f"SELECT data FROM objects WHERE {' AND '.join(where)} ORDER BY seq {order} LIMIT ?", (*args, limit + 1)
-        ).fetchall()
-        items = [json.loads(row["data"]) for row in rows[:limit]]
-        if order == "ASC":
-            items.reverse()
-        return items, len(rows) > limit
+        return self._cursor_page("objects", where, args, limit, starting_after, ending_before)
 
     def all_of(self, kind: str, filters: dict[str, Any]) -> list[dict[str, Any]]:
         items, _ = self.page(kind, filters, limit=1_000_000)
@@ -215,6 +202,21 @@ class Store:
             else:
                 where.append("type = ?")
                 args.append(type_)
+        return self._cursor_page("events", where, args, limit, starting_after, ending_before)
+
+    def _cursor_page(
+        self,
+        table: str,
+        where: list[str],
+        args: list[Any],
+        limit: int,
+        starting_after: int | None,
+        ending_before: int | None,
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """One page of a Stripe list, newest first, and whether more follow. The cursors are row
+        sequence numbers: ``ending_before`` alone pages backwards (read ascending, then reversed)."""
+        where = list(where)
+        args = list(args)
         if starting_after is not None:
             where.append("seq < ?")
             args.append(starting_after)
@@ -223,7 +225,7 @@ class Store:
             args.append(ending_before)
         order = "ASC" if ending_before is not None and starting_after is None else "DESC"
         rows = self.connection.execute(
-            f"SELECT data FROM events WHERE {' AND '.join(where)} ORDER BY seq {order} LIMIT ?", (*args, limit + 1)
+            f"SELECT data FROM {table} WHERE {' AND '.join(where)} ORDER BY seq {order} LIMIT ?", (*args, limit + 1)
         ).fetchall()
         items = [json.loads(row["data"]) for row in rows[:limit]]
         if order == "ASC":
