@@ -11,16 +11,13 @@ leaves the gateway); engagement hashes it again before use.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from dataclasses import dataclass, field
 from typing import Literal
 
-import httpx
-
 from gateway.clients import ServiceClients
+from homecraft_shared.batching import BatchDrain
 from homecraft_shared.dependencies import resource
-from homecraft_shared.http_client import ServiceClient, ServiceUnavailable
+from homecraft_shared.http_client import ServiceClient
 from homecraft_shared.identity import ServiceSigner
 from homecraft_shared.runtime import ServiceRuntime
 
@@ -30,28 +27,29 @@ Kind = Literal["VIEW", "CLICK", "ADD_TO_CART"]
 INGEST_PATH = "/internal/engagement-events"
 
 
-@dataclass
-class RecorderStats:
-    queued: int = 0
-    sent: int = 0
-    dropped_full: int = 0
-    dropped_failed: int = 0
-    batches: int = 0
+class EngagementRefused(Exception):
+    """Engagement answered a batch with something other than 202 (the batch is dropped)."""
 
 
-@dataclass
 class EngagementRecorder:
     """The gateway's per-process outbox of engagement events: ``record`` is synchronous and O(1)."""
 
-    client: ServiceClient
-    signer: ServiceSigner | None
-    flush_seconds: float = 0.25
-    max_batch: int = 500  # engagement takes up to 1000 per call
-    max_pending: int = 10_000
-    send_timeout: float = 2.0
-    stats: RecorderStats = field(default_factory=RecorderStats)
-    _pending: list[dict[str, str]] = field(default_factory=list)
-    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    def __init__(
+        self,
+        client: ServiceClient,
+        signer: ServiceSigner | None,
+        *,
+        flush_seconds: float = 0.25,
+        max_batch: int = 500,  # engagement takes up to 1000 per call
+        max_pending: int = 10_000,
+        send_timeout: float = 2.0,
+    ) -> None:
+        self.client = client
+        self.signer = signer
+        self.send_timeout = send_timeout
+        self.drain: BatchDrain[dict[str, str]] = BatchDrain(
+            self._send, name="gateway-engagement-events", max_pending=max_pending, max_batch=max_batch,
+            flush_seconds=flush_seconds, final_flush_seconds=send_timeout)
 
     @property
     def enabled(self) -> bool:
@@ -59,47 +57,23 @@ class EngagementRecorder:
 
     def record(self, kind: Kind, product_id: str, visitor: str | None) -> None:
         """Queue one event; never raises, never waits. No visitor (no session) → nothing to throttle by: skipped."""
-        if not self.enabled or not visitor:
-            return
-        if len(self._pending) >= self.max_pending:
-            self.stats.dropped_full += 1
-            return
-        self._pending.append({"type": kind, "product_id": product_id, "visitor": visitor})
-        self.stats.queued += 1
-        if len(self._pending) >= self.max_batch:
-            self._wake.set()
+        if self.enabled and visitor:
+            self.drain.offer(({"type": kind, "product_id": product_id, "visitor": visitor},))
 
     async def flush(self) -> None:
         """Send everything waiting, in batches; a failed batch is dropped (best effort, E1)."""
-        while self._pending and self.signer is not None:
-            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch:]
-            self.stats.batches += 1
-            try:
-                response = await asyncio.wait_for(
-                    self.client.post(INGEST_PATH, json={"events": batch}, headers=self.signer.authorization()),
-                    self.send_timeout)
-            except (ServiceUnavailable, TimeoutError, httpx.HTTPError) as exc:
-                self.stats.dropped_failed += len(batch)
-                logger.info("engagement events dropped", extra={"count": len(batch), "error": repr(exc)})
-                continue
-            if response.status_code == 202:
-                self.stats.sent += len(batch)
-            else:
-                self.stats.dropped_failed += len(batch)
-                logger.warning("engagement refused events", extra={"status": response.status_code,
-                                                                   "count": len(batch), "body": response.text[:300]})
+        await self.drain.flush()
 
     async def run(self) -> None:
-        """The background loop: wake every ``flush_seconds`` (or when a batch is full) and send."""
-        try:
-            while True:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.flush_seconds)
-                self._wake.clear()
-                await self.flush()
-        finally:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.flush(), self.send_timeout)  # what is left at shutdown
+        await self.drain.run()
+
+    async def _send(self, batch: list[dict[str, str]]) -> None:
+        assert self.signer is not None  # record() queues nothing without the gateway's identity
+        response = await asyncio.wait_for(
+            self.client.post(INGEST_PATH, json={"events": batch}, headers=self.signer.authorization()),
+            self.send_timeout)
+        if response.status_code != 202:
+            raise EngagementRefused(f"engagement answered {response.status_code}: {response.text[:300]}")
 
 
 async def open_recorder(runtime: ServiceRuntime) -> None:

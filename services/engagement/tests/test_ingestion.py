@@ -44,8 +44,8 @@ async def test_e1_http_ingestion_is_queued_then_written_in_one_batch_with_thrott
     assert await day_counts(eng, product, today) == (2, 1, 1)
     assert await day_counts(eng, other, today) == (1, 0, 0)
     assert await eng.count(EngagementEvent) == 5
-    assert (eng.buffer.stats.batches, eng.buffer.stats.recorded, eng.buffer.stats.throttled,
-            eng.buffer.stats.unknown_product) == (1, 5, 3, 1)
+    assert (eng.buffer.drain.stats.batches, eng.buffer.recorded.recorded, eng.buffer.recorded.throttled,
+            eng.buffer.recorded.unknown_product) == (1, 5, 3, 1)
     async with eng.session() as session:
         marks = (await session.scalars(ThrottleMark.__table__.select())).all()
     assert all("visitor-a" not in str(mark) for mark in marks)  # only a hash of the session key is stored
@@ -109,7 +109,7 @@ async def test_bad_ingestion_calls_are_refused_and_queue_nothing(eng: Engagement
 
 async def test_a_full_buffer_drops_events_instead_of_slowing_the_caller(eng: Engagement) -> None:
     p = await eng.publish_product()
-    eng.buffer.max_pending = 3
+    eng.buffer.drain.max_pending = 3
     response = await eng.ingest(*[("VIEW", p, f"v{i}") for i in range(5)])
     assert response.status_code == 202
     assert response.json() == {"queued": 3, "dropped": 2}

@@ -36,4 +36,6 @@ async def ingest(body: EngagementBatchIn, buffer: Buffer, _: ServiceIdentity) ->
     "/engagement-events/stats", summary="Ingestion counters of this process (owners, staff)", responses=problems(403)
 )
 async def stats(buffer: Buffer, _: OwnerIdentity) -> IngestionStats:
-    return IngestionStats(pending=buffer.pending, **asdict(buffer.stats))
+    drained = buffer.drain.stats
+    return IngestionStats(pending=buffer.pending, **asdict(buffer.recorded), dropped_full=drained.dropped_full,
+                          dropped_failed=drained.dropped_failed, batches=drained.batches)
