@@ -1,11 +1,8 @@
-"""The two caches' staleness rules on a clock the test moves (decision 0702): ``RefreshingCache``
-(the services' public answers) and ``PageCache`` (anonymous pages)."""
+"""The page cache's staleness rules on a clock the test moves (decision 0702). The read cache's
+(``homecraft_shared.caching.RefreshingCache``) are tested in the shared library."""
 
 from __future__ import annotations
 
-import asyncio
-
-from gateway.freshness import RefreshingCache
 from gateway.pagecache import PLACEHOLDER, PageCache
 
 
@@ -15,55 +12,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-async def test_a_stale_answer_is_served_while_one_refresh_per_key_runs() -> None:
-    clock = Clock()
-    cache: RefreshingCache[str, int] = RefreshingCache(5, 5, clock=clock)
-    version = {"value": 1}
-    gate = asyncio.Event()
-    calls = 0
-
-    async def load() -> int:
-        nonlocal calls
-        calls += 1
-        await gate.wait()
-        return version["value"]
-
-    gate.set()
-    assert await cache.get("k", load) == 1
-    version["value"] = 2
-    clock.now += 4.9
-    assert await cache.get("k", load) == 1 and calls == 1  # fresh: no call
-    clock.now += 0.2  # stale: answered at once, ONE refresh for all of them
-    gate.clear()
-    assert await asyncio.gather(*(cache.get("k", load) for _ in range(20))) == [1] * 20
-    assert calls == 2
-    gate.set()
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
-    assert await cache.get("k", load) == 2 and calls == 2
-
-
-async def test_past_its_stale_window_an_answer_is_loaded_once_for_every_waiter() -> None:
-    clock = Clock()
-    cache: RefreshingCache[str, int] = RefreshingCache(5, 5, clock=clock, keep=lambda v: v > 0)
-    answers = iter([1, 2, -1, 3])
-    calls = 0
-
-    async def load() -> int:
-        nonlocal calls
-        calls += 1
-        await asyncio.sleep(0.01)
-        return next(answers)
-
-    assert await cache.get("k", load) == 1
-    clock.now += 10  # beyond fresh + stale: never served, the waiters share one load
-    assert await asyncio.gather(*(cache.get("k", load) for _ in range(10))) == [2] * 10
-    assert calls == 2
-    clock.now += 10
-    assert await cache.get("k", load) == -1  # refused by keep: answered, not kept
-    assert await cache.get("k", load) == 3 and calls == 4
 
 
 def test_a_kept_page_is_re_rendered_by_one_request_and_never_served_past_its_bound() -> None:

@@ -12,9 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.accounts.service import seller_labels
 from gateway.calls import Call, call
 from gateway.clients import ServiceClients
-from gateway.freshness import RefreshingCache
 from gateway.settings import GatewaySettings
-from homecraft_shared.caching import TTLCache
+from homecraft_shared.caching import RefreshingCache, TTLCache
 from homecraft_shared.dependencies import resource
 from homecraft_shared.runtime import ServiceRuntime
 

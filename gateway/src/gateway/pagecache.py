@@ -21,7 +21,7 @@ click) for engagement exactly as the page does (E1).
 Staleness: an entry is ``fresh`` seconds old at most when served, or, once older, up to ``fresh +
 stale`` while ONE request re-renders it (the others keep getting the old page meanwhile; a re-render
 that did not store lets the next request try). Pages are rendered from the read cache
-(``gateway.freshness``), so what a page shows is at most page age + read age behind the services.
+(``homecraft_shared.caching.RefreshingCache``), so what a page shows is at most page age + read age behind the services.
 """
 
 from __future__ import annotations
