@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from gateway.pagecache import PLACEHOLDER, PageCache
+from gateway.pagecache import PageCache
+from gateway.templating import PLACEHOLDER, Shell
 
 
 class Clock:
@@ -19,8 +20,8 @@ def test_a_kept_page_is_re_rendered_by_one_request_and_never_served_past_its_bou
     pages = PageCache(5, 5, clock=clock)
     key = ("/products/x", b"")
     assert pages.lookup(key) is None
-    assert pages.store(key, f"<input value={PLACEHOLDER}>", "x") is True
-    assert pages.store(("/", b""), "<p>home</p>", None) is False
+    assert pages.store(key, Shell(f"<input value={PLACEHOLDER}>"), "x") is True
+    assert pages.store(("/", b""), Shell("<p>home</p>"), None) is False
     clock.now += 4.9
     assert pages.lookup(key) is not None
     clock.now += 0.2  # stale: the first request re-renders, the others get the kept page meanwhile

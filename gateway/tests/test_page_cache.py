@@ -2,8 +2,10 @@
 app, a real database and a catalog/engagement stand-in app on a real port that counts its calls.
 
 - a kept page is served before the framework to visitors without a session, and to signed-out
-  visitors with an empty cart, each with its OWN CSRF token (a token is never another session's);
-- a signed-in user, a visitor with a cart or a message waiting is never served a kept page;
+  visitors, each with its OWN CSRF token (a token is never another session's) and cart count;
+- a signed-in user is served it filled for them (their header, their token), never the anonymous
+  copy, and nothing of theirs is kept (decision 0703; more in ``test_signed_in_pages.py``);
+- a visitor with a message waiting is never served a kept page;
 - a view served from the page cache is still recorded (E1);
 - a product change shows after the written bound, under steady traffic too;
 - concurrent first views of a product make ONE catalog call (single-flight).
@@ -116,7 +118,7 @@ def token_of(page: httpx.Response) -> str:
     return found.group(1)
 
 
-async def test_kept_pages_carry_each_visitors_own_token_and_never_reach_signed_in_users(
+async def test_kept_pages_carry_each_visitors_own_token_count_and_header(
         database_url: str, nats_url: str, services_url: str) -> None:
     app = gateway(database_url, nats_url, services_url, page_cache_seconds=60, read_cache_seconds=60)
     async with serve_app(app) as first:
@@ -149,13 +151,17 @@ async def test_kept_pages_carry_each_visitors_own_token_and_never_reach_signed_i
             added = await first.post("/cart/add", data={"csrf_token": token_one, "product_id": READY})
             assert added.status_code == 303 and added.headers["location"] == "/cart"
 
-            # A visitor with a cart (and a message waiting) is never served a kept page (K1 count).
+            # A message waiting is shown (and taken) by the page's own path, never from the cache ...
+            with_message = await first.get(f"/products/{READY}")
+            assert "x-page-cache" not in with_message.headers and "Added" in with_message.text
+            # ... then a visitor with a cart is served the kept page filled with THEIR cart's count (K1).
             with_cart = await first.get(f"/products/{READY}")
-            assert "x-page-cache" not in with_cart.headers
-            assert re.search(r'id="cart-count"[^>]*>1<', with_cart.text)
-            assert "x-page-cache" not in (await first.get("/")).headers
+            assert with_cart.headers["x-page-cache"] == "hit" and with_cart.headers["cache-control"] == "no-store"
+            assert re.search(r'id="cart-count"[^>]*>1<', with_cart.text) and token_of(with_cart) == token_one
+            assert re.search(r'id="cart-count"[^>]*>0<', (await second.get(f"/products/{READY}")).text)
 
-            # A signed-in user is never served a kept page: their own header, their own token.
+            # A signed-in user (decision 0703) is served kept storefront pages filled for them: their own
+            # header and token, never the anonymous copy; home is their dashboard, never a kept page (C6).
             engine = create_engine(database_url)
             async with create_sessionmaker(engine)() as db:
                 await create_user(db, username="grace", email="", password="long enough 1")
@@ -165,10 +171,23 @@ async def test_kept_pages_carry_each_visitors_own_token_and_never_reach_signed_i
             signed = await second.post("/account/signin", data={"csrf_token": token_of(form), "username": "grace",
                                                                  "password": "long enough 1", "next": "/"})
             assert signed.status_code == 303
-            for path in ("/", f"/products/{READY}", f"/products/{NOT_READY}"):
+            welcome = await second.get("/")  # the message waiting, on the dashboard
+            assert "x-page-cache" not in welcome.headers and "Hello, grace" in welcome.text
+            built = await second.get(f"/products/{NOT_READY}")  # not kept yet: built (and kept) for her
+            assert "x-page-cache" not in built.headers and 'id="signed-in-as">grace<' in built.text
+            for path in (f"/products/{READY}", f"/products/{NOT_READY}"):
                 page = await second.get(path)
-                assert "x-page-cache" not in page.headers, path
+                assert page.headers["x-page-cache"] == "hit", path
                 assert 'id="signed-in-as">grace<' in page.text and page.headers["cache-control"] == "no-store"
+                assert "/account/signin" not in page.text and "csrf-placeholder" not in page.text
+            home_again = await second.get("/")
+            assert "x-page-cache" not in home_again.headers and "Hello, grace" in home_again.text
+            grace_token = token_of(await second.get(f"/products/{READY}"))
+            assert grace_token not in (token_one, token_two)
+            refused = await first.post("/cart/add", data={"csrf_token": grace_token, "product_id": READY})
+            assert refused.status_code == 403  # grace's token is hers alone
+            added = await second.post("/cart/add", data={"csrf_token": grace_token, "product_id": READY})
+            assert added.status_code == 303
             # ... and nothing of theirs went into the kept pages anonymous visitors get.
             async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as third:
                 for path in ("/", f"/products/{NOT_READY}", f"/products/{NOT_READY}"):

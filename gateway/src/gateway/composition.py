@@ -60,9 +60,20 @@ class SharedPageData:
         ``READ_STALE_SECONDS`` more while ONE background call per key refreshes it; concurrent misses
         share one call (decision 0702). What it shows may be that much behind: nothing is decided on
         it (the cart and the placement read fresh facts)."""
-        key = (client, path, repr(sorted((params or {}).items())))
         return await self.reads.get(
-            key, lambda: call(getattr(self._clients, client), "GET", path, params=params, within=within))
+            self._key(client, path, params), lambda: call(getattr(self._clients, client), "GET", path, params=params, within=within))
+
+    async def read_fresh(self, client: str, path: str, params: dict[str, Any] | None = None, *,
+                         within: float = 3.0) -> Call:
+        """The same GET asked now (read-your-writes, decision 0703); a 2xx answer replaces what
+        ``read`` keeps, so everyone in this process sees it from then on."""
+        result = await call(getattr(self._clients, client), "GET", path, params=params, within=within)
+        self.reads.put(self._key(client, path, params), result)
+        return result
+
+    @staticmethod
+    def _key(client: str, path: str, params: dict[str, Any] | None) -> tuple[str, str, str]:
+        return client, path, repr(sorted((params or {}).items()))
 
     async def _cached(self, key: str, client: str, path: str) -> Any:
         hit, value = self._fresh.get(key)

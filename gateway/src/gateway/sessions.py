@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Annotated, Any, cast
 
@@ -38,6 +39,13 @@ logger = logging.getLogger(__name__)
 
 COOKIE = "hc_session"
 LIFETIME = dt.timedelta(days=14)
+# Read-your-writes (decision 0703): after a user posts, deletes or reports something in reviews or Q&A,
+# their session holds this wall-clock time (epoch seconds; the row is shared by every replica) until
+# which their product pages read engagement fresh instead of through the shared caches. It must outlast
+# what those caches may show: a kept page (fresh + stale, 10 s) built from a read (fresh + stale, 10 s,
+# plus one call).
+FRESH_READS_UNTIL = "fresh_reads_until"
+READ_YOUR_WRITES_SECONDS = 30.0
 
 Settings = Annotated[GatewaySettings, Depends(settings_of(GatewaySettings))]
 
@@ -149,6 +157,16 @@ class PageContext:
     def cart_count(self) -> int:
         """K1: the number of distinct lines."""
         return len(self.data.get("cart", {}))
+
+    def note_own_write(self) -> None:
+        """This user just changed reviews or Q&A: read them fresh for ``READ_YOUR_WRITES_SECONDS``."""
+        self.set(FRESH_READS_UNTIL, time.time() + READ_YOUR_WRITES_SECONDS)
+
+    @property
+    def reads_fresh(self) -> bool:
+        """Whether this visitor's pages read engagement fresh (read-your-writes, decision 0703)."""
+        until = self.data.get(FRESH_READS_UNTIL)
+        return isinstance(until, int | float) and until > time.time()
 
     def check_csrf(self, submitted: object) -> None:
         if "csrf" not in self.data:  # no session, or one that never showed a form

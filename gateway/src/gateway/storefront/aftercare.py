@@ -116,6 +116,8 @@ async def review(ctx: Ctx, clients: Clients, order_id: str, request: Request) ->
     result = await call(clients.engagement, "POST", "/reviews", within=3.0, headers=ctx.auth_headers(), json={
         "line_id": str(form.get("line_id", "")), "rating": rating,
         "title": str(form.get("title", "")).strip()[:120], "body": str(form.get("body", "")).strip()[:5000]})
+    if result.ok:
+        ctx.note_own_write()  # read-your-writes: their pages read engagement fresh for a while (0703)
     ctx.flash("Thank you for your review." if result.ok else problem_detail(result, "The review could not be saved."),
               "info" if result.ok else "error")
     return await ctx.redirect(order_url(order_id, None))
@@ -134,6 +136,8 @@ async def rate_seller(ctx: Ctx, clients: Clients, order_id: str, request: Reques
     result = await call(clients.engagement, "POST", "/seller-reviews", within=3.0, headers=ctx.auth_headers(), json={
         "order_id": order_id, "seller_id": str(form.get("seller_id", "")), "rating": rating,
         "title": str(form.get("title", "")).strip()[:120], "body": str(form.get("body", "")).strip()[:5000]})
+    if result.ok:
+        ctx.note_own_write()  # read-your-writes: their pages read engagement fresh for a while (0703)
     ctx.flash("Thank you for rating the seller." if result.ok else problem_detail(result, "The rating could not be saved."),
               "info" if result.ok else "error")
     return await ctx.redirect(order_url(order_id, None))
@@ -149,6 +153,8 @@ async def ask(ctx: Ctx, clients: Clients, product_id: uuid.UUID, request: Reques
     result = await call(clients.engagement, "POST", f"/products/{product_id}/threads", within=3.0,
                         headers=ctx.auth_headers(),
                         json={"subject": str(form.get("subject", "")).strip()[:200], "body": str(form.get("body", ""))})
+    if result.ok:
+        ctx.note_own_write()  # read-your-writes: their pages read engagement fresh for a while (0703)
     ctx.flash("Your question is posted." if result.ok else problem_detail(result, "The question could not be posted."),
               "info" if result.ok else "error")
     return await ctx.redirect(back)
@@ -162,6 +168,8 @@ async def reply(ctx: Ctx, clients: Clients, product_id: uuid.UUID, thread_id: uu
         return await ctx.redirect(f"/account/signin?next=/products/{product_id}")
     result = await call(clients.engagement, "POST", f"/threads/{thread_id}/messages", within=3.0,
                         headers=ctx.auth_headers(), json={"body": str(form.get("body", ""))})
+    if result.ok:
+        ctx.note_own_write()  # read-your-writes: their pages read engagement fresh for a while (0703)
     ctx.flash("Your reply is posted." if result.ok else problem_detail(result, "The reply could not be posted."),
               "info" if result.ok else "error")
     return await ctx.redirect(f"/products/{product_id}#qa-h")
@@ -175,6 +183,8 @@ async def delete_message(ctx: Ctx, clients: Clients, product_id: uuid.UUID, mess
     form = await request.form()
     ctx.check_csrf(form.get("csrf_token"))
     result = await call(clients.engagement, "DELETE", f"/messages/{message_id}", within=3.0, headers=ctx.auth_headers())
+    if result.ok:
+        ctx.note_own_write()  # read-your-writes: their pages read engagement fresh for a while (0703)
     ctx.flash("Your message is deleted." if result.ok else problem_detail(result, "The message could not be deleted."),
               "info" if result.ok else "error")
     return await ctx.redirect(f"/products/{product_id}#qa-h")
@@ -190,6 +200,8 @@ async def report_message(ctx: Ctx, clients: Clients, product_id: uuid.UUID, mess
     result = await call(clients.engagement, "POST", f"/messages/{message_id}/reports", within=3.0,
                         headers=ctx.auth_headers(),
                         json={"reason": str(form.get("reason", "other")), "details": str(form.get("details", ""))[:2000]})
+    if result.ok:
+        ctx.note_own_write()  # read-your-writes: their pages read engagement fresh for a while (0703)
     ctx.flash("Thank you: the report was sent to the moderators." if result.ok
               else problem_detail(result, "The report could not be sent."), "info" if result.ok else "error")
     return await ctx.redirect(f"/products/{product_id}#qa-h")

@@ -50,7 +50,8 @@ async def home(ctx: Ctx, clients: Clients, shared: Shared) -> Response:
     if ctx.user is not None:
         return await dashboard(ctx, clients, shared)
     result = await shared.read("catalog", "/home")
-    return await render(ctx, "home.html", keep=result.ok, buckets=result.data if result.ok else None)
+    return await render(ctx, "home.html", keep=result.ok, signed_in_too=False,  # theirs is the dashboard (C6)
+                        buckets=result.data if result.ok else None)
 
 
 async def dashboard(ctx: PageContext, clients: ServiceClients, shared: SharedPageData) -> Response:
@@ -122,14 +123,12 @@ async def product(ctx: Ctx, clients: Clients, shared: Shared, recorder: Recorder
                   via: Annotated[str | None, Query(max_length=20, description="'card': reached from a card (E1 click)")] = None,
                   ) -> Response:
     pid = str(product_id)
-    # Anonymous visitors may see reviews and Q&A a few seconds behind; signed-in users (who post
-    # them and come back to this page) always read them fresh.
-    if ctx.user is None:
-        engagement = (shared.read("engagement", f"/products/{pid}/reviews", within=1.5),
-                      shared.read("engagement", f"/products/{pid}/threads", within=1.5))
-    else:
-        engagement = (call(clients.engagement, "GET", f"/products/{pid}/reviews", within=1.5),
-                      call(clients.engagement, "GET", f"/products/{pid}/threads", within=1.5))
+    # Reviews and Q&A may be a few seconds behind (decisions 0702, 0703), except for a user who just
+    # posted, deleted or reported something there: they read them fresh for a while (read-your-writes;
+    # the fresh answer is kept for everyone else too).
+    read = shared.read_fresh if ctx.reads_fresh else shared.read
+    engagement = (read("engagement", f"/products/{pid}/reviews", within=1.5),
+                  read("engagement", f"/products/{pid}/threads", within=1.5))
     detail, reviews, threads = await asyncio.gather(shared.read("catalog", f"/browse/products/{pid}"), *engagement)
     if detail.status == 404:
         return await render(ctx, "not_found.html", status=404)
@@ -139,7 +138,8 @@ async def product(ctx: Ctx, clients: Clients, shared: Shared, recorder: Recorder
     page = await render(ctx, "product.html", views_of=pid, keep=reviews.ok and threads.ok, p=detail.data,
                         seller=labels.get(detail.data["seller_id"], "an independent maker"),
                         reviews=reviews.data if reviews.ok else None,
-                        threads=threads.data if threads.ok else None)
+                        threads=threads.data if threads.ok else None,
+                        qa={"p": {"id": pid}, "threads": threads.data if threads.ok else None})
     # E1, fire and forget: queued in memory, sent after the response by the recorder's loop.
     if via == "card":
         recorder.record("CLICK", pid, ctx.visitor)
