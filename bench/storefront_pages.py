@@ -5,8 +5,9 @@ service, nats-server, the demo catalog), and, in the same run on the same machin
 Jinja2 app (``bench/bare_page.py``) answering, for each scenario, the very same HTML bytes as that
 scenario's pages (fetched from the gateway first). Drives each baseline and then its scenario with C
 concurrent clients (aiohttp, 16 by default) for D seconds, back to back, and prints requests/s and
-p50/p99, and for each page its throughput as a ratio of its baseline's (target ≥ 0.5) and its p99 as
-a multiple of its baseline's (target ≤ 3). Clients keep a session cookie, as browsers do. The
+p50/p99, and for each page its throughput as a ratio of its baseline's (target ≥ 0.5), its p99 as
+a multiple of its baseline's (target ≤ 3) and the CPU time the gateway, engagement and the catalog
+spent per page (from /proc: what the two cores limit). Clients keep a session cookie, as browsers do. The
 anonymous scenarios are what the page cache serves (decision 0702); the signed-in ones (the demo
 buyer) are never served from it, so both paths have their figures.
 
@@ -74,6 +75,16 @@ async def drive(base: str, paths: list[str], concurrency: int, duration: float,
     p50 = latencies[len(latencies) // 2] * 1000
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
     return len(latencies) / elapsed, p50, p99, errors
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+MEASURED = ("gateway", "engagement", "catalog")  # whose CPU per page is printed
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def sign_in(storefront: str, data_dir: Path) -> dict[str, str]:
@@ -145,20 +156,25 @@ def main() -> None:
                 print(f"storefront pages: {args.concurrency} clients, {args.duration:.0f}s each; "
                       f"{len(products)} products; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
                       flush=True)
+                pids = {app: stack.pid_of(app) for app in MEASURED}
                 for name, (paths, cookies) in scenarios.items():
                     for base, run_paths, label, jar in ((bare, bare_paths[name], f"bare {name}", None),
                                                         (stack.storefront, paths, name, cookies)):
                         asyncio.run(drive(base, run_paths, args.concurrency, min(2.0, args.duration), jar))  # warm-up
+                        used = {app: cpu_seconds(pid) for app, pid in pids.items()}
                         rps, p50, p99, errors = asyncio.run(
                             drive(base, run_paths, args.concurrency, args.duration, jar))
+                        used = {app: cpu_seconds(pid) - used[app] for app, pid in pids.items()}
                         line = (f"  {label:<23} {rps:8.1f} req/s  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  "
                                 f"errors {errors}")
                         if base == bare:
                             baseline = (rps, p99)
                             line += f"  ({sizes[name]} bytes a page)"
                         else:
+                            pages = max(1.0, rps * args.duration)
                             line += (f"  | throughput {rps / baseline[0]:.2f} x bare (>= 0.5)  "
-                                     f"p99 {p99 / baseline[1]:.1f} x bare (<= 3)")
+                                     f"p99 {p99 / baseline[1]:.1f} x bare (<= 3)  | CPU ms a page: "
+                                     + ", ".join(f"{app} {1000 * used[app] / pages:.2f}" for app in MEASURED))
                         print(line + f"  (load {os.getloadavg()[0]:.1f})", flush=True)
         finally:
             stack.stop()

@@ -185,16 +185,19 @@ async def test_a_kept_page_filled_for_a_user_is_their_full_page_and_nothing_cros
 async def test_the_poster_reads_their_own_question_at_once_on_every_replica_others_within_the_bound(
         database_url: str, nats_url: str, services_url: str) -> None:
     """Q1 with read-your-writes (decision 0703): pages and reads are kept 60 s here, so only the
-    poster's window (in her session row, which every replica reads) shows the question this soon."""
+    poster's window (in her session row, which every replica reads) and the replica that took the write
+    (it forgets what it kept of the page) show the question this soon."""
     one = gateway(database_url, nats_url, services_url, page_cache_seconds=60, read_cache_seconds=60)
     two = gateway(database_url, nats_url, services_url, page_cache_seconds=60, read_cache_seconds=60)
     path = f"/products/{PID}"
     engine = create_engine(database_url)
     try:
-        async with serve_app(one) as grace, serve_app(two) as grace_two, serve_app(two) as hedy:
+        async with (serve_app(one) as grace, serve_app(two) as grace_two, serve_app(two) as hedy,
+                    serve_app(one) as anon_one):
             await make_users(database_url, "grace", "hedy")
             await sign_in(grace, "grace")
             await sign_in(hedy, "hedy")
+            await anon_one.get(f"/products/{PID}?via=card")  # kept under another address of the same page
             grace_two.cookies.update(grace.cookies)  # the same browser session, reaching the second replica
             for client in (grace, hedy):  # each replica keeps the page without a question
                 assert "No questions yet." in (await client.get(path)).text
@@ -206,7 +209,10 @@ async def test_the_poster_reads_their_own_question_at_once_on_every_replica_othe
             for client in (grace, grace):  # with the message waiting, then without: fresh, not kept copies
                 mine = await client.get(path)
                 assert "x-page-cache" not in mine.headers and "Is it white?" in mine.text
-            # The second replica still keeps the old page: another user sees it there, within the bound ...
+            # The replica that took the question forgot what it kept of the page: everyone sees it there ...
+            seen = await anon_one.get(f"/products/{PID}?via=card")
+            assert "Is it white?" in seen.text
+            # ... the second replica still keeps the old page: another user sees it there, within the bound ...
             theirs = await hedy.get(path)
             assert theirs.headers["x-page-cache"] == "hit" and "Is it white?" not in theirs.text
             # ... while the poster reads fresh there too (her window is in the session row) ...

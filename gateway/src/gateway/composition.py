@@ -71,6 +71,10 @@ class SharedPageData:
         self.reads.put(self._key(client, path, params), result)
         return result
 
+    def forget(self, client: str, path: str, params: dict[str, Any] | None = None) -> None:
+        """Drop a kept answer: a write this process took changed it."""
+        self.reads.invalidate(self._key(client, path, params))
+
     @staticmethod
     def _key(client: str, path: str, params: dict[str, Any] | None) -> tuple[str, str, str]:
         return client, path, repr(sorted((params or {}).items()))

@@ -144,6 +144,13 @@ class PageCache:
         self.stats.stores += 1
         return needs_token
 
+    def forget_path(self, path: str) -> None:
+        """Drop every kept page of ``path`` (whatever its query string): a write this process took
+        changed what it shows (decision 0703)."""
+        for key in [key for key in self._entries if key[0] == path]:
+            del self._entries[key]
+            self._refreshing.pop(key, None)
+
     def end_refresh(self, key: Key) -> None:
         self._refreshing.pop(key, None)
 

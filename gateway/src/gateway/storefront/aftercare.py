@@ -13,8 +13,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from gateway.clients import ServiceClients, service_clients
+from gateway.composition import SharedPageData
+from gateway.pagecache import PageCache
 from gateway.pages import call, problem_detail, render
 from gateway.sessions import Ctx, PageContext
+from homecraft_shared.dependencies import runtime_of
 
 router = APIRouter(tags=["after the purchase"])
 Clients = Annotated[ServiceClients, Depends(service_clients)]
@@ -95,6 +98,18 @@ async def cancel_refund(ctx: Ctx, clients: Clients, order_id: str, request_id: s
     return await ctx.redirect(order_url(order_id, token))
 
 
+def engagement_changed(ctx: PageContext, product_id: str | None) -> None:
+    """A write to reviews or Q&A went through: its author reads them fresh for a while on every replica
+    (read-your-writes), and this process forgets what it kept of that product's page, so everyone it
+    serves sees the change at once (other replicas within the bound; decision 0703)."""
+    ctx.note_own_write()
+    if product_id:
+        resources = runtime_of(ctx.request).resources
+        for what in ("reviews", "threads"):
+            resources.get(SharedPageData).forget("engagement", f"/products/{product_id}/{what}")
+        resources.get(PageCache).forget_path(f"/products/{product_id}")
+
+
 def _rating(raw: object) -> int | None:
     try:
         value = int(str(raw))
@@ -117,7 +132,7 @@ async def review(ctx: Ctx, clients: Clients, order_id: str, request: Request) ->
         "line_id": str(form.get("line_id", "")), "rating": rating,
         "title": str(form.get("title", "")).strip()[:120], "body": str(form.get("body", "")).strip()[:5000]})
     if result.ok:
-        ctx.note_own_write()  # read-your-writes: their pages read engagement fresh for a while (0703)
+        engagement_changed(ctx, result.data.get("product_id") if isinstance(result.data, dict) else None)
     ctx.flash("Thank you for your review." if result.ok else problem_detail(result, "The review could not be saved."),
               "info" if result.ok else "error")
     return await ctx.redirect(order_url(order_id, None))
@@ -137,7 +152,7 @@ async def rate_seller(ctx: Ctx, clients: Clients, order_id: str, request: Reques
         "order_id": order_id, "seller_id": str(form.get("seller_id", "")), "rating": rating,
         "title": str(form.get("title", "")).strip()[:120], "body": str(form.get("body", "")).strip()[:5000]})
     if result.ok:
-        ctx.note_own_write()  # read-your-writes: their pages read engagement fresh for a while (0703)
+        engagement_changed(ctx, None)  # the seller's rating reaches product pages through the catalog
     ctx.flash("Thank you for rating the seller." if result.ok else problem_detail(result, "The rating could not be saved."),
               "info" if result.ok else "error")
     return await ctx.redirect(order_url(order_id, None))
@@ -154,7 +169,7 @@ async def ask(ctx: Ctx, clients: Clients, product_id: uuid.UUID, request: Reques
                         headers=ctx.auth_headers(),
                         json={"subject": str(form.get("subject", "")).strip()[:200], "body": str(form.get("body", ""))})
     if result.ok:
-        ctx.note_own_write()  # read-your-writes: their pages read engagement fresh for a while (0703)
+        engagement_changed(ctx, str(product_id))
     ctx.flash("Your question is posted." if result.ok else problem_detail(result, "The question could not be posted."),
               "info" if result.ok else "error")
     return await ctx.redirect(back)
@@ -169,7 +184,7 @@ async def reply(ctx: Ctx, clients: Clients, product_id: uuid.UUID, thread_id: uu
     result = await call(clients.engagement, "POST", f"/threads/{thread_id}/messages", within=3.0,
                         headers=ctx.auth_headers(), json={"body": str(form.get("body", ""))})
     if result.ok:
-        ctx.note_own_write()  # read-your-writes: their pages read engagement fresh for a while (0703)
+        engagement_changed(ctx, str(product_id))
     ctx.flash("Your reply is posted." if result.ok else problem_detail(result, "The reply could not be posted."),
               "info" if result.ok else "error")
     return await ctx.redirect(f"/products/{product_id}#qa-h")
@@ -184,7 +199,7 @@ async def delete_message(ctx: Ctx, clients: Clients, product_id: uuid.UUID, mess
     ctx.check_csrf(form.get("csrf_token"))
     result = await call(clients.engagement, "DELETE", f"/messages/{message_id}", within=3.0, headers=ctx.auth_headers())
     if result.ok:
-        ctx.note_own_write()  # read-your-writes: their pages read engagement fresh for a while (0703)
+        engagement_changed(ctx, str(product_id))
     ctx.flash("Your message is deleted." if result.ok else problem_detail(result, "The message could not be deleted."),
               "info" if result.ok else "error")
     return await ctx.redirect(f"/products/{product_id}#qa-h")
@@ -201,7 +216,7 @@ async def report_message(ctx: Ctx, clients: Clients, product_id: uuid.UUID, mess
                         headers=ctx.auth_headers(),
                         json={"reason": str(form.get("reason", "other")), "details": str(form.get("details", ""))[:2000]})
     if result.ok:
-        ctx.note_own_write()  # read-your-writes: their pages read engagement fresh for a while (0703)
+        engagement_changed(ctx, str(product_id))
     ctx.flash("Thank you: the report was sent to the moderators." if result.ok
               else problem_detail(result, "The report could not be sent."), "info" if result.ok else "error")
     return await ctx.redirect(f"/products/{product_id}#qa-h")
