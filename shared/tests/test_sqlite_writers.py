@@ -189,3 +189,79 @@ async def test_a_failed_first_write_does_not_make_the_transaction_run_inline(
             await session.rollback()
     finally:
         await engine.dispose()
+
+
+async def _counting_trips(connection: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the functions this connection sends to aiosqlite's thread from now on."""
+    raw = await connection.get_raw_connection()
+    aio = raw.dbapi_connection._connection
+    original = aio._execute
+    sent: list[str] = []
+
+    async def counting(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(getattr(fn, "__name__", repr(fn)))
+        return await original(fn, *args, **kwargs)
+
+    monkeypatch.setattr(aio, "_execute", counting)
+    return sent
+
+
+async def test_a_connection_that_only_read_goes_back_to_the_pool_without_a_trip(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Decision 0205: pysqlite opens no transaction for a read, so the pool's ROLLBACK on return (and a
+    COMMIT of nothing) would do nothing on aiosqlite's thread: it is not sent there. A connection that
+    wrote still commits and rolls back on the thread, and what it wrote is committed or gone."""
+    await create_schema(sqlite_url)
+    engine = create_engine(sqlite_url)
+    try:
+        async with engine.connect() as connection:
+            sent = await _counting_trips(connection, monkeypatch)
+            assert (await connection.execute(sa.select(sa.func.count()).select_from(items))).scalar() == 0
+            await connection.commit()
+            await connection.rollback()
+        assert sent == ["<lambda>"]  # the SELECT alone; no COMMIT, no ROLLBACK, no reset on return
+
+        async with engine.connect() as connection:
+            sent = await _counting_trips(connection, monkeypatch)
+            await connection.execute(items.insert().values(id="kept", quantity=1))
+            await connection.commit()
+            await connection.execute(items.insert().values(id="dropped", quantity=1))
+            await connection.rollback()
+        assert sent == ["<lambda>", "commit", "<lambda>", "rollback"]
+        async with engine.connect() as connection:
+            assert (await connection.execute(sa.select(items.c.id))).scalars().all() == ["kept"]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_read_marked_inline_runs_on_the_loops_thread_and_a_write_so_marked_does_not(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Decision 0205: ``INLINE_READ`` runs a short read on the event loop's thread (no trip); unmarked reads
+    still go to aiosqlite's thread, and a write carrying the option still takes the write queue and goes
+    to the thread (its first write may wait for SQLite's lock)."""
+    from homecraft_shared.db import INLINE_READ
+
+    await create_schema(sqlite_url)
+    engine = create_engine(sqlite_url)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(items.insert().values(id="a", quantity=1))
+            await connection.commit()
+            trips = _Trips(monkeypatch)
+            inline = sa.select(items.c.id, items.c.quantity).where(items.c.id == sa.bindparam("id")) \
+                .execution_options(**INLINE_READ)
+            assert (await connection.execute(inline, {"id": "a"})).all() == [("a", 1)]
+            assert (trips.thread, trips.inline) == ([], ["SELECT"])
+            assert (await connection.execute(sa.select(items.c.id))).scalars().all() == ["a"]
+            assert (trips.thread, trips.inline) == (["SELECT"], ["SELECT"])
+            trips.clear()
+            await connection.execute(items.insert().values(id="b", quantity=2).execution_options(**INLINE_READ))
+            assert (trips.thread, trips.inline) == (["INSERT"], [])
+            await connection.commit()
+            trips.clear()
+            rows = await connection.execute(inline, {"id": "b"})  # a new (read) transaction: inline again
+            assert rows.all() == [("b", 2)] and (trips.thread, trips.inline) == ([], ["SELECT"])
+    finally:
+        await engine.dispose()

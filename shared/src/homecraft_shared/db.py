@@ -122,6 +122,15 @@ _held: dict[int, _WriteQueue] = {}
 # a lock and run on the event loop's thread (``_OneHopCursor``).
 _writing: set[int] = set()
 
+# An execution option for a short read that may run on the event loop's thread (SQLite only; other
+# databases ignore it): ``select(...).execution_options(**INLINE_READ)``. For point reads a hot path
+# makes on every request (the catalog's price lookup by primary key): in WAL mode a reader never waits
+# for a writer, so the statement's own few tens of microseconds are all it holds the loop for, and the
+# trip to aiosqlite's thread (a thread wake-up and two GIL hand-offs, more under load) is saved. Not
+# for scans or anything whose size the caller does not bound. A write given it still goes to the thread.
+INLINE_READ_OPTION = "homecraft_inline_read"
+INLINE_READ: dict[str, Any] = {INLINE_READ_OPTION: True}
+
 _Outcome = tuple[Any, int, "int | None", "list[Any] | None", bool]
 
 
@@ -162,13 +171,15 @@ class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):
       process's writer in the busy handler), waits there;
     - on the event loop's thread, with no trip at all, once the transaction has written: it holds
       SQLite's only write lock (and this process's write queue), so its statements cannot wait for a
-      lock and no other writer can run meanwhile anyway. COMMIT and ROLLBACK (the fsync) always go
-      to the thread.
+      lock and no other writer can run meanwhile anyway. COMMIT and ROLLBACK (the fsync) go to the
+      thread when there is a transaction to end (``_OneHopConnection``);
+    - on the event loop's thread too for a read its caller marked ``INLINE_READ`` (a bounded point read
+      on a hot path, decision 0205).
     The connection is opened with ``check_same_thread=False``; it is still used by one thread at a
     time (the adapter's per-connection mutex is free whenever a statement runs inline).
     """
 
-    __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
+    __slots__ = ("_arraysize", "_description", "_inline", "_lastrowid", "_rowcount")
 
     _awaitable_cursor_close = False
 
@@ -182,6 +193,7 @@ class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._rowcount = -1
         self._lastrowid: int | None = None
         self._arraysize = 1
+        self._inline = False  # set per statement by the dialect (``INLINE_READ``)
 
     @property
     def description(self) -> Any:
@@ -218,7 +230,7 @@ class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):
     async def _run(self, operation: Any, parameters: Any, many: bool) -> None:
         aio = self._connection
         async with self._adapt_connection._execute_mutex:  # free: taken without a suspension
-            if id(self._adapt_connection) in _writing:
+            if id(self._adapt_connection) in _writing or self._inline:
                 # Inline, no await: the coroutine completes without giving the event loop a turn.
                 outcome = _statement(aio._conn, operation, parameters, many)
             else:
@@ -233,8 +245,28 @@ class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class _OneHopConnection(AsyncAdapt_aiosqlite_connection):
+    """One trip per statement (``_OneHopCursor``), and none for a COMMIT or ROLLBACK with nothing to end.
+
+    pysqlite opens a transaction only before a write, so a connection that only read (a lookup, a
+    placement's key check) is not in one: its COMMIT or ROLLBACK (the pool's reset when it is given back)
+    would do nothing on the connection's thread, yet cost a trip there. ``in_transaction`` is read on the
+    event loop's thread while no statement of this connection runs (SQLAlchemy uses it one caller at a time).
+    """
+
     __slots__ = ()
     _cursor_cls = _OneHopCursor
+
+    def _has_transaction(self) -> bool:
+        sqlite = self._connection._connection
+        return sqlite is None or sqlite.in_transaction  # closed: let aiosqlite's own path answer
+
+    def rollback(self) -> None:
+        if self._has_transaction():
+            super().rollback()
+
+    def commit(self) -> None:
+        if self._has_transaction():
+            super().commit()
 
 
 class _OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
@@ -301,6 +333,10 @@ class SerializedWritesSQLiteDialect(SQLiteDialect_aiosqlite):
     def do_execute(self, cursor: DBAPICursor, statement: str, parameters: Any,
                    context: ExecutionContext | None = None) -> None:
         self._before(statement, context)
+        adapted: Any = cursor  # the adapter's cursor (SQLAlchemy types it as a DBAPI cursor)
+        if isinstance(adapted, _OneHopCursor):
+            adapted._inline = (context is not None and bool(context.execution_options.get(INLINE_READ_OPTION))
+                               and not _is_write(statement))
         super().do_execute(cursor, statement, parameters, context)  # type: ignore[no-untyped-call]
 
     def do_executemany(self, cursor: DBAPICursor, statement: str, parameters: Any,
