@@ -127,13 +127,14 @@ class Orders:
 
 def orders_settings(database_url: str, nats_url: str, keys: Keys, catalog: CatalogProcess, smtp_port: int,
                     **overrides: Any) -> OrdersSettings:
-    return OrdersSettings(
+    values: dict[str, Any] = dict(
         database_url=database_url, nats_url=nats_url, catalog_url=catalog.url,
         identity_public_key=keys.gateway_public, service_private_key=keys.orders_private,
         trusted_service_keys={"orders": keys.orders_public}, smtp_port=smtp_port, mail_poll_seconds=0.1,
         mail_backoff_seconds=(0.2, 0.5), site_config_cache_seconds=0, relay_poll_seconds=0.1,
-        public_base_url="http://storefront.test", log_level="WARNING", **overrides,
+        public_base_url="http://storefront.test", log_level="WARNING",
     )
+    return OrdersSettings(**{**values, **overrides})
 
 
 @contextlib.asynccontextmanager

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
-from support import Orders
+from sqlalchemy import event
+from support import CatalogProcess, Keys, Mailbox, Orders, orders_settings, running_orders
 
 from homecraft_shared.group_commit import GroupCommit
 from homecraft_shared.messaging.tables import OutboxEvent
 from homecraft_shared.money import percent_of
+from homecraft_shared.testing.infra import free_port
 from orders.models import Order, OrderEvent, OrderLine
 
 
@@ -54,7 +58,7 @@ async def test_placing_is_idempotent_per_request_key(orders: Orders) -> None:
 async def test_concurrent_placements_are_committed_through_the_group_and_a_racing_double_click_fails_alone(
         orders: Orders) -> None:
     """Decision 0204: new orders' rows go through the group commit (placements of the same moment share one
-    commit); the racing double click with one request key gets its 409 (or finds the order, 200) without
+    commit); the racing double click with one request key gets the order its twin placed (200) without
     failing the placements committed with it, and only one order is written for it (O1 idempotency)."""
     model = orders.catalog.pick(kind="MODEL")
     group = orders.runtime.resources.get(GroupCommit)
@@ -64,12 +68,78 @@ async def test_concurrent_placements_are_committed_through_the_group_and_a_racin
         *(orders.place([(model["id"], 1)], user="clicker", key="same-click-key") for _ in range(2)),
     )
     assert [r.status_code for r in responses[:12]] == [201] * 12
-    assert sorted(r.status_code for r in responses[12:]) in ([201, 409], [200, 201])
+    # Decision 0205: the loser's write meets the placement key's unique index once the winner's order is
+    # committed, and answers with that order.
+    assert sorted(r.status_code for r in responses[12:]) == [200, 201]
+    assert responses[12].json()["id"] == responses[13].json()["id"]
     assert await orders.count(Order) == 13
     assert group.stats.committed - before == 13
-    ids = {r.json()["id"] for r in responses if r.status_code in (200, 201)}
+    ids = {r.json()["id"] for r in responses}
     for order_id in ids:
         assert (await orders.client.get(f"/orders/{order_id}", headers=orders.keys.user("owner-1", "owner"))).status_code == 200
+
+
+async def test_a_repeat_gets_its_order_back_when_its_product_was_unlisted_since_or_the_catalog_is_down(
+        orders: Orders, database_url: str, nats_url: str, keys: Keys, smtp: tuple[Mailbox, int]) -> None:
+    """O1 idempotency, decided by the placement key's unique index (decision 0205): a repeat still asks the
+    catalog, and when the catalog now refuses the line (unlisted since, O2) or cannot be reached, the repeat
+    answers 200 with the order its first request placed and writes nothing; a new request is refused."""
+    listed = [p for p in orders.catalog.products if p["kind"] == "MODEL" and p["can_buy"] and not p["is_free"]]
+    product = listed[-1]
+    first = await orders.place([(product["id"], 2)], guest_email="again@example.com", key="repeat-after-change")
+    assert first.status_code == 201, first.text
+    seller = orders.keys.user("boss", "owner")
+    async with httpx.AsyncClient(base_url=orders.catalog.url, timeout=10) as catalog:
+        assert (await catalog.post(f"/listings/{product['id']}/unpublish", headers=seller)).status_code == 200
+        try:
+            again = await orders.place([(product["id"], 2)], guest_email="again@example.com", key="repeat-after-change")
+            fresh = await orders.place([(product["id"], 2)], guest_email="again@example.com", key="a-new-request")
+        finally:
+            assert (await catalog.post(f"/listings/{product['id']}/publish", headers=seller)).status_code == 200
+    assert again.status_code == 200, again.text
+    assert again.json()["id"] == first.json()["id"] and again.json()["access_token"] == first.json()["access_token"]
+    assert again.json()["lines"] == first.json()["lines"]
+    assert fresh.status_code == 422 and "unlisted" in fresh.text
+
+    gone = CatalogProcess(url=f"http://127.0.0.1:{free_port()}", products=orders.catalog.products)
+    settings = orders_settings(database_url, nats_url, keys, gone, smtp[1], catalog_timeout_seconds=2.0)
+    async with running_orders(settings, keys, gone) as cut_off:
+        again = await cut_off.place([(product["id"], 2)], guest_email="again@example.com", key="repeat-after-change")
+        fresh = await cut_off.place([(product["id"], 1)], guest_email="again@example.com", key="another-new-request")
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert fresh.status_code == 503, fresh.text
+    assert await orders.count(Order) == 1 and await orders.count(OrderEvent) == 1
+
+
+async def test_a_new_placement_reads_nothing_before_its_write(
+        database_url: str, nats_url: str, keys: Keys, catalog: CatalogProcess, smtp: tuple[Mailbox, int]) -> None:
+    """Decision 0205: with the site configuration cached (S1), a new placement sends no statement to the
+    database before its rows (no placement-key read: the unique index decides a repeat), and its rows are
+    the group commit's three INSERTs (order, lines, timeline), committed before the 201 (decision 0204)."""
+    settings = orders_settings(database_url, nats_url, keys, catalog, smtp[1], site_config_cache_seconds=60)
+    async with running_orders(settings, keys, catalog) as orders:
+        model, file = orders.catalog.pick(kind="MODEL"), orders.catalog.pick(kind="FILE")
+        assert (await orders.place([(model["id"], 1)], user="warm-up")).status_code == 201  # fills the cache
+        requests: list[str] = []
+        group: list[str] = []
+        group_engine = orders.runtime.resources.get(GroupCommit)._engine
+
+        def note(into: list[str]) -> Any:
+            def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+                # The service's background loops (relay, mail worker) poll their own tables meanwhile.
+                if re.search(r"\b(orders|order_lines|order_events|site_config)\b", statement):
+                    into.append(statement.split()[0].upper() + " " + statement.split()[2].strip('"'))
+            return before
+
+        event.listen(orders.runtime.engine.sync_engine, "before_cursor_execute", note(requests))
+        event.listen(group_engine.sync_engine, "before_cursor_execute", note(group))
+        response = await orders.place([(model["id"], 2), (file["id"], 1)], user="buyer-reads-nothing")
+        assert response.status_code == 201, response.text
+        assert requests == []
+        assert group == ["INSERT orders", "INSERT order_lines", "INSERT order_events"]
+        async with orders.runtime.sessionmaker() as session:
+            stored = await session.get(Order, response.json()["id"])
+            assert stored is not None and len(stored.lines) == 2 and stored.payout_state == "unpaid"
 
 
 async def test_guest_order_needs_its_token_compared_exactly(orders: Orders) -> None:

@@ -4,13 +4,18 @@ and digital files for entitled downloads — and the C10 can_buy helper the read
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
+from typing import Any
 
+import pytest
 from sqlalchemy import event, select
 from support import CatalogHarness, binary_stl, three_mf
 
 from catalog.buyability import can_buy_clause, payout_ready_sellers, product_can_buy, seller_payout_ready
 from catalog.models import Product
+from homecraft_shared import db
+from homecraft_shared.db import is_sqlite
 
 OWNER_ID = "owner-1"
 
@@ -51,6 +56,27 @@ async def test_lookup_reports_current_facts_in_one_query(catalog: CatalogHarness
     }
     assert (pack["kind"], pack["price_cents"], pack["is_free"], pack["visible"], pack["purchasable"]) == ("FILE", 0, True, False, False)
     assert (pack["requires_shipping"], pack["is_digital"]) == (False, True)
+
+
+async def test_lookup_runs_on_the_event_loops_thread_on_sqlite(catalog: CatalogHarness,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decision 0205: the lookup, a read of at most 200 rows by primary key on every order placement, runs on
+    the event loop's thread on SQLite (``INLINE_READ``: no trip to aiosqlite's thread), with the same answer."""
+    if not is_sqlite(catalog.app.state.runtime.settings.database_url):
+        pytest.skip("SQLite's aiosqlite thread")
+    model = await catalog.publishable("MODEL", title="Bowl", price_cents=1200)
+    ran: list[bool] = []
+    original = db._statement
+
+    def statement(connection: Any, operation: Any, parameters: Any, many: bool) -> Any:
+        if " AS ready" in str(operation):
+            ran.append(threading.current_thread() is threading.main_thread())
+        return original(connection, operation, parameters, many)
+
+    monkeypatch.setattr(db, "_statement", statement)
+    result = await lookup(catalog, [model["id"]])
+    assert ran == [True]
+    assert [(p["product_id"], p["price_cents"]) for p in result["products"]] == [(model["id"], 1200)]
 
 
 async def test_c10_lookup_follows_payout_readiness_and_owner_sellers(catalog: CatalogHarness) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,9 +20,16 @@ from orders.domain import EventType, Status
 from orders.models import Order, OrderEvent, SellerPayout
 
 
+def entry_row(order_id: str, type_: EventType, message: str = "", *, actor: str = "",
+              at: dt.datetime | None = None) -> dict[str, Any]:
+    """A timeline entry's columns (O4): for ``entry``, and as a plain row for a placement (decision 0205)."""
+    return {"order_id": order_id, "type": type_.value, "message": message, "actor": actor[:80],
+            "created_at": at or utcnow()}
+
+
 def entry(order: Order, type_: EventType, message: str = "", *, actor: str = "") -> OrderEvent:
     """A timeline entry for ``order`` (O4), not yet added."""
-    return OrderEvent(order_id=order.id, type=type_.value, message=message, actor=actor[:80], created_at=utcnow())
+    return OrderEvent(**entry_row(order.id, type_, message, actor=actor))
 
 
 def append(session: AsyncSession, order: Order, type_: EventType, message: str = "", *, actor: str = "") -> None:
@@ -123,9 +130,23 @@ async def refresh_flags(session: AsyncSession, order: Order, *, new: bool = Fals
     _set_flags(order, payouts)
 
 
-def refresh_new_order_flags(order: Order) -> None:
-    """A1 for an order being placed: no payout facts yet, no database read."""
-    _set_flags(order, [])
+def new_order_flags(money: domain.OrderMoney) -> dict[str, Any]:
+    """A1's stored columns for an order being placed (pending, no payout facts yet): no database read and
+    no ORM object, for the placement's plain row (decision 0205)."""
+    return _flag_columns(domain.reconcile(
+        paid=False, free=False, percent=money.percent, subtotal_cents=money.subtotal_cents, has_stripe_ids=False,
+        lines=[domain.LineFacts(m.seller_id, m.gross_cents, m.fee_cents, m.net_cents) for m in money.lines],
+        payouts=[],
+    ), has_shipping=any(m.requires_shipping for m in money.lines), has_digital=any(m.is_digital for m in money.lines))
+
+
+def _flag_columns(flags: domain.Flags, *, has_shipping: bool, has_digital: bool) -> dict[str, Any]:
+    return {
+        "has_shipping": has_shipping, "has_digital": has_digital,
+        "flag_totals_mismatch": flags.totals_mismatch, "flag_ledger_mismatch": flags.ledger_mismatch,
+        "flag_missing_stripe_ids": flags.missing_stripe_ids, "flag_no_transfer": flags.no_transfer,
+        "flag_skipped_unready": flags.skipped_unready, "payout_state": flags.payout_state.value,
+    }
 
 
 def _set_flags(order: Order, payouts: list[SellerPayout]) -> None:
@@ -138,11 +159,7 @@ def _set_flags(order: Order, payouts: list[SellerPayout]) -> None:
         lines=[domain.LineFacts(line.seller_id, line.gross_cents, line.fee_cents, line.net_cents) for line in order.lines],
         payouts=[domain.PayoutFacts(p.seller_id, p.transferred, p.skip_reason) for p in payouts],
     )
-    order.has_shipping = any(line.requires_shipping for line in order.lines)
-    order.has_digital = any(line.is_digital for line in order.lines)
-    order.flag_totals_mismatch = flags.totals_mismatch
-    order.flag_ledger_mismatch = flags.ledger_mismatch
-    order.flag_missing_stripe_ids = flags.missing_stripe_ids
-    order.flag_no_transfer = flags.no_transfer
-    order.flag_skipped_unready = flags.skipped_unready
-    order.payout_state = flags.payout_state.value
+    columns = _flag_columns(flags, has_shipping=any(line.requires_shipping for line in order.lines),
+                            has_digital=any(line.is_digital for line in order.lines))
+    for name, value in columns.items():
+        setattr(order, name, value)

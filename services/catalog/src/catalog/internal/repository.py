@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from catalog.buyability import seller_ready_clause
 from catalog.models import Product
+from homecraft_shared.db import INLINE_READ
 
 # What the lookup answers with, read as plain columns (no ORM objects are built for a lookup).
 LOOKUP_COLUMNS = (
@@ -20,9 +21,10 @@ LOOKUP_COLUMNS = (
 
 
 # Built once (its SQL compiled once, its cache key computed once): the lookup is the synchronous call
-# every order placement makes (decision 0204). ``ids`` is an expanding IN list.
+# every order placement makes (decision 0204). ``ids`` is an expanding IN list of at most MAX_LOOKUP
+# primary keys, so on SQLite it is a short read run on the event loop's thread (INLINE_READ, decision 0205).
 LOOKUP = select(*LOOKUP_COLUMNS, seller_ready_clause().label("ready")).where(
-    Product.id.in_(bindparam("ids", expanding=True)))
+    Product.id.in_(bindparam("ids", expanding=True))).execution_options(**INLINE_READ)
 
 
 async def lookup_rows(db: AsyncSession | AsyncConnection, ids: Collection[uuid.UUID]) -> Sequence[Row[*tuple[Any, ...]]]:

@@ -7,17 +7,18 @@ event (outbox) are written together or not at all.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from homecraft_shared.db import utcnow
-from homecraft_shared.errors import Conflict, ValidationFailed
+from homecraft_shared.errors import Conflict, Problem, ValidationFailed
 from homecraft_shared.http_client import ServiceClient
 from homecraft_shared.identity import Identity, ServiceSigner
 from orders import access, catalog_client, domain, emails, lifecycle
 from orders.domain import EventType, Status
-from orders.models import Order, OrderLine, new_id
+from orders.models import Order, new_id
 from orders.placing import repository
 from orders.placing.schemas import CheckoutOut, LineOut, OrderOut, PlaceOrder, TimelineEntry
 from orders.settings import OrdersSettings
@@ -38,27 +39,67 @@ def not_buyable(problems: list[dict[str, str]], detail: str) -> ValidationFailed
 
 async def place(
     parts: PlacingParts, identity: Identity | None, body: PlaceOrder, request_key: str,
-) -> tuple[Order, list[str], bool]:
-    """(order, notices, created). The same requester and request key give back the same order. Two reads
-    on a plain connection, given back before the catalog call; the new order's rows are written and
-    committed through the group commit (decision 0204)."""
+) -> tuple[OrderOut, bool]:
+    """(the order's answer, created). The same requester and request key give back the same order: the
+    placement key's unique index decides (decision 0205), so a new placement reads nothing before its write;
+    its rows are built as plain data, written and committed through the group commit (decision 0204), and
+    the answer is made from the same values."""
     guest_email = None if identity is not None else body.guest_email  # O1: a buyer clears the guest email
     if identity is None and guest_email is None:
         raise ValidationFailed("Sign in, or give an email address to check out as a guest (O1).",
                                errors=[{"field": "guest_email", "message": "required for a guest order"}])
     key = placement_key(identity, guest_email, request_key)
-    async with parts.engine.connect() as connection:
-        existing_id = await repository.id_by_placement_key(connection, key)
-        if existing_id is None:
-            config = await siteconfig.current(connection, parts.config_cache)  # O2: the percent in force now
-    if existing_id is not None:
-        async with parts.sessionmaker() as session:
-            existing = await repository.by_id(session, existing_id)
-        if existing is None:  # pragma: no cover - orders are never deleted
-            raise Conflict("The order placed with this request key is gone; place it again with a new key.")
-        return existing, [], False
+    config = await siteconfig.current(parts.engine, parts.config_cache)  # O2: the percent in force now
+    try:
+        found = await catalog_client.lookup(parts.catalog, [line.product_id for line in body.lines], parts.signer)
+        items, notices = _priced(body, found, identity)
+    except Problem:
+        # A repeat of a placed order gets that order back, even when its products changed since or the
+        # catalog cannot be reached now.
+        existing = await _placed_before(parts, key)
+        if existing is None:
+            raise
+        return existing, False
 
-    found = await catalog_client.lookup(parts.catalog, [line.product_id for line in body.lines], parts.signer)
+    money = domain.snapshot(items, config.marketplace_percent)
+    now, order_id = utcnow(), new_id()
+    order = {
+        "id": order_id, "buyer_id": identity.user_id if identity is not None else None, "guest_email": guest_email,
+        "access_token": access.new_token() if identity is None else None, "placement_key": key,
+        "status": Status.PENDING.value, "kind": money.kind.value, "currency": config.default_currency,
+        "subtotal_cents": money.subtotal_cents, "tax_cents": money.tax_cents, "shipping_cents": money.shipping_cents,
+        "total_cents": money.total_cents, "marketplace_percent": money.percent, "payment_method": None,
+        "stripe_session_id": None, "stripe_payment_intent_id": None, "stripe_charge_id": None, "shipping": None,
+        "refunded_cents": 0, "created_at": now, "updated_at": now, "paid_at": None, "canceled_at": None,
+        "refunded_at": None, **lifecycle.new_order_flags(money),
+    }
+    lines = [
+        {"id": new_id(), "order_id": order_id, "position": i, "product_id": m.product_id, "seller_id": m.seller_id,
+         "title": m.title, "kind": m.kind, "is_digital": m.is_digital, "requires_shipping": m.requires_shipping,
+         "quantity": m.quantity, "unit_price_cents": m.unit_price_cents, "gross_cents": m.gross_cents,
+         "fee_cents": m.fee_cents, "net_cents": m.net_cents, "refunded_at": None}
+        for i, m in enumerate(money.lines)
+    ]
+    actor = f"user:{identity.user_id}" if identity is not None else "guest"
+    created = lifecycle.entry_row(order_id, EventType.CREATED, " ".join(notices), actor=actor, at=now)
+    try:
+        # Committed together with the other placements of this moment; back only once that commit holds
+        # these rows (decision 0204). Nothing else of the placement is written anywhere.
+        await parts.group.run(repository.placed_rows(order, lines, created))
+    except IntegrityError as exc:
+        # The placement key is taken: this is a repeat, or a double click that raced us on another
+        # connection. The order placed under it is committed by now (SQLite writes one transaction at a
+        # time; PostgreSQL's unique check waits for the other transaction): answer with it.
+        existing = await _placed_before(parts, key)
+        if existing is None:  # pragma: no cover - another constraint failed: nothing was written
+            raise Conflict("This order could not be written; send the request again.") from exc
+        return existing, False
+    return _new_order_out(order, lines, notices), True
+
+
+def _priced(body: PlaceOrder, found: catalog_client.Lookup,
+            identity: Identity | None) -> tuple[list[domain.PricedItem], list[str]]:
+    """The cart's lines priced by the catalog (O2), or a 422 naming every line that cannot be ordered (K2)."""
     problems: list[dict[str, str]] = []
     for index, line in enumerate(body.lines):
         facts = found.products.get(line.product_id)
@@ -72,7 +113,6 @@ async def place(
                                                        "(payout onboarding unfinished, K2)"})
     if problems:
         raise not_buyable(problems, "Some lines cannot be ordered: " + "; ".join(p["message"] for p in problems))
-
     items = []
     notices = []
     for line in body.lines:
@@ -81,36 +121,34 @@ async def place(
             notices.append(FILE_QUANTITY_NOTICE.format(title=facts.title, asked=line.quantity))
         items.append(domain.PricedItem(product_id=facts.product_id, seller_id=facts.seller_id, title=facts.title[:200],
                                        is_file=facts.is_file, unit_price_cents=facts.price_cents, quantity=line.quantity))
-    money = domain.snapshot(items, config.marketplace_percent)
-    now, order_id = utcnow(), new_id()
-    order = Order(
-        id=order_id, buyer_id=identity.user_id if identity is not None else None, guest_email=guest_email,
-        access_token=access.new_token() if identity is None else None, placement_key=key,
-        status=Status.PENDING.value, kind=money.kind.value, currency=config.default_currency,
-        subtotal_cents=money.subtotal_cents, tax_cents=money.tax_cents, shipping_cents=money.shipping_cents,
-        total_cents=money.total_cents, marketplace_percent=money.percent, refunded_cents=0,
-        created_at=now, updated_at=now,
-        lines=[
-            OrderLine(id=new_id(), order_id=order_id, position=i, product_id=m.product_id, seller_id=m.seller_id, title=m.title,
-                      kind=m.kind, is_digital=m.is_digital, requires_shipping=m.requires_shipping,
-                      quantity=m.quantity, unit_price_cents=m.unit_price_cents, gross_cents=m.gross_cents,
-                      fee_cents=m.fee_cents, net_cents=m.net_cents)
-            for i, m in enumerate(money.lines)
-        ],
+    return items, notices
+
+
+async def _placed_before(parts: PlacingParts, key: str) -> OrderOut | None:
+    """The answer for the order already placed under this placement key (a repeat), if there is one."""
+    async with parts.sessionmaker() as session:
+        existing = await repository.by_placement_key(session, key)
+        return to_out(existing, show_token=existing.is_guest) if existing is not None else None
+
+
+def _new_order_out(order: dict[str, Any], lines: list[dict[str, Any]], notices: list[str]) -> OrderOut:
+    """The answer for an order just placed, from the values written (pending: nothing refunded or downloadable
+    yet). Built without validation: every value is one this service computed, of the declared type; the
+    placer of a guest order sees its token (O1)."""
+    return OrderOut.model_construct(
+        id=order["id"], status=order["status"], kind=order["kind"], currency=order["currency"],
+        buyer_id=order["buyer_id"], guest_email=order["guest_email"], subtotal_cents=order["subtotal_cents"],
+        tax_cents=order["tax_cents"], shipping_cents=order["shipping_cents"], total_cents=order["total_cents"],
+        marketplace_percent=order["marketplace_percent"], payment_method=None, created_at=order["created_at"],
+        paid_at=None,
+        lines=[LineOut.model_construct(
+            id=line["id"], product_id=line["product_id"], seller_id=line["seller_id"], title=line["title"],
+            kind=line["kind"], is_digital=line["is_digital"], requires_shipping=line["requires_shipping"],
+            quantity=line["quantity"], unit_price_cents=line["unit_price_cents"], gross_cents=line["gross_cents"],
+            fee_cents=line["fee_cents"], net_cents=line["net_cents"], refunded=False, downloadable=False,
+        ) for line in lines],
+        notices=notices, access_token=order["access_token"], timeline=None,
     )
-    lifecycle.refresh_new_order_flags(order)
-    actor = f"user:{identity.user_id}" if identity is not None else "guest"
-    created = lifecycle.entry(order, EventType.CREATED, " ".join(notices), actor=actor)
-    try:
-        # Committed together with the other placements of this moment; back only once that commit holds
-        # these rows (decision 0204). Nothing else of the placement is written anywhere.
-        await parts.group.run(repository.placed_rows(order, created))
-    except IntegrityError as exc:
-        # The same request raced us (a double click on two connections): the first one's order wins,
-        # and sending the request again returns it.
-        raise Conflict("This order is being placed by another request with the same request key; "
-                       "send the request again to get it.") from exc
-    return order, notices, True
 
 
 async def cancel(session: AsyncSession, identity: Identity | None, token: str | None, order_id: str) -> Order:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from homecraft_shared.caching import TTLCache
 from homecraft_shared.db import utcnow
@@ -55,11 +55,14 @@ _CURRENT = select(SiteConfig.marketplace_percent, SiteConfig.default_currency, S
     SiteConfig.id == CONFIG_ID)
 
 
-async def current(db: AsyncSession | AsyncConnection, cache: SiteConfigCache) -> CurrentConfig:
+async def current(engine: AsyncEngine, cache: SiteConfigCache) -> CurrentConfig:
     """Read only (never creates the row: the defaults are what it would be created with), so a placement
-    writes nothing outside the group commit and may read on a plain connection (decision 0204)."""
+    writes nothing outside the group commit (decision 0204). A connection is taken from the pool only when
+    the cache has to load (decision 0205): a placement within the cache's seconds touches no database
+    before its write."""
     async def fetch() -> CurrentConfig:
-        row = (await db.execute(_CURRENT)).first()
+        async with engine.connect() as connection:
+            row = (await connection.execute(_CURRENT)).first()
         if row is None:
             return DEFAULT
         return CurrentConfig(Decimal(row.marketplace_percent), row.default_currency, tuple(row.allowed_countries))
