@@ -48,9 +48,9 @@ CRASH = "test_consumer_crash.py::test_consumer_killed_applies_every_event_exactl
 MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "ack-before-commit-in-batch", CONSUMER,
-        "                index, envelope, committing = -1, None, True\n                await session.commit()\n",
+        "                committing = True\n                await session.commit()\n",
         "                for message in messages:\n                    await self._ack(message)\n"
-        "                index, envelope, committing = -1, None, True\n                await session.commit()\n",
+        "                committing = True\n                await session.commit()\n",
         (f"{CRASH}[at-batch-commit]",), postgres=True,
     ),
     Mutation(
@@ -84,13 +84,29 @@ MUTATIONS: tuple[Mutation, ...] = (
         "no-inbox-check", CONSUMER,
         "    return await session.get(InboxEvent, (consumer, event_id)) is not None\n",
         "    return False\n",
-        (f"{CRASH}[after-batch-commit]",), postgres=True,
+        (f"{CRASH}[after-batch-commit]",
+         "test_consumer_failures.py::test_the_batch_inbox_check_skips_applied_events_and_copies_within_the_batch"),
+        postgres=True,
+        more=((  # the batch's inbox check (one statement for the batch, decision 0307)
+            "    return set(rows.scalars())\n",
+            "    return set()\n",
+        ),),
+    ),
+    Mutation(
+        "batch-inbox-check-misses-copies-within-the-batch", CONSUMER,
+        "                    done.add(envelope.id)  # a second copy later in this batch is a duplicate\n",
+        "",
+        ("test_consumer_failures.py::test_the_batch_inbox_check_skips_applied_events_and_copies_within_the_batch",),
     ),
     Mutation(
         "no-inbox-row", CONSUMER,
         "    session.add(\n        InboxEvent(\n",
         "    return\n    session.add(\n        InboxEvent(\n",
         (f"{CRASH}[after-batch-commit]",),
+        more=((  # the batch's inbox rows (one INSERT for the batch, decision 0307)
+            "    if envelopes:\n        now = utcnow()\n",
+            "    if False:\n        now = utcnow()\n",
+        ),),
     ),
     Mutation(
         "attempt-limit-before-the-inbox", CONSUMER,
@@ -104,11 +120,11 @@ MUTATIONS: tuple[Mutation, ...] = (
         "                elif attempt > self.settings.max_attempts:\n",
         ("test_consumer_failures.py::test_an_applied_event_delivered_past_its_attempts_is_acked_not_dead_lettered",),
         more=((  # the batch path too: past its attempts, the batch goes one by one before the inbox is read
-            "                    if await already_applied(session, self.registry.consumer_name, envelope.id):\n"
+            "                    if envelope.id in done:\n"
             "                        duplicates += 1\n",
             "                    if self._attempt(message, envelope.id) > self.settings.max_attempts:\n"
             "                        raise _NeedsOneByOne()\n"
-            "                    if await already_applied(session, self.registry.consumer_name, envelope.id):\n"
+            "                    if envelope.id in done:\n"
             "                        duplicates += 1\n",
         ),),
     ),

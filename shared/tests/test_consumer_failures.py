@@ -177,6 +177,37 @@ async def test_an_applied_event_delivered_past_its_attempts_is_acked_not_dead_le
     assert await effect_counts(sessionmaker) == {envelope.id: 1}
 
 
+async def test_the_batch_inbox_check_skips_applied_events_and_copies_within_the_batch(
+    sessionmaker: Maker, js: JetStreamContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Decision 0307: a batch's inbox check is one statement for the whole batch. An event applied
+    before (its ack lost) and a second copy of an event inside the same batch are duplicates; every
+    event's handler runs once, and the batch still commits as one transaction (not one by one)."""
+    caplog.set_level(logging.INFO, logger="homecraft_shared.messaging.consumer")
+    envelopes = [await record_item(sessionmaker, f"item-{i}") for i in range(3)]
+    assert await OutboxRelay(sessionmaker, js).publish_pending() == 3
+    # A second copy of the first event under another Nats-Msg-Id (e.g. republished after the duplicate window).
+    await js.publish(envelopes[0].subject, envelopes[0].model_dump_json().encode(), headers={"Nats-Msg-Id": "copy-1"})
+    registry = build_registry()
+    async with sessionmaker() as session:  # the third one was applied before; its ack was lost
+        assert await apply_event(session, registry, envelopes[2]) is True
+        await session.commit()
+    consumer = EventConsumer(registry, sessionmaker, js, ConsumerSettings(ack_wait_seconds=10.0))
+    subscription = await consumer._subscribe(PRODUCER, SUBJECTS)
+    try:
+        messages = []
+        while len(messages) < 4:
+            messages += await subscription.fetch(4 - len(messages), timeout=5)
+        await consumer.handle_batch(messages)
+    finally:
+        await subscription.unsubscribe()
+    assert await effect_counts(sessionmaker) == {e.id: 1 for e in envelopes}
+    assert sorted(await inbox_ids(sessionmaker)) == sorted(e.id for e in envelopes)
+    assert (consumer.stats.applied, consumer.stats.duplicates) == (2, 2)
+    assert "one by one" not in caplog.text, "the batch did not commit as one transaction"
+    await wait_until(lambda: consumer_drained(js), within=5, what="every message of the batch acked")
+
+
 async def test_a_slow_batch_is_kept_alive_and_not_redelivered_while_it_runs(
     sessionmaker: Maker, js: JetStreamContext
 ) -> None:

@@ -29,7 +29,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -156,6 +156,33 @@ def is_transient_database_error(exc: BaseException) -> bool:
 
 async def already_applied(session: AsyncSession, consumer: str, event_id: uuid.UUID) -> bool:
     return await session.get(InboxEvent, (consumer, event_id)) is not None
+
+
+_INBOX = cast(Table, InboxEvent.__table__)
+# Built once (decision 0307): the batch's inbox check and its inbox rows, each ONE statement per batch.
+_APPLIED_AMONG = select(_INBOX.c.event_id).where(
+    _INBOX.c.consumer == bindparam("consumer"), _INBOX.c.event_id.in_(bindparam("event_ids", expanding=True)))
+_INSERT_INBOX = insert(_INBOX)
+
+
+async def applied_among(session: AsyncSession, consumer: str, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these events this consumer already applied (its inbox rows): one statement for a batch."""
+    if not event_ids:
+        return set()
+    rows = await (await session.connection()).execute(
+        _APPLIED_AMONG, {"consumer": consumer, "event_ids": list(event_ids)})
+    return set(rows.scalars())
+
+
+async def add_inbox_rows(session: AsyncSession, registry: HandlerRegistry, envelopes: Sequence[EventEnvelope]) -> None:
+    """The inbox rows of a batch's applied events, one INSERT on the session's connection (0307).
+
+    Another replica's row for one of them fails this statement (``IntegrityError``), as no handler's fault."""
+    if envelopes:
+        now = utcnow()
+        await (await session.connection()).execute(_INSERT_INBOX, [
+            {"consumer": registry.consumer_name, "event_id": envelope.id, "event_type": envelope.type,
+             "processed_at": now} for envelope in envelopes])
 
 
 async def run_handler(session: AsyncSession, registry: HandlerRegistry, envelope: EventEnvelope) -> bool:
@@ -399,10 +426,14 @@ class EventConsumer:
         committing = False
         try:
             async with self._sessionmaker() as session:
+                # Unreadable messages first (the batch then goes one by one), then the inbox check for the
+                # whole batch in ONE statement (decision 0307).
+                envelopes = [EventEnvelope.model_validate_json(message.data) for message in messages]
+                done = await applied_among(session, self.registry.consumer_name, [e.id for e in envelopes])
+                inbox: list[EventEnvelope] = []
                 for position, message in enumerate(messages):
-                    index, envelope = position, None
-                    envelope = EventEnvelope.model_validate_json(message.data)
-                    if await already_applied(session, self.registry.consumer_name, envelope.id):
+                    index, envelope = position, envelopes[position]
+                    if envelope.id in done:
                         duplicates += 1
                         continue
                     if self._attempt(message, envelope.id) > self.settings.max_attempts:
@@ -411,12 +442,15 @@ class EventConsumer:
                         handled = await run_handler(session, self.registry, envelope)
                     except Exception as exc:
                         raise _HandlerFailed(exc) from exc
-                    # Flushed now: another replica's inbox row for this event fails here, as no handler's fault.
-                    add_inbox_row(session, self.registry, envelope)
-                    await session.flush()
+                    done.add(envelope.id)  # a second copy later in this batch is a duplicate
+                    inbox.append(envelope)
                     applied += 1
                     unhandled += not handled
-                index, envelope, committing = -1, None, True
+                # One INSERT for the batch's inbox rows: another replica's row for one of these events fails
+                # here, as no handler's fault (the batch then goes one by one).
+                index, envelope = -1, None
+                await add_inbox_rows(session, self.registry, inbox)
+                committing = True
                 await session.commit()
         except asyncio.CancelledError:
             raise
