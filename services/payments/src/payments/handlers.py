@@ -15,7 +15,6 @@ from payments.paid_orders import repository as paid_orders
 from payments.paid_orders import service as projection
 from payments.payouts import service as payouts
 from payments.webhooks import processing
-from payments.webhooks import repository as stripe_events
 
 handlers = HandlerRegistry(consumer_name="payments")
 
@@ -40,7 +39,7 @@ async def on_order_paid(session: AsyncSession, data: OrderPaidV1, _: EventEnvelo
 @handlers.on(StripeEventReceivedV1, reads=("stripe_event_id",))
 async def on_stripe_event_received(session: AsyncSession, data: StripeEventReceivedV1, _: EventEnvelope) -> None:
     """P4: process a stored Stripe event (its row says whether it already was)."""
-    row = await stripe_events.get(session, data.stripe_event_id)
+    row = await processing.stored_event(session, data.stripe_event_id)
     if row is None:
         raise LookupError(f"stored Stripe event {data.stripe_event_id} not found")
     await processing.process(session, row)

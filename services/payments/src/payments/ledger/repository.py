@@ -4,38 +4,66 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, bindparam, func, insert, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from homecraft_shared.db import dialect_of, utcnow
-from homecraft_shared.upsert import insert_for
 from payments.ledger.domain import DEBIT_REASONS, Movement, Reason
 from payments.models import LedgerEntry, LedgerMovement, PaidOrder, SellerBalance
 
 _ENTRIES = cast(Table, LedgerEntry.__table__)
 
 
+_MOVEMENTS = cast(Table, LedgerMovement.__table__)
+_BALANCES = cast(Table, SellerBalance.__table__)
+
+
+def _movement_once(dialect: Any) -> Any:
+    return (dialect.insert(_MOVEMENTS).values({column: bindparam(column) for column in _MOVEMENT_COLUMNS})
+            .on_conflict_do_nothing(index_elements=["key"]).returning(_MOVEMENTS.c.key))
+
+
+def _add_to_balance(dialect: Any) -> Any:
+    upsert = dialect.insert(_BALANCES)
+    return upsert.on_conflict_do_update(index_elements=["seller_id"], set_={
+        "balance_cents": _BALANCES.c.balance_cents + upsert.excluded.balance_cents,
+        "updated_at": upsert.excluded.updated_at})
+
+
+_MOVEMENT_COLUMNS = ("key", "kind", "order_id", "stripe_object_id", "total_cents", "created_at")
+# Built once per dialect (decisions 0306, 0307): their cache keys are computed once, not per movement.
+_MOVEMENT_ONCE = {"sqlite": _movement_once(sqlite), "postgresql": _movement_once(postgresql)}
+_ADD_TO_BALANCE = {"sqlite": _add_to_balance(sqlite), "postgresql": _add_to_balance(postgresql)}
+_INSERT_ENTRIES = insert(_ENTRIES)
+
+
+def _dialect(connection: AsyncConnection) -> str:
+    return "sqlite" if connection.dialect.name == "sqlite" else "postgresql"
+
+
 async def record(session: AsyncSession, movement: Movement) -> bool:
     """Record a movement and its entries, or nothing when its key is already there (returns False).
 
-    Three statements whatever the number of entries (decision 0306): the movement
+    Three statements whatever the number of entries (decision 0306), each built once and run on the
+    session's connection without the unit of work (0307): the movement
     (``INSERT ... ON CONFLICT DO NOTHING RETURNING``: its key decides "once", also between two
     transactions at once), the entries in one executemany INSERT, and every seller's balance in one
     executemany upsert (balance += Σ of the seller's entries, in the database).
     """
     now = utcnow()
-    inserted = await session.scalar(
-        insert_for(session, LedgerMovement.__table__).values(
-            key=movement.key, kind=movement.kind, order_id=movement.order_id,
-            stripe_object_id=movement.stripe_object_id, total_cents=movement.total_cents, created_at=now,
-        ).on_conflict_do_nothing(index_elements=["key"]).returning(LedgerMovement.key))
+    connection = await session.connection()
+    inserted = (await connection.execute(_MOVEMENT_ONCE[_dialect(connection)], {
+        "key": movement.key, "kind": movement.kind, "order_id": movement.order_id,
+        "stripe_object_id": movement.stripe_object_id, "total_cents": movement.total_cents, "created_at": now,
+    })).scalar()
     if inserted is None:
         return False
     if not movement.entries:
         return True
-    await session.execute(insert(_ENTRIES), [
+    await connection.execute(_INSERT_ENTRIES, [
         dict(key=entry.key, movement_key=movement.key, seller_id=entry.seller_id, amount_cents=entry.amount_cents,
              reason=entry.reason.value, order_id=entry.order_id, line_id=entry.line_id,
              stripe_object_id=entry.stripe_object_id, note=entry.note, created_at=now)
@@ -54,12 +82,10 @@ async def _add_to_balances(session: AsyncSession, amounts: dict[str, int], now: 
     if not amounts:
         return
     now = now or utcnow()
-    upsert = insert_for(session, SellerBalance.__table__)
-    upsert = upsert.on_conflict_do_update(index_elements=["seller_id"], set_={
-        "balance_cents": SellerBalance.__table__.c.balance_cents + upsert.excluded.balance_cents,
-        "updated_at": upsert.excluded.updated_at})
-    await session.execute(upsert, [dict(seller_id=seller_id, balance_cents=amounts[seller_id], updated_at=now)
-                                   for seller_id in sorted(amounts)])
+    connection = await session.connection()
+    await connection.execute(_ADD_TO_BALANCE[_dialect(connection)],
+                             [dict(seller_id=seller_id, balance_cents=amounts[seller_id], updated_at=now)
+                              for seller_id in sorted(amounts)])
 
 
 async def lock_order(session: AsyncSession, order_id: str) -> None:
@@ -91,16 +117,18 @@ async def balance(session: AsyncSession, seller_id: str) -> int:
     return int(found or 0)
 
 
+_DEBIT_REASONS = [r.value for r in DEBIT_REASONS] + [Reason.ADJUSTMENT.value]
+# Built once (decision 0307).
+_LINE_DEBITS = (select(_ENTRIES.c.line_id, func.sum(_ENTRIES.c.amount_cents))
+                .where(_ENTRIES.c.order_id == bindparam("order_id"), _ENTRIES.c.reason.in_(_DEBIT_REASONS),
+                       _ENTRIES.c.line_id.is_not(None))
+                .group_by(_ENTRIES.c.line_id))
+
+
 async def line_debits(session: AsyncSession, order_id: str) -> dict[str, int]:
     """Earlier refund and chargeback debits per line of an order (positive cents), less reversals of them
     (line adjustments)."""
-    reasons = [r.value for r in DEBIT_REASONS] + [Reason.ADJUSTMENT.value]
-    rows = await session.execute(
-        select(LedgerEntry.line_id, func.sum(LedgerEntry.amount_cents))
-        .where(LedgerEntry.order_id == order_id, LedgerEntry.reason.in_(reasons),
-               LedgerEntry.line_id.is_not(None))
-        .group_by(LedgerEntry.line_id)
-    )
+    rows = await (await session.connection()).execute(_LINE_DEBITS, {"order_id": order_id})
     return {str(line_id): -int(total) for line_id, total in rows.all()}
 
 

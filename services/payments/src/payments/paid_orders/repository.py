@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+from dataclasses import dataclass
+from typing import Protocol, cast
+
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.ledger.domain import Line
@@ -27,14 +30,15 @@ async def lines(session: AsyncSession, order_id: str) -> list[PaidOrderLine]:
         select(PaidOrderLine).where(PaidOrderLine.order_id == order_id).order_by(PaidOrderLine.position))).all())
 
 
-_DOMAIN_LINES = (select(PaidOrderLine.line_id, PaidOrderLine.seller_id, PaidOrderLine.gross_cents,
-                         PaidOrderLine.fee_cents, PaidOrderLine.net_cents)
-                 .where(PaidOrderLine.order_id == bindparam("order_id")).order_by(PaidOrderLine.position))
+_LINES = cast(Table, PaidOrderLine.__table__)
+_DOMAIN_LINES = (select(_LINES.c.line_id, _LINES.c.seller_id, _LINES.c.gross_cents, _LINES.c.fee_cents, _LINES.c.net_cents)
+                 .where(_LINES.c.order_id == bindparam("order_id")).order_by(_LINES.c.position))
 
 
 async def domain_lines(session: AsyncSession, order_id: str) -> list[Line]:
-    """The order's lines as the ledger's rules see them (columns only, one statement built once: 0306)."""
-    rows = await session.execute(_DOMAIN_LINES, {"order_id": order_id})
+    """The order's lines as the ledger's rules see them (columns only, one statement built once: 0306; on the
+    session's connection, no ORM execution: 0307)."""
+    rows = await (await session.connection()).execute(_DOMAIN_LINES, {"order_id": order_id})
     return [Line(line_id, seller_id, gross, fee, net) for line_id, seller_id, gross, fee, net in rows.all()]
 
 
@@ -54,6 +58,55 @@ async def find(session: AsyncSession, *, order_id: str | None, payment_intent_id
         if found is not None:
             return found
     return await by_payment(session, payment_intent_id=payment_intent_id, charge_id=charge_id)
+
+
+class OrderMoney(Protocol):
+    """What a Stripe refund needs of a paid order: a ``PaidOrder`` or a ``PaidOrderFacts``."""
+
+    @property
+    def order_id(self) -> str: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def total_cents(self) -> int: ...
+    @property
+    def payment_intent_id(self) -> str | None: ...
+    @property
+    def charge_id(self) -> str | None: ...
+    @property
+    def refunded_cause(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class PaidOrderFacts:
+    """A paid order's columns a Stripe refund needs, read without an ORM object (decision 0307)."""
+
+    order_id: str
+    currency: str
+    total_cents: int
+    payment_intent_id: str | None
+    charge_id: str | None
+    refunded_cause: str | None
+
+
+_ORDERS = cast(Table, PaidOrder.__table__)
+_FACTS = select(_ORDERS.c.order_id, _ORDERS.c.currency, _ORDERS.c.total_cents, _ORDERS.c.payment_intent_id,
+                _ORDERS.c.charge_id, _ORDERS.c.refunded_cause)
+# Built once (decision 0307): by our order id, by payment intent, by charge.
+_FACTS_BY = {column: _FACTS.where(_ORDERS.c[column] == bindparam("key")).limit(1)
+             for column in ("order_id", "payment_intent_id", "charge_id")}
+
+
+async def find_facts(session: AsyncSession, *, order_id: str | None, payment_intent_id: str | None,
+                     charge_id: str | None) -> PaidOrderFacts | None:
+    """``find``'s order as plain facts (Core statements built once, on the session's connection)."""
+    connection = await session.connection()
+    for column, value in (("order_id", order_id), ("payment_intent_id", payment_intent_id), ("charge_id", charge_id)):
+        if value:
+            found = (await connection.execute(_FACTS_BY[column], {"key": value})).first()
+            if found is not None:
+                return PaidOrderFacts(*found)
+    return None
 
 
 def wait_key(*, order_id: str | None, payment_intent_id: str | None, charge_id: str | None) -> str | None:

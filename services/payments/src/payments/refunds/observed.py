@@ -8,14 +8,15 @@ when the refund has succeeded; one that fails or is canceled after that is credi
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from homecraft_shared.db import utcnow
 from homecraft_shared.events.payments import LineDebit, PaymentRefundedV1
-from homecraft_shared.messaging.outbox import record_event
+from homecraft_shared.messaging.outbox import stage_event
 from payments.deps import deps
 from payments.ledger import domain
 from payments.ledger import repository as ledger
@@ -70,7 +71,7 @@ async def observe(session: AsyncSession, refund: dict[str, Any], observed_at: dt
     metadata = refund.get("metadata") or {}
     payment_intent_id = object_id(refund.get("payment_intent")) or None
     charge_id = object_id(refund.get("charge")) or None
-    order = await orders.find(session, order_id=text(metadata.get("order_id")) or None,
+    order = await orders.find_facts(session, order_id=text(metadata.get("order_id")) or None,
                               payment_intent_id=payment_intent_id, charge_id=charge_id)
     if order is None:
         key = orders.wait_key(order_id=text(metadata.get("order_id")) or None, payment_intent_id=payment_intent_id,
@@ -83,34 +84,67 @@ async def observe(session: AsyncSession, refund: dict[str, Any], observed_at: dt
                        observed_at=observed_at)
 
 
-async def apply(session: AsyncSession, order: PaidOrder, *, refund_id: str, status: str, amount_cents: int, currency: str,
-                payment_intent_id: str | None, charge_id: str | None, line_ids: list[str] | None,
+_REFUNDS = cast(Table, StripeRefund.__table__)
+_REFUND_COLUMNS = ("refund_id", "order_id", "amount_cents", "currency", "status", "line_ids", "refund_request_id",
+                   "payment_intent_id", "charge_id", "published_status", "created_at", "updated_at")
+
+
+def _refund_once(dialect: Any) -> Any:
+    # ON CONFLICT on the refund id only: a clash on the refund request id still raises (execution relies on it).
+    return (dialect.insert(_REFUNDS).values({column: bindparam(column) for column in _REFUND_COLUMNS})
+            .on_conflict_do_nothing(index_elements=["refund_id"]).returning(_REFUNDS.c.refund_id))
+
+
+# Built once (decision 0307): their cache keys are computed once, not per refund.
+_REFUND_ONCE = {"sqlite": _refund_once(sqlite), "postgresql": _refund_once(postgresql)}
+_KNOWN_REFUND = select(_REFUNDS.c.status, _REFUNDS.c.amount_cents, _REFUNDS.c.currency, _REFUNDS.c.line_ids,
+                       _REFUNDS.c.refund_request_id, _REFUNDS.c.published_status).where(
+    _REFUNDS.c.refund_id == bindparam("refund_id"))
+_UPDATE_REFUND = (update(_REFUNDS).where(_REFUNDS.c.refund_id == bindparam("key"))
+                  .values(status=bindparam("status"), published_status=bindparam("published_status"),
+                          updated_at=bindparam("updated_at")))
+_CHECKOUTS = cast(Table, Checkout.__table__)
+_REFUNDED_AND_CHARGED = select(
+    select(func.coalesce(func.sum(_REFUNDS.c.amount_cents), 0))
+    .where(_REFUNDS.c.order_id == bindparam("order_id"), _REFUNDS.c.status == "succeeded").scalar_subquery(),
+    select(_CHECKOUTS.c.amount_total_cents).where(_CHECKOUTS.c.order_id == bindparam("order_id")).scalar_subquery())
+
+
+async def apply(session: AsyncSession, order: orders.OrderMoney, *, refund_id: str, status: str, amount_cents: int,
+                currency: str, payment_intent_id: str | None, charge_id: str | None, line_ids: list[str] | None,
                 refund_request_id: str | None, observed_at: dt.datetime) -> Outcome:
-    """Record what is known of one refund: its row, the ledger (once), the fact for orders and refunds."""
+    """Record what is known of one refund: its row, the ledger (once), the fact for orders and refunds.
+
+    Core statements built once on the session's connection, no ORM objects (decision 0307), except the rare
+    whole-order flag (``refunded_cause``), which goes through the ORM object as the disputes path does."""
     await ledger.lock_order(session, order.order_id)
-    row = await session.get(StripeRefund, refund_id)
-    if row is None:
-        # published_status is set here, not by an UPDATE below: a new row's fact is always published.
-        row = StripeRefund(refund_id=refund_id, order_id=order.order_id, amount_cents=amount_cents, currency=currency,
-                           status=status, line_ids=",".join(line_ids or []), refund_request_id=refund_request_id,
-                           payment_intent_id=payment_intent_id, charge_id=charge_id, published_status=None)
-        session.add(row)
-        new_row = True
-    else:
-        new_row = False
-        if _rank(status) >= _rank(row.status):  # an older update arriving late does not undo a newer one
-            row.status = status
-            row.updated_at = utcnow()
-    status = row.status
-    publish = row.published_status != status
+    connection = await session.connection()
+    now = utcnow()
+    joined_lines = ",".join(line_ids or [])
+    # A new row's fact is always published: it is inserted with published_status = status.
+    new_row = (await connection.execute(_REFUND_ONCE["sqlite" if connection.dialect.name == "sqlite" else "postgresql"], {
+        "refund_id": refund_id, "order_id": order.order_id, "amount_cents": amount_cents, "currency": currency,
+        "status": status, "line_ids": joined_lines, "refund_request_id": refund_request_id,
+        "payment_intent_id": payment_intent_id, "charge_id": charge_id, "published_status": status,
+        "created_at": now, "updated_at": now})).scalar() is not None
     if new_row:
-        row.published_status = status
+        publish = True
+        row_amount, row_currency, row_line_ids, row_request_id = amount_cents, currency, joined_lines, refund_request_id
+    else:
+        known = (await connection.execute(_KNOWN_REFUND, {"refund_id": refund_id})).one()
+        known_status, row_amount, row_currency, row_line_ids, row_request_id, published_status = known
+        newer = _rank(status) >= _rank(known_status)  # an older update arriving late does not undo a newer one
+        status = status if newer else known_status
+        publish = published_status != status
+        if newer or publish:
+            await connection.execute(_UPDATE_REFUND, {"key": refund_id, "status": status, "updated_at": now,
+                                                      "published_status": status if publish else published_status})
     lines = await orders.domain_lines(session, order.order_id)
     debits: dict[str, int] = {}
     if status == "succeeded":
-        movement = domain.refund(order.order_id, lines, refund_id, amount_cents=row.amount_cents,
+        movement = domain.refund(order.order_id, lines, refund_id, amount_cents=row_amount,
                                  debited=await ledger.line_debits(session, order.order_id),
-                                 line_ids=row.line_ids.split(",") if row.line_ids else None)
+                                 line_ids=row_line_ids.split(",") if row_line_ids else None)
         # Recorded now: its entries are the movement's; seen before (by the other path): read them back.
         entries = (movement.entries if await ledger.record(session, movement)
                    else await ledger.entries_of_movement(session, movement.key))
@@ -121,34 +155,26 @@ async def apply(session: AsyncSession, order: PaidOrder, *, refund_id: str, stat
             await ledger.record(session, domain.reversal(f"refund:{refund_id}", order.order_id, refund_id, [
                 domain.Entry(e.key, e.seller_id, e.amount_cents, domain.Reason(e.reason), e.order_id, e.line_id,
                              e.stripe_object_id, e.note) for e in earlier]))
-    await session.flush()
-    refunded_total, charged = await _refunded_and_charged(session, order)
+    found = (await connection.execute(_REFUNDED_AND_CHARGED, {"order_id": order.order_id})).one()
+    refunded_total, charged = int(found[0] or 0), int(found[1]) if found[1] else order.total_cents
     fully = charged > 0 and refunded_total >= charged
     if fully and order.refunded_cause is None:
-        order.refunded_cause = "refund"
+        paid = await session.get(PaidOrder, order.order_id)
+        assert paid is not None
+        if paid.refunded_cause is None:
+            paid.refunded_cause = "refund"
     if publish:
-        row.published_status = status
         sellers = {line.line_id: line.seller_id for line in lines}
-        record_event(session, PaymentRefundedV1(
+        await stage_event(session, PaymentRefundedV1(
             order_id=order.order_id, refund_id=refund_id, payment_intent_id=payment_intent_id or "",
-            charge_id=charge_id, status=status, amount_cents=row.amount_cents, currency=row.currency,
-            line_ids=row.line_ids.split(",") if row.line_ids else [], refund_request_id=row.refund_request_id,
+            charge_id=charge_id, status=status, amount_cents=row_amount, currency=row_currency,
+            line_ids=row_line_ids.split(",") if row_line_ids else [], refund_request_id=row_request_id,
             debits=[LineDebit(line_id=k, seller_id=sellers[k], debit_cents=v) for k, v in debits.items() if k in sellers],
             refunded_total_cents=refunded_total, charged_total_cents=charged, fully_refunded=fully,
             observed_at=observed_at,
         ), subject_id=order.order_id)
     partial = "" if fully else f" (partial: {refunded_total} of {charged} cents refunded)"
     return Outcome.done(f"refund {refund_id} {status}, debits {sum(debits.values())} cents{partial}")
-
-
-async def _refunded_and_charged(session: AsyncSession, order: PaidOrder) -> tuple[int, int]:
-    """(Σ succeeded refunds of the order, what its charge was) in one statement: the charge is the
-    checkout's amount when known, else the order's total."""
-    refunded = (select(func.coalesce(func.sum(StripeRefund.amount_cents), 0))
-                .where(StripeRefund.order_id == order.order_id, StripeRefund.status == "succeeded").scalar_subquery())
-    checkout = select(Checkout.amount_total_cents).where(Checkout.order_id == order.order_id).scalar_subquery()
-    found = (await session.execute(select(refunded, checkout))).one()
-    return int(found[0] or 0), int(found[1]) if found[1] else order.total_cents
 
 
 def _rank(status: str) -> int:

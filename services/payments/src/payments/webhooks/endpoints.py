@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from homecraft_shared.dependencies import DbSession, OwnerIdentity
+from homecraft_shared.dependencies import DbSession, OwnerIdentity, resource
 from homecraft_shared.openapi import problems
-from payments.deps import deps
 from payments.webhooks import repository, service
 
 router = APIRouter(tags=["webhooks"])
@@ -21,25 +21,28 @@ class WebhookAnswer(BaseModel):
     duplicate: bool
 
 
-async def _intake(request: Request, session: DbSession, endpoint: service.Endpoint) -> WebhookAnswer:
+# No request session: the event is stored through the group commit (decision 0307).
+Intake = Annotated[service.WebhookIntake, Depends(resource(service.WebhookIntake))]
+
+
+async def _intake(request: Request, intake: service.WebhookIntake, endpoint: service.Endpoint) -> WebhookAnswer:
     payload = await request.body()
-    stripe = deps(session).stripe
-    secret = stripe.webhook_secret if endpoint == "platform" else stripe.connect_webhook_secret
-    event = service.verify(payload, request.headers.get("stripe-signature"), secret, stripe.tolerance_seconds)
-    intake = await service.store(session, event, payload, endpoint)
-    return WebhookAnswer(received=True, event_id=intake.event_id, duplicate=not intake.stored)
+    event = service.verify(payload, request.headers.get("stripe-signature"), intake.secret(endpoint),
+                           intake.tolerance_seconds)
+    stored = await service.store(intake.group, event, payload, endpoint)
+    return WebhookAnswer(received=True, event_id=stored.event_id, duplicate=not stored.stored)
 
 
 @router.post("/webhooks/stripe", responses=problems(400),
              summary="Stripe platform webhooks (checkout, refunds, disputes): verified, stored, 2xx")
-async def platform_webhook(request: Request, session: DbSession) -> WebhookAnswer:
-    return await _intake(request, session, "platform")
+async def platform_webhook(request: Request, intake: Intake) -> WebhookAnswer:
+    return await _intake(request, intake, "platform")
 
 
 @router.post("/webhooks/stripe/connect", responses=problems(400),
              summary="Stripe Connect webhooks (account.updated), with their own secret")
-async def connect_webhook(request: Request, session: DbSession) -> WebhookAnswer:
-    return await _intake(request, session, "connect")
+async def connect_webhook(request: Request, intake: Intake) -> WebhookAnswer:
+    return await _intake(request, intake, "connect")
 
 
 class StripeEventOut(BaseModel):

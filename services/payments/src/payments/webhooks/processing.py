@@ -14,9 +14,9 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from homecraft_shared.db import utcnow
@@ -83,7 +83,35 @@ HANDLED_TYPES = frozenset({
 })
 
 
-async def process(session: AsyncSession, row: StripeEvent) -> Outcome | None:
+@dataclass(frozen=True)
+class StoredEvent:
+    """A stored Stripe event's columns the processing needs (read with Core, no ORM object: 0307)."""
+
+    event_id: str
+    type: str
+    status: str
+    payload: str
+    stripe_created: dt.datetime
+    account: str | None
+
+
+_EVENTS = cast(Table, StripeEvent.__table__)
+_STORED_COLUMNS = (_EVENTS.c.event_id, _EVENTS.c.type, _EVENTS.c.status, _EVENTS.c.payload, _EVENTS.c.stripe_created,
+                   _EVENTS.c.account)
+# Built once (decision 0307): their cache keys are computed once, not per event.
+_STORED_BY_ID = select(*_STORED_COLUMNS).where(_EVENTS.c.event_id == bindparam("event_id"))
+_MARK = (update(_EVENTS).where(_EVENTS.c.event_id == bindparam("key"))
+         .values(status=bindparam("status"), outcome=bindparam("outcome"),
+                 waiting_for_order=bindparam("waiting_for_order"), processed_at=bindparam("processed_at")))
+_WAITING_ORDER = (_EVENTS.c.stripe_created, _EVENTS.c.received_at)
+
+
+async def stored_event(session: AsyncSession, event_id: str) -> StoredEvent | None:
+    found = (await (await session.connection()).execute(_STORED_BY_ID, {"event_id": event_id})).first()
+    return StoredEvent(*found) if found is not None else None
+
+
+async def process(session: AsyncSession, row: StoredEvent) -> Outcome | None:
     """Process one stored event unless it was already; the caller's transaction commits the result."""
     if row.status in ("processed", "ignored"):
         return None
@@ -97,21 +125,23 @@ async def process(session: AsyncSession, row: StripeEvent) -> Outcome | None:
             raise ValueError(f"Stripe event {row.event_id} has no data.object")
         fact = StripeFact(row.event_id, row.type, row.stripe_created, data_object, row.account)
         outcome = await handler(session, fact)
-    row.status = outcome.status
-    row.outcome = outcome.message[:2000]
-    row.waiting_for_order = outcome.waiting_for
-    row.processed_at = utcnow() if outcome.status != "waiting" else None
+    # Whatever the handler staged through the unit of work goes first (its reads ran on the same transaction).
+    await session.flush()
+    await (await session.connection()).execute(_MARK, {
+        "key": row.event_id, "status": outcome.status, "outcome": outcome.message[:2000],
+        "waiting_for_order": outcome.waiting_for,
+        "processed_at": utcnow() if outcome.status != "waiting" else None})
     return outcome
 
 
 async def resume_waiting(session: AsyncSession, order: PaidOrder) -> int:
     """Run the events that waited for this order (by order id, payment intent or charge)."""
     keys = [key for key in (order.order_id, order.payment_intent_id, order.charge_id) if key]
-    rows = (await session.scalars(
-        select(StripeEvent).where(StripeEvent.status == "waiting", or_(*(StripeEvent.waiting_for_order == k for k in keys)))
-        .order_by(StripeEvent.stripe_created, StripeEvent.received_at))).all()
+    rows = (await (await session.connection()).execute(
+        select(*_STORED_COLUMNS).where(_EVENTS.c.status == "waiting", _EVENTS.c.waiting_for_order.in_(keys))
+        .order_by(*_WAITING_ORDER))).all()
     for row in rows:
-        await process(session, row)
+        await process(session, StoredEvent(*row))
     return len(rows)
 
 
@@ -122,8 +152,9 @@ async def sweep_waiting(session: AsyncSession) -> int:
     waiting concurrently (its transaction did not see the order yet; the order's did not see the
     event waiting yet). This sweep closes that window: nothing waits for a known order for long.
     """
-    rows = (await session.scalars(select(StripeEvent).where(StripeEvent.status == "waiting")
-                                  .order_by(StripeEvent.stripe_created, StripeEvent.received_at).limit(200))).all()
+    rows = (await (await session.connection()).execute(
+        select(*_STORED_COLUMNS, _EVENTS.c.waiting_for_order).where(_EVENTS.c.status == "waiting")
+        .order_by(*_WAITING_ORDER).limit(200))).all()
     resumed = 0
     for row in rows:
         key = row.waiting_for_order
@@ -132,7 +163,7 @@ async def sweep_waiting(session: AsyncSession) -> int:
         known = await session.scalar(select(PaidOrder.order_id).where(or_(
             PaidOrder.order_id == key, PaidOrder.payment_intent_id == key, PaidOrder.charge_id == key)).limit(1))
         if known is not None:
-            await process(session, row)
+            await process(session, StoredEvent(*row[:6]))
             resumed += 1
     return resumed
 

@@ -7,9 +7,8 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from homecraft_shared.db import dialect_of
 from payments.models import StripeEvent
 
 
@@ -26,10 +25,10 @@ _STORED_COLUMNS = ("event_id", "type", "endpoint", "account", "livemode", "strip
 _INSERT_ONCE = {dialect: _insert_once_statement(dialect) for dialect in ("sqlite", "postgresql")}
 
 
-async def insert_once(session: AsyncSession, values: dict[str, object]) -> bool:
+async def insert_once(connection: AsyncConnection, values: dict[str, object]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING: True when this call stored the event, False for a duplicate."""
-    statement = _INSERT_ONCE["sqlite" if dialect_of(session) == "sqlite" else "postgresql"]
-    result = await session.execute(statement, {column: values[column] for column in _STORED_COLUMNS})
+    statement = _INSERT_ONCE["sqlite" if connection.dialect.name == "sqlite" else "postgresql"]
+    result = await connection.execute(statement, {column: values[column] for column in _STORED_COLUMNS})
     return result.scalar_one_or_none() is not None
 
 

@@ -1,7 +1,8 @@
 """Webhook intake (P4): verify the signature on the raw body, store the event by its id, answer.
 
 Nothing is processed here: the stored event's ``stripe.event_received`` fact goes out through the
-outbox in the same transaction, and the consumer processes it (inbox, retries, dead letters). So a
+outbox in the same transaction (shared, through the group commit, with the other webhooks of the
+moment: decision 0307), and the consumer processes it (inbox, retries, dead letters). So a
 Stripe retry of an event we already have changes nothing, and the answer is fast.
 """
 
@@ -13,12 +14,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import stripe
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from homecraft_shared.db import utcnow
 from homecraft_shared.errors import Problem
 from homecraft_shared.events.payments import StripeEventReceivedV1
-from homecraft_shared.messaging.outbox import record_event
+from homecraft_shared.group_commit import GroupCommit
+from homecraft_shared.messaging.envelope import EventEnvelope
+from homecraft_shared.messaging.outbox import envelope_for, insert_outbox_rows, wake_relays
 from payments.webhooks import repository
 
 Endpoint = Literal["platform", "connect"]
@@ -58,16 +61,49 @@ def verify(payload: bytes, signature: str | None, secret: str, tolerance_seconds
     return event
 
 
-async def store(session: AsyncSession, event: dict[str, Any], payload: bytes, endpoint: Endpoint) -> Intake:
+@dataclass(frozen=True)
+class WebhookIntake:
+    """What the webhook endpoints use, built once per process (decision 0307): the signing secrets and
+    the group commit the stored events go through."""
+
+    group: GroupCommit
+    platform_secret: str
+    connect_secret: str
+    tolerance_seconds: int
+
+    def secret(self, endpoint: Endpoint) -> str:
+        return self.platform_secret if endpoint == "platform" else self.connect_secret
+
+
+@dataclass(frozen=True)
+class _Store:
+    """The group commit's work for one webhook: the event row once (by its id) and, when this call stored
+    it, its ``stripe.event_received`` fact in the outbox; True when stored, False for a duplicate."""
+
+    values: dict[str, object]
+    envelope: EventEnvelope
+
+    async def __call__(self, connection: AsyncConnection) -> bool:
+        if not await repository.insert_once(connection, self.values):
+            return False
+        await insert_outbox_rows(connection, [self.envelope])
+        return True
+
+
+async def store(group: GroupCommit, event: dict[str, Any], payload: bytes, endpoint: Endpoint) -> Intake:
+    """Store a verified event with its outbox row, committed together with the other webhooks of this
+    moment (decision 0307); returns once that commit holds them (the 2xx only after the row is durable)."""
     now = utcnow()
-    stored = await repository.insert_once(session, {
+    values: dict[str, object] = {
         "event_id": event["id"], "type": event["type"], "endpoint": endpoint,
         "account": event.get("account") if isinstance(event.get("account"), str) else None,
         "livemode": bool(event.get("livemode")),
         "stripe_created": dt.datetime.fromtimestamp(event["created"], dt.UTC),
         "payload": payload.decode(), "received_at": now, "status": "received", "outcome": "",
-    })
+    }
+    envelope = envelope_for(StripeEventReceivedV1(stripe_event_id=event["id"], type=event["type"], endpoint=endpoint,
+                                                  received_at=now), subject_id=event["id"])
+    stored = await group.run(_Store(values, envelope))
     if stored:
-        record_event(session, StripeEventReceivedV1(stripe_event_id=event["id"], type=event["type"], endpoint=endpoint,
-                                                    received_at=now), subject_id=event["id"])
+        wake_relays()
     return Intake(event["id"], event["type"], stored)
