@@ -18,6 +18,7 @@ import signal
 import sys
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from testsvc import CRASH_CONSUMER_SETTINGS, ItemRecordedV1, build_registry
 
@@ -45,27 +46,37 @@ async def main(database_url: str, nats_url: str, mode: str, n: int, poison: str 
         if data.item_id == poison:
             raise RuntimeError("poison")
 
-    class DyingSession(AsyncSession):
-        def add(self, instance: object, **kwargs: Any) -> None:
-            if isinstance(instance, InboxEvent):  # remember this is an event transaction
-                self.info.setdefault("inbox", []).append(instance.event_id)
-            super().add(instance, **kwargs)
+    engine = create_engine(database_url)
+    inbox_table = InboxEvent.__tablename__
 
+    # An event transaction is one that wrote inbox rows, however they were written (the unit of work
+    # one by one, one INSERT for a batch: decision 0307); counted per connection, forgotten at rollback.
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def note_inbox_rows(connection: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+                        executemany: bool) -> None:
+        if statement.lstrip().upper().startswith(f"INSERT INTO {inbox_table.upper()}"):
+            connection.info["inbox"] = connection.info.get("inbox", 0) + (len(parameters) if executemany else 1)
+
+    @event.listens_for(engine.sync_engine, "rollback")
+    def forget_inbox_rows(connection: Any) -> None:
+        connection.info.pop("inbox", None)
+
+    class DyingSession(AsyncSession):
         async def commit(self) -> None:
             nonlocal commits
-            inbox = self.info.pop("inbox", [])
+            await self.flush()  # what commit does first: rows added through the unit of work are written now
+            inbox = (await self.connection()).sync_connection.info.pop("inbox", 0) if self.in_transaction() else 0
             if not inbox:  # not an event transaction (e.g. a dead letter)
                 await super().commit()
                 return
             commits += 1
             if mode == "commit" and commits == n:
                 await asyncio.sleep(0.3)
-                die(f"commit {n} of {len(inbox)} event(s): handlers ran, dying at the commit")
+                die(f"commit {n} of {inbox} event(s): handlers ran, dying at the commit")
             await super().commit()
             if mode == "after-commit" and commits == n:
-                die(f"commit {n} of {len(inbox)} event(s): committed, dying before the acks")
+                die(f"commit {n} of {inbox} event(s): committed, dying before the acks")
 
-    engine = create_engine(database_url)
     sessions: Any = async_sessionmaker(engine, class_=DyingSession, expire_on_commit=False)
     connection = await connect(nats_url, name="dying-consumer")
     consumer = EventConsumer(build_registry(hook=hook), sessions, connection.jetstream(), CRASH_CONSUMER_SETTINGS)
