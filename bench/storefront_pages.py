@@ -9,7 +9,8 @@ p50/p99, and for each page its throughput as a ratio of its baseline's (target â
 a multiple of its baseline's (target â‰¤ 3) and the CPU time the gateway, engagement and the catalog
 spent per page (from /proc: what the two cores limit). Clients keep a session cookie, as browsers do. The
 anonymous scenarios are what the page cache serves (decision 0702); the signed-in ones (the demo
-buyer) are never served from it, so both paths have their figures.
+buyer) are served its pages filled for them (decision 0703), except home, which is their dashboard
+(C6, built every time).
 
     .venv/bin/python bench/storefront_pages.py
     .venv/bin/python bench/storefront_pages.py --duration 5 --concurrency 8
@@ -124,6 +125,7 @@ def main() -> None:
                 "home": (["/"], None),
                 "browse": (browse_paths, None),
                 "product": (products, None),
+                "home, signed in": (["/"], signed_in),  # the dashboard (C6): personal, never kept
                 "browse, signed in": (browse_paths, signed_in),
                 "product, signed in": (products, signed_in),
             }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -79,23 +80,52 @@ class _LazyToken:
         return escape(str(self))
 
 
+class _Choices:
+    """What a signed-in user's Q&A slot picks per message (Q2: the author's delete form, anyone else's
+    report form), recorded while the slot is rendered once for every signed-in user."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str, str]] = []  # (the message's author id, their form, others' form)
+
+    def choice(self, author_id: Any, own: str, other: str) -> Markup:
+        self.items.append((str(author_id), str(own), str(other)))
+        return Markup(f"{CHOICE}{len(self.items) - 1}.")
+
+
+@dataclass(frozen=True, slots=True)
+class _Someone:
+    """The signed-in user a shared Q&A slot is rendered for: its id is no author's."""
+
+    id: str = f"nobody-{_RANDOM}"
+    username: str = ""
+
+
+CHOICE = f"hc-slot-{_RANDOM}-choice-"
+_SPLIT_QA = re.compile("(" + re.escape(CHOICE) + r"\d+\.|" + re.escape(PLACEHOLDER) + ")")
+
+
 class Shell:
     """A storefront page rendered for nobody: the same for every visitor, with slots where the
     personal parts go — the header's account block (cart count, who is signed in, the sign-out form),
     the messages waiting, the CSRF token of its forms and, on product pages, the Q&A section with the
-    forms this visitor may use. ``fill`` renders those parts for one visitor (small templates, from
-    what the shell keeps: ``qa`` = the product's id and its threads as the page showed them)."""
+    forms this visitor may use. ``fill`` renders those parts for one visitor. The Q&A slot (``qa`` =
+    the product's id and its threads as the page showed them) is rendered when the shell is made, once
+    for signed-out visitors and once for every signed-in user with both forms of each message, so
+    filling it picks a form per message and puts the token in (no template per visitor)."""
 
-    __slots__ = ("_parts", "qa")
+    __slots__ = ("_parts", "_qa_anonymous", "_qa_choices", "_qa_parts")
 
     def __init__(self, html: str, qa: dict[str, Any] | None = None) -> None:
         self._parts = _SPLIT.split(html)
-        self.qa = qa
-
-    @property
-    def has_form(self) -> bool:
-        """Whether the shared part has a form (the CSRF placeholder) outside the slots."""
-        return PLACEHOLDER in self._parts[1::2]
+        self._qa_anonymous = self._qa_parts = None
+        self._qa_choices: list[tuple[str, str, str]] = []
+        if qa is not None:
+            template = env.get_template("_qa.html")
+            self._qa_anonymous = template.render(user=None, csrf_token=Markup(PLACEHOLDER), **qa)
+            choices = _Choices()
+            self._qa_parts = _SPLIT_QA.split(template.render(user=_Someone(), csrf_token=Markup(PLACEHOLDER),
+                                                             marks=choices, **qa))
+            self._qa_choices = choices.items
 
     def fill(self, user: Any, cart_count: int, token: Callable[[], str], flashes: list[dict[str, str]]) -> str:
         """The page for one visitor: ``user`` (``.id``, ``.username``) or None, the cart's line count
@@ -111,8 +141,24 @@ class Shell:
                 if flashes:
                     out.append(env.get_template("_flashes.html").render(flashes=flashes))
             elif part == QA:
-                assert self.qa is not None, "a product page's shell keeps what its Q&A slot shows"
-                out.append(env.get_template("_qa.html").render(user=user, csrf_token=csrf, **self.qa))
+                out.append(self._qa(user, csrf))
             else:
-                out.append(str(csrf))
+                out.append(csrf.__html__())
+        return "".join(out)
+
+    def _qa(self, user: Any, csrf: _LazyToken) -> str:
+        if self._qa_parts is None or self._qa_anonymous is None:
+            raise ValueError("a product page's shell keeps what its Q&A slot shows")
+        if user is None:
+            return self._qa_anonymous.replace(PLACEHOLDER, csrf.__html__()) if PLACEHOLDER in self._qa_anonymous \
+                else self._qa_anonymous
+        out: list[str] = []
+        for index, part in enumerate(self._qa_parts):
+            if not index % 2:
+                out.append(part)
+            elif part == PLACEHOLDER:
+                out.append(csrf.__html__())
+            else:
+                author_id, own, other = self._qa_choices[int(part[len(CHOICE):-1])]
+                out.append((own if author_id == str(user.id) else other).replace(PLACEHOLDER, csrf.__html__()))
         return "".join(out)
