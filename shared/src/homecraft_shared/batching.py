@@ -1,7 +1,7 @@
 """A bounded, best-effort, in-memory queue that a background loop drains in batches.
 
 For facts whose loss is acceptable but whose cost on the request path is not (engagement's views and
-clicks, E1): a request only appends (``offer``, synchronous, O(1)) and never waits; the loop wakes
+clicks): a request only appends (``offer``, synchronous, O(1)) and never waits; the loop wakes
 every ``flush_seconds``, or as soon as a batch is full, and hands batches to ``write``. A full queue
 drops new items, a ``write`` that raises drops its batch; both are counted, neither is retried into a
 backlog. What is still queued when the process dies is lost; at a clean stop the loop makes one last
