@@ -176,7 +176,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--paced-seconds", type=float, default=10.0)
     parser.add_argument("--postgres", action="store_true")
-    parser.add_argument("--keep-log", type=Path, help="copy the payments process's log (warnings and errors) here")
+    parser.add_argument("--keep-log", type=Path, help="copy the payments process's log here")
+    parser.add_argument("--log-level", default="WARNING", help="the payments process's log level (default WARNING)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="payments-bench-") as tmp:
         work = Path(tmp)
@@ -202,7 +203,7 @@ def main() -> None:
             port = free_port()
             env = {**os.environ, "PYTHONUNBUFFERED": "1", "PAYMENTS_DATABASE_URL": database_url,
                    "PAYMENTS_NATS_URL": nats.url, "PAYMENTS_IDENTITY_PUBLIC_KEY": generate_keypair()[1],
-                   "PAYMENTS_STRIPE_WEBHOOK_SECRET": SECRET, "PAYMENTS_LOG_LEVEL": "WARNING",
+                   "PAYMENTS_STRIPE_WEBHOOK_SECRET": SECRET, "PAYMENTS_LOG_LEVEL": args.log_level,
                    "PAYMENTS_STRIPE_API_BASE": "http://127.0.0.1:9"}
             subprocess.run([sys.executable, "-m", "payments", "migrate"], env=env, check=True, capture_output=True)
             paced_count = 4000
