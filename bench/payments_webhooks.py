@@ -175,6 +175,8 @@ def main() -> None:
     parser.add_argument("--webhooks", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--paced-seconds", type=float, default=10.0)
+    parser.add_argument("--paced-rate", type=float, help="pace at this rate instead of half the flat-out rate "
+                                                         "(to compare latency of two versions at one rate)")
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--keep-log", type=Path, help="copy the payments process's log here")
     parser.add_argument("--log-level", default="WARNING", help="the payments process's log level (default WARNING)")
@@ -218,7 +220,7 @@ def main() -> None:
             rate = asyncio.run(flat_out(url, database_url, range(50, args.webhooks), args.concurrency))
             cpu_ms = (cpu_seconds(process.pid) - cpu_before) * 1000 / (args.webhooks - 50)
             load_after = load_average()
-            half = rate / 2
+            half = args.paced_rate or rate / 2
             count = min(paced_count, max(50, int(half * args.paced_seconds)))
             p50, p99, n, answer_p50, answer_p99 = asyncio.run(
                 paced(url, database_url, range(args.webhooks, args.webhooks + count), half))
