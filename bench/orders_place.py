@@ -8,6 +8,7 @@ database), then:
    snapshot, order + lines + timeline in one transaction) and prints orders/s;
 2. measures, on the orders database with the same driver (SQLAlchemy async), how many single-row
    INSERT transactions per second C concurrent writers commit, and prints the ratio of (1) to it;
+   (1) and (2) alternate in ``--rounds`` rounds, so both are measured under the same minutes' load;
 3. loads 100,000 orders (bulk, with lines and flags as the service stores them) and times the
    reconciliation list (``GET /ops/orders``, A1) with and without filters: p50/p99.
 
@@ -63,6 +64,37 @@ def measured(run: Callable[[], float], processes: dict[str, int | None], operati
     return rate, f"CPU ms per operation: {cpu}; load average {load:.1f} before, {os.getloadavg()[0]:.1f} after"
 
 
+class Tally:
+    """Rounds of one measurement: operations, seconds, each process's CPU and the load average meanwhile."""
+
+    def __init__(self, processes: dict[str, int | None]) -> None:
+        self.processes = processes
+        self.operations = 0
+        self.seconds = 0.0
+        self.cpu_seconds = dict.fromkeys(processes, 0.0)
+        self.rates: list[float] = []
+        self.loads: list[float] = []
+
+    def run(self, measure: Callable[[int], float], operations: int) -> None:
+        """``measure(n)`` performs n operations and answers its rate (operations per second)."""
+        before = {name: cpu_seconds(pid) for name, pid in self.processes.items()}
+        self.loads.append(os.getloadavg()[0])
+        rate = measure(operations)
+        for name, pid in self.processes.items():
+            self.cpu_seconds[name] += cpu_seconds(pid) - before[name]
+        self.loads.append(os.getloadavg()[0])
+        self.rates.append(rate)
+        self.operations += operations
+        self.seconds += operations / rate
+
+    def rate(self) -> float:
+        return self.operations / self.seconds
+
+    def cpu(self) -> str:
+        cpu = ", ".join(f"{name} {1000 * used / self.operations:.2f}" for name, used in self.cpu_seconds.items())
+        return f"CPU ms per operation: {cpu}; load average {min(self.loads):.1f}-{max(self.loads):.1f}"
+
+
 def start(module: str, env: dict[str, str], port: int, work: Path) -> subprocess.Popen[bytes]:
     log = work / f"{module}.log"
     process = subprocess.Popen([sys.executable, "-m", module, "serve", "--port", str(port)], env=env,
@@ -74,7 +106,8 @@ def start(module: str, env: dict[str, str], port: int, work: Path) -> subprocess
     return process
 
 
-async def place_orders(url: str, products: list[dict], count: int, concurrency: int, token: str) -> float:
+async def place_orders(url: str, products: list[dict], count: int, concurrency: int, token: str,
+                       warm_up: bool = True) -> float:
     # A plain aiohttp client (keep-alive, one connection per worker): the client's own CPU is not the
     # system under test, and it shares the machine's two cores with orders and catalog (decision 0204).
     async with aiohttp.ClientSession(base_url=url, timeout=aiohttp.ClientTimeout(total=30),
@@ -95,11 +128,12 @@ async def place_orders(url: str, products: list[dict], count: int, concurrency: 
                 await place(rnd.sample(products, k=rnd.randint(1, 3)))
 
         # Warm up (connections, caches): one placement alone, then one per client; then measure.
-        await place(products[:1])
-        await asyncio.gather(*(place(products[:1]) for _ in range(concurrency)))
+        if warm_up:
+            await place(products[:1])
+            await asyncio.gather(*(place(products[:1]) for _ in range(concurrency)))
         started = time.perf_counter()
         await asyncio.gather(*(worker(n) for n in range(concurrency)))
-        return count / (time.perf_counter() - started)
+        return count / (time.perf_counter() - started) if count else 0.0
 
 
 async def lookup_rate(catalog_url: str, product_ids: list[str], count: int, concurrency: int,
@@ -201,6 +235,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=600)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternate placing and the commit baseline this many times (each a share of the counts)")
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--recon-orders", type=int, default=RECON_ORDERS)
     parser.add_argument("--recon-requests", type=int, default=100)
@@ -249,25 +285,32 @@ def main() -> None:
             products = [p for p in httpx.get(f"http://127.0.0.1:{catalog_port}/browse", params={"page_size": 48}).json()["items"]
                         if p["can_buy"] and p["price_cents"] > 0]
             catalog_pid, orders_pid = processes[0].pid, processes[1].pid
-            everyone: dict[str, int | None] = {"bench client": None, "orders": orders_pid, "catalog": catalog_pid}
             lookups, lookups_cpu = measured(lambda: asyncio.run(lookup_rate(
                 f"http://127.0.0.1:{catalog_port}", [p["id"] for p in products[:2]], args.orders, args.concurrency,
                 ServiceSigner("orders", orders_private))), {"bench client": None, "catalog": catalog_pid}, args.orders)
-            placed, placed_cpu = measured(lambda: asyncio.run(place_orders(orders_url, products, args.orders, args.concurrency,
-                                                                           buyer)), everyone, args.orders)
             # Like with like: the same database file, the same driver and engine set-up (homecraft_shared.db:
             # same PRAGMAs, journal_mode=WAL and synchronous=FULL on SQLite), the same number of concurrent
-            # writers, each transaction committed on its own.
+            # writers, each transaction committed on its own. Placing and this baseline are measured in
+            # alternating rounds, so both see the load of the same minutes on a shared machine (decision
+            # 0205); each rate is its operations over its time, summed over the rounds.
             count = max(args.orders, 1000)
-            commits, commits_cpu = measured(lambda: asyncio.run(commit_rate(orders_db, count, args.concurrency)),
-                                            {"bench client": None}, count)
+            placing = Tally({"bench client": None, "orders": orders_pid, "catalog": catalog_pid})
+            committing = Tally({"bench client": None})
+            asyncio.run(place_orders(orders_url, products, 0, args.concurrency, buyer))  # warm up, not measured
+            for _ in range(args.rounds):
+                placing.run(lambda n: asyncio.run(place_orders(orders_url, products, n, args.concurrency, buyer,
+                                                               warm_up=False)), args.orders // args.rounds)
+                committing.run(lambda n: asyncio.run(commit_rate(orders_db, n, args.concurrency)), count // args.rounds)
+            placed, commits = placing.rate(), committing.rate()
             backend = "PostgreSQL" if args.postgres else "SQLite"
-            print(f"orders placed:        {placed:8.1f} orders/s  ({args.orders} orders, {args.concurrency} clients, "
+            print(f"orders placed:        {placed:8.1f} orders/s  ({placing.operations} orders, {args.concurrency} clients, "
                   f"catalog lookup over HTTP, {backend})")
-            print(f"                      {placed_cpu}")
+            print(f"                      {placing.cpu()}")
             print(f"single-row commits:   {commits:8.1f} commits/s (same database and driver, {args.concurrency} writers)")
-            print(f"                      {commits_cpu}")
-            print(f"ratio:                {placed / commits:8.2f}  (target >= 0.5)")
+            print(f"                      {committing.cpu()}")
+            print(f"ratio:                {placed / commits:8.2f}  (target >= 0.5; {args.rounds} alternating rounds, "
+                  "each round's ratio: " + " ".join(f"{p / c:.2f}" for p, c in zip(placing.rates, committing.rates,
+                                                                                     strict=True)) + ")")
             print(f"catalog lookups alone:{lookups:8.1f} lookups/s (POST /internal/products/lookup over HTTP, the "
                   "synchronous call every placement makes)")
             print(f"                      {lookups_cpu}")
