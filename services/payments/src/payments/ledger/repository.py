@@ -11,8 +11,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from homecraft_shared.db import dialect_of, utcnow
-from payments.ledger.domain import DEBIT_REASONS, Movement, Reason
-from payments.models import LedgerEntry, LedgerMovement, PaidOrder, SellerBalance
+from payments.ledger.domain import DEBIT_REASONS, Line, Movement, Reason
+from payments.models import LedgerEntry, LedgerMovement, PaidOrder, PaidOrderLine, SellerBalance
 
 _ENTRIES = cast(Table, LedgerEntry.__table__)
 
@@ -130,6 +130,25 @@ async def line_debits(session: AsyncSession, order_id: str) -> dict[str, int]:
     (line adjustments)."""
     rows = await (await session.connection()).execute(_LINE_DEBITS, {"order_id": order_id})
     return {str(line_id): -int(total) for line_id, total in rows.all()}
+
+
+_LINES = cast(Table, PaidOrderLine.__table__)
+# Built once (decision 0307): an order's lines with each line's earlier debits, in ONE statement.
+_LINES_AND_DEBITS = (
+    select(_LINES.c.line_id, _LINES.c.seller_id, _LINES.c.gross_cents, _LINES.c.fee_cents, _LINES.c.net_cents,
+           select(func.sum(_ENTRIES.c.amount_cents))
+           .where(_ENTRIES.c.order_id == _LINES.c.order_id, _ENTRIES.c.line_id == _LINES.c.line_id,
+                  _ENTRIES.c.reason.in_(_DEBIT_REASONS))
+           .correlate(_LINES).scalar_subquery())
+    .where(_LINES.c.order_id == bindparam("order_id")).order_by(_LINES.c.position))
+
+
+async def lines_and_debits(session: AsyncSession, order_id: str) -> tuple[list[Line], dict[str, int]]:
+    """(the order's lines as the ledger's rules see them, ``line_debits`` of those lines) in one statement:
+    a line with no debit entries has no key, as in ``line_debits``."""
+    rows = (await (await session.connection()).execute(_LINES_AND_DEBITS, {"order_id": order_id})).all()
+    return ([Line(line_id, seller_id, gross, fee, net) for line_id, seller_id, gross, fee, net, _ in rows],
+            {str(line_id): -int(total) for line_id, *_, total in rows if total is not None})
 
 
 async def entries_of_movement(session: AsyncSession, key: str) -> list[LedgerEntry]:

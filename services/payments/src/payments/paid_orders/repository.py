@@ -92,18 +92,22 @@ class PaidOrderFacts:
 _ORDERS = cast(Table, PaidOrder.__table__)
 _FACTS = select(_ORDERS.c.order_id, _ORDERS.c.currency, _ORDERS.c.total_cents, _ORDERS.c.payment_intent_id,
                 _ORDERS.c.charge_id, _ORDERS.c.refunded_cause)
-# Built once (decision 0307): by our order id, by payment intent, by charge.
+# Built once (decision 0307): by our order id, by payment intent, by charge; and the same locking the row.
 _FACTS_BY = {column: _FACTS.where(_ORDERS.c[column] == bindparam("key")).limit(1)
              for column in ("order_id", "payment_intent_id", "charge_id")}
+_FACTS_LOCKED_BY = {column: statement.with_for_update() for column, statement in _FACTS_BY.items()}
 
 
 async def find_facts(session: AsyncSession, *, order_id: str | None, payment_intent_id: str | None,
-                     charge_id: str | None) -> PaidOrderFacts | None:
-    """``find``'s order as plain facts (Core statements built once, on the session's connection)."""
+                     charge_id: str | None, lock: bool = False) -> PaidOrderFacts | None:
+    """``find``'s order as plain facts (Core statements built once, on the session's connection). ``lock``:
+    its row locked until commit on PostgreSQL, as ``ledger.lock_order`` does, in the same round trip
+    (SQLite serializes writers anyway)."""
     connection = await session.connection()
+    statements = _FACTS_LOCKED_BY if lock and connection.dialect.name != "sqlite" else _FACTS_BY
     for column, value in (("order_id", order_id), ("payment_intent_id", payment_intent_id), ("charge_id", charge_id)):
         if value:
-            found = (await connection.execute(_FACTS_BY[column], {"key": value})).first()
+            found = (await connection.execute(statements[column], {"key": value})).first()
             if found is not None:
                 return PaidOrderFacts(*found)
     return None

@@ -71,8 +71,9 @@ async def observe(session: AsyncSession, refund: dict[str, Any], observed_at: dt
     metadata = refund.get("metadata") or {}
     payment_intent_id = object_id(refund.get("payment_intent")) or None
     charge_id = object_id(refund.get("charge")) or None
+    # Found and locked (PostgreSQL) in one round trip: apply() need not lock it again.
     order = await orders.find_facts(session, order_id=text(metadata.get("order_id")) or None,
-                              payment_intent_id=payment_intent_id, charge_id=charge_id)
+                                    payment_intent_id=payment_intent_id, charge_id=charge_id, lock=True)
     if order is None:
         key = orders.wait_key(order_id=text(metadata.get("order_id")) or None, payment_intent_id=payment_intent_id,
                               charge_id=charge_id)
@@ -81,7 +82,7 @@ async def observe(session: AsyncSession, refund: dict[str, Any], observed_at: dt
                        currency=text(refund.get("currency")).lower() or order.currency,
                        payment_intent_id=payment_intent_id or order.payment_intent_id, charge_id=charge_id or order.charge_id,
                        line_ids=line_ids_of(refund), refund_request_id=text(metadata.get("refund_request_id")) or None,
-                       observed_at=observed_at)
+                       observed_at=observed_at, order_locked=True)
 
 
 _REFUNDS = cast(Table, StripeRefund.__table__)
@@ -112,12 +113,14 @@ _REFUNDED_AND_CHARGED = select(
 
 async def apply(session: AsyncSession, order: orders.OrderMoney, *, refund_id: str, status: str, amount_cents: int,
                 currency: str, payment_intent_id: str | None, charge_id: str | None, line_ids: list[str] | None,
-                refund_request_id: str | None, observed_at: dt.datetime) -> Outcome:
+                refund_request_id: str | None, observed_at: dt.datetime, order_locked: bool = False) -> Outcome:
     """Record what is known of one refund: its row, the ledger (once), the fact for orders and refunds.
 
     Core statements built once on the session's connection, no ORM objects (decision 0307), except the rare
-    whole-order flag (``refunded_cause``), which goes through the ORM object as the disputes path does."""
-    await ledger.lock_order(session, order.order_id)
+    whole-order flag (``refunded_cause``), which goes through the ORM object as the disputes path does.
+    ``order_locked``: the caller read the order with its row locked (``find_facts(lock=True)``)."""
+    if not order_locked:
+        await ledger.lock_order(session, order.order_id)
     connection = await session.connection()
     now = utcnow()
     joined_lines = ",".join(line_ids or [])
@@ -139,11 +142,10 @@ async def apply(session: AsyncSession, order: orders.OrderMoney, *, refund_id: s
         if newer or publish:
             await connection.execute(_UPDATE_REFUND, {"key": refund_id, "status": status, "updated_at": now,
                                                       "published_status": status if publish else published_status})
-    lines = await orders.domain_lines(session, order.order_id)
+    lines, debited = await ledger.lines_and_debits(session, order.order_id)
     debits: dict[str, int] = {}
     if status == "succeeded":
-        movement = domain.refund(order.order_id, lines, refund_id, amount_cents=row_amount,
-                                 debited=await ledger.line_debits(session, order.order_id),
+        movement = domain.refund(order.order_id, lines, refund_id, amount_cents=row_amount, debited=debited,
                                  line_ids=row_line_ids.split(",") if row_line_ids else None)
         # Recorded now: its entries are the movement's; seen before (by the other path): read them back.
         entries = (movement.entries if await ledger.record(session, movement)
