@@ -110,6 +110,21 @@ def engagement_changed(ctx: PageContext, product_id: str | None) -> None:
         resources.get(PageCache).forget_path(f"/products/{product_id}")
 
 
+async def _engagement_write(ctx: PageContext, clients: ServiceClients, method: str, path: str, *,
+                            done: str, failed: str, product_id: str | None = None,
+                            json: dict[str, Any] | None = None) -> None:
+    """Send one review or Q&A write to engagement and tell the visitor how it went. On success the
+    pages that show it are refreshed (`engagement_changed`) for the product named here, or else the
+    one engagement names in its answer (a review knows its product only from its order line)."""
+    result = await call(clients.engagement, method, path, within=3.0, headers=ctx.auth_headers(), json=json)
+    if result.ok:
+        answered = result.data.get("product_id") if isinstance(result.data, dict) else None
+        engagement_changed(ctx, product_id or answered)
+        ctx.flash(done, "info")
+    else:
+        ctx.flash(problem_detail(result, failed), "error")
+
+
 def _rating(raw: object) -> int | None:
     try:
         value = int(str(raw))
@@ -128,13 +143,10 @@ async def review(ctx: Ctx, clients: Clients, order_id: str, request: Request) ->
     if rating is None:
         ctx.flash("Choose from 1 to 5 stars.", "error")
         return await ctx.redirect(order_url(order_id, None))
-    result = await call(clients.engagement, "POST", "/reviews", within=3.0, headers=ctx.auth_headers(), json={
+    await _engagement_write(ctx, clients, "POST", "/reviews", done="Thank you for your review.",
+                            failed="The review could not be saved.", json={
         "line_id": str(form.get("line_id", "")), "rating": rating,
         "title": str(form.get("title", "")).strip()[:120], "body": str(form.get("body", "")).strip()[:5000]})
-    if result.ok:
-        engagement_changed(ctx, result.data.get("product_id") if isinstance(result.data, dict) else None)
-    ctx.flash("Thank you for your review." if result.ok else problem_detail(result, "The review could not be saved."),
-              "info" if result.ok else "error")
     return await ctx.redirect(order_url(order_id, None))
 
 
@@ -148,13 +160,11 @@ async def rate_seller(ctx: Ctx, clients: Clients, order_id: str, request: Reques
     if rating is None:
         ctx.flash("Choose from 1 to 5 stars.", "error")
         return await ctx.redirect(order_url(order_id, None))
-    result = await call(clients.engagement, "POST", "/seller-reviews", within=3.0, headers=ctx.auth_headers(), json={
+    # no product here: the seller's rating reaches product pages through the catalog
+    await _engagement_write(ctx, clients, "POST", "/seller-reviews", done="Thank you for rating the seller.",
+                            failed="The rating could not be saved.", json={
         "order_id": order_id, "seller_id": str(form.get("seller_id", "")), "rating": rating,
         "title": str(form.get("title", "")).strip()[:120], "body": str(form.get("body", "")).strip()[:5000]})
-    if result.ok:
-        engagement_changed(ctx, None)  # the seller's rating reaches product pages through the catalog
-    ctx.flash("Thank you for rating the seller." if result.ok else problem_detail(result, "The rating could not be saved."),
-              "info" if result.ok else "error")
     return await ctx.redirect(order_url(order_id, None))
 
 
@@ -165,13 +175,9 @@ async def ask(ctx: Ctx, clients: Clients, product_id: uuid.UUID, request: Reques
     back = f"/products/{product_id}#qa-h"
     if ctx.user is None:
         return await ctx.redirect(f"/account/signin?next=/products/{product_id}")
-    result = await call(clients.engagement, "POST", f"/products/{product_id}/threads", within=3.0,
-                        headers=ctx.auth_headers(),
-                        json={"subject": str(form.get("subject", "")).strip()[:200], "body": str(form.get("body", ""))})
-    if result.ok:
-        engagement_changed(ctx, str(product_id))
-    ctx.flash("Your question is posted." if result.ok else problem_detail(result, "The question could not be posted."),
-              "info" if result.ok else "error")
+    await _engagement_write(ctx, clients, "POST", f"/products/{product_id}/threads", product_id=str(product_id),
+                            done="Your question is posted.", failed="The question could not be posted.",
+                            json={"subject": str(form.get("subject", "")).strip()[:200], "body": str(form.get("body", ""))})
     return await ctx.redirect(back)
 
 
@@ -181,12 +187,9 @@ async def reply(ctx: Ctx, clients: Clients, product_id: uuid.UUID, thread_id: uu
     ctx.check_csrf(form.get("csrf_token"))
     if ctx.user is None:
         return await ctx.redirect(f"/account/signin?next=/products/{product_id}")
-    result = await call(clients.engagement, "POST", f"/threads/{thread_id}/messages", within=3.0,
-                        headers=ctx.auth_headers(), json={"body": str(form.get("body", ""))})
-    if result.ok:
-        engagement_changed(ctx, str(product_id))
-    ctx.flash("Your reply is posted." if result.ok else problem_detail(result, "The reply could not be posted."),
-              "info" if result.ok else "error")
+    await _engagement_write(ctx, clients, "POST", f"/threads/{thread_id}/messages", product_id=str(product_id),
+                            done="Your reply is posted.", failed="The reply could not be posted.",
+                            json={"body": str(form.get("body", ""))})
     return await ctx.redirect(f"/products/{product_id}#qa-h")
 
 
@@ -197,11 +200,8 @@ async def delete_message(ctx: Ctx, clients: Clients, product_id: uuid.UUID, mess
                          request: Request) -> Response:
     form = await request.form()
     ctx.check_csrf(form.get("csrf_token"))
-    result = await call(clients.engagement, "DELETE", f"/messages/{message_id}", within=3.0, headers=ctx.auth_headers())
-    if result.ok:
-        engagement_changed(ctx, str(product_id))
-    ctx.flash("Your message is deleted." if result.ok else problem_detail(result, "The message could not be deleted."),
-              "info" if result.ok else "error")
+    await _engagement_write(ctx, clients, "DELETE", f"/messages/{message_id}", product_id=str(product_id),
+                            done="Your message is deleted.", failed="The message could not be deleted.")
     return await ctx.redirect(f"/products/{product_id}#qa-h")
 
 
@@ -212,11 +212,7 @@ async def report_message(ctx: Ctx, clients: Clients, product_id: uuid.UUID, mess
     ctx.check_csrf(form.get("csrf_token"))
     if ctx.user is None:
         return await ctx.redirect(f"/account/signin?next=/products/{product_id}")
-    result = await call(clients.engagement, "POST", f"/messages/{message_id}/reports", within=3.0,
-                        headers=ctx.auth_headers(),
-                        json={"reason": str(form.get("reason", "other")), "details": str(form.get("details", ""))[:2000]})
-    if result.ok:
-        engagement_changed(ctx, str(product_id))
-    ctx.flash("Thank you: the report was sent to the moderators." if result.ok
-              else problem_detail(result, "The report could not be sent."), "info" if result.ok else "error")
+    await _engagement_write(ctx, clients, "POST", f"/messages/{message_id}/reports", product_id=str(product_id),
+                            done="Thank you: the report was sent to the moderators.", failed="The report could not be sent.",
+                            json={"reason": str(form.get("reason", "other")), "details": str(form.get("details", ""))[:2000]})
     return await ctx.redirect(f"/products/{product_id}#qa-h")
