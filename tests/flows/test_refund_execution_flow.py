@@ -27,8 +27,7 @@ from homecraft_shared.messaging.contracts import CONTRACTS
 from homecraft_shared.messaging.envelope import EventEnvelope
 from homecraft_shared.messaging.jetstream import ensure_stream
 from homecraft_shared.testing import bearer
-from homecraft_shared.testing.api_fuzz import service_process
-from homecraft_shared.testing.infra import free_port
+from homecraft_shared.testing.infra import free_port, service_process
 from stripe_standin.testing import running_standin
 
 API_KEY = "sk_test_refund_flow"

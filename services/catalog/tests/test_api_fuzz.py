@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from homecraft_shared.testing.api_fuzz import fuzz_api, identities, service_process
-from homecraft_shared.testing.infra import NatsServer
+from homecraft_shared.testing.api_fuzz import fuzz_api, identities
+from homecraft_shared.testing.infra import NatsServer, service_process
 
 
 def test_the_catalog_holds_against_generated_requests(

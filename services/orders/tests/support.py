@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from sqlalchemy import func, select
 
 from homecraft_shared.messaging.tables import OutboxEvent
 from homecraft_shared.testing import bearer, serve_app
-from homecraft_shared.testing.infra import NatsServer, free_port
+from homecraft_shared.testing.infra import NatsServer, service_process
 from homecraft_shared.testing.mail import Mailbox as Mailbox  # re-exported for this suite's modules
 from homecraft_shared.testing.mail import smtp_server as smtp_server
 from orders.app import create_app
@@ -42,43 +41,19 @@ class CatalogProcess:
 
 @contextlib.contextmanager
 def catalog_process(folder: Path, gateway_public: str, orders_public: str) -> Iterator[CatalogProcess]:
+    """The seeded catalog as a real process that trusts orders' service key (it answers the lookup)."""
     nats = NatsServer(folder / "nats")
     nats.start()
-    port = free_port()
-    env = {
-        **os.environ,
-        "CATALOG_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'catalog.db'}",
-        "CATALOG_NATS_URL": nats.url,
-        "CATALOG_IDENTITY_PUBLIC_KEY": gateway_public,
-        "CATALOG_TRUSTED_SERVICE_KEYS": json.dumps({"orders": orders_public}),
-        "CATALOG_MEDIA_ROOT": str(folder / "media"),
-        "CATALOG_LOG_LEVEL": "WARNING",
-    }
-    subprocess.run([sys.executable, "-m", "catalog", "seed"], env=env, check=True, capture_output=True, timeout=120)
-    log = (folder / "catalog.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "catalog", "serve", "--port", str(port)], env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    database_url = f"sqlite+aiosqlite:///{folder / 'catalog.db'}"
+    trusted = {"CATALOG_TRUSTED_SERVICE_KEYS": json.dumps({"orders": orders_public})}
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, (folder / "catalog.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "catalog did not become ready"
-            time.sleep(0.2)
-        products = httpx.get(f"{url}/browse", params={"page_size": 48}, timeout=10).json()["items"]
-        yield CatalogProcess(url=url, products=products)
+        seed_env = {**os.environ, "CATALOG_DATABASE_URL": database_url, "CATALOG_NATS_URL": nats.url,
+                    "CATALOG_IDENTITY_PUBLIC_KEY": gateway_public, "CATALOG_MEDIA_ROOT": str(folder / "media"), **trusted}
+        subprocess.run([sys.executable, "-m", "catalog", "seed"], env=seed_env, check=True, capture_output=True, timeout=120)
+        with service_process("catalog", database_url, nats.url, gateway_public, folder, env=trusted) as url:
+            products = httpx.get(f"{url}/browse", params={"page_size": 48}, timeout=10).json()["items"]
+            yield CatalogProcess(url=url, products=products)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
         nats.stop()
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from support import CatalogProcess, Keys
 
-from homecraft_shared.testing.api_fuzz import fuzz_api, identities, service_process
-from homecraft_shared.testing.infra import NatsServer, free_port
+from homecraft_shared.testing.api_fuzz import fuzz_api, identities
+from homecraft_shared.testing.infra import NatsServer, free_port, service_process
 
 
 def test_orders_hold_against_generated_requests(

@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from homecraft_shared.testing.api_fuzz import fuzz_api, identities, service_process
-from homecraft_shared.testing.infra import NatsServer, free_port
+from homecraft_shared.testing.api_fuzz import fuzz_api, identities
+from homecraft_shared.testing.infra import NatsServer, free_port, service_process
 from stripe_standin.testing import running_standin
 
 API_KEY = "sk_test_payments_fuzz"

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from homecraft_shared.testing.api_fuzz import fuzz_api, identities, service_process
-from homecraft_shared.testing.infra import NatsServer
+from homecraft_shared.testing.api_fuzz import fuzz_api, identities
+from homecraft_shared.testing.infra import NatsServer, service_process
 
 
 def test_refunds_hold_against_generated_requests(

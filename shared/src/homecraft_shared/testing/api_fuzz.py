@@ -1,7 +1,8 @@
 """Schemathesis against a real service process: generated requests from its own OpenAPI document,
 as several identities, bounded in time; no 5xx and no response that breaks the declared schema.
 
-Each service adds one small test (see ``services/catalog/tests/test_api_fuzz.py``)::
+Each service adds one small test (see ``services/catalog/tests/test_api_fuzz.py``; ``service_process``
+is in ``homecraft_shared.testing.infra``)::
 
     def test_api_holds_against_generated_requests(database_url, nats_server, identity_keys, tmp_path):
         with service_process("catalog", database_url, nats_server.url, identity_keys[1], tmp_path) as url:
@@ -16,17 +17,12 @@ reproducible, CI does not flicker); ``HOMECRAFT_FUZZ_SEED`` picks another seed, 
 
 from __future__ import annotations
 
-import contextlib
 import os
-import subprocess
-import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import httpx
 import hypothesis
 import hypothesis.errors
 import requests
@@ -38,7 +34,6 @@ from schemathesis.core.result import Ok
 from schemathesis.specs.openapi import checks as openapi_checks
 
 from homecraft_shared.testing import bearer
-from homecraft_shared.testing.infra import free_port
 
 # What "holds" means: no 5xx, every status/content type/header/body as the document declares.
 CHECKS: list[CheckFunction] = [
@@ -59,56 +54,6 @@ def identities(private_pem: str) -> dict[str, dict[str, str]]:
         "owner": bearer(private_pem, "fuzz-owner", "owner"),
         "seller": bearer(private_pem, "fuzz-seller", "seller"),
     }
-
-
-@contextlib.contextmanager
-def service_process(
-    service: str,
-    database_url: str,
-    nats_url: str,
-    public_key_pem: str,
-    workdir: Path,
-    env: Mapping[str, str] | None = None,
-    ready_within: float = 60.0,
-) -> Iterator[str]:
-    """``python -m <service> serve`` on a free loopback port, ready; yields its base URL."""
-    prefix = service.upper()
-    port = free_port()
-    environment = {
-        **os.environ,
-        f"{prefix}_DATABASE_URL": database_url,
-        f"{prefix}_NATS_URL": nats_url,
-        f"{prefix}_IDENTITY_PUBLIC_KEY": public_key_pem,
-        f"{prefix}_MEDIA_ROOT": str(workdir / "media"),
-        f"{prefix}_LOG_LEVEL": "WARNING",
-        **(env or {}),
-    }
-    log = (workdir / f"{service}.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", service, "serve", "--port", str(port)],
-        env=environment, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + ready_within
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"{service} exited with {process.returncode}: {(workdir / f'{service}.log').read_text()[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{service} not ready within {ready_within}s")
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 @dataclass

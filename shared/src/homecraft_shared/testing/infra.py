@@ -17,7 +17,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+
+import httpx
 
 
 def _ephemeral_range() -> tuple[int, int]:
@@ -195,3 +198,53 @@ class PostgresCluster:
     def stop(self) -> None:
         subprocess.run(self._as_owner(["pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "stop"]),
                        check=False, capture_output=True)
+
+
+@contextlib.contextmanager
+def service_process(
+    service: str,
+    database_url: str,
+    nats_url: str,
+    public_key_pem: str,
+    workdir: Path,
+    env: Mapping[str, str] | None = None,
+    ready_within: float = 60.0,
+) -> Iterator[str]:
+    """``python -m <service> serve`` on a free loopback port, ready; yields its base URL."""
+    prefix = service.upper()
+    port = free_port()
+    environment = {
+        **os.environ,
+        f"{prefix}_DATABASE_URL": database_url,
+        f"{prefix}_NATS_URL": nats_url,
+        f"{prefix}_IDENTITY_PUBLIC_KEY": public_key_pem,
+        f"{prefix}_MEDIA_ROOT": str(workdir / "media"),
+        f"{prefix}_LOG_LEVEL": "WARNING",
+        **(env or {}),
+    }
+    log = (workdir / f"{service}.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", service, "serve", "--port", str(port)],
+        env=environment, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + ready_within
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(f"{service} exited with {process.returncode}: {(workdir / f'{service}.log').read_text()[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{service} not ready within {ready_within}s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
