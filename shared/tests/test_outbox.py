@@ -23,7 +23,7 @@ from testsvc import (
 
 from homecraft_shared.messaging.consumer import apply_event
 from homecraft_shared.messaging.envelope import EventEnvelope
-from homecraft_shared.messaging.outbox import record_event
+from homecraft_shared.messaging.outbox import record_event, stage_event
 from homecraft_shared.messaging.tables import InboxEvent, OutboxEvent
 from homecraft_shared.observability import correlation_scope
 
@@ -82,6 +82,53 @@ async def test_committed_state_change_and_event_both_persist(sessionmaker: Maker
     assert (stored.type, stored.version, stored.source, stored.subject_id) == ("test_item.recorded", 1, "testsvc", "a")
     assert stored.correlation_id == "corr-123"
     assert stored.data == {"item_id": "a", "quantity": 3}
+
+
+async def test_staged_events_are_written_in_one_insert_at_the_commit_and_forgotten_by_a_rollback(
+    sessionmaker: Maker,
+) -> None:
+    """stage_event (decision 0308): the rows wait on the session and go in ONE statement just before the
+    commit, in the same transaction as the state change; a rollback takes them with it."""
+    inserts: list[int] = []
+
+    def count_outbox_inserts(conn: object, cursor: object, statement: str, parameters: object, context: object,
+                             executemany: bool) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO OUTBOX"):
+            inserts.append(len(parameters) if executemany and isinstance(parameters, list | tuple) else 1)
+
+    async with sessionmaker() as session:
+        sa.event.listen((await session.connection()).sync_engine, "before_cursor_execute", count_outbox_inserts)
+        try:
+            await session.execute(items.insert().values(id="a", quantity=1))
+            staged = [await stage_event(session, ItemRecordedV1(item_id=f"a{n}", quantity=n), subject_id="a")
+                      for n in range(3)]
+            assert inserts == []  # nothing written yet
+            await session.commit()
+            assert inserts == [3]  # all three in one statement, at the commit
+            # A rolled-back transaction's staged rows go with it, and are not written by the next commit.
+            await session.execute(items.insert().values(id="b", quantity=1))
+            await stage_event(session, ItemRecordedV1(item_id="b", quantity=1), subject_id="b")
+            await session.rollback()
+            await session.commit()
+            assert inserts == [3]
+        finally:
+            sa.event.remove((await session.connection()).sync_engine, "before_cursor_execute", count_outbox_inserts)
+    rows = await outbox_rows(sessionmaker)
+    assert sorted(row.event_id for row in rows) == sorted(envelope.id for envelope in staged)
+    assert await count_rows(sessionmaker, items) == 1
+
+
+async def test_a_staged_event_survives_a_rolled_back_savepoint_staged_outside_it_and_not_one_staged_inside(
+    sessionmaker: Maker,
+) -> None:
+    async with sessionmaker() as session:
+        outside = await stage_event(session, ItemRecordedV1(item_id="out", quantity=1), subject_id="out")
+        savepoint = await session.begin_nested()
+        await stage_event(session, ItemRecordedV1(item_id="in", quantity=1), subject_id="in")
+        await savepoint.rollback()
+        await session.commit()
+    rows = await outbox_rows(sessionmaker)
+    assert [row.event_id for row in rows] == [outside.id]
 
 
 def _envelope(item_id: str = "a") -> EventEnvelope:

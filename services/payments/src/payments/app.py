@@ -23,13 +23,14 @@ from payments.reconciliation.endpoints import router as reconciliation_router
 from payments.refunds.endpoints import router as refunds_router
 from payments.settings import PaymentsSettings
 from payments.stripe_gateway import StripeGateway
+from payments.webhooks.endpoints import intake_router as webhook_intake_router
 from payments.webhooks.endpoints import router as webhooks_router
 from payments.webhooks.processing import run_sweeper
 from payments.webhooks.service import WebhookIntake
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
-ROUTERS = (webhooks_router, connect_router, checkout_router, ledger_router, payouts_router, refunds_router,
+ROUTERS = (webhook_intake_router, webhooks_router, connect_router, checkout_router, ledger_router, payouts_router, refunds_router,
            reconciliation_router, adjustments_router)
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import Table, event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
+from homecraft_shared.connections import session_connection
 from homecraft_shared.db import dialect_of, utcnow
 from homecraft_shared.messaging.contracts import CONTRACTS, EventData
 from homecraft_shared.messaging.envelope import EventEnvelope
@@ -37,6 +38,8 @@ from homecraft_shared.observability import causation_id_var, current_correlation
 logger = logging.getLogger(__name__)
 
 _PENDING_FLAG = "outbox_pending"
+# The outbox rows stage_event keeps on a session until just before its commit (one INSERT for all).
+_STAGED_ROWS = "outbox_staged_rows"
 # Relays to wake when a session that recorded events commits (cuts latency below the poll interval).
 _wakers: weakref.WeakSet[asyncio.Event] = weakref.WeakSet()
 
@@ -85,13 +88,27 @@ async def insert_outbox_rows(connection: AsyncConnection, envelopes: Sequence[Ev
 
 
 async def stage_event(session: AsyncSession, data: EventData, *, subject_id: str) -> EventEnvelope:
-    """``record_event`` as one INSERT on the session's connection, without the unit of work (for hot
-    paths that write nothing else through it: decision 0307). Same transaction, same relay wake-up
-    after the session's commit. Pending ORM changes are not flushed first (nothing reads the outbox)."""
+    """``record_event`` without the unit of work, for hot paths (decisions 0307, 0308): the event's outbox
+    row is kept on the session and every row kept in the transaction is written by ONE INSERT just before
+    its commit (the session's ``before_commit``), so a consumer batch that stages one event per message
+    writes them all in one statement. Same transaction, same relay wake-up after the commit; a rollback
+    forgets them. Inside a savepoint (which could be rolled back alone) the row is written at once.
+    Nothing may read the outbox inside the transaction expecting these rows (nothing does: only the relay
+    reads it, after commits)."""
     envelope = envelope_for(data, subject_id=subject_id)
-    await (await session.connection()).execute(_INSERT_OUTBOX, outbox_row(envelope))
+    if session.in_nested_transaction():
+        await (await session_connection(session)).execute(_INSERT_OUTBOX, outbox_row(envelope))
+    else:
+        session.info.setdefault(_STAGED_ROWS, []).append(outbox_row(envelope))
     session.info[_PENDING_FLAG] = True
     return envelope
+
+
+def _write_staged_rows(session: Session) -> None:
+    """Before a commit: the outbox rows ``stage_event`` kept, in one INSERT on the transaction's connection."""
+    rows = session.info.pop(_STAGED_ROWS, None)
+    if rows:
+        session.connection().execute(_INSERT_OUTBOX, rows)
 
 
 def wake_relays() -> None:
@@ -105,12 +122,15 @@ def _wake_relays_after_commit(session: Session) -> None:
         wake_relays()
 
 
-def _forget_after_rollback(session: Session) -> None:
+def _forget_after_rollback(session: Session, savepoint: bool = False) -> None:
     session.info.pop(_PENDING_FLAG, None)
+    if not savepoint:  # a savepoint's rollback leaves the enclosing transaction's staged rows (staged outside it)
+        session.info.pop(_STAGED_ROWS, None)
 
 
+event.listen(Session, "before_commit", _write_staged_rows)
 event.listen(Session, "after_commit", _wake_relays_after_commit)
-event.listen(Session, "after_soft_rollback", lambda session, _tx: _forget_after_rollback(session))
+event.listen(Session, "after_soft_rollback", lambda session, tx: _forget_after_rollback(session, tx.nested))
 
 
 # Errors after which JetStream (or the client) refused this one event: other events can still go.

@@ -14,6 +14,7 @@ from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from homecraft_shared.connections import session_connection
 from homecraft_shared.db import utcnow
 from homecraft_shared.events.payments import LineDebit, PaymentRefundedV1
 from homecraft_shared.messaging.outbox import stage_event
@@ -121,7 +122,7 @@ async def apply(session: AsyncSession, order: orders.OrderMoney, *, refund_id: s
     ``order_locked``: the caller read the order with its row locked (``find_facts(lock=True)``)."""
     if not order_locked:
         await ledger.lock_order(session, order.order_id)
-    connection = await session.connection()
+    connection = await session_connection(session)
     now = utcnow()
     joined_lines = ",".join(line_ids or [])
     # A new row's fact is always published: it is inserted with published_status = status.

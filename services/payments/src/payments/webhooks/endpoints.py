@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
-from homecraft_shared.dependencies import DbSession, OwnerIdentity, resource
+from homecraft_shared.dependencies import DbSession, OwnerIdentity, runtime_of
 from homecraft_shared.openapi import problems
+from homecraft_shared.routes import RequestOnlyRoute
 from payments.webhooks import repository, service
 
 router = APIRouter(tags=["webhooks"])
@@ -21,28 +21,32 @@ class WebhookAnswer(BaseModel):
     duplicate: bool
 
 
-# No request session: the event is stored through the group commit (decision 0307).
-Intake = Annotated[service.WebhookIntake, Depends(resource(service.WebhookIntake))]
+# The intake routes take only the request and answer with a ready response (decision 0308): no
+# dependency solving, response validation or serialization by FastAPI per webhook; documented as before.
+# No request session either: the event is stored through the group commit (decision 0307).
+intake_router = APIRouter(tags=["webhooks"], route_class=RequestOnlyRoute)
 
 
-async def _intake(request: Request, intake: service.WebhookIntake, endpoint: service.Endpoint) -> WebhookAnswer:
+async def _intake(request: Request, endpoint: service.Endpoint) -> Response:
+    intake = runtime_of(request).resources.get(service.WebhookIntake)
     payload = await request.body()
     event = service.verify(payload, request.headers.get("stripe-signature"), intake.secret(endpoint),
                            intake.tolerance_seconds)
     stored = await service.store(intake.group, event, payload, endpoint)
-    return WebhookAnswer(received=True, event_id=stored.event_id, duplicate=not stored.stored)
+    answer = WebhookAnswer(received=True, event_id=stored.event_id, duplicate=not stored.stored)
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
-@router.post("/webhooks/stripe", responses=problems(400),
-             summary="Stripe platform webhooks (checkout, refunds, disputes): verified, stored, 2xx")
-async def platform_webhook(request: Request, intake: Intake) -> WebhookAnswer:
-    return await _intake(request, intake, "platform")
+@intake_router.post("/webhooks/stripe", response_model=WebhookAnswer, responses=problems(400),
+                    summary="Stripe platform webhooks (checkout, refunds, disputes): verified, stored, 2xx")
+async def platform_webhook(request: Request) -> Response:
+    return await _intake(request, "platform")
 
 
-@router.post("/webhooks/stripe/connect", responses=problems(400),
-             summary="Stripe Connect webhooks (account.updated), with their own secret")
-async def connect_webhook(request: Request, intake: Intake) -> WebhookAnswer:
-    return await _intake(request, intake, "connect")
+@intake_router.post("/webhooks/stripe/connect", response_model=WebhookAnswer, responses=problems(400),
+                    summary="Stripe Connect webhooks (account.updated), with their own secret")
+async def connect_webhook(request: Request) -> Response:
+    return await _intake(request, "connect")
 
 
 class StripeEventOut(BaseModel):
