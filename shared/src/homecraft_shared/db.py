@@ -12,10 +12,11 @@ import datetime as dt
 import enum
 import sqlite3
 import weakref
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Enum, Integer, MetaData, event, text
+from sqlalchemy import BigInteger, DateTime, Enum, Executable, Integer, MetaData, Row, event, text
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
@@ -26,7 +27,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor, ExecutionContext
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import EMPTY_DICT, await_only
@@ -375,6 +376,51 @@ class SerializedWritesSQLiteDialect(SQLiteDialect_aiosqlite):
 
 
 registry.register("sqlite.homecraft_aiosqlite", __name__, "SerializedWritesSQLiteDialect")
+
+
+class InlineReads:
+    """A hot path's short reads (``INLINE_READ``) without a pool checkout per read (decision 0206).
+
+    On SQLite an inline read runs to its end on the event loop's thread without giving the loop a turn,
+    so two of them can never overlap on one connection: one connection, checked out once and kept for
+    the process, serves them all, and the per-read checkout and return (pool bookkeeping, the reset,
+    SQLAlchemy's connection set-up: about a quarter of the catalog lookup's database time) is saved.
+    Freshness is unchanged: pysqlite opens no transaction for a SELECT, so every read sees the latest
+    commit (WAL), and the SQLAlchemy-level transaction is ended after each read (no trip: nothing is
+    open, ``_OneHopConnection``). Should a read ever be running when another asks (it would have to
+    suspend, which an inline read does not), the other takes a pooled connection of its own, as do
+    reads on any other database (each a checkout, as before). Only for statements marked ``INLINE_READ``
+    and bounded by their caller; ``aclose`` gives the kept connection back (the service's shutdown).
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._inline = engine.dialect.name == "sqlite"
+        self._kept: AsyncConnection | None = None
+        self._busy = False
+        self.pooled_reads = 0  # reads that took a pooled connection (for tests and figures)
+
+    async def all(self, statement: Executable, parameters: Mapping[str, Any] | None = None) -> Sequence[Row[*tuple[Any, ...]]]:
+        """Every row ``statement`` answers (marked ``INLINE_READ``), read now."""
+        if not self._inline or self._busy:
+            self.pooled_reads += 1
+            async with self._engine.connect() as connection:
+                return (await connection.execute(statement, parameters)).all()
+        self._busy = True
+        try:
+            if self._kept is None or self._kept.closed or self._kept.invalidated:
+                self._kept = await self._engine.connect()
+            try:
+                return (await self._kept.execute(statement, parameters)).all()
+            finally:
+                await self._kept.rollback()  # ends SQLAlchemy's transaction; pysqlite has none open
+        finally:
+            self._busy = False
+
+    async def aclose(self) -> None:
+        if self._kept is not None:
+            kept, self._kept = self._kept, None
+            await kept.close()
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:

@@ -19,18 +19,24 @@ from catalog.search.projection import SearchProjection
 from catalog.settings import CatalogSettings
 from catalog.storage import MediaStorage
 from homecraft_shared.app import create_service_app
+from homecraft_shared.db import InlineReads
 from homecraft_shared.runtime import ServiceRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
-# The write side: categories, listings and their media, the internal API for orders.
-WRITE_SIDE_ROUTERS = (categories_router, listings_router, images_router, assets_router, internal_router)
+# The write side: the internal API for orders, categories, listings and their media. The internal API
+# comes first: routes are matched in order, and its price lookup is on every order placement's path
+# (decision 0206).
+WRITE_SIDE_ROUTERS = (internal_router, categories_router, listings_router, images_router, assets_router)
 
 
 def create_runtime(settings: CatalogSettings | None = None) -> ServiceRuntime:
     settings = settings or CatalogSettings()
     runtime = ServiceRuntime(settings, migrations=MIGRATIONS, handlers=handlers, on_start=[start_search])
     runtime.resources.add(MediaStorage(settings.media_root))
+    # The internal lookup's reads (every order placement makes one) on a connection kept for the process.
+    reads = InlineReads(runtime.engine)
+    runtime.resources.add(reads, close=reads.aclose)
     # Per process too: the search projection (catalog.search), resumed or built when the service starts.
     search = SearchProjection(
         index_root=settings.search_index_root, poll_seconds=settings.search_poll_seconds,

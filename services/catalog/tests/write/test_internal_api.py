@@ -79,6 +79,38 @@ async def test_lookup_runs_on_the_event_loops_thread_on_sqlite(catalog: CatalogH
     assert [(p["product_id"], p["price_cents"]) for p in result["products"]] == [(model["id"], 1200)]
 
 
+async def test_o2_lookups_read_the_current_price_on_a_kept_connection(catalog: CatalogHarness) -> None:
+    """Decision 0206: the lookup reads on one connection kept for the process (SQLite; no pool checkout per
+    call), yet every call reads the database: a price changed between two lookups is answered at once (O2,
+    nothing cached), for one id and for several (each count its own statement)."""
+    model = await catalog.publishable("MODEL", title="Jug", price_cents=1000)
+    other = await catalog.publishable("MODEL", title="Cup", price_cents=300)
+    await catalog.search.refresh()  # the projection's own reads are not the lookup's
+    await lookup(catalog, [model["id"]])  # the kept connection is taken on the first lookup
+    checkouts: list[int] = []
+    engine = catalog.app.state.runtime.engine.sync_engine
+
+    def checkout(*_: Any) -> None:
+        checkouts.append(1)
+
+    event.listen(engine, "checkout", checkout)
+    try:
+        seen = []
+        for price in (1100, 1200, 1300):
+            changed = await catalog.client.patch(f"/listings/{model['id']}", json={"price_cents": price},
+                                                 headers=catalog.seller())
+            assert changed.status_code == 200, changed.text
+            before = len(checkouts)
+            one = await lookup(catalog, [model["id"]])
+            both = await lookup(catalog, [other["id"], model["id"]])
+            seen.append(([p["price_cents"] for p in one["products"]], [p["price_cents"] for p in both["products"]],
+                         len(checkouts) - before))
+    finally:
+        event.remove(engine, "checkout", checkout)
+    reads = 0 if is_sqlite(catalog.app.state.runtime.settings.database_url) else 2
+    assert seen == [([1100], [300, 1100], reads), ([1200], [300, 1200], reads), ([1300], [300, 1300], reads)]
+
+
 async def test_c10_lookup_follows_payout_readiness_and_owner_sellers(catalog: CatalogHarness) -> None:
     listing = await catalog.publishable("MODEL")
     await catalog.client.post(f"/listings/{listing['id']}/publish", headers=catalog.seller())

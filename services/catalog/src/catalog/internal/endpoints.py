@@ -24,6 +24,7 @@ from catalog.internal import service
 from catalog.internal.schemas import LookupRequest, LookupResponse, ProductAssets
 from catalog.models import AssetFormat
 from catalog.web import Storage
+from homecraft_shared.db import InlineReads
 from homecraft_shared.dependencies import DbSession, ServiceIdentity, runtime_of
 from homecraft_shared.errors import Forbidden
 from homecraft_shared.identity import DOWNLOAD_GRANT_AUDIENCE, request_verifier
@@ -43,11 +44,10 @@ ASSET_MEDIA_TYPES = {
 @router.post("/products/lookup", response_model=LookupResponse,
              summary="Current facts of many products in one call (for orders; role service or owner)")
 async def lookup_products(body: LookupRequest, request: Request, _: ServiceIdentity) -> Response:
-    # A read on a plain connection of the engine (no session, no unit of work, nothing to commit: the
-    # connection's transaction is rolled back when it goes back to the pool), then serialized once, as
-    # built: the facts are the database's typed values (no second validation pass). Decision 0204.
-    async with runtime_of(request).engine.connect() as connection:
-        found = await service.lookup(connection, body.product_ids)
+    # One statement on the kept inline-read connection (no session, no unit of work, no pool checkout per
+    # call, decision 0206), then serialized once, as built: the facts are the database's typed values (no
+    # second validation pass). Decisions 0204, 0206. Nothing is cached: every call reads the database (O2).
+    found = await service.lookup(runtime_of(request).resources.get(InlineReads), body.product_ids)
     return Response(found.model_dump_json(), media_type="application/json")
 
 

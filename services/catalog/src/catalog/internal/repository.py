@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from catalog.buyability import seller_ready_clause
 from catalog.models import Product
-from homecraft_shared.db import INLINE_READ
+from homecraft_shared.db import INLINE_READ, InlineReads
 
 # What the lookup answers with, read as plain columns (no ORM objects are built for a lookup).
 LOOKUP_COLUMNS = (
@@ -20,17 +21,29 @@ LOOKUP_COLUMNS = (
 )
 
 
-# Built once (its SQL compiled once, its cache key computed once): the lookup is the synchronous call
-# every order placement makes (decision 0204). ``ids`` is an expanding IN list of at most MAX_LOOKUP
-# primary keys, so on SQLite it is a short read run on the event loop's thread (INLINE_READ, decision 0205).
-LOOKUP = select(*LOOKUP_COLUMNS, seller_ready_clause().label("ready")).where(
-    Product.id.in_(bindparam("ids", expanding=True))).execution_options(**INLINE_READ)
+@functools.cache
+def lookup_statement(count: int) -> Select[*tuple[Any, ...]]:
+    """The lookup of ``count`` products by primary key, built once per count (at most MAX_LOOKUP of them):
+    its SQL is compiled once and its cache key computed once, and, unlike an expanding ``IN`` parameter,
+    it is not re-rendered on every call (decision 0206; the lookup is the synchronous call every order
+    placement makes, decision 0204). A short bounded read: on SQLite it runs on the event loop's thread
+    (``INLINE_READ``, decision 0205)."""
+    ids = [bindparam(f"id{i}", type_=Product.id.type) for i in range(count)]
+    return select(*LOOKUP_COLUMNS, seller_ready_clause().label("ready")).where(
+        Product.id.in_(ids)).execution_options(**INLINE_READ)
 
 
-async def lookup_rows(db: AsyncSession | AsyncConnection, ids: Collection[uuid.UUID]) -> Sequence[Row[*tuple[Any, ...]]]:
+def _parameters(ids: Collection[uuid.UUID]) -> dict[str, uuid.UUID]:
+    return {f"id{i}": value for i, value in enumerate(ids)}
+
+
+async def lookup_rows(db: AsyncSession | AsyncConnection | InlineReads,
+                      ids: Collection[uuid.UUID]) -> Sequence[Row[*tuple[Any, ...]]]:
     """The lookup columns of these products and whether each one's seller is payout-ready: one statement,
-    on a session or on a plain connection (the lookup endpoint reads on one, no unit of work)."""
+    on a session, a plain connection or the endpoint's kept inline-read connection (decision 0206)."""
     if not ids:
         return []
-    result = await db.execute(LOOKUP, {"ids": list(ids)})
-    return result.all()
+    statement, parameters = lookup_statement(len(ids)), _parameters(ids)
+    if isinstance(db, InlineReads):
+        return await db.all(statement, parameters)
+    return (await db.execute(statement, parameters)).all()

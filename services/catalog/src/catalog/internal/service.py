@@ -12,6 +12,7 @@ from catalog.internal import repository
 from catalog.internal.schemas import InternalAsset, LookupResponse, ProductAssets, ProductFacts
 from catalog.models import CatalogType, DigitalAsset, ListingStatus, Product
 from catalog.storage import MediaStorage
+from homecraft_shared.db import InlineReads
 from homecraft_shared.errors import NotFound
 
 
@@ -22,7 +23,7 @@ def _parse(value: str) -> uuid.UUID | None:
         return None
 
 
-async def lookup(db: AsyncSession | AsyncConnection, product_ids: list[str]) -> LookupResponse:
+async def lookup(db: AsyncSession | AsyncConnection | InlineReads, product_ids: list[str]) -> LookupResponse:
     """One prepared statement, plain columns, no ORM objects; the facts are built without re-validation (they
     are the database's own typed values), so the endpoint can send them serialized as they are."""
     wanted = list(dict.fromkeys(product_ids))
