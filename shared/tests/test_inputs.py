@@ -73,6 +73,15 @@ def test_text_keeps_whitespace_lines_refuse_it() -> None:
         Body.model_validate({"line": "two\nlines"})
 
 
+@pytest.mark.parametrize("value", ["no\u00a0break", "zero\u200dwidth", "line\u2028separator", "private \ue000 use",
+                                   "unassigned \u0378", "soft\u00adhyphen", "🧵 emoji", "plain ascii id-123_x"])
+def test_text_that_is_not_printable_to_python_but_has_no_control_character_is_kept(value: str) -> None:
+    """Decision 0206: the common all-printable text skips the per-character check (``str.isprintable``);
+    text Python does not call printable (spaces other than ' ', format, separator, private-use and
+    unassigned characters) is still checked character by character and kept, exactly as before."""
+    assert Body.model_validate({"text": value, "line": value}).line == value
+
+
 def make_app() -> FastAPI:
     app = FastAPI()
     install_error_handlers(app)

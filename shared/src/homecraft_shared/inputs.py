@@ -38,6 +38,10 @@ _TEXT_WHITESPACE = frozenset("\t\n\r")
 
 
 def _printable(value: str, allowed: frozenset[str]) -> str:
+    if value.isprintable():
+        # No control character (Cc) and no surrogate (Cs) in it (isprintable is False for both): nothing
+        # to refuse, and no per-character look-up for the common case (decision 0206).
+        return value
     for position, char in enumerate(value):
         category = unicodedata.category(char)
         if category == "Cs":

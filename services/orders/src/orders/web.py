@@ -44,7 +44,6 @@ class PlacingParts:
     group: GroupCommit
 
 
-Placing = Annotated[PlacingParts, Depends(resource(PlacingParts))]
 # O1: a guest reaches an order only with ?t=<token>.
 GuestToken = Annotated[QueryText | None, Query(alias="t", max_length=128, description="The guest order token (O1).")]
 # O8: a buyer's and a seller's lists, 20 a page; the operator's reconciliation list (A1), 50 by default.

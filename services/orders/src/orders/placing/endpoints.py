@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Header, Request, Response, status
 
-from homecraft_shared.dependencies import DbSession, OptionalIdentity
+from homecraft_shared.dependencies import DbSession, OptionalIdentity, runtime_of
 from homecraft_shared.openapi import problems
 from orders.placing import service
 from orders.placing.schemas import CheckoutOut, OrderOut, PlaceOrder
-from orders.web import Catalog, GuestToken, OrderId, Placing, Settings, Signer
+from orders.web import Catalog, GuestToken, OrderId, PlacingParts, Settings, Signer
 
 router = APIRouter(prefix="/orders", tags=["orders"])
 
@@ -18,8 +18,10 @@ RequestKey = Annotated[str, Header(alias="Idempotency-Key", min_length=8, max_le
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=OrderOut,
              summary="Place an order from cart lines (O1, O2, K2)", responses=problems(409, 503))
-async def place_order(body: PlaceOrder, request_key: RequestKey, identity: OptionalIdentity, placing: Placing) -> Response:
-    order, created = await service.place(placing, identity, body, request_key)
+async def place_order(body: PlaceOrder, request_key: RequestKey, identity: OptionalIdentity, request: Request) -> Response:
+    # The placing parts straight from the runtime, not as a dependency: one dependency level less to solve
+    # on every placement (decision 0206).
+    order, created = await service.place(runtime_of(request).resources.get(PlacingParts), identity, body, request_key)
     # Serialized once, from the values just written (no validate-then-serialize pass, decision 0205); a
     # repeat of the same request answers 200 with the order it placed.
     return Response(order.model_dump_json(), status_code=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
