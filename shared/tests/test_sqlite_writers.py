@@ -114,7 +114,8 @@ async def test_a_statement_is_one_trip_and_a_writing_transaction_runs_inline(
 ) -> None:
     """Decision 0306: each statement is one trip to the connection's thread (not cursor, execute,
     fetch and close); once the transaction has written it holds the write lock and its statements
-    run on the event loop's thread; a new transaction starts on the thread again."""
+    run on the event loop's thread; a new transaction starts on the thread again. Decision 0206: the
+    first write itself runs on the loop's thread when SQLite's lock is free (no other process holds it)."""
     await create_schema(sqlite_url)
     engine = create_engine(sqlite_url)
     sessionmaker = create_sessionmaker(engine)
@@ -138,8 +139,8 @@ async def test_a_statement_is_one_trip_and_a_writing_transaction_runs_inline(
             assert (trips.thread, trips.inline, len(trips_to_thread)) == (["SELECT"], [], 1)
 
             result = await session.execute(items.insert().values(id="a", quantity=1).returning(items.c.id))
-            assert result.scalar_one() == "a"  # the first write: on the thread, RETURNING rows come back
-            assert (trips.thread, trips.inline) == (["SELECT", "INSERT"], [])
+            assert result.scalar_one() == "a"  # the first write: inline (the lock was free), RETURNING rows back
+            assert (trips.thread, trips.inline, len(trips_to_thread)) == (["SELECT"], ["INSERT"], 1)
 
             trips.clear()
             many = await session.execute(items.insert(), [{"id": f"m{n}", "quantity": n} for n in range(3)])
@@ -149,17 +150,17 @@ async def test_a_statement_is_one_trip_and_a_writing_transaction_runs_inline(
             rows = (await session.execute(sa.select(items.c.id, items.c.quantity).order_by(items.c.id))).all()
             assert [tuple(row) for row in rows] == [("a", 1), ("m0", 7), ("m1", 7), ("m2", 7)]
             assert (trips.thread, trips.inline) == ([], ["INSERT", "UPDATE", "SELECT"])
-            assert len(trips_to_thread) == 2  # nothing more went to the thread
+            assert len(trips_to_thread) == 1  # nothing more went to the thread
 
             await session.commit()
-            assert trips_to_thread[2] == "commit"  # the commit (and its fsync) on the thread
+            assert trips_to_thread[1:] == ["commit"]  # the commit (and its fsync) on the thread
 
             trips.clear()
             assert await session.scalar(sa.select(sa.func.count()).select_from(items)) == 4
             await session.execute(items.delete().where(items.c.id == "a"))
             await session.execute(items.delete().where(items.c.id == "m0"))
             await session.rollback()
-            assert (trips.thread, trips.inline) == (["SELECT", "DELETE"], ["DELETE"])
+            assert (trips.thread, trips.inline) == (["SELECT"], ["DELETE", "DELETE"])
 
             trips.clear()  # after the rollback: a read goes to the thread again, and nothing was deleted
             assert await session.scalar(sa.select(sa.func.count()).select_from(items)) == 4
@@ -171,7 +172,8 @@ async def test_a_statement_is_one_trip_and_a_writing_transaction_runs_inline(
 async def test_a_failed_first_write_does_not_make_the_transaction_run_inline(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Only a write that succeeded holds the write lock: after a failed one, statements stay on the thread."""
+    """Only a write that succeeded holds the write lock: after a failed one, statements stay on the thread
+    (the failed first write itself ran on the loop's thread, the lock being free: decision 0206)."""
     await create_schema(sqlite_url)
     engine = create_engine(sqlite_url)
     sessionmaker = create_sessionmaker(engine)
@@ -185,7 +187,7 @@ async def test_a_failed_first_write_does_not_make_the_transaction_run_inline(
                 await session.execute(items.insert().values(id="x", quantity=2))
             await session.execute(sa.select(items.c.id))
             await session.execute(sa.select(items.c.id))
-            assert (trips.thread, trips.inline) == (["INSERT", "SELECT", "SELECT"], [])
+            assert (trips.thread, trips.inline) == (["SELECT", "SELECT"], ["INSERT"])
             await session.rollback()
     finally:
         await engine.dispose()
@@ -211,7 +213,8 @@ async def test_a_connection_that_only_read_goes_back_to_the_pool_without_a_trip(
 ) -> None:
     """Decision 0205: pysqlite opens no transaction for a read, so the pool's ROLLBACK on return (and a
     COMMIT of nothing) would do nothing on aiosqlite's thread: it is not sent there. A connection that
-    wrote still commits and rolls back on the thread, and what it wrote is committed or gone."""
+    wrote still commits and rolls back on the thread, and what it wrote is committed or gone (its writes
+    ran on the loop's thread, the lock being free: decision 0206)."""
     await create_schema(sqlite_url)
     engine = create_engine(sqlite_url)
     try:
@@ -228,7 +231,7 @@ async def test_a_connection_that_only_read_goes_back_to_the_pool_without_a_trip(
             await connection.commit()
             await connection.execute(items.insert().values(id="dropped", quantity=1))
             await connection.rollback()
-        assert sent == ["<lambda>", "commit", "<lambda>", "rollback"]
+        assert sent == ["commit", "rollback"]
         async with engine.connect() as connection:
             assert (await connection.execute(sa.select(items.c.id))).scalars().all() == ["kept"]
     finally:
@@ -239,8 +242,8 @@ async def test_a_read_marked_inline_runs_on_the_loops_thread_and_a_write_so_mark
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Decision 0205: ``INLINE_READ`` runs a short read on the event loop's thread (no trip); unmarked reads
-    still go to aiosqlite's thread, and a write carrying the option still takes the write queue and goes
-    to the thread (its first write may wait for SQLite's lock)."""
+    still go to aiosqlite's thread, and a write carrying the option still takes the write queue (and, as
+    any first write, runs on the loop's thread only because SQLite's lock is free: decision 0206)."""
     from homecraft_shared.db import INLINE_READ
 
     await create_schema(sqlite_url)
@@ -258,10 +261,56 @@ async def test_a_read_marked_inline_runs_on_the_loops_thread_and_a_write_so_mark
             assert (trips.thread, trips.inline) == (["SELECT"], ["SELECT"])
             trips.clear()
             await connection.execute(items.insert().values(id="b", quantity=2).execution_options(**INLINE_READ))
-            assert (trips.thread, trips.inline) == (["INSERT"], [])
+            assert (trips.thread, trips.inline) == ([], ["INSERT"])
             await connection.commit()
             trips.clear()
             rows = await connection.execute(inline, {"id": "b"})  # a new (read) transaction: inline again
             assert rows.all() == [("b", 2)] and (trips.thread, trips.inline) == ([], ["SELECT"])
     finally:
+        await engine.dispose()
+
+
+async def test_a_first_write_meeting_another_processs_lock_waits_on_the_thread_not_the_loop(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Decision 0206: the first write is tried on the loop's thread without waiting (busy timeout 0 for that
+    statement). When another connection (another process) holds SQLite's write lock, that try fails at
+    once, nothing is written, and the write runs on aiosqlite's thread, which waits in SQLite's busy
+    handler as before: the event loop keeps running meanwhile, the write lands once the lock is given
+    back, and the connection's busy timeout is what it was."""
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    await create_schema(sqlite_url)
+    engine = create_engine(sqlite_url)
+    other = sqlite3.connect(make_url(sqlite_url).database, isolation_level=None, check_same_thread=False)
+    ticks = 0
+
+    async def ticking() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(ticking())
+    try:
+        trips = _Trips(monkeypatch)
+        other.execute("BEGIN IMMEDIATE")  # another writer holds SQLite's write lock
+        other.execute("INSERT INTO test_items (id, quantity) VALUES ('theirs', 1)")
+        asyncio.get_running_loop().call_later(0.3, other.execute, "COMMIT")
+        async with engine.begin() as connection:
+            await connection.execute(items.insert().values(id="ours", quantity=2))
+            waited_ticks = ticks
+            timeout = (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar()
+        # The try on the loop failed at once, the write waited on the thread while the loop ran on (the
+        # PRAGMAs are the new connection's set-up and the busy timeout read above).
+        assert [[t for t in ran if t != "PRAGMA"] for ran in (trips.thread, trips.inline)] == [["INSERT"], ["INSERT"]]
+        assert waited_ticks >= 10
+        assert timeout == 30000
+        async with engine.connect() as connection:
+            assert sorted((await connection.execute(sa.select(items.c.id))).scalars().all()) == ["ours", "theirs"]
+    finally:
+        ticker.cancel()
+        other.close()
         await engine.dispose()

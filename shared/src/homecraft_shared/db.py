@@ -151,6 +151,22 @@ def _statement(connection: sqlite3.Connection, operation: Any, parameters: Any, 
         cursor.close()
 
 
+def _first_write(connection: sqlite3.Connection, operation: Any, parameters: Any, many: bool) -> _Outcome | None:
+    """A transaction's first write run on the calling thread if SQLite's write lock can be taken at once
+    (busy timeout 0 for this statement); None when another connection holds it (SQLITE_BUSY: nothing was
+    written, the statement is to be run again where waiting is allowed)."""
+    timeout = connection.execute("PRAGMA busy_timeout").fetchone()[0]
+    connection.execute("PRAGMA busy_timeout=0")
+    try:
+        return _statement(connection, operation, parameters, many)
+    except sqlite3.OperationalError as exc:
+        if getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return None
+        raise
+    finally:
+        connection.execute(f"PRAGMA busy_timeout={int(timeout)}")
+
+
 def _is_write(statement: str) -> bool:
     return statement.lstrip()[:7].upper().startswith(_SQLITE_WRITES)
 
@@ -230,10 +246,17 @@ class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _run(self, operation: Any, parameters: Any, many: bool) -> None:
         aio = self._connection
+        key = id(self._adapt_connection)
         async with self._adapt_connection._execute_mutex:  # free: taken without a suspension
-            if id(self._adapt_connection) in _writing or self._inline:
+            if key in _writing or self._inline:
                 # Inline, no await: the coroutine completes without giving the event loop a turn.
                 outcome = _statement(aio._conn, operation, parameters, many)
+            elif key in _held and _is_write(operation) and (
+                    first := _first_write(aio._conn, operation, parameters, many)) is not None:
+                # The transaction's first write, holding this process's write queue: tried on the loop's
+                # thread without waiting for SQLite's lock (decision 0206); only another process's writer
+                # can hold it, and then the write goes to the thread and waits there, as before.
+                outcome = first
             else:
                 outcome = await aio._execute(lambda: _statement(aio._conn, operation, parameters, many))
         self._keep(outcome, operation)
