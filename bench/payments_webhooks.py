@@ -143,19 +143,49 @@ async def flat_out(url: str, database_url: str, indexes: range, concurrency: int
         return len(events) / (time.perf_counter() - started)
 
 
-async def paced(url: str, database_url: str, indexes: range, rate: float) -> tuple[float, float, int, float, float]:
+class LoopLag:
+    """The bench's own event loop lag while it sends (a stalled sender, e.g. starved of CPU by the other
+    processes on the machine, inflates the latencies it measures: decision 0309)."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            expected = loop.time() + 0.01
+            await asyncio.sleep(0.01)
+            self.lags.append((loop.time() - expected) * 1000)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._watch())
+
+    def stop(self) -> str:
+        if self._task is not None:
+            self._task.cancel()
+        worst = max(self.lags, default=0.0)
+        return f"max {worst:.0f} ms, {sum(lag > 100 for lag in self.lags)} lags over 100 ms"
+
+
+async def paced(url: str, database_url: str, indexes: range, rate: float,
+                dump: Path | None = None) -> tuple[float, float, int, float, float, str]:
     run = uuid.uuid4().hex[:8]
     events = [refund_event(i, run) for i in indexes]
     sent_at: dict[str, float] = {}
+    answered_at: dict[str, float] = {}
     answered: list[float] = []
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=httpx.Limits(max_connections=64)) as client:
         async def send(event_id: str, payload: bytes) -> None:
             sent_at[event_id] = time.time()
             response = await client.post("/webhooks/stripe", content=payload, headers={"Stripe-Signature": sign(payload)})
-            answered.append((time.time() - sent_at[event_id]) * 1000)
+            answered_at[event_id] = time.time()
+            answered.append((answered_at[event_id] - sent_at[event_id]) * 1000)
             assert response.status_code == 200, response.text
 
         tasks = []
+        lag = LoopLag()
+        lag.start()
         start = time.perf_counter()
         for n, (event_id, payload) in enumerate(events):
             delay = start + n / rate - time.perf_counter()
@@ -163,11 +193,16 @@ async def paced(url: str, database_url: str, indexes: range, rate: float) -> tup
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(send(event_id, payload)))
         await asyncio.gather(*tasks)
+        lag_text = lag.stop()
     done = await wait_processed(database_url, list(sent_at))
+    if dump is not None:  # one line per webhook: when sent, answered (2xx) and processed (epoch seconds)
+        lines = "".join(json.dumps({"event": event_id, "sent": sent_at[event_id], "answered": answered_at[event_id],
+                                    "processed": done[event_id]}) + "\n" for event_id in sent_at)
+        await asyncio.to_thread(dump.write_text, lines)
     latencies = sorted((done[event_id] - sent_at[event_id]) * 1000 for event_id in sent_at)
     answered.sort()
     return (statistics.median(latencies), latencies[max(0, int(len(latencies) * 0.99) - 1)], len(latencies),
-            statistics.median(answered), answered[max(0, int(len(answered) * 0.99) - 1)])
+            statistics.median(answered), answered[max(0, int(len(answered) * 0.99) - 1)], lag_text)
 
 
 def main() -> None:
@@ -179,6 +214,8 @@ def main() -> None:
                                                          "(to compare latency of two versions at one rate)")
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--keep-log", type=Path, help="copy the payments process's log here")
+    parser.add_argument("--dump", type=Path, help="write each paced webhook's send, 2xx and processed times here "
+                                                   "(JSON lines), to see how a tail is spread over the run")
     parser.add_argument("--log-level", default="WARNING", help="the payments process's log level (default WARNING)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="payments-bench-") as tmp:
@@ -222,8 +259,8 @@ def main() -> None:
             load_after = load_average()
             half = args.paced_rate or rate / 2
             count = min(paced_count, max(50, int(half * args.paced_seconds)))
-            p50, p99, n, answer_p50, answer_p99 = asyncio.run(
-                paced(url, database_url, range(args.webhooks, args.webhooks + count), half))
+            p50, p99, n, answer_p50, answer_p99, sender_lag = asyncio.run(
+                paced(url, database_url, range(args.webhooks, args.webhooks + count), half, args.dump))
             commits = asyncio.run(commit_rate(database_url, 2000, args.concurrency))
             backend = "PostgreSQL" if args.postgres else "SQLite"
             print(f"payments webhook path on {backend} ({os.cpu_count()} CPUs)")
@@ -231,6 +268,7 @@ def main() -> None:
                   f"{args.concurrency} senders; each: verify, store, outbox, JetStream, consume, ledger + event commit)")
             print(f"at half load ({half:.0f}/s, {n} webhooks): p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   (target p99 <= 200 ms)")
             print(f"  of which the 2xx answer (stored): p50 {answer_p50:7.1f} ms   p99 {answer_p99:7.1f} ms")
+            print(f"  the bench's own event loop while sending: {sender_lag} (a late sender inflates these)")
             print(f"single-row commits:         {commits:8.1f} commits/s (same database and driver, {args.concurrency} writers)")
             print(f"ratio:                      {rate / commits:8.2f}  (target >= 0.3)")
             print(f"payments process CPU:       {cpu_ms:8.1f} ms per webhook during the flat-out run")

@@ -13,7 +13,7 @@ from homecraft_shared.db import utcnow
 from homecraft_shared.dependencies import runtime_of
 from homecraft_shared.errors import install_error_handlers
 from homecraft_shared.messaging.tables import DeadLetter, OutboxEvent
-from homecraft_shared.observability import CorrelationMiddleware, configure_logging
+from homecraft_shared.observability import CorrelationMiddleware, configure_logging, render_counters
 from homecraft_shared.openapi import install_openapi
 from homecraft_shared.runtime import ServiceRuntime
 
@@ -42,7 +42,8 @@ async def readyz(request: Request) -> JSONResponse:
 
 @health_router.get("/metrics", response_class=PlainTextResponse, summary="Operator metrics (Prometheus text)")
 async def metrics(request: Request) -> str:
-    """Event-flow gauges an operator alerts on: an outbox that does not drain, dead letters waiting."""
+    """Event-flow gauges an operator alerts on: an outbox that does not drain, dead letters waiting; and
+    the process's counters (slow group-commit batches, event-loop lag: decision 0309)."""
     runtime = runtime_of(request)
     async with runtime.sessionmaker() as session:
         unpublished = await session.scalar(
@@ -71,6 +72,7 @@ async def metrics(request: Request) -> str:
         "# HELP homecraft_dead_letters Events that exhausted their attempts and await a replay.\n"
         "# TYPE homecraft_dead_letters gauge\n"
         f"homecraft_dead_letters{{{labels}}} {dead or 0}\n"
+        + render_counters(labels)
     )
 
 

@@ -10,7 +10,9 @@ import asyncio
 import collections
 import datetime as dt
 import enum
+import logging
 import sqlite3
+import time
 import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -33,6 +35,8 @@ from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import EMPTY_DICT, await_only
 
 from homecraft_shared.errors import Conflict
+
+logger = logging.getLogger(__name__)
 
 # Stable constraint names, so Alembic migrations are identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -93,21 +97,45 @@ SQLITE_LOCK_TIMEOUT_SECONDS = 30.0
 _SQLITE_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 
+# A write transaction that held this process's write queue longer than this is logged (a JSON
+# warning naming the task that held it), because every other writer of the process waited for it.
+SLOW_WRITE_HOLD_SECONDS = 0.2
+
+
 class _WriteQueue:
     """The writers of one SQLite database in one process and event loop, served first come, first
     served; the connection holding it is the one inside a write transaction."""
 
-    def __init__(self) -> None:
+    def __init__(self, database: str) -> None:
         self.lock = asyncio.Lock()
+        self.database = database
+        self.holder = ""  # the asyncio task holding it (its name), for the slow-hold warning
+        self.held_since = 0.0
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> float:
+        """Wait for the queue; the seconds waited."""
+        started = time.perf_counter()
         try:
             async with asyncio.timeout(SQLITE_LOCK_TIMEOUT_SECONDS):
                 await self.lock.acquire()
         except TimeoutError:
             raise sqlite3.OperationalError(
-                f"database is locked (waited {SQLITE_LOCK_TIMEOUT_SECONDS:.0f} s for another writer of this process)"
+                f"database is locked (waited {SQLITE_LOCK_TIMEOUT_SECONDS:.0f} s for another writer of this process; "
+                f"held by {self.holder or 'unknown'})"
             ) from None
+        self.held_since = time.perf_counter()
+        task = asyncio.current_task()
+        self.holder = task.get_name() if task is not None else ""
+        return self.held_since - started
+
+    def release(self) -> None:
+        held = time.perf_counter() - self.held_since
+        holder = self.holder
+        self.lock.release()
+        if held > SLOW_WRITE_HOLD_SECONDS:
+            logger.warning("SQLite write transaction held the write lock long; this process's other writers waited",
+                           extra={"held_ms": round(held * 1000, 1), "holder": holder,
+                                  "database": Path(self.database).name})
 
 
 # database file -> its writers' queue, per event loop (an asyncio.Lock belongs to one loop).
@@ -116,6 +144,8 @@ _write_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _W
 )
 # id(DBAPI connection) -> the queue it holds, from its first write until its commit or rollback.
 _held: dict[int, _WriteQueue] = {}
+# id(DBAPI connection) -> seconds its current write transaction waited for the queue (``write_lock_wait``).
+_waited: dict[int, float] = {}
 
 
 # id(DBAPI connection) of the connections whose transaction has written: they hold SQLite's write lock
@@ -331,7 +361,10 @@ class SerializedWritesSQLiteDialect(SQLiteDialect_aiosqlite):
         except RuntimeError:
             return None
         queues = _write_queues.setdefault(loop, {})
-        return queues.setdefault(self._database, _WriteQueue())
+        queue = queues.get(self._database)
+        if queue is None:
+            queue = queues[self._database] = _WriteQueue(self._database)
+        return queue
 
     def _before(self, statement: str, context: ExecutionContext | None) -> None:
         if context is None or not _is_write(statement):
@@ -342,7 +375,7 @@ class SerializedWritesSQLiteDialect(SQLiteDialect_aiosqlite):
         queue = self._queue()
         if queue is None:
             return
-        await_only(queue.acquire())
+        _waited[id(connection)] = await_only(queue.acquire())
         _held[id(connection)] = queue
 
     @staticmethod
@@ -350,9 +383,10 @@ class SerializedWritesSQLiteDialect(SQLiteDialect_aiosqlite):
         # Called with the pool's proxy (commit, rollback) or the DBAPI connection itself (close).
         key = id(getattr(connection, "dbapi_connection", connection))
         _writing.discard(key)
+        _waited.pop(key, None)
         queue = _held.pop(key, None)
         if queue is not None and queue.lock.locked():
-            queue.lock.release()
+            queue.release()
 
     def do_execute(self, cursor: DBAPICursor, statement: str, parameters: Any,
                    context: ExecutionContext | None = None) -> None:
@@ -444,6 +478,13 @@ class InlineReads:
         if self._kept is not None:
             kept, self._kept = self._kept, None
             await kept.close()
+
+
+def write_lock_wait(connection: AsyncConnection) -> float:
+    """Seconds the current write transaction of ``connection`` waited for this process's SQLite write
+    queue (0 when it has not written yet, or on other databases)."""
+    fairy = connection.sync_connection.connection if connection.sync_connection is not None else None
+    return _waited.get(id(fairy.dbapi_connection), 0.0) if fairy is not None else 0.0
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:

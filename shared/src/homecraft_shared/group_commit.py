@@ -32,7 +32,10 @@ gives it its own two connections.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,9 +44,16 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Insert, Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from homecraft_shared.db import create_engine
+from homecraft_shared.db import create_engine, write_lock_wait
+from homecraft_shared.observability import counter
 
 logger = logging.getLogger(__name__)
+
+# A batch slower than this (pool checkout to commit done) is logged as a JSON warning with where its time
+# went, and counted (decision 0309): every request in it waited that long for its answer.
+SLOW_BATCH_SECONDS = 0.2
+SLOW_BATCHES = counter("homecraft_group_commit_slow_batches_total",
+                       f"Group-commit batches that took over {SLOW_BATCH_SECONDS * 1000:.0f} ms (their requests waited).")
 
 T = TypeVar("T")
 Work = Callable[[AsyncConnection], Awaitable[T]]
@@ -95,6 +105,7 @@ class GroupCommitStats:
     committed: int = 0
     largest_batch: int = 0
     reruns_alone: int = 0
+    slow_batches: int = 0  # over SLOW_BATCH_SECONDS, each logged
 
 
 class GroupCommit:
@@ -143,9 +154,15 @@ class GroupCommit:
                 await self._commit(batch)
 
     async def _commit(self, batch: list[_Job[Any]]) -> None:
+        started = time.perf_counter()
+        checked_out = written = lock_wait = 0.0
         try:
-            async with self._engine.begin() as connection:
-                results = await _run_batch(connection, batch)
+            async with self._engine.connect() as connection:
+                checked_out = time.perf_counter()
+                async with connection.begin():
+                    results = await _run_batch(connection, batch)
+                    lock_wait = write_lock_wait(connection)
+                    written = time.perf_counter()
         except Exception as exc:
             if len(batch) == 1:
                 _settle(batch[0], exception=exc)
@@ -165,6 +182,23 @@ class GroupCommit:
         self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
         for job, result in zip(batch, results, strict=True):
             _settle(job, result=result)
+        done = time.perf_counter()
+        if done - started > SLOW_BATCH_SECONDS:
+            self._slow(len(batch), started, checked_out, lock_wait, written, done)
+
+    def _slow(self, size: int, started: float, checked_out: float, lock_wait: float, written: float,
+              done: float) -> None:
+        self.stats.slow_batches += 1
+        SLOW_BATCHES.inc()
+        extra: dict[str, object] = {
+            "batch": size, "total_ms": _ms(done - started), "checkout_ms": _ms(checked_out - started),
+            "write_lock_wait_ms": _ms(lock_wait), "statements_ms": _ms(written - checked_out - lock_wait),
+            "commit_ms": _ms(done - written)}
+        database = self._engine.url.database
+        if self._engine.dialect.name == "sqlite" and database and database != ":memory:":
+            with contextlib.suppress(OSError):  # how far the WAL has grown (a commit may include a checkpoint)
+                extra["wal_kb"] = os.stat(f"{database}-wal").st_size // 1024
+        logger.warning("group commit: slow batch; its requests waited for it", extra=extra)
 
     async def _alone(self, job: _Job[Any]) -> None:
         try:
@@ -204,6 +238,10 @@ async def _run_batch(connection: AsyncConnection, batch: list[_Job[Any]]) -> lis
         results.extend([None] * len(members))
         start += len(members)
     return results
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
 
 
 def _settle(job: _Job[Any], *, result: Any = None, exception: BaseException | None = None) -> None:

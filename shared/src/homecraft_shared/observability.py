@@ -7,6 +7,7 @@ on every event, and the consumer restores it from the envelope before running a 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -155,3 +156,51 @@ class CorrelationMiddleware:
                        "duration_ms": round((time.perf_counter() - started) * 1000, 2)},
             )
             correlation_id_var.reset(token)
+
+
+class Counter:
+    """A process-wide counter an operator alerts on, served by ``/metrics`` (Prometheus text)."""
+
+    def __init__(self, name: str, help_text: str) -> None:
+        self.name = name
+        self.help_text = help_text
+        self.value = 0
+
+    def inc(self, amount: int = 1) -> None:
+        self.value += amount
+
+
+_COUNTERS: dict[str, Counter] = {}
+
+
+def counter(name: str, help_text: str) -> Counter:
+    """The process's counter of that name (created at first use)."""
+    found = _COUNTERS.get(name)
+    if found is None:
+        found = _COUNTERS[name] = Counter(name, help_text)
+    return found
+
+
+def render_counters(labels: str) -> str:
+    """Every counter of this process in Prometheus text, with ``labels`` (e.g. ``service="payments"``)."""
+    return "".join(f"# HELP {c.name} {c.help_text}\n# TYPE {c.name} counter\n{c.name}{{{labels}}} {c.value}\n"
+                   for c in _COUNTERS.values())
+
+
+LOOP_LAG_WARNINGS = counter("homecraft_event_loop_lag_warnings_total",
+                            "Times the event loop was late by more than the warning threshold (blocked or starved).")
+
+
+async def watch_loop_lag(threshold_seconds: float, interval_seconds: float = 0.1) -> None:
+    """Log (a JSON warning) and count each time the event loop wakes this task later than
+    ``threshold_seconds`` after it asked: the loop was blocked (a synchronous call, a long GC) or the
+    process got no CPU. Costs one timer wake-up per ``interval_seconds``."""
+    loop = asyncio.get_running_loop()
+    while True:
+        expected = loop.time() + interval_seconds
+        await asyncio.sleep(interval_seconds)
+        lag = loop.time() - expected
+        if lag > threshold_seconds:
+            LOOP_LAG_WARNINGS.inc()
+            logging.getLogger("homecraft.loop").warning(
+                "event loop lagged", extra={"lag_ms": round(lag * 1000, 1)})

@@ -28,6 +28,7 @@ from homecraft_shared.messaging.contracts import CONTRACTS
 from homecraft_shared.messaging.outbox import OutboxRelay
 from homecraft_shared.messaging.retention import RetentionPolicy, run_pruner
 from homecraft_shared.migrations import upgrade_to_head
+from homecraft_shared.observability import watch_loop_lag
 from homecraft_shared.settings import ServiceSettings
 
 logger = logging.getLogger(__name__)
@@ -126,6 +127,8 @@ class ServiceRuntime:
             run_pruner(self.sessionmaker, self.retention_policy(), self.settings.retention_interval_seconds),
             "messaging-pruner",
         )
+        if self.settings.loop_lag_warning_seconds > 0:
+            self._spawn(watch_loop_lag(self.settings.loop_lag_warning_seconds), "loop-lag-watch")
         for hook in self._on_start:
             await hook(self)
         logger.info("service started", extra={"database": self.engine.url.render_as_string()})

@@ -45,6 +45,9 @@ class ServiceSettings(BaseSettings):
     consumer_ack_wait_seconds: float = 30.0
     consumer_backoff_seconds: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0)
     relay_poll_seconds: float = 0.5
+    # A JSON warning (and homecraft_event_loop_lag_warnings_total) when the event loop runs late by more
+    # than this (decision 0309); 0 turns the watch off.
+    loop_lag_warning_seconds: float = Field(default=0.2, ge=0)
 
     # Retention of the messaging tables (homecraft_shared.messaging.retention).
     retention_published_outbox_days: float = 7.0

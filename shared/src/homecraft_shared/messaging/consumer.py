@@ -279,6 +279,9 @@ class EventConsumer:
 
         The consumer never creates or changes the producer's stream: only the producer knows its
         subjects and replica count (decision 0002)."""
+        task = asyncio.current_task()
+        if task is not None:  # named in the logs (e.g. as the holder of the SQLite write lock: decision 0309)
+            task.set_name(f"consumer:{self.registry.consumer_name}:{producer}")
         while True:
             subscription = None
             try:
