@@ -98,6 +98,19 @@ MUTATIONS: tuple[Mutation, ...] = (
         "",
         ("test_consumer_failures.py::test_the_batch_inbox_check_skips_applied_events_and_copies_within_the_batch",),
     ),
+    Mutation(  # decision 0309
+        "batch-not-split-at-the-write-hold-bound", CONSUMER,
+        "                    if write_lock_held() > self.settings.max_write_hold_seconds:\n",
+        "                    if False:\n",
+        ("test_write_lock_bound.py::test_a_batch_over_the_write_hold_bound_commits_early_and_lets_another_writer_in",),
+    ),
+    Mutation(  # decision 0309
+        "fallback-handles-the-early-committed-part-again", CONSUMER,
+        "                if index < failure.start:  # committed and acked in an earlier transaction of the batch\n",
+        "                if False:\n",
+        ("test_write_lock_bound.py::test_a_handler_failing_after_an_early_commit_runs_the_rest_one_by_one_and_applies_"
+         "everything_once",),
+    ),
     Mutation(
         "no-inbox-row", CONSUMER,
         "    session.add(\n        InboxEvent(\n",

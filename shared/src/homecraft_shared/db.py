@@ -110,6 +110,7 @@ class _WriteQueue:
         self.lock = asyncio.Lock()
         self.database = database
         self.holder = ""  # the asyncio task holding it (its name), for the slow-hold warning
+        self.holder_task: asyncio.Task[Any] | None = None
         self.held_since = 0.0
 
     async def acquire(self) -> float:
@@ -124,13 +125,14 @@ class _WriteQueue:
                 f"held by {self.holder or 'unknown'})"
             ) from None
         self.held_since = time.perf_counter()
-        task = asyncio.current_task()
+        task = self.holder_task = asyncio.current_task()
         self.holder = task.get_name() if task is not None else ""
         return self.held_since - started
 
     def release(self) -> None:
         held = time.perf_counter() - self.held_since
         holder = self.holder
+        self.holder_task = None
         self.lock.release()
         if held > SLOW_WRITE_HOLD_SECONDS:
             logger.warning("SQLite write transaction held the write lock long; this process's other writers waited",
@@ -485,6 +487,21 @@ def write_lock_wait(connection: AsyncConnection) -> float:
     queue (0 when it has not written yet, or on other databases)."""
     fairy = connection.sync_connection.connection if connection.sync_connection is not None else None
     return _waited.get(id(fairy.dbapi_connection), 0.0) if fairy is not None else 0.0
+
+
+def write_lock_held() -> float:
+    """Seconds the current asyncio task's write transaction has held this process's SQLite write queue
+    (0 when it holds none, or on other databases): a long transaction can commit early and let the other
+    writers (a webhook's group commit) in (decision 0309)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return 0.0
+    task = asyncio.current_task()
+    for queue in _write_queues.get(loop, {}).values():
+        if task is not None and queue.holder_task is task and queue.lock.locked():
+            return time.perf_counter() - queue.held_since
+    return 0.0
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:

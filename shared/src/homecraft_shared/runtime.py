@@ -145,6 +145,7 @@ class ServiceRuntime:
             max_attempts=self.settings.consumer_max_attempts,
             ack_wait_seconds=self.settings.consumer_ack_wait_seconds,
             backoff_seconds=self.settings.consumer_backoff_seconds,
+            max_write_hold_seconds=self.settings.consumer_max_write_hold_seconds,
         )
 
     def spawn(self, coro: Awaitable[None], name: str) -> None:

@@ -44,6 +44,9 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = 5
     consumer_ack_wait_seconds: float = 30.0
     consumer_backoff_seconds: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0)
+    # SQLite: a consumer's batch commits early once its transaction has held the write lock this long
+    # (decision 0309), so a request waiting to write (a webhook's 2xx) waits about this long at most.
+    consumer_max_write_hold_seconds: float = Field(default=0.15, ge=0)
     relay_poll_seconds: float = 0.5
     # A JSON warning (and homecraft_event_loop_lag_warnings_total) when the event loop runs late by more
     # than this (decision 0309); 0 turns the watch off.

@@ -34,7 +34,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from homecraft_shared.connections import flush_pending, session_connection
-from homecraft_shared.db import utcnow
+from homecraft_shared.db import utcnow, write_lock_held
 from homecraft_shared.messaging.contracts import CONTRACTS, EventContract, EventData
 from homecraft_shared.messaging.envelope import EventEnvelope
 from homecraft_shared.messaging.jetstream import stream_name
@@ -114,6 +114,10 @@ class ConsumerSettings:
     fetch_batch: int = 64
     max_ack_pending: int = 1000
     fetch_timeout_seconds: float = 1.0
+    # SQLite: a batch's transaction that has held this process's write lock this long commits after the
+    # event it is on, and the rest of the batch goes on in a new one, so the other writers of the process
+    # (a webhook's group commit waiting to answer) wait at most about this long (decision 0309).
+    max_write_hold_seconds: float = 0.15
 
     def delay_after(self, attempt: int) -> float:
         if not self.backoff_seconds:
@@ -137,6 +141,7 @@ class ConsumerStats:
     commit_failures: int = 0  # the transaction failed on the database (lock, lost connection): not an attempt
     dead_lettered: int = 0
     unhandled: int = 0  # no handler registered: recorded in the inbox and acked
+    batch_transactions: int = 0  # committed transactions of fetched batches (more than one per batch when split)
 
 
 def is_transient_database_error(exc: BaseException) -> bool:
@@ -246,6 +251,7 @@ class BatchFailure:
     index: int  # the message whose handler failed, or -1 when no single handler is to blame
     envelope: EventEnvelope | None
     error: Exception
+    start: int = 0  # the messages before it were committed (and acked) in an earlier transaction of the batch
 
 
 class EventConsumer:
@@ -369,6 +375,8 @@ class EventConsumer:
             if failure is None:
                 return
             for index, message in enumerate(messages):
+                if index < failure.start:  # committed and acked in an earlier transaction of the batch
+                    continue
                 try:
                     if index == failure.index and failure.envelope is not None:
                         # Its handler already ran and failed in the batch: once per delivery.
@@ -416,11 +424,29 @@ class EventConsumer:
             self._not_attempts.popitem(last=False)
 
     async def _apply_batch(self, messages: Sequence[Msg]) -> BatchFailure | None:
-        """Apply a fetched batch in ONE transaction, then ack each message; None when that worked.
+        """Apply a fetched batch in ONE transaction (on SQLite, in as few as the write-lock bound allows:
+        ``max_write_hold_seconds``), acking each message after the commit holding it; None when that worked."""
+        try:
+            # Unreadable messages first (the batch then goes one by one).
+            envelopes = [EventEnvelope.model_validate_json(message.data) for message in messages]
+        except ValidationError as exc:
+            return BatchFailure(-1, None, exc)
+        start = 0
+        while start < len(messages):
+            failure, start = await self._apply_part(messages, envelopes, start)
+            if failure is not None:
+                return failure
+        return None
+
+    async def _apply_part(self, messages: Sequence[Msg], envelopes: Sequence[EventEnvelope],
+                          start: int) -> tuple[BatchFailure | None, int]:
+        """Apply the batch from ``start`` in ONE transaction, then ack those messages; (None, where the next
+        transaction starts) when that worked. On SQLite the transaction commits early, after the event it
+        is on, once it has held the write lock ``max_write_hold_seconds`` (decision 0309).
 
         Exactly-once still holds: every effect and inbox row commit together and the acks follow
-        the commit. If a handler fails, nothing of the batch is kept and the caller handles the
-        messages one by one (each retried, backed off and dead-lettered on its own), except the
+        the commit. If a handler fails, nothing of this transaction is kept and the caller handles its
+        messages and the rest one by one (each retried, backed off and dead-lettered on its own), except the
         failing one, which goes straight to failure handling so its handler runs once per delivery.
         A failure of the commit is no handler's fault (index -1).
         """
@@ -428,14 +454,14 @@ class EventConsumer:
         envelope: EventEnvelope | None = None
         applied = duplicates = unhandled = 0
         committing = False
+        end = len(messages)
         try:
             async with self._sessionmaker() as session:
-                # Unreadable messages first (the batch then goes one by one), then the inbox check for the
-                # whole batch in ONE statement (decision 0307).
-                envelopes = [EventEnvelope.model_validate_json(message.data) for message in messages]
-                done = await applied_among(session, self.registry.consumer_name, [e.id for e in envelopes])
+                # The inbox check for the whole rest of the batch in ONE statement (decision 0307).
+                done = await applied_among(session, self.registry.consumer_name, [e.id for e in envelopes[start:]])
                 inbox: list[EventEnvelope] = []
-                for position, message in enumerate(messages):
+                for position in range(start, len(messages)):
+                    message = messages[position]
                     index, envelope = position, envelopes[position]
                     if envelope.id in done:
                         duplicates += 1
@@ -450,6 +476,9 @@ class EventConsumer:
                     inbox.append(envelope)
                     applied += 1
                     unhandled += not handled
+                    if write_lock_held() > self.settings.max_write_hold_seconds:
+                        end = position + 1  # commit these now; the rest of the batch in the next transaction
+                        break
                 # One INSERT for the batch's inbox rows: another replica's row for one of these events fails
                 # here, as no handler's fault (the batch then goes one by one).
                 index, envelope = -1, None
@@ -459,7 +488,7 @@ class EventConsumer:
         except asyncio.CancelledError:
             raise
         except _HandlerFailed as exc:
-            return BatchFailure(index, envelope, exc.error)
+            return BatchFailure(index, envelope, exc.error, start), start
         except Exception as exc:
             # An unreadable message, one past its attempts, or the commit: each one by one.
             if isinstance(exc, IntegrityError):
@@ -468,13 +497,14 @@ class EventConsumer:
             elif committing:
                 self.stats.commit_failures += 1
                 logger.warning("committing a batch failed; handling its events one by one", extra={"error": repr(exc)})
-            return BatchFailure(-1, None, exc)
+            return BatchFailure(-1, None, exc, start), start
         self.stats.applied += applied
         self.stats.duplicates += duplicates
         self.stats.unhandled += unhandled
-        for message in messages:
+        self.stats.batch_transactions += 1
+        for message in messages[start:end]:
             await self._ack(message)
-        return None
+        return None, end
 
     async def handle_message(self, message: Msg) -> None:
         """Handle one message on its own (kept alive while it runs)."""
