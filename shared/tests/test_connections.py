@@ -1,18 +1,21 @@
 """The session's connection without the greenlet trip (decision 0308): ``session_connection`` answers
 exactly as ``session.connection()`` would, and ``flush_pending`` flushes exactly when there is something
-to write; a kept connection never outlives its transaction."""
+to write; a kept connection never outlives its transaction. ``execute`` (decision 0311) runs a written
+SQLite transaction's statements without the greenlet and everything else through ``connection.execute``,
+with the same results and errors."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, PendingRollbackError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from homecraft_shared.connections import flush_pending, session_connection
-from homecraft_shared.db import utcnow
+from homecraft_shared.connections import execute, flush_pending, session_connection
+from homecraft_shared.db import runs_inline, utcnow
 from homecraft_shared.messaging.tables import InboxEvent
 
 INBOX = InboxEvent.__table__
@@ -88,3 +91,38 @@ async def test_flush_pending_flushes_what_the_unit_of_work_holds_and_skips_an_em
         assert flushes == [1, 0]
         await session.rollback()
 
+
+
+async def test_execute_skips_the_greenlet_exactly_for_a_written_sqlite_transaction(
+    sessionmaker: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    through_greenlet: list[str] = []
+    original = AsyncConnection.execute
+
+    async def counted(self: AsyncConnection, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        through_greenlet.append(str(statement).split()[0])
+        return await original(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(AsyncConnection, "execute", counted)
+    first, second = uuid.uuid4(), uuid.uuid4()
+    async with sessionmaker() as session:
+        connection = await session_connection(session)
+        sqlite = connection.dialect.name == "sqlite"
+        assert not runs_inline(connection)  # nothing written yet: a read may wait for its thread
+        assert (await execute(connection, select(func.count()).select_from(INBOX).where(
+            INBOX.c.event_id == first))).scalar() == 0
+        await execute(connection, insert(INBOX), inbox_row(first))  # the first write takes the lock
+        assert runs_inline(connection) is sqlite
+        await execute(connection, insert(INBOX), [inbox_row(second)])  # executemany
+        changed = await execute(connection, update(INBOX).where(INBOX.c.event_id == second).values(event_type="u"))
+        assert changed.rowcount == 1
+        seen = await execute(connection, select(INBOX.c.event_type).where(INBOX.c.event_id.in_([first, second]))
+                             .order_by(INBOX.c.event_type))
+        assert seen.scalars().all() == ["t", "u"]
+        # Past the first write only PostgreSQL's statements went through the greenlet.
+        assert through_greenlet == (["SELECT", "INSERT"] if sqlite else ["SELECT", "INSERT", "INSERT", "UPDATE", "SELECT"])
+        with pytest.raises(IntegrityError):  # the same errors as connection.execute
+            await execute(connection, insert(INBOX), inbox_row(first))
+        await session.rollback()
+        assert not runs_inline(connection)  # the transaction ended: the lock is given back
+    assert await count(sessionmaker, first, second) == 0  # the inline statements rolled back with it

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import EMPTY_DICT, await_only
+from sqlalchemy.util.concurrency import in_greenlet
 
 from homecraft_shared.errors import Conflict
 
@@ -293,6 +294,29 @@ class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):
                 outcome = await aio._execute(lambda: _statement(aio._conn, operation, parameters, many))
         self._keep(outcome, operation)
 
+    def _runs_inline_now(self) -> bool:
+        # Called without SQLAlchemy's greenlet (``run_inline``): a statement that runs inline needs no await.
+        return (not in_greenlet() and (self._inline or id(self._adapt_connection) in _writing)
+                and not self._adapt_connection._execute_mutex.locked())
+
+    def execute(self, operation: Any, parameters: Any = None) -> Any:
+        if self._runs_inline_now():
+            try:
+                self._keep(_statement(self._connection._conn, operation, parameters, False), operation)
+            except Exception as error:
+                self._adapt_connection._handle_exception(error)
+            return None
+        return super().execute(operation, parameters)
+
+    def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
+        if self._runs_inline_now():
+            try:
+                self._keep(_statement(self._connection._conn, operation, seq_of_parameters, True), operation)
+            except Exception as error:
+                self._adapt_connection._handle_exception(error)
+            return None
+        return super().executemany(operation, seq_of_parameters)
+
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
         await self._run(operation, parameters, many=False)
 
@@ -502,6 +526,17 @@ def write_lock_held() -> float:
         if task is not None and queue.holder_task is task and queue.lock.locked():
             return time.perf_counter() - queue.held_since
     return 0.0
+
+
+def runs_inline(connection: AsyncConnection) -> bool:
+    """True when a statement on ``connection`` would run to its end on the event loop's thread without
+    suspending: a SQLite transaction that has written (it holds the write lock, ``_OneHopCursor``), with
+    no other statement of it under way. Such a statement needs no greenlet (``connections.execute``)."""
+    sync = connection.sync_connection
+    fairy = getattr(sync, "_dbapi_connection", None) if sync is not None else None
+    adapted = getattr(fairy, "dbapi_connection", None)
+    return (adapted is not None and id(adapted) in _writing
+            and not adapted._execute_mutex.locked())
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:

@@ -44,6 +44,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Insert, Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from homecraft_shared.connections import execute
 from homecraft_shared.db import create_engine, write_lock_wait
 from homecraft_shared.observability import counter
 
@@ -88,7 +89,7 @@ async def _insert_all(connection: AsyncConnection, members: Sequence[Inserts]) -
     for position, table in enumerate(members[0].tables):
         rows = [row for member in members for row in member.parts[position][1]]
         if rows:
-            await connection.execute(_insert(table), rows)
+            await execute(connection, _insert(table), rows)
 
 
 @dataclass

@@ -33,7 +33,7 @@ from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from homecraft_shared.connections import flush_pending, session_connection
+from homecraft_shared.connections import execute, flush_pending, session_connection
 from homecraft_shared.db import utcnow, write_lock_held
 from homecraft_shared.messaging.contracts import CONTRACTS, EventContract, EventData
 from homecraft_shared.messaging.envelope import EventEnvelope
@@ -175,8 +175,8 @@ async def applied_among(session: AsyncSession, consumer: str, event_ids: Sequenc
     """Which of these events this consumer already applied (its inbox rows): one statement for a batch."""
     if not event_ids:
         return set()
-    rows = await (await session_connection(session)).execute(
-        _APPLIED_AMONG, {"consumer": consumer, "event_ids": list(event_ids)})
+    rows = await execute(await session_connection(session), _APPLIED_AMONG,
+                         {"consumer": consumer, "event_ids": list(event_ids)})
     return set(rows.scalars())
 
 
@@ -186,7 +186,7 @@ async def add_inbox_rows(session: AsyncSession, registry: HandlerRegistry, envel
     Another replica's row for one of them fails this statement (``IntegrityError``), as no handler's fault."""
     if envelopes:
         now = utcnow()
-        await (await session_connection(session)).execute(_INSERT_INBOX, [
+        await execute(await session_connection(session), _INSERT_INBOX, [
             {"consumer": registry.consumer_name, "event_id": envelope.id, "event_type": envelope.type,
              "processed_at": now} for envelope in envelopes])
 

@@ -28,7 +28,7 @@ from sqlalchemy import Table, event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from homecraft_shared.connections import session_connection
+from homecraft_shared.connections import execute, session_connection
 from homecraft_shared.db import dialect_of, utcnow
 from homecraft_shared.messaging.contracts import CONTRACTS, EventData
 from homecraft_shared.messaging.envelope import EventEnvelope
@@ -84,7 +84,7 @@ async def insert_outbox_rows(connection: AsyncConnection, envelopes: Sequence[Ev
     unit of work). Nothing wakes the relays on that connection's commit: the caller calls
     ``wake_relays()`` once it has committed (the relays' poll finds the rows anyway, later)."""
     if envelopes:
-        await connection.execute(_INSERT_OUTBOX, [outbox_row(envelope) for envelope in envelopes])
+        await execute(connection, _INSERT_OUTBOX, [outbox_row(envelope) for envelope in envelopes])
 
 
 async def stage_event(session: AsyncSession, data: EventData, *, subject_id: str) -> EventEnvelope:
@@ -97,7 +97,7 @@ async def stage_event(session: AsyncSession, data: EventData, *, subject_id: str
     reads it, after commits)."""
     envelope = envelope_for(data, subject_id=subject_id)
     if session.in_nested_transaction():
-        await (await session_connection(session)).execute(_INSERT_OUTBOX, outbox_row(envelope))
+        await execute(await session_connection(session), _INSERT_OUTBOX, outbox_row(envelope))
     else:
         session.info.setdefault(_STAGED_ROWS, []).append(outbox_row(envelope))
     session.info[_PENDING_FLAG] = True

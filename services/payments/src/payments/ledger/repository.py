@@ -10,7 +10,7 @@ from sqlalchemy import Table, bindparam, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from homecraft_shared.connections import session_connection
+from homecraft_shared.connections import execute, session_connection
 from homecraft_shared.db import dialect_of, utcnow
 from payments.ledger.domain import DEBIT_REASONS, Line, Movement, Reason
 from payments.models import LedgerEntry, LedgerMovement, PaidOrder, PaidOrderLine, SellerBalance
@@ -56,7 +56,7 @@ async def record(session: AsyncSession, movement: Movement) -> bool:
     """
     now = utcnow()
     connection = await session_connection(session)
-    inserted = (await connection.execute(_MOVEMENT_ONCE[_dialect(connection)], {
+    inserted = (await execute(connection, _MOVEMENT_ONCE[_dialect(connection)], {
         "key": movement.key, "kind": movement.kind, "order_id": movement.order_id,
         "stripe_object_id": movement.stripe_object_id, "total_cents": movement.total_cents, "created_at": now,
     })).scalar()
@@ -64,7 +64,7 @@ async def record(session: AsyncSession, movement: Movement) -> bool:
         return False
     if not movement.entries:
         return True
-    await connection.execute(_INSERT_ENTRIES, [
+    await execute(connection, _INSERT_ENTRIES, [
         dict(key=entry.key, movement_key=movement.key, seller_id=entry.seller_id, amount_cents=entry.amount_cents,
              reason=entry.reason.value, order_id=entry.order_id, line_id=entry.line_id,
              stripe_object_id=entry.stripe_object_id, note=entry.note, created_at=now)
@@ -84,9 +84,9 @@ async def _add_to_balances(session: AsyncSession, amounts: dict[str, int], now: 
         return
     now = now or utcnow()
     connection = await session_connection(session)
-    await connection.execute(_ADD_TO_BALANCE[_dialect(connection)],
-                             [dict(seller_id=seller_id, balance_cents=amounts[seller_id], updated_at=now)
-                              for seller_id in sorted(amounts)])
+    await execute(connection, _ADD_TO_BALANCE[_dialect(connection)],
+                  [dict(seller_id=seller_id, balance_cents=amounts[seller_id], updated_at=now)
+                   for seller_id in sorted(amounts)])
 
 
 async def lock_order(session: AsyncSession, order_id: str) -> None:
@@ -129,7 +129,7 @@ _LINE_DEBITS = (select(_ENTRIES.c.line_id, func.sum(_ENTRIES.c.amount_cents))
 async def line_debits(session: AsyncSession, order_id: str) -> dict[str, int]:
     """Earlier refund and chargeback debits per line of an order (positive cents), less reversals of them
     (line adjustments)."""
-    rows = await (await session_connection(session)).execute(_LINE_DEBITS, {"order_id": order_id})
+    rows = await execute(await session_connection(session), _LINE_DEBITS, {"order_id": order_id})
     return {str(line_id): -int(total) for line_id, total in rows.all()}
 
 
@@ -147,7 +147,7 @@ _LINES_AND_DEBITS = (
 async def lines_and_debits(session: AsyncSession, order_id: str) -> tuple[list[Line], dict[str, int]]:
     """(the order's lines as the ledger's rules see them, ``line_debits`` of those lines) in one statement:
     a line with no debit entries has no key, as in ``line_debits``."""
-    rows = (await (await session_connection(session)).execute(_LINES_AND_DEBITS, {"order_id": order_id})).all()
+    rows = (await execute(await session_connection(session), _LINES_AND_DEBITS, {"order_id": order_id})).all()
     return ([Line(line_id, seller_id, gross, fee, net) for line_id, seller_id, gross, fee, net, _ in rows],
             {str(line_id): -int(total) for line_id, *_, total in rows if total is not None})
 

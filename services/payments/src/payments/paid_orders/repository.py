@@ -8,7 +8,7 @@ from typing import Protocol, cast
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from homecraft_shared.connections import session_connection
+from homecraft_shared.connections import execute, session_connection
 from payments.ledger.domain import Line
 from payments.models import PaidOrder, PaidOrderLine
 
@@ -39,7 +39,7 @@ _DOMAIN_LINES = (select(_LINES.c.line_id, _LINES.c.seller_id, _LINES.c.gross_cen
 async def domain_lines(session: AsyncSession, order_id: str) -> list[Line]:
     """The order's lines as the ledger's rules see them (columns only, one statement built once: 0306; on the
     session's connection, no ORM execution: 0307)."""
-    rows = await (await session_connection(session)).execute(_DOMAIN_LINES, {"order_id": order_id})
+    rows = await execute(await session_connection(session), _DOMAIN_LINES, {"order_id": order_id})
     return [Line(line_id, seller_id, gross, fee, net) for line_id, seller_id, gross, fee, net in rows.all()]
 
 
@@ -108,7 +108,7 @@ async def find_facts(session: AsyncSession, *, order_id: str | None, payment_int
     statements = _FACTS_LOCKED_BY if lock and connection.dialect.name != "sqlite" else _FACTS_BY
     for column, value in (("order_id", order_id), ("payment_intent_id", payment_intent_id), ("charge_id", charge_id)):
         if value:
-            found = (await connection.execute(statements[column], {"key": value})).first()
+            found = (await execute(connection, statements[column], {"key": value})).first()
             if found is not None:
                 return PaidOrderFacts(*found)
     return None

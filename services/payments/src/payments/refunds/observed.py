@@ -14,7 +14,7 @@ from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from homecraft_shared.connections import session_connection
+from homecraft_shared.connections import execute, session_connection
 from homecraft_shared.db import utcnow
 from homecraft_shared.events.payments import LineDebit, PaymentRefundedV1
 from homecraft_shared.messaging.outbox import stage_event
@@ -126,7 +126,7 @@ async def apply(session: AsyncSession, order: orders.OrderMoney, *, refund_id: s
     now = utcnow()
     joined_lines = ",".join(line_ids or [])
     # A new row's fact is always published: it is inserted with published_status = status.
-    new_row = (await connection.execute(_REFUND_ONCE["sqlite" if connection.dialect.name == "sqlite" else "postgresql"], {
+    new_row = (await execute(connection, _REFUND_ONCE["sqlite" if connection.dialect.name == "sqlite" else "postgresql"], {
         "refund_id": refund_id, "order_id": order.order_id, "amount_cents": amount_cents, "currency": currency,
         "status": status, "line_ids": joined_lines, "refund_request_id": refund_request_id,
         "payment_intent_id": payment_intent_id, "charge_id": charge_id, "published_status": status,
@@ -135,14 +135,14 @@ async def apply(session: AsyncSession, order: orders.OrderMoney, *, refund_id: s
         publish = True
         row_amount, row_currency, row_line_ids, row_request_id = amount_cents, currency, joined_lines, refund_request_id
     else:
-        known = (await connection.execute(_KNOWN_REFUND, {"refund_id": refund_id})).one()
+        known = (await execute(connection, _KNOWN_REFUND, {"refund_id": refund_id})).one()
         known_status, row_amount, row_currency, row_line_ids, row_request_id, published_status = known
         newer = _rank(status) >= _rank(known_status)  # an older update arriving late does not undo a newer one
         status = status if newer else known_status
         publish = published_status != status
         if newer or publish:
-            await connection.execute(_UPDATE_REFUND, {"key": refund_id, "status": status, "updated_at": now,
-                                                      "published_status": status if publish else published_status})
+            await execute(connection, _UPDATE_REFUND, {"key": refund_id, "status": status, "updated_at": now,
+                                                       "published_status": status if publish else published_status})
     lines, debited = await ledger.lines_and_debits(session, order.order_id)
     debits: dict[str, int] = {}
     if status == "succeeded":
@@ -158,7 +158,7 @@ async def apply(session: AsyncSession, order: orders.OrderMoney, *, refund_id: s
             await ledger.record(session, domain.reversal(f"refund:{refund_id}", order.order_id, refund_id, [
                 domain.Entry(e.key, e.seller_id, e.amount_cents, domain.Reason(e.reason), e.order_id, e.line_id,
                              e.stripe_object_id, e.note) for e in earlier]))
-    found = (await connection.execute(_REFUNDED_AND_CHARGED, {"order_id": order.order_id})).one()
+    found = (await execute(connection, _REFUNDED_AND_CHARGED, {"order_id": order.order_id})).one()
     refunded_total, charged = int(found[0] or 0), int(found[1]) if found[1] else order.total_cents
     fully = charged > 0 and refunded_total >= charged
     if fully and order.refunded_cause is None:

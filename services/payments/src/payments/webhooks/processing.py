@@ -19,7 +19,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from homecraft_shared.connections import flush_pending, session_connection
+from homecraft_shared.connections import execute, flush_pending, session_connection
 from homecraft_shared.db import utcnow
 from payments.models import PaidOrder, StripeEvent
 
@@ -108,7 +108,7 @@ _WAITING_ORDER = (_EVENTS.c.stripe_created, _EVENTS.c.received_at)
 
 
 async def stored_event(session: AsyncSession, event_id: str) -> StoredEvent | None:
-    found = (await (await session_connection(session)).execute(_STORED_BY_ID, {"event_id": event_id})).first()
+    found = (await execute(await session_connection(session), _STORED_BY_ID, {"event_id": event_id})).first()
     return StoredEvent(*found) if found is not None else None
 
 
@@ -128,7 +128,7 @@ async def process(session: AsyncSession, row: StoredEvent) -> Outcome | None:
         outcome = await handler(session, fact)
     # Whatever the handler staged through the unit of work goes first (its reads ran on the same transaction).
     await flush_pending(session)
-    await (await session_connection(session)).execute(_MARK, {
+    await execute(await session_connection(session), _MARK, {
         "key": row.event_id, "status": outcome.status, "outcome": outcome.message[:2000],
         "waiting_for_order": outcome.waiting_for,
         "processed_at": utcnow() if outcome.status != "waiting" else None})
@@ -138,9 +138,8 @@ async def process(session: AsyncSession, row: StoredEvent) -> Outcome | None:
 async def resume_waiting(session: AsyncSession, order: PaidOrder) -> int:
     """Run the events that waited for this order (by order id, payment intent or charge)."""
     keys = [key for key in (order.order_id, order.payment_intent_id, order.charge_id) if key]
-    rows = (await (await session_connection(session)).execute(
-        select(*_STORED_COLUMNS).where(_EVENTS.c.status == "waiting", _EVENTS.c.waiting_for_order.in_(keys))
-        .order_by(*_WAITING_ORDER))).all()
+    rows = (await execute(await session_connection(session), select(*_STORED_COLUMNS).where(
+        _EVENTS.c.status == "waiting", _EVENTS.c.waiting_for_order.in_(keys)).order_by(*_WAITING_ORDER))).all()
     for row in rows:
         await process(session, StoredEvent(*row))
     return len(rows)
@@ -153,9 +152,8 @@ async def sweep_waiting(session: AsyncSession) -> int:
     waiting concurrently (its transaction did not see the order yet; the order's did not see the
     event waiting yet). This sweep closes that window: nothing waits for a known order for long.
     """
-    rows = (await (await session_connection(session)).execute(
-        select(*_STORED_COLUMNS, _EVENTS.c.waiting_for_order).where(_EVENTS.c.status == "waiting")
-        .order_by(*_WAITING_ORDER).limit(200))).all()
+    rows = (await execute(await session_connection(session), select(*_STORED_COLUMNS, _EVENTS.c.waiting_for_order)
+                          .where(_EVENTS.c.status == "waiting").order_by(*_WAITING_ORDER).limit(200))).all()
     resumed = 0
     for row in rows:
         key = row.waiting_for_order

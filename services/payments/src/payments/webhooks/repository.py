@@ -9,6 +9,7 @@ from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from homecraft_shared.connections import execute
 from payments.models import StripeEvent
 
 
@@ -28,7 +29,7 @@ _INSERT_ONCE = {dialect: _insert_once_statement(dialect) for dialect in ("sqlite
 async def insert_once(connection: AsyncConnection, values: dict[str, object]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING: True when this call stored the event, False for a duplicate."""
     statement = _INSERT_ONCE["sqlite" if connection.dialect.name == "sqlite" else "postgresql"]
-    result = await connection.execute(statement, {column: values[column] for column in _STORED_COLUMNS})
+    result = await execute(connection, statement, {column: values[column] for column in _STORED_COLUMNS})
     return result.scalar_one_or_none() is not None
 
 
