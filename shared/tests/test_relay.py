@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from testsvc import PRODUCER, STREAM, background, outbox_rows, record_item, stream_messages, wait_until
 
 from homecraft_shared.db import utcnow
+from homecraft_shared.group_commit import GroupCommit
 from homecraft_shared.messaging.envelope import EventEnvelope
 from homecraft_shared.messaging.jetstream import connect, ensure_stream
 from homecraft_shared.messaging.outbox import OutboxRelay
@@ -118,4 +119,34 @@ async def test_a_batch_is_marked_published_in_one_statement_after_its_acks(sessi
     rows = await outbox_rows(sessionmaker)
     assert all(row.published_at is not None and row.attempts == 1 for row in rows)
     assert [(await js.get_msg(STREAM, seq=seq)).headers["Nats-Msg-Id"] for seq in range(1, 31)] == \
+        [str(e.id) for e in envelopes]
+
+
+async def test_marks_go_through_the_group_commit_with_the_other_writers(sessionmaker: Maker, js: JetStreamContext,
+                                                                       database_url: str) -> None:
+    """Decision 0311: given a group commit (the runtime's), on SQLite the relay marks the acked rows through
+    it -- committed in a batch of the group, on the group's connection, not in a transaction of its own --
+    and they are marked exactly as before (published once, one attempt). On PostgreSQL it marks them in its
+    own transaction, which holds them locked (FOR UPDATE SKIP LOCKED): the group's connection would wait."""
+    envelopes = [await record_item(sessionmaker, f"item-{i}") for i in range(7)]
+    group = GroupCommit.own_pool(database_url)
+    engine = sessionmaker.kw["bind"]
+    relay_updates: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE OUTBOX_EVENTS"):
+            relay_updates.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        assert await OutboxRelay(sessionmaker, js, marks=group).publish_pending() == 7
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+        await group.aclose()
+    sqlite = engine.dialect.name == "sqlite"
+    assert len(relay_updates) == (0 if sqlite else 1)  # on SQLite not on the relay's own connections
+    assert group.stats.committed == (1 if sqlite else 0)  # but one member of a group batch
+    rows = await outbox_rows(sessionmaker)
+    assert len(rows) == 7 and all(row.published_at is not None and row.attempts == 1 for row in rows)
+    assert [(await js.get_msg(STREAM, seq=seq)).headers["Nats-Msg-Id"] for seq in range(1, 8)] == \
         [str(e.id) for e in envelopes]

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import event
 from support import CatalogProcess, Keys, Mailbox, Orders, orders_settings, running_orders
 
-from homecraft_shared.group_commit import GroupCommit
 from homecraft_shared.messaging.tables import OutboxEvent
 from homecraft_shared.money import percent_of
 from homecraft_shared.testing.infra import free_port
@@ -61,7 +60,7 @@ async def test_concurrent_placements_are_committed_through_the_group_and_a_racin
     commit); the racing double click with one request key gets the order its twin placed (200) without
     failing the placements committed with it, and only one order is written for it (O1 idempotency)."""
     model = orders.catalog.pick(kind="MODEL")
-    group = orders.runtime.resources.get(GroupCommit)
+    group = orders.runtime.group
     before = group.stats.committed
     responses = await asyncio.gather(
         *(orders.place([(model["id"], 1)], user=f"crowd-{n}", key=f"crowd-key-{n}") for n in range(12)),
@@ -122,7 +121,7 @@ async def test_a_new_placement_reads_nothing_before_its_write(
         assert (await orders.place([(model["id"], 1)], user="warm-up")).status_code == 201  # fills the cache
         requests: list[str] = []
         group: list[str] = []
-        group_engine = orders.runtime.resources.get(GroupCommit)._engine
+        group_engine = orders.runtime.group._engine
 
         def note(into: list[str]) -> Any:
             def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:

@@ -1,5 +1,5 @@
-"""What a running service holds: database, NATS, outbox relay, consumers, identity verifier, and its
-own per-process resources (``Resources``: clients, caches, storage), built once, found by type.
+"""What a running service holds: database, its group commit, NATS, outbox relay, consumers, identity
+verifier, and its own per-process resources (``Resources``: clients, caches, storage), built once, found by type.
 
 ``ServiceRuntime.start`` / ``stop`` are driven by the app's lifespan (``homecraft_shared.app``), and
 the same runtime serves the service's CLI commands (migrate, replay dead letters, seed).
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import homecraft_shared.events  # noqa: F401  (registers every event contract)
 from homecraft_shared.db import create_engine, create_sessionmaker, ping
+from homecraft_shared.group_commit import GroupCommit
 from homecraft_shared.identity import IdentityVerifier, ServiceSigner
 from homecraft_shared.messaging import jetstream
 from homecraft_shared.messaging.consumer import ConsumerSettings, EventConsumer, HandlerRegistry
@@ -91,6 +92,9 @@ class ServiceRuntime:
         self._on_stop = on_stop or []
         self.engine: AsyncEngine = create_engine(settings.database_url)
         self.sessionmaker: async_sessionmaker[AsyncSession] = create_sessionmaker(self.engine)
+        # The writers of this process that only add or mark rows (a webhook's stored event, a placement, the
+        # relay's marks on SQLite) commit together through it (decisions 0204, 0311); its own two connections.
+        self.group = GroupCommit.own_pool(settings.database_url)
         key = settings.identity_public_key
         trusted = settings.trusted_service_keys
         self.identity_verifier = (IdentityVerifier(key.get_secret_value() if key else None, trusted)
@@ -118,7 +122,8 @@ class ServiceRuntime:
         self.js = self.nats.jetstream()
         if self.produces_events:
             await jetstream.ensure_stream(self.js, self.name, self.settings.stream_replicas)
-            relay = OutboxRelay(self.sessionmaker, self.js, poll_seconds=self.settings.relay_poll_seconds)
+            relay = OutboxRelay(self.sessionmaker, self.js, poll_seconds=self.settings.relay_poll_seconds,
+                                marks=self.group)
             self._spawn(relay.run(), "outbox-relay")
         if self.handlers and self.handlers.handlers():
             consumer = EventConsumer(self.handlers, self.sessionmaker, self.js, self.consumer_settings())
@@ -187,6 +192,7 @@ class ServiceRuntime:
                 logger.error("background task did not stop in time", extra={"task": task.get_name()})
         self._tasks.clear()
         await self.resources.aclose()
+        await self.group.aclose()
         if self.nats is not None and not self.nats.is_closed:
             with contextlib.suppress(Exception):
                 await self.nats.close()

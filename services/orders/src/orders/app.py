@@ -7,7 +7,6 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from homecraft_shared.app import create_service_app
-from homecraft_shared.group_commit import GroupCommit
 from homecraft_shared.http_client import ServiceClient
 from homecraft_shared.outgoing_mail import MailWorker
 from homecraft_shared.runtime import ServiceRuntime
@@ -32,11 +31,10 @@ async def _start(runtime: ServiceRuntime) -> None:
     catalog = ServiceClient(settings.catalog_url, timeout=settings.catalog_timeout_seconds)
     runtime.resources.add(catalog, close=catalog.aclose)
     config_cache = runtime.resources.add(SiteConfigCache(settings.site_config_cache_seconds, max_entries=4))
-    # Its own two connections: the placements waiting for it hold theirs from the runtime's pool.
-    group = GroupCommit.own_pool(settings.database_url)
-    runtime.resources.add(group, close=group.aclose)
+    # The runtime's group commit: its own two connections (the placements waiting for it hold theirs
+    # from the runtime's pool).
     runtime.resources.add(PlacingParts(runtime.engine, runtime.sessionmaker, catalog, config_cache,
-                                       runtime.service_signer, group))
+                                       runtime.service_signer, runtime.group))
     bind(HandlerContext(settings=settings, catalog=catalog, signer=runtime.service_signer))
     runtime.spawn(MailWorker(runtime.sessionmaker, settings.smtp()).run(), "mail-worker")
 

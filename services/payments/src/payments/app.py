@@ -7,7 +7,6 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from homecraft_shared.app import create_service_app
-from homecraft_shared.group_commit import GroupCommit
 from homecraft_shared.http_client import ServiceClient
 from homecraft_shared.runtime import ServiceRuntime
 from payments import models  # noqa: F401  (registers the tables)
@@ -44,10 +43,9 @@ def create_runtime(settings: PaymentsSettings | None = None) -> ServiceRuntime:
         await deps.stripe.aclose()
 
     async def start_sweeper(running: ServiceRuntime) -> None:
-        # Webhooks are stored through a group commit on its own two connections (decision 0307).
-        group = GroupCommit.own_pool(settings.database_url)
-        running.resources.add(WebhookIntake(group, deps.stripe.webhook_secret, deps.stripe.connect_webhook_secret,
-                                            deps.stripe.tolerance_seconds), close=group.aclose)
+        # Webhooks are stored through the runtime's group commit (decision 0307).
+        running.resources.add(WebhookIntake(running.group, deps.stripe.webhook_secret,
+                                            deps.stripe.connect_webhook_secret, deps.stripe.tolerance_seconds))
         running.spawn(run_sweeper(running.sessionmaker, settings.waiting_sweep_seconds), "waiting-sweeper")
         if settings.reconciliation_scheduled:
             running.spawn(reconciliation_job.run_loop(running.sessionmaker, deps), "reconciliation")

@@ -24,12 +24,13 @@ import nats.errors
 import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
-from sqlalchemy import Table, event, insert, select, update
+from sqlalchemy import Table, Update, event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from homecraft_shared.connections import execute, session_connection
 from homecraft_shared.db import dialect_of, utcnow
+from homecraft_shared.group_commit import GroupCommit
 from homecraft_shared.messaging.contracts import CONTRACTS, EventData
 from homecraft_shared.messaging.envelope import EventEnvelope
 from homecraft_shared.messaging.tables import OutboxEvent
@@ -155,6 +156,22 @@ class RelayStats:
     duplicates: int = 0  # acks saying JetStream already had the event (a retry after a lost ack)
 
 
+def _mark_published_statement(seqs: Sequence[int]) -> Update:
+    return (update(OutboxEvent).where(OutboxEvent.seq.in_(seqs))
+            .values(published_at=utcnow(), attempts=OutboxEvent.attempts + 1)
+            .execution_options(synchronize_session=False))
+
+
+@dataclass(frozen=True)
+class _MarkPublished:
+    """A group commit's work: mark these acked rows published (idempotent: a re-run alone sets the same)."""
+
+    seqs: list[int]
+
+    async def __call__(self, connection: AsyncConnection) -> None:
+        await execute(connection, _mark_published_statement(self.seqs))
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -164,8 +181,16 @@ class OutboxRelay:
         batch_size: int = 200,
         poll_seconds: float = 0.5,
         publish_timeout: float = 5.0,
+        marks: GroupCommit | None = None,
     ) -> None:
+        """``marks``: a group commit on the same database (the runtime's) through which, on SQLite, the
+        acked rows are marked published together with the other writers of that moment (a webhook's or a
+        placement's rows): one commit, one fsync and one turn of the write lock fewer per pass
+        (decision 0311). Not used on PostgreSQL, where the relay's own transaction holds the rows it
+        publishes locked (``FOR UPDATE SKIP LOCKED``) until it marks them: another connection's UPDATE of
+        them would wait for the relay, which would wait for it."""
         self._sessionmaker = sessionmaker
+        self._marks = marks
         self._js = js
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
@@ -239,7 +264,12 @@ class OutboxRelay:
                 if outcome.duplicate:
                     self.stats.duplicates += 1
                 self._refused.pop(row.event_id, None)
-            await self._mark_published(session, acked)
+            if self._marks is not None and acked and dialect_of(session) == "sqlite":
+                # Before the session's commit, which may write (a failed row's attempts): the relay must not
+                # hold the write lock itself while the group waits for it.
+                await self._marks.run(_MarkPublished([row.seq for row in acked]))
+            else:
+                await self._mark_published(session, acked)
             await session.commit()
             if failure is not None:
                 raise failure
@@ -248,12 +278,7 @@ class OutboxRelay:
     async def _mark_published(self, session: AsyncSession, rows: Sequence[OutboxEvent]) -> None:
         """One UPDATE for the rows JetStream acked."""
         if rows:
-            await session.execute(
-                update(OutboxEvent)
-                .where(OutboxEvent.seq.in_([row.seq for row in rows]))
-                .values(published_at=utcnow(), attempts=OutboxEvent.attempts + 1)
-                .execution_options(synchronize_session=False)
-            )
+            await session.execute(_mark_published_statement([row.seq for row in rows]))
 
     async def _publish_batch(self, rows: Sequence[OutboxEvent]) -> list[PubAck | Exception | None]:
         """Send every row in order, then wait for the acks together (bounded by the publish timeout).
