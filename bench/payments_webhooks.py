@@ -31,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -41,6 +42,7 @@ from benchkit import commit_rate, wait_ready
 
 from homecraft_shared.db import create_engine, utcnow
 from homecraft_shared.identity import generate_keypair
+from homecraft_shared.sqlite_checkpoint import WalIndex
 from homecraft_shared.testing.infra import NatsServer, PostgresCluster, free_port
 
 SECRET = "whsec_bench_platform"
@@ -205,6 +207,53 @@ async def paced(url: str, database_url: str, indexes: range, rate: float,
             statistics.median(answered), answered[max(0, int(len(answered) * 0.99) - 1)], lag_text)
 
 
+class WalWatch:
+    """How long the payments database's WAL grew (frames, from its wal-index header) and how often it was
+    started again from its beginning, sampled every 10 ms from this process (decision 0310)."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.index: WalIndex | None = None
+        self.longest = 0
+        self.restarts = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        last = 0
+        assert self.index is not None
+        while not self._stop.wait(0.01):
+            frames = self.index.frames()
+            if frames is None:
+                continue
+            if frames[0] < last:
+                self.restarts += 1
+            last = frames[0]
+            self.longest = max(self.longest, last)
+
+    def __enter__(self) -> WalWatch:
+        # Opened once and closed after the runs: closing it releases this process's SQLite locks on the
+        # -shm file (WalIndex), and the runs' engines are all disposed by then.
+        self.index = WalIndex(self.database)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self.index is not None:
+            self.index.close()
+
+
+def checkpoint_counters(url: str) -> str:
+    """The payments process's background checkpoints and pages (``/metrics``), as "N checkpoints, M pages"."""
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    values = {line.split("{", 1)[0]: line.rsplit(" ", 1)[1] for line in text.splitlines()
+              if line.startswith("homecraft_sqlite_checkpoint")}
+    return (f"{values.get('homecraft_sqlite_checkpoints_total', 'none')} checkpoints, "
+            f"{values.get('homecraft_sqlite_checkpointed_pages_total', 'none')} pages")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--webhooks", type=int, default=2000)
@@ -254,13 +303,17 @@ def main() -> None:
             wait_ready(url, process, log)
             asyncio.run(flat_out(url, database_url, range(0, 50), 4))  # warm-up (connections, streams, consumers)
             load_before, cpu_before = load_average(), cpu_seconds(process.pid)
-            rate = asyncio.run(flat_out(url, database_url, range(50, args.webhooks), args.concurrency))
+            wal_flat, wal_paced = WalWatch(str(work / "payments.db")), WalWatch(str(work / "payments.db"))
+            with wal_flat:
+                rate = asyncio.run(flat_out(url, database_url, range(50, args.webhooks), args.concurrency))
             cpu_ms = (cpu_seconds(process.pid) - cpu_before) * 1000 / (args.webhooks - 50)
             load_after = load_average()
             half = args.paced_rate or rate / 2
             count = min(paced_count, max(50, int(half * args.paced_seconds)))
-            p50, p99, n, answer_p50, answer_p99, sender_lag = asyncio.run(
-                paced(url, database_url, range(args.webhooks, args.webhooks + count), half, args.dump))
+            with wal_paced:
+                p50, p99, n, answer_p50, answer_p99, sender_lag = asyncio.run(
+                    paced(url, database_url, range(args.webhooks, args.webhooks + count), half, args.dump))
+            checkpoints = checkpoint_counters(url)
             commits = asyncio.run(commit_rate(database_url, 2000, args.concurrency))
             backend = "PostgreSQL" if args.postgres else "SQLite"
             print(f"payments webhook path on {backend} ({os.cpu_count()} CPUs)")
@@ -273,6 +326,9 @@ def main() -> None:
             print(f"ratio:                      {rate / commits:8.2f}  (target >= 0.3)")
             print(f"payments process CPU:       {cpu_ms:8.1f} ms per webhook during the flat-out run")
             print(f"load average (1/5/15 min):  {load_before} before the flat-out run, {load_after} after it")
+            if not args.postgres:
+                print(f"SQLite WAL: longest {wal_flat.longest} frames flat out, {wal_paced.longest} at half load; started "
+                      f"again {wal_flat.restarts} + {wal_paced.restarts} times; payments' background checkpointer: {checkpoints}")
         except BaseException:
             if (work / "payments.log").exists():
                 print((work / "payments.log").read_text()[-4000:])

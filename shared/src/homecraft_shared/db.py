@@ -35,6 +35,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import EMPTY_DICT, await_only
 from sqlalchemy.util.concurrency import in_greenlet
 
+from homecraft_shared import sqlite_checkpoint
 from homecraft_shared.errors import Conflict
 
 logger = logging.getLogger(__name__)
@@ -551,6 +552,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(parsed.set(drivername="sqlite+homecraft_aiosqlite"),
                                      connect_args={"timeout": SQLITE_LOCK_TIMEOUT_SECONDS, "check_same_thread": False}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        if database and database != ":memory:":  # the WAL checkpoint off the commit path (decision 0310)
+            sqlite_checkpoint.attach(engine, str(Path(database).resolve()))
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
