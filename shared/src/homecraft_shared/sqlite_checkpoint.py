@@ -5,16 +5,18 @@ the WAL's pages into the database file and fsyncs it while its transaction still
 so every writer queued behind it (a webhook's group commit) waits for the copy and the fsync
 (decision 0309 measured 0.5-1.2 s COMMITs). Here, for every SQLite *file* engine of the process:
 
-- its connections get ``PRAGMA wal_autocheckpoint=SAFETY_NET_PAGES`` (10,000 pages): a safety net only,
-  so the WAL stays bounded should the background checkpointer stall; in normal running no commit
-  reaches it;
+- its connections get ``PRAGMA wal_autocheckpoint=SAFETY_NET_PAGES`` (10,000 pages): a safety net, so
+  the WAL stays bounded should the background checkpointer stall. Under sustained writes it is also what
+  starts the WAL again (a background pass rarely finds a moment with every frame copied and no writer),
+  then with a small checkpoint: the background has copied and flushed nearly everything;
 - one background checkpointer per database file per process (however many engines use the file) runs
   ``PRAGMA wal_checkpoint(PASSIVE)`` on its own sqlite3 connection every ``INTERVAL_SECONDS``, and at once
   again (up to ``CATCH_UP_PASSES`` in a row) while writers add frames during its passes: the WAL is
   started again from its beginning by the next writer only once every frame has been copied. PASSIVE
   never takes the write lock and never waits for readers or writers; the work (copying pages, fsyncing
   the database file, with the GIL released) happens on the checkpointer's daemon thread, never on an
-  event loop. A pass with nothing to copy costs a few lock calls and no I/O.
+  event loop. A pass with nothing to copy costs a few lock calls and no I/O. After a tick that copied
+  frames the database file is fdatasynced (SQLite syncs it only after a pass that copied the whole WAL).
 
 One thread serves every file of the process; it starts with the first file engine's first connection
 and ends when no engine uses any file (each engine is forgotten when it is disposed or garbage
@@ -47,8 +49,8 @@ from homecraft_shared.observability import counter
 
 logger = logging.getLogger(__name__)
 
-# The services' connections still checkpoint in their commit past this many frames: only if the
-# background checkpointer stalls (a WAL of ~40 MB at 4 KiB pages).
+# The services' connections still checkpoint in their commit past this many frames (a WAL of ~40 MB at
+# 4 KiB pages): the bound if the background checkpointer stalls, and the WAL's restart under sustained writes.
 SAFETY_NET_PAGES = 10_000
 # How often the checkpointer checkpoints each file (decision 0310 has the figures behind the choice).
 INTERVAL_SECONDS = 0.25
@@ -224,7 +226,7 @@ def attach(engine: AsyncEngine, database: str) -> None:
 
     event.listen(sync_engine, "connect", on_connect)
     event.listen(sync_engine, "engine_disposed", on_disposed)
-    weakref.finalize(sync_engine, _release, database, key)
+    weakref.finalize(sync_engine, _release, database, key).atexit = False  # at exit the daemon thread just stops
 
 
 def _use(database: str, key: int) -> None:
