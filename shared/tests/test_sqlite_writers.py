@@ -153,7 +153,7 @@ async def test_a_statement_is_one_trip_and_a_writing_transaction_runs_inline(
             assert len(trips_to_thread) == 1  # nothing more went to the thread
 
             await session.commit()
-            assert trips_to_thread[1:] == ["commit"]  # the commit (and its fsync) on the thread
+            assert trips_to_thread[1:] == ["commit_and_hand_over"]  # the commit (fsync, hand-over) on the thread
 
             trips.clear()
             assert await session.scalar(sa.select(sa.func.count()).select_from(items)) == 4
@@ -231,7 +231,7 @@ async def test_a_connection_that_only_read_goes_back_to_the_pool_without_a_trip(
             await connection.commit()
             await connection.execute(items.insert().values(id="dropped", quantity=1))
             await connection.rollback()
-        assert sent == ["commit", "rollback"]
+        assert sent == ["commit_and_hand_over", "rollback"]
         async with engine.connect() as connection:
             assert (await connection.execute(sa.select(items.c.id))).scalars().all() == ["kept"]
     finally:
@@ -313,4 +313,39 @@ async def test_a_first_write_meeting_another_processs_lock_waits_on_the_thread_n
     finally:
         ticker.cancel()
         other.close()
+        await engine.dispose()
+
+
+async def test_a_commit_hands_the_lock_to_the_next_writer_before_its_own_task_resumes(sqlite_url: str) -> None:
+    """Decision 0311: once SQLite's COMMIT has returned on the connection's thread, the process's next writer
+    gets the write queue at once, without waiting for the committing task to be resumed first (a turn of a
+    busy event loop later). With a writer waiting, it writes before the committer's code after the commit runs."""
+    await create_schema(sqlite_url)
+    engine = create_engine(sqlite_url)
+    event.listen(engine.sync_engine, "connect", _no_busy_wait)
+    sessionmaker = create_sessionmaker(engine)
+    order: list[str] = []
+    first_wrote = asyncio.Event()
+
+    async def committer() -> None:
+        async with sessionmaker() as session:
+            await session.execute(items.insert().values(id="first", quantity=1))
+            first_wrote.set()
+            await asyncio.sleep(0.01)  # the second writer is queued for the lock meanwhile
+            await session.commit()
+            order.append("committer resumed")
+
+    async def next_writer() -> None:
+        await first_wrote.wait()
+        async with sessionmaker() as session:
+            await session.execute(items.insert().values(id="second", quantity=2))
+            order.append("next writer wrote")
+            await session.commit()
+
+    try:
+        await asyncio.gather(committer(), next_writer())
+        assert order == ["next writer wrote", "committer resumed"]
+        async with sessionmaker() as session:
+            assert await session.scalar(sa.select(sa.func.count()).select_from(items)) == 2
+    finally:
         await engine.dispose()

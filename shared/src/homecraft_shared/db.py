@@ -201,6 +201,16 @@ def _first_write(connection: sqlite3.Connection, operation: Any, parameters: Any
         connection.execute(f"PRAGMA busy_timeout={int(timeout)}")
 
 
+def _release_key(key: int) -> None:
+    """The connection ``id(adapted connection)`` ended its write transaction: give the queue to the next
+    writer (once: a second call finds nothing held)."""
+    _writing.discard(key)
+    _waited.pop(key, None)
+    queue = _held.pop(key, None)
+    if queue is not None and queue.lock.locked():
+        queue.release()
+
+
 def _is_write(statement: str) -> bool:
     return statement.lstrip()[:7].upper().startswith(_SQLITE_WRITES)
 
@@ -346,8 +356,26 @@ class _OneHopConnection(AsyncAdapt_aiosqlite_connection):
             super().rollback()
 
     def commit(self) -> None:
-        if self._has_transaction():
+        if not self._has_transaction():
+            return
+        aio = self._connection
+        if aio._connection is None:  # closed: aiosqlite's own path raises what it raises
             super().commit()
+            return
+        key, loop, sqlite = id(self), asyncio.get_running_loop(), aio._conn
+
+        def commit_and_hand_over() -> None:
+            sqlite.commit()
+            # SQLite's write lock is free from here: hand this process's write queue to its next writer
+            # now, not once this connection's task has been resumed (a turn of the loop later: with the
+            # loop busy, a millisecond or more of a lock that every writer of the process waits for).
+            if key in _held:
+                loop.call_soon_threadsafe(_release_key, key)
+
+        try:
+            await_only(aio._execute(commit_and_hand_over))
+        except Exception as error:
+            self._handle_exception(error)
 
 
 class _OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
@@ -408,12 +436,7 @@ class SerializedWritesSQLiteDialect(SQLiteDialect_aiosqlite):
     @staticmethod
     def _release(connection: DBAPIConnection | None) -> None:
         # Called with the pool's proxy (commit, rollback) or the DBAPI connection itself (close).
-        key = id(getattr(connection, "dbapi_connection", connection))
-        _writing.discard(key)
-        _waited.pop(key, None)
-        queue = _held.pop(key, None)
-        if queue is not None and queue.lock.locked():
-            queue.release()
+        _release_key(id(getattr(connection, "dbapi_connection", connection)))
 
     def do_execute(self, cursor: DBAPICursor, statement: str, parameters: Any,
                    context: ExecutionContext | None = None) -> None:
