@@ -159,8 +159,12 @@ async def run(sessionmaker: async_sessionmaker[AsyncSession], deps: Deps, *, tri
 
 
 async def latest(session: AsyncSession) -> tuple[ReconciliationRun | None, ReconciliationRun | None]:
-    """(the last run, the last clean run)."""
+    """(the last run, the last clean run as of that one): a run finishing between the two reads (each its own
+    snapshot) must not make the pair disagree (a clean time later than the last run shown)."""
     last = await session.scalar(select(ReconciliationRun).order_by(ReconciliationRun.id.desc()).limit(1))
-    clean = await session.scalar(select(ReconciliationRun).where(ReconciliationRun.clean.is_(True))
+    if last is None:
+        return None, None
+    clean = await session.scalar(select(ReconciliationRun).where(ReconciliationRun.clean.is_(True),
+                                                                  ReconciliationRun.id <= last.id)
                                  .order_by(ReconciliationRun.id.desc()).limit(1))
     return last, clean
