@@ -82,6 +82,28 @@ async def test_later_writers_form_the_next_batch_while_one_commits(engine: Async
     assert (group.stats.batches, group.stats.largest_batch) == (3, 4)
 
 
+async def test_writers_handed_in_while_a_batch_waits_join_it(engine: AsyncEngine, database_url: str) -> None:
+    """Decision 0311: a batch that waits (here its first work, as it would for the write lock another writer
+    of the process holds) takes in the writers handed in meanwhile: one batch, one commit, not two."""
+    group = GroupCommit(engine)
+    commits = count_commits(engine)
+    gate = asyncio.Event()
+
+    async def waits_then_inserts(connection: AsyncConnection) -> str:
+        await gate.wait()
+        return await insert("first")(connection)
+
+    first = asyncio.create_task(group.run(waits_then_inserts))
+    await asyncio.sleep(0.01)  # the batch of one has started and waits
+    later = [asyncio.create_task(group.run(insert(f"later-{n}"))) for n in range(3)]
+    await asyncio.sleep(0.01)
+    gate.set()
+    assert await asyncio.gather(first, *later) == ["first", "later-0", "later-1", "later-2"]
+    assert await stored(database_url) == {"first", "later-0", "later-1", "later-2"}
+    assert (group.stats.batches, group.stats.committed, group.stats.largest_batch) == (1, 4, 4)
+    assert len(commits) == 1
+
+
 async def test_a_unique_key_clash_fails_only_its_own_writer(engine: AsyncEngine, database_url: str) -> None:
     await GroupCommit(engine).run(insert("taken"))
     group = GroupCommit(engine)

@@ -12,8 +12,10 @@ batch into the same tables become one multi-row INSERT per table (a statement pe
 not per request).
 
 Batches form by themselves, with no timer: the first writer starts a drain task; everything that is
-handed in while a batch is being written joins the next one (up to ``max_batch``). An idle service
-commits each write at once, a busy one amortises the commit over many.
+handed in while a batch waits for its connection or for the write lock (SQLite: another writer of the
+process holds it) joins that batch once its first work has run (decision 0311); what is handed in
+while it commits forms the next one (up to ``max_batch`` each). An idle service commits each write at
+once, a busy one amortises the commit over many.
 
 Isolation of failures: when any member's ``work`` raises, or the batch's commit fails, the batch is
 rolled back and every member is run again alone, in its own transaction, and gets its own result or
@@ -146,13 +148,18 @@ class GroupCommit:
 
     async def _drain(self) -> None:
         while self._pending:
-            batch: list[_Job[Any]] = []
-            while self._pending and len(batch) < self._max_batch:
-                job = self._pending.popleft()
-                if not job.future.done():
-                    batch.append(job)
+            batch = self._take(self._max_batch)
             if batch:
                 await self._commit(batch)
+
+    def _take(self, most: int) -> list[_Job[Any]]:
+        """Up to ``most`` of the waiting jobs, in order (those whose caller went away are dropped)."""
+        taken: list[_Job[Any]] = []
+        while self._pending and len(taken) < most:
+            job = self._pending.popleft()
+            if not job.future.done():
+                taken.append(job)
+        return taken
 
     async def _commit(self, batch: list[_Job[Any]]) -> None:
         started = time.perf_counter()
@@ -162,6 +169,12 @@ class GroupCommit:
                 checked_out = time.perf_counter()
                 async with connection.begin():
                     results = await _run_batch(connection, batch)
+                    # The writers handed in while this batch waited (for its connection, or for the write lock
+                    # its first work took) join it: their rows go into this commit, not a later turn of the lock.
+                    while self._pending and len(batch) < self._max_batch:
+                        joined = self._take(self._max_batch - len(batch))
+                        batch.extend(joined)  # in place: a failure re-runs every member alone, these too
+                        results.extend(await _run_batch(connection, joined))
                     lock_wait = write_lock_wait(connection)
                     written = time.perf_counter()
         except Exception as exc:
