@@ -209,9 +209,10 @@ async def paced(url: str, database_url: str, indexes: range, rate: float,
 
 class WalWatch:
     """How long the payments database's WAL grew (frames, from its wal-index header) and how often it was
-    started again from its beginning, sampled every 10 ms from this process (decision 0310)."""
+    started again from its beginning, sampled every 10 ms from this process (decision 0310). ``database``
+    None: not SQLite, nothing watched."""
 
-    def __init__(self, database: str) -> None:
+    def __init__(self, database: str | None) -> None:
         self.database = database
         self.index: WalIndex | None = None
         self.longest = 0
@@ -234,14 +235,15 @@ class WalWatch:
     def __enter__(self) -> WalWatch:
         # Opened once and closed after the runs: closing it releases this process's SQLite locks on the
         # -shm file (WalIndex), and the runs' engines are all disposed by then.
-        self.index = WalIndex(self.database)
-        self._thread.start()
+        if self.database is not None:
+            self.index = WalIndex(self.database)
+            self._thread.start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self._stop.set()
-        self._thread.join()
         if self.index is not None:
+            self._thread.join()
             self.index.close()
 
 
@@ -303,7 +305,8 @@ def main() -> None:
             wait_ready(url, process, log)
             asyncio.run(flat_out(url, database_url, range(0, 50), 4))  # warm-up (connections, streams, consumers)
             load_before, cpu_before = load_average(), cpu_seconds(process.pid)
-            wal_flat, wal_paced = WalWatch(str(work / "payments.db")), WalWatch(str(work / "payments.db"))
+            sqlite_file = None if args.postgres else str(work / "payments.db")
+            wal_flat, wal_paced = WalWatch(sqlite_file), WalWatch(sqlite_file)
             with wal_flat:
                 rate = asyncio.run(flat_out(url, database_url, range(50, args.webhooks), args.concurrency))
             cpu_ms = (cpu_seconds(process.pid) - cpu_before) * 1000 / (args.webhooks - 50)
