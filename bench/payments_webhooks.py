@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -34,8 +35,10 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import aiohttp
 import httpx
 import sqlalchemy as sa
 from benchkit import commit_rate, wait_ready
@@ -170,20 +173,45 @@ class LoopLag:
         return f"max {worst:.0f} ms, {sum(lag > 100 for lag in self.lags)} lags over 100 ms"
 
 
-async def paced(url: str, database_url: str, indexes: range, rate: float,
-                dump: Path | None = None) -> tuple[float, float, int, float, float, str]:
+Post = Callable[[bytes], Awaitable[tuple[int, str]]]
+
+
+@contextlib.asynccontextmanager
+async def webhook_sender(url: str, client: str, connections: int) -> AsyncIterator[Post]:
+    """POST one signed webhook, on httpx (the default) or aiohttp, with at most ``connections`` open."""
+    if client == "aiohttp":
+        async with aiohttp.ClientSession(base_url=url, timeout=aiohttp.ClientTimeout(total=30),
+                                         connector=aiohttp.TCPConnector(limit=connections)) as session:
+            async def post_aiohttp(payload: bytes) -> tuple[int, str]:
+                async with session.post("/webhooks/stripe", data=payload,
+                                        headers={"Stripe-Signature": sign(payload)}) as response:
+                    return response.status, await response.text()
+
+            yield post_aiohttp
+        return
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=httpx.Limits(max_connections=connections)) as httpx_client:
+        async def post_httpx(payload: bytes) -> tuple[int, str]:
+            response = await httpx_client.post("/webhooks/stripe", content=payload,
+                                               headers={"Stripe-Signature": sign(payload)})
+            return response.status_code, response.text
+
+        yield post_httpx
+
+
+async def paced(url: str, database_url: str, indexes: range, rate: float, dump: Path | None = None,
+                client: str = "httpx") -> tuple[float, float, int, float, float, str]:
     run = uuid.uuid4().hex[:8]
     events = [refund_event(i, run) for i in indexes]
     sent_at: dict[str, float] = {}
     answered_at: dict[str, float] = {}
     answered: list[float] = []
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=httpx.Limits(max_connections=64)) as client:
+    async with webhook_sender(url, client, 64) as post:
         async def send(event_id: str, payload: bytes) -> None:
             sent_at[event_id] = time.time()
-            response = await client.post("/webhooks/stripe", content=payload, headers={"Stripe-Signature": sign(payload)})
+            status, text = await post(payload)
             answered_at[event_id] = time.time()
             answered.append((answered_at[event_id] - sent_at[event_id]) * 1000)
-            assert response.status_code == 200, response.text
+            assert status == 200, text
 
         tasks = []
         lag = LoopLag()
@@ -265,6 +293,8 @@ def main() -> None:
                                                          "(to compare latency of two versions at one rate)")
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--keep-log", type=Path, help="copy the payments process's log here")
+    parser.add_argument("--paced-client", choices=("httpx", "aiohttp"), default="httpx",
+                        help="the HTTP client of the paced phase (to tell the client's own queueing from the server's)")
     parser.add_argument("--dump", type=Path, help="write each paced webhook's send, 2xx and processed times here "
                                                    "(JSON lines), to see how a tail is spread over the run")
     parser.add_argument("--log-level", default="WARNING", help="the payments process's log level (default WARNING)")
@@ -315,7 +345,8 @@ def main() -> None:
             count = min(paced_count, max(50, int(half * args.paced_seconds)))
             with wal_paced:
                 p50, p99, n, answer_p50, answer_p99, sender_lag = asyncio.run(
-                    paced(url, database_url, range(args.webhooks, args.webhooks + count), half, args.dump))
+                    paced(url, database_url, range(args.webhooks, args.webhooks + count), half, args.dump,
+                          args.paced_client))
             checkpoints = checkpoint_counters(url)
             commits = asyncio.run(commit_rate(database_url, 2000, args.concurrency))
             backend = "PostgreSQL" if args.postgres else "SQLite"
