@@ -9,7 +9,8 @@ and the refund's ledger movement, entries, balances and ``payment.refunded`` com
 event's ``processed`` status, which commits in that same transaction, is what is polled).
 
 1. flat out: N webhooks from C concurrent senders; webhooks/s = N / (first send -> last processed);
-2. paced at half that rate (open loop) for about 10 s: latency per webhook = send -> processed, p50/p99;
+2. paced at half that rate (open loop) for about 10 s: latency per webhook = send -> processed, p50/p99
+   (sent on aiohttp, up to 64 connections: decision 0311);
 3. the same database, same driver: single-row INSERT transactions per second with C writers.
 
     .venv/bin/python bench/payments_webhooks.py              # SQLite file (the embedded default)
@@ -293,8 +294,10 @@ def main() -> None:
                                                          "(to compare latency of two versions at one rate)")
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--keep-log", type=Path, help="copy the payments process's log here")
-    parser.add_argument("--paced-client", choices=("httpx", "aiohttp"), default="httpx",
-                        help="the HTTP client of the paced phase (to tell the client's own queueing from the server's)")
+    # aiohttp by default: httpx's pool turned the server's sub-second stalls into seconds-long backlogs of
+    # its own in 3 of 7 runs, aiohttp in none (decision 0311); the flat-out phase keeps httpx (16 connections).
+    parser.add_argument("--paced-client", choices=("httpx", "aiohttp"), default="aiohttp",
+                        help="the HTTP client of the paced phase (httpx: to compare with earlier figures)")
     parser.add_argument("--dump", type=Path, help="write each paced webhook's send, 2xx and processed times here "
                                                    "(JSON lines), to see how a tail is spread over the run")
     parser.add_argument("--log-level", default="WARNING", help="the payments process's log level (default WARNING)")
