@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
+from collections.abc import Iterator
 
 from nats.js import JetStreamContext
 from sqlalchemy import event
@@ -99,10 +101,9 @@ async def test_an_event_jetstream_refuses_does_not_hold_up_later_events(sessionm
     assert relay.stats.refused == 1
 
 
-async def test_a_batch_is_marked_published_in_one_statement_after_its_acks(sessionmaker: Maker, js: JetStreamContext) -> None:
-    """Issue 12: the relay pipelines a batch (sends every row, then awaits the acks together) and
-    marks the acked rows in one UPDATE, not one per row."""
-    envelopes = [await record_item(sessionmaker, f"item-{i}") for i in range(30)]
+@contextlib.contextmanager
+def outbox_updates(sessionmaker: Maker) -> Iterator[list[str]]:
+    """The UPDATEs of the outbox table sent on the sessionmaker's own engine while inside."""
     engine = sessionmaker.kw["bind"]
     updates: list[str] = []
 
@@ -112,9 +113,17 @@ async def test_a_batch_is_marked_published_in_one_statement_after_its_acks(sessi
 
     event.listen(engine.sync_engine, "before_cursor_execute", count)
     try:
-        assert await OutboxRelay(sessionmaker, js).publish_pending() == 30
+        yield updates
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+
+async def test_a_batch_is_marked_published_in_one_statement_after_its_acks(sessionmaker: Maker, js: JetStreamContext) -> None:
+    """Issue 12: the relay pipelines a batch (sends every row, then awaits the acks together) and
+    marks the acked rows in one UPDATE, not one per row."""
+    envelopes = [await record_item(sessionmaker, f"item-{i}") for i in range(30)]
+    with outbox_updates(sessionmaker) as updates:
+        assert await OutboxRelay(sessionmaker, js).publish_pending() == 30
     assert len(updates) == 1
     rows = await outbox_rows(sessionmaker)
     assert all(row.published_at is not None and row.attempts == 1 for row in rows)
@@ -130,20 +139,12 @@ async def test_marks_go_through_the_group_commit_with_the_other_writers(sessionm
     own transaction, which holds them locked (FOR UPDATE SKIP LOCKED): the group's connection would wait."""
     envelopes = [await record_item(sessionmaker, f"item-{i}") for i in range(7)]
     group = GroupCommit.own_pool(database_url)
-    engine = sessionmaker.kw["bind"]
-    relay_updates: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        if statement.lstrip().upper().startswith("UPDATE OUTBOX_EVENTS"):
-            relay_updates.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
     try:
-        assert await OutboxRelay(sessionmaker, js, marks=group).publish_pending() == 7
+        with outbox_updates(sessionmaker) as relay_updates:
+            assert await OutboxRelay(sessionmaker, js, marks=group).publish_pending() == 7
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
         await group.aclose()
-    sqlite = engine.dialect.name == "sqlite"
+    sqlite = sessionmaker.kw["bind"].dialect.name == "sqlite"
     assert len(relay_updates) == (0 if sqlite else 1)  # on SQLite not on the relay's own connections
     assert group.stats.committed == (1 if sqlite else 0)  # but one member of a group batch
     rows = await outbox_rows(sessionmaker)

@@ -305,26 +305,23 @@ class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):
                 outcome = await aio._execute(lambda: _statement(aio._conn, operation, parameters, many))
         self._keep(outcome, operation)
 
-    def _runs_inline_now(self) -> bool:
-        # Called without SQLAlchemy's greenlet (``run_inline``): a statement that runs inline needs no await.
-        return (not in_greenlet() and (self._inline or id(self._adapt_connection) in _writing)
-                and not self._adapt_connection._execute_mutex.locked())
+    def _ran_inline(self, operation: Any, parameters: Any, many: bool) -> bool:
+        """Run the statement here and now when called without SQLAlchemy's greenlet (``connections.execute``)
+        and it runs inline anyway (no await needed); False: it goes the adapter's way."""
+        if in_greenlet() or not (self._inline or id(self._adapt_connection) in _writing) \
+                or self._adapt_connection._execute_mutex.locked():
+            return False
+        try:
+            self._keep(_statement(self._connection._conn, operation, parameters, many), operation)
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+        return True
 
     def execute(self, operation: Any, parameters: Any = None) -> Any:
-        if self._runs_inline_now():
-            try:
-                self._keep(_statement(self._connection._conn, operation, parameters, False), operation)
-            except Exception as error:
-                self._adapt_connection._handle_exception(error)
-            return None
-        return super().execute(operation, parameters)
+        return None if self._ran_inline(operation, parameters, False) else super().execute(operation, parameters)
 
     def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
-        if self._runs_inline_now():
-            try:
-                self._keep(_statement(self._connection._conn, operation, seq_of_parameters, True), operation)
-            except Exception as error:
-                self._adapt_connection._handle_exception(error)
+        if self._ran_inline(operation, seq_of_parameters, True):
             return None
         return super().executemany(operation, seq_of_parameters)
 
