@@ -197,6 +197,46 @@ asyncio.run(main())
     assert figures == {"during": [1, 3], "after": [0, 0]}
 
 
+def test_the_thread_is_started_without_holding_the_lock_a_finalizer_needs(tmp_path: Path) -> None:
+    """``Thread.start`` waits for the new thread, and a garbage collection in that thread may run a collected
+    engine's finalizer, which takes the module's lock: starting it while holding the lock hung a CI run.
+    Here another thread takes the lock (as that finalizer) while the thread is being started; it must get it.
+    (A fresh process, so that no other test's engine has started the thread already.)"""
+    script = f"""
+import asyncio, json, threading
+import sqlalchemy as sa
+from homecraft_shared import sqlite_checkpoint
+from homecraft_shared.db import create_engine
+
+finalizer_got_the_lock = []
+
+Base = threading.Thread
+
+class Thread(Base):
+    def start(self):
+        if self.name == "sqlite-checkpointer":
+            finalizer = Base(target=sqlite_checkpoint.databases)
+            finalizer.start()
+            finalizer.join(timeout=5)
+            finalizer_got_the_lock.append(not finalizer.is_alive())
+        super().start()
+
+sqlite_checkpoint.threading.Thread = Thread
+
+async def main():
+    engine = create_engine("sqlite+aiosqlite:///{tmp_path}/a.db")
+    async with engine.connect() as connection:
+        await connection.execute(sa.text("SELECT 1"))
+    running = sqlite_checkpoint.running()
+    await engine.dispose()
+    print(json.dumps({{"finalizer_got_the_lock": finalizer_got_the_lock, "running": running}}))
+
+asyncio.run(main())
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"finalizer_got_the_lock": [True], "running": True}
+
+
 async def test_a_file_that_is_gone_is_forgotten(tmp_path: Path) -> None:
     path = tmp_path / "gone.db"
     engine = create_engine(url(path))

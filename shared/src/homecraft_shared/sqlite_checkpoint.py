@@ -231,14 +231,18 @@ def attach(engine: AsyncEngine, database: str) -> None:
 
 def _use(database: str, key: int) -> None:
     global _thread
+    starting = None
     with _lock:
         state = _files.get(database)
         if state is None:
             state = _files[database] = FileCheckpointer(database)
         state.engines.add(key)
         if _thread is None:
-            _thread = threading.Thread(target=_run, name="sqlite-checkpointer", daemon=True)
-            _thread.start()
+            _thread = starting = threading.Thread(target=_run, name="sqlite-checkpointer", daemon=True)
+    # Started outside the lock: ``Thread.start`` waits for the new thread, and a garbage collection in that
+    # thread may run an engine's finalizer (``_release``), which takes the lock (a CI run hung that way).
+    if starting is not None:
+        starting.start()
 
 
 def _release(database: str, key: int) -> None:
