@@ -67,12 +67,17 @@ def wait_ready(url: str, process: subprocess.Popen[bytes] | None = None, log: Pa
         time.sleep(0.2)
 
 
-async def commit_rate(database_url: str, count: int, concurrency: int) -> float:
-    """Single-row transactions per second on this database: the ceiling any write path works under."""
-    engine = create_engine(database_url)
+def _single_row_table() -> tuple[sa.MetaData, sa.Table]:
     metadata = sa.MetaData()
     table = sa.Table("bench_single_row", metadata, sa.Column("id", sa.String(36), primary_key=True),
                      sa.Column("at", sa.DateTime(timezone=True)))
+    return metadata, table
+
+
+async def commit_rate(database_url: str, count: int, concurrency: int) -> float:
+    """Single-row transactions per second on this database: the ceiling any write path works under."""
+    engine = create_engine(database_url)
+    metadata, table = _single_row_table()
     async with engine.begin() as connection:
         await connection.run_sync(metadata.create_all)
     queue = list(range(count))
@@ -90,3 +95,33 @@ async def commit_rate(database_url: str, count: int, concurrency: int) -> float:
         await connection.run_sync(metadata.drop_all)
     await engine.dispose()
     return rate
+
+
+async def paced_commit_latencies(database_url: str, rate: float, count: int) -> list[float]:
+    """Single-row transactions started at ``rate`` per second (open loop), each one's start to its commit's
+    return in ms, sorted: what one commit alone costs on this database and disk in these minutes, the floor
+    under any write path's latency measured beside it."""
+    engine = create_engine(database_url)
+    metadata, table = _single_row_table()
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    latencies: list[float] = []
+
+    async def commit_one() -> None:
+        started = time.perf_counter()
+        async with engine.begin() as connection:
+            await connection.execute(table.insert().values(id=str(uuid.uuid4()), at=utcnow()))
+        latencies.append((time.perf_counter() - started) * 1000)
+
+    tasks = []
+    start = time.perf_counter()
+    for n in range(count):
+        delay = start + n / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(commit_one()))
+    await asyncio.gather(*tasks)
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.drop_all)
+    await engine.dispose()
+    return sorted(latencies)
