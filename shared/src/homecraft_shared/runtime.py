@@ -20,6 +20,7 @@ from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import homecraft_shared.events  # noqa: F401  (registers every event contract)
+from homecraft_shared import heap
 from homecraft_shared.db import create_engine, create_sessionmaker, ping
 from homecraft_shared.group_commit import GroupCommit
 from homecraft_shared.identity import IdentityVerifier, ServiceSigner
@@ -136,7 +137,11 @@ class ServiceRuntime:
             self._spawn(watch_loop_lag(self.settings.loop_lag_warning_seconds), "loop-lag-watch")
         for hook in self._on_start:
             await hook(self)
-        logger.info("service started", extra={"database": self.engine.url.render_as_string()})
+        # Full collections then skip what start-up built (decision 0312); once more after warm-up.
+        frozen = heap.freeze(full_collection=True)
+        if self.settings.heap_freeze_after_seconds > 0:
+            self._spawn(heap.freeze_after_warm_up(self.settings.heap_freeze_after_seconds), "heap-freeze")
+        logger.info("service started", extra={"database": self.engine.url.render_as_string(), "frozen_objects": frozen})
 
     def retention_policy(self) -> RetentionPolicy:
         return RetentionPolicy(

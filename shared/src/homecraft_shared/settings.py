@@ -51,6 +51,9 @@ class ServiceSettings(BaseSettings):
     # A JSON warning (and homecraft_event_loop_lag_warnings_total) when the event loop runs late by more
     # than this (decision 0309); 0 turns the watch off.
     loop_lag_warning_seconds: float = Field(default=0.2, ge=0)
+    # The long-lived heap is frozen out of the garbage collector at start-up and again this long after it,
+    # when the first traffic has filled the lazily built caches (decision 0312); 0: only at start-up.
+    heap_freeze_after_seconds: float = Field(default=20.0, ge=0)
 
     # Retention of the messaging tables (homecraft_shared.messaging.retention).
     retention_published_outbox_days: float = 7.0
