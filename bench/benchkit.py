@@ -13,8 +13,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
@@ -98,6 +99,19 @@ async def commit_rate(database_url: str, count: int, concurrency: int) -> float:
     return rate
 
 
+async def open_loop(count: int, rate: float, one: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Start ``one()`` ``count`` times at ``rate`` per second whether or not the earlier ones finished (an
+    open loop, as real arrivals are), then wait for all of them."""
+    tasks: list[asyncio.Task[None]] = []
+    start = time.perf_counter()
+    for n in range(count):
+        delay = start + n / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one()))
+    await asyncio.gather(*tasks)
+
+
 async def paced_commit_latencies(database_url: str, rate: float, count: int) -> list[float]:
     """Single-row transactions started at ``rate`` per second (open loop), each one's start to its commit's
     return in ms, sorted: what one commit alone costs on this database and disk in these minutes, the floor
@@ -114,14 +128,7 @@ async def paced_commit_latencies(database_url: str, rate: float, count: int) -> 
             await connection.execute(table.insert().values(id=str(uuid.uuid4()), at=utcnow()))
         latencies.append((time.perf_counter() - started) * 1000)
 
-    tasks = []
-    start = time.perf_counter()
-    for n in range(count):
-        delay = start + n / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(commit_one()))
-    await asyncio.gather(*tasks)
+    await open_loop(count, rate, commit_one)
     async with engine.begin() as connection:
         await connection.run_sync(metadata.drop_all)
     await engine.dispose()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from benchkit import open_loop
 from sqlalchemy import event
 
 from homecraft_shared import sqlite_checkpoint
@@ -57,14 +58,7 @@ async def run(directory: Path, in_commit: bool, count: int, rate: float, size: i
             await connection.execute(sa.text("INSERT INTO t (b) VALUES (randomblob(:size))"), {"size": size})
         latencies.append((time.perf_counter() - started) * 1000)
 
-    tasks = []
-    start = time.perf_counter()
-    for n in range(count):
-        delay = start + n / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one()))
-    await asyncio.gather(*tasks)
+    await open_loop(count, rate, one)
     wal_kb = wal_size_kib(path)
     checkpoints = state.checkpoints if state is not None else 0
     await engine.dispose()
