@@ -34,12 +34,15 @@ async def seed_demo_accounts(runtime: ServiceRuntime) -> list[str]:
         for seller_id, outcome in DEMO_SELLERS.items():
             async with runtime.sessionmaker() as session:
                 account, _ = await connect.start(session, seller_id, f"{seller_id}@demo.homecraft3d.example")
+                # Committed before the onboarding below makes the stand-in send account.updated: the
+                # consumer then finds the account stored (and SQLite's write lock is not held meanwhile).
+                await session.commit()
                 if not account.ready and outcome:
                     response = await controls.post(f"/accounts/{account.stripe_account_id}/onboarding",
                                                    json={"state": outcome})
                     response.raise_for_status()
-                    account = await connect.sync(session, seller_id)
-                await session.commit()
+                    account = await connect.sync(session, seller_id) or account
+                    await session.commit()
                 lines.append(f"{seller_id}: {account.stripe_account_id} ready={account.ready}")
     return lines
 

@@ -27,21 +27,25 @@ async def connect_status(session: DbSession, identity: CurrentIdentity) -> Conne
 
 @router.post("/start", summary="Create the Express account if needed and return an onboarding link (P1)")
 async def connect_start(body: ConnectStart, session: DbSession, identity: CurrentIdentity) -> OnboardingLink:
-    account, url = await service.start(session, _seller(identity), body.email)
-    return OnboardingLink(url=url, status=service.status_of(account))
+    seller_id = _seller(identity)
+    account, url = await service.start(session, seller_id, body.email)
+    return OnboardingLink(url=url, status=service.status_of(account, seller_id))
 
 
 @router.post("/sync", summary="Read the account from Stripe now (when a webhook is late)")
 async def connect_sync(session: DbSession, identity: CurrentIdentity) -> ConnectStatus:
-    return service.status_of(await service.sync(session, _seller(identity)))
+    seller_id = _seller(identity)
+    return service.status_of(await service.sync(session, seller_id), seller_id)
 
 
 @router.get("/return", summary="Where Stripe sends the seller after onboarding: the status, refreshed from Stripe")
 async def connect_return(session: DbSession, identity: CurrentIdentity) -> ConnectStatus:
-    return service.status_of(await service.sync(session, _seller(identity)))
+    seller_id = _seller(identity)
+    return service.status_of(await service.sync(session, seller_id), seller_id)
 
 
 @router.get("/refresh", summary="The onboarding link expired: a fresh one")
 async def connect_refresh(session: DbSession, identity: CurrentIdentity) -> OnboardingLink:
-    account = await service.get_or_create(session, _seller(identity))
-    return OnboardingLink(url=await service.account_link(session, account), status=service.status_of(account))
+    seller_id = _seller(identity)
+    account, url = await service.refresh_link(session, seller_id)
+    return OnboardingLink(url=url, status=service.status_of(account, seller_id))
