@@ -6,13 +6,15 @@ with the same results and errors."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, insert, select, update
+from sqlalchemy import event, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, PendingRollbackError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from homecraft_shared.connections import execute, flush_pending, session_connection
 from homecraft_shared.db import runs_inline, utcnow
@@ -126,3 +128,25 @@ async def test_execute_skips_the_greenlet_exactly_for_a_written_sqlite_transacti
         await session.rollback()
         assert not runs_inline(connection)  # the transaction ended: the lock is given back
     assert await count(sessionmaker, first, second) == 0  # the inline statements rolled back with it
+
+
+async def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(
+    sessionmaker: async_sessionmaker[AsyncSession], database_url: str,
+) -> None:
+    """PostgreSQL (decision 0314): the engine has no ``pool_pre_ping``; a pooled connection whose
+    backend the server ended while it sat in the pool is replaced when checked out, so the next
+    session works instead of failing on a closed connection."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no server to close a connection")
+    async with sessionmaker() as session:  # a connection into the pool, idle there afterwards
+        pid = await session.scalar(text("SELECT pg_backend_pid()"))
+    admin = create_async_engine(database_url, poolclass=NullPool)
+    try:
+        async with admin.connect() as connection:
+            assert await connection.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        await admin.dispose()
+    for _ in range(100):  # the pool's connection reads the server's goodbye on this event loop
+        await asyncio.sleep(0.01)
+    async with sessionmaker() as session:
+        assert await session.scalar(text("SELECT pg_backend_pid()")) != pid
