@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 from sqlalchemy import select
 from support import Payments, sign, stripe_event
 
-from homecraft_shared.messaging.tables import DeadLetter
+from homecraft_shared.messaging.tables import DeadLetter, OutboxEvent
 from homecraft_shared.testing import bearer
+from payments.webhooks.service import StoreEvent
 
 
 async def test_p4_missing_signature_is_400_and_nothing_is_stored(payments: Payments) -> None:
@@ -101,3 +103,25 @@ async def test_a4_the_event_log_is_for_owners(payments: Payments, identity_keys:
     body = page.json()
     assert body["total"] == 1 and body["items"][0]["event_id"] == event["id"]
     assert body["items"][0]["status"] == "ignored"
+
+
+async def test_p4_webhooks_stored_together_store_each_event_once(payments: Payments) -> None:
+    """The webhooks of one group-commit batch are stored in one statement (decision 0314): a second
+    delivery of an event within the batch, and one of an event stored before, are duplicates; each
+    stored event gets exactly one stripe.event_received fact."""
+    def work(event: dict[str, Any]) -> StoreEvent:
+        return StoreEvent.of(event, json.dumps(event).encode(), "platform")
+
+    earlier, first, second = (stripe_event("customer.created", {"id": f"cus_{n}", "object": "customer"})
+                              for n in range(3))
+    async with payments.sessionmaker() as session, session.begin():
+        assert await work(earlier)(await session.connection()) is True
+    async with payments.sessionmaker() as session, session.begin():
+        stored = await StoreEvent.run_together(
+            await session.connection(), [work(first), work(earlier), work(second), work(first)])
+    assert stored == [True, False, True, False]
+    assert await payments.stored_count() == 3
+    async with payments.sessionmaker() as session:
+        payloads = [json.loads(p) for p in (await session.scalars(select(OutboxEvent.payload))).all()]
+    facts = sorted(p["data"]["stripe_event_id"] for p in payloads if p["type"] == "stripe.event_received")
+    assert facts == sorted([earlier["id"], first["id"], second["id"]])

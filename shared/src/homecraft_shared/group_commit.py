@@ -7,9 +7,11 @@ transaction shared with whatever other requests of this process handed theirs in
 on SQLite, one WAL flush on PostgreSQL), one pool checkout and, on SQLite, the process's write lock
 taken once (decision 0204).
 
-Work that only adds rows can be given as ``Inserts((table, rows), ...)``: the consecutive ones of a
-batch into the same tables become one multi-row INSERT per table (a statement per table per batch,
-not per request).
+Work that can be done for many members at once subclasses ``WorkTogether``: the consecutive members
+of a batch that ``joins`` each other run as one ``run_together`` call (a statement per table per
+batch, not per request: on PostgreSQL each statement is a round trip the whole batch waits for).
+``Inserts((table, rows), ...)`` is such work for rows that are only added: one multi-row INSERT per
+table.
 
 Batches form by themselves, with no timer: the first writer starts a drain task; everything that is
 handed in while a batch waits for its connection or for the write lock (SQLite: another writer of the
@@ -73,7 +75,24 @@ def _insert(table: Table) -> Insert:
     return statement
 
 
-class Inserts:
+class WorkTogether(Generic[T]):
+    """Work whose consecutive members in a batch run as one call: ``run_together(connection, members)``
+    returns one result per member, in order. Run alone (a batch re-run member by member), a member is
+    ``run_together`` of itself."""
+
+    def joins(self, other: object) -> bool:
+        """Whether ``other`` (the next member's work) can run in the same call as this one."""
+        return type(other) is type(self)
+
+    @classmethod
+    async def run_together(cls, connection: AsyncConnection, members: Sequence[Any]) -> list[T]:
+        raise NotImplementedError
+
+    async def __call__(self, connection: AsyncConnection) -> T:
+        return (await self.run_together(connection, [self]))[0]
+
+
+class Inserts(WorkTogether[None]):
     """Work that only adds rows: ``(table, rows)`` pairs, parents first. Alone it is one INSERT per table;
     in a batch, the consecutive ``Inserts`` into the same tables are sent as one multi-row INSERT per
     table, in the same order (a placement's order, lines and timeline entry, times the batch). Every row
@@ -83,15 +102,16 @@ class Inserts:
         self.parts = parts
         self.tables = tuple(table for table, _ in parts)
 
-    async def __call__(self, connection: AsyncConnection) -> None:
-        await _insert_all(connection, [self])
+    def joins(self, other: object) -> bool:
+        return isinstance(other, Inserts) and other.tables == self.tables
 
-
-async def _insert_all(connection: AsyncConnection, members: Sequence[Inserts]) -> None:
-    for position, table in enumerate(members[0].tables):
-        rows = [row for member in members for row in member.parts[position][1]]
-        if rows:
-            await execute(connection, _insert(table), rows)
+    @classmethod
+    async def run_together(cls, connection: AsyncConnection, members: Sequence[Inserts]) -> list[None]:
+        for position, table in enumerate(members[0].tables):
+            rows = [row for member in members for row in member.parts[position][1]]
+            if rows:
+                await execute(connection, _insert(table), rows)
+        return [None] * len(members)
 
 
 @dataclass
@@ -235,21 +255,22 @@ class GroupCommit:
 
 
 async def _run_batch(connection: AsyncConnection, batch: list[_Job[Any]]) -> list[Any]:
-    """Each member's work in order, consecutive ``Inserts`` into the same tables as one multi-row INSERT per table."""
+    """Each member's work in order; consecutive ``WorkTogether`` members that join each other in one call."""
     results: list[Any] = []
     start = 0
     while start < len(batch):
         work = batch[start].work
-        if not isinstance(work, Inserts):
+        if not isinstance(work, WorkTogether):
             results.append(await work(connection))
             start += 1
             continue
-        members = [work]
-        while start + len(members) < len(batch) and isinstance(other := batch[start + len(members)].work, Inserts) \
-                and other.tables == work.tables:
-            members.append(other)
-        await _insert_all(connection, members)
-        results.extend([None] * len(members))
+        members: list[Any] = [work]
+        while start + len(members) < len(batch) and work.joins(batch[start + len(members)].work):
+            members.append(batch[start + len(members)].work)
+        together = await work.run_together(connection, members)
+        if len(together) != len(members):
+            raise RuntimeError(f"{type(work).__name__}.run_together gave {len(together)} results for {len(members)}")
+        results.extend(together)
         start += len(members)
     return results
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -26,11 +27,12 @@ _STORED_COLUMNS = ("event_id", "type", "endpoint", "account", "livemode", "strip
 _INSERT_ONCE = {dialect: _insert_once_statement(dialect) for dialect in ("sqlite", "postgresql")}
 
 
-async def insert_once(connection: AsyncConnection, values: dict[str, object]) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING: True when this call stored the event, False for a duplicate."""
+async def insert_new(connection: AsyncConnection, rows: Sequence[dict[str, object]]) -> set[str]:
+    """INSERT ... ON CONFLICT DO NOTHING of events with distinct ids, as one statement (SQLAlchemy's
+    "insertmanyvalues"): the ids of those this call stored; the others were stored before."""
     statement = _INSERT_ONCE["sqlite" if connection.dialect.name == "sqlite" else "postgresql"]
-    result = await execute(connection, statement, {column: values[column] for column in _STORED_COLUMNS})
-    return result.scalar_one_or_none() is not None
+    result = await execute(connection, statement, [{column: row[column] for column in _STORED_COLUMNS} for row in rows])
+    return set(result.scalars().all())
 
 
 async def get(session: AsyncSession, event_id: str) -> StripeEvent | None:
@@ -58,4 +60,4 @@ async def page(session: AsyncSession, *, type_: str | None, status: str | None, 
     return list(rows.all()), int(total or 0)
 
 
-__all__ = ["get", "insert", "insert_once", "page", "waiting_for"]
+__all__ = ["get", "insert_new", "page", "waiting_for"]

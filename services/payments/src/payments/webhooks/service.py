@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from homecraft_shared.db import utcnow
 from homecraft_shared.errors import Problem
 from homecraft_shared.events.payments import StripeEventReceivedV1
-from homecraft_shared.group_commit import GroupCommit
+from homecraft_shared.group_commit import GroupCommit, WorkTogether
 from homecraft_shared.messaging.envelope import EventEnvelope
 from homecraft_shared.messaging.outbox import envelope_for, insert_outbox_rows, wake_relays
 from payments.webhooks import repository
@@ -75,35 +76,44 @@ class WebhookIntake:
         return self.platform_secret if endpoint == "platform" else self.connect_secret
 
 
-@dataclass(frozen=True)
-class _Store:
+class StoreEvent(WorkTogether[bool]):
     """The group commit's work for one webhook: the event row once (by its id) and, when this call stored
-    it, its ``stripe.event_received`` fact in the outbox; True when stored, False for a duplicate."""
+    it, its ``stripe.event_received`` fact in the outbox; True when stored, False for a duplicate. The
+    webhooks of one batch are stored together: one INSERT of their events, one of their facts."""
 
-    values: dict[str, object]
-    envelope: EventEnvelope
+    def __init__(self, values: dict[str, object], envelope: EventEnvelope) -> None:
+        self.values = values
+        self.envelope = envelope
 
-    async def __call__(self, connection: AsyncConnection) -> bool:
-        if not await repository.insert_once(connection, self.values):
-            return False
-        await insert_outbox_rows(connection, [self.envelope])
-        return True
+    @classmethod
+    async def run_together(cls, connection: AsyncConnection, members: Sequence[StoreEvent]) -> list[bool]:
+        first: dict[object, StoreEvent] = {}  # a second delivery of an event within the batch is a duplicate
+        for member in members:
+            first.setdefault(member.values["event_id"], member)
+        stored = await repository.insert_new(connection, [member.values for member in first.values()])
+        if stored:
+            await insert_outbox_rows(connection, [m.envelope for event_id, m in first.items() if event_id in stored])
+        return [member.values["event_id"] in stored and first[member.values["event_id"]] is member for member in members]
+
+
+    @classmethod
+    def of(cls, event: dict[str, Any], payload: bytes, endpoint: Endpoint) -> StoreEvent:
+        now = utcnow()
+        values: dict[str, object] = {
+            "event_id": event["id"], "type": event["type"], "endpoint": endpoint,
+            "account": event.get("account") if isinstance(event.get("account"), str) else None,
+            "livemode": bool(event.get("livemode")),
+            "stripe_created": dt.datetime.fromtimestamp(event["created"], dt.UTC),
+            "payload": payload.decode(), "received_at": now, "status": "received", "outcome": "",
+        }
+        return cls(values, envelope_for(StripeEventReceivedV1(
+            stripe_event_id=event["id"], type=event["type"], endpoint=endpoint, received_at=now), subject_id=event["id"]))
 
 
 async def store(group: GroupCommit, event: dict[str, Any], payload: bytes, endpoint: Endpoint) -> Intake:
     """Store a verified event with its outbox row, committed together with the other webhooks of this
     moment (decision 0307); returns once that commit holds them (the 2xx only after the row is durable)."""
-    now = utcnow()
-    values: dict[str, object] = {
-        "event_id": event["id"], "type": event["type"], "endpoint": endpoint,
-        "account": event.get("account") if isinstance(event.get("account"), str) else None,
-        "livemode": bool(event.get("livemode")),
-        "stripe_created": dt.datetime.fromtimestamp(event["created"], dt.UTC),
-        "payload": payload.decode(), "received_at": now, "status": "received", "outcome": "",
-    }
-    envelope = envelope_for(StripeEventReceivedV1(stripe_event_id=event["id"], type=event["type"], endpoint=endpoint,
-                                                  received_at=now), subject_id=event["id"])
-    stored = await group.run(_Store(values, envelope))
+    stored = await group.run(StoreEvent.of(event, payload, endpoint))
     if stored:
         wake_relays()
     return Intake(event["id"], event["type"], stored)
