@@ -16,7 +16,8 @@ event's ``processed`` status, which commits in that same transaction, is what is
    single-row transactions alone at the paced rate, each one's latency (the floor under the paced p99).
 
     .venv/bin/python bench/payments_webhooks.py              # SQLite file (the embedded default)
-    .venv/bin/python bench/payments_webhooks.py --postgres   # a throwaway PostgreSQL 15 cluster
+    .venv/bin/python bench/payments_webhooks.py --postgres   # a throwaway PostgreSQL 15 cluster, fsync on
+    .venv/bin/python bench/payments_webhooks.py --postgres --pg-fsync-off   # as the test suites run it
 
 Targets (issue 12): webhooks/s >= 0.3 x the commit rate; p99 <= 200 ms at half load.
 """
@@ -358,6 +359,8 @@ def main() -> None:
     parser.add_argument("--paced-rate", type=float, help="pace at this rate instead of half the flat-out rate "
                                                          "(to compare latency of two versions at one rate)")
     parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--pg-fsync-off", action="store_true", help="PostgreSQL with fsync=off, as the test suites "
+                        "run it (default: fsync on, as in production)")
     parser.add_argument("--keep-log", type=Path, help="copy the payments process's log here")
     # aiohttp by default: httpx's pool turned the server's sub-second stalls into seconds-long backlogs of
     # its own in 3 of 7 runs, aiohttp in none (decision 0311); the flat-out phase keeps httpx (16 connections).
@@ -375,7 +378,9 @@ def main() -> None:
         process = None
         try:
             if args.postgres:
-                cluster = PostgresCluster(work / "pg")
+                # Durable, as in production (every commit flushed), like SQLite's synchronous=FULL here;
+                # --pg-fsync-off is the test suites' setting (decision 0314).
+                cluster = PostgresCluster(work / "pg", durable=not args.pg_fsync_off)
                 cluster.start()
                 import asyncpg
 
@@ -418,7 +423,8 @@ def main() -> None:
             checkpoints = checkpoint_counters(url)
             commits = asyncio.run(commit_rate(database_url, 2000, args.concurrency))
             alone = asyncio.run(paced_commit_latencies(database_url, half, count))
-            backend = "PostgreSQL" if args.postgres else "SQLite"
+            backend = ("PostgreSQL (fsync off)" if args.pg_fsync_off else "PostgreSQL (fsync on)") if args.postgres \
+                else "SQLite"
             print(f"payments webhook path on {backend} ({os.cpu_count()} CPUs)")
             print(f"signed webhooks end to end: {rate:8.1f} webhooks/s  ({args.webhooks - 50} refund.created, "
                   f"{args.concurrency} senders; each: verify, store, outbox, JetStream, consume, ledger + event commit)")

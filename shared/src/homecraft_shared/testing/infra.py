@@ -148,12 +148,17 @@ class NatsServer:
 
 
 class PostgresCluster:
-    """A throwaway PostgreSQL cluster (initdb + pg_ctl on a free loopback port), owned by its creator."""
+    """A throwaway PostgreSQL cluster (initdb + pg_ctl on a free loopback port), owned by its creator.
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    Test suites run it with ``fsync=off`` (fast, and a crash of the machine loses nothing they need);
+    ``durable=True`` keeps PostgreSQL's defaults (every commit flushed to disk), as in production: for
+    benchmarks, whose figures must be the production ones."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, *, durable: bool = False) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.user = "homecraft"
+        self.durable = durable
 
     @staticmethod
     def available() -> bool:
@@ -187,8 +192,8 @@ class PostgresCluster:
                             "--no-sync"]),
             check=True, capture_output=True, env=env,
         )
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir} -c fsync=off "
-                   "-c max_connections=300")
+        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir} -c max_connections=300"
+                   + ("" if self.durable else " -c fsync=off"))
         subprocess.run(
             self._as_owner(["pg_ctl", "-D", str(self.data_dir), "-o", options, "-l",
                             str(self.data_dir / "server.log"), "-w", "start"]),
