@@ -6,9 +6,10 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select
+from sqlalchemy import Table, bindparam, event, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import Session
 
 from homecraft_shared.connections import execute, session_connection
 from homecraft_shared.db import dialect_of, utcnow
@@ -48,11 +49,11 @@ def _dialect(connection: AsyncConnection) -> str:
 async def record(session: AsyncSession, movement: Movement) -> bool:
     """Record a movement and its entries, or nothing when its key is already there (returns False).
 
-    Three statements whatever the number of entries (decision 0306), each built once and run on the
+    Two statements whatever the number of entries (decision 0306), each built once and run on the
     session's connection without the unit of work (0307): the movement
     (``INSERT ... ON CONFLICT DO NOTHING RETURNING``: its key decides "once", also between two
-    transactions at once), the entries in one executemany INSERT, and every seller's balance in one
-    executemany upsert (balance += Σ of the seller's entries, in the database).
+    transactions at once) and the entries in one executemany INSERT. The sellers' balances follow at the
+    transaction's commit, or before a balance is read in it (``_PENDING_BALANCES``, decision 0314).
     """
     now = utcnow()
     connection = await session_connection(session)
@@ -69,24 +70,52 @@ async def record(session: AsyncSession, movement: Movement) -> bool:
              reason=entry.reason.value, order_id=entry.order_id, line_id=entry.line_id,
              stripe_object_id=entry.stripe_object_id, note=entry.note, created_at=now)
         for entry in movement.entries])
-    per_seller: dict[str, int] = {}
+    pending: dict[str, int] = session.info.setdefault(_PENDING_BALANCES, {})
     for entry in movement.entries:
-        per_seller[entry.seller_id] = per_seller.get(entry.seller_id, 0) + entry.amount_cents
-    await _add_to_balances(session, per_seller, now)
+        pending[entry.seller_id] = pending.get(entry.seller_id, 0) + entry.amount_cents
     return True
 
 
-async def _add_to_balances(session: AsyncSession, amounts: dict[str, int], now: dt.datetime | None = None) -> None:
-    """balance += amount per seller in the database itself (one executemany INSERT ... ON CONFLICT DO UPDATE,
-    sellers in id order), never read-modify-write in Python: two transactions crediting one seller at once
-    must both count."""
+# The balance changes of a transaction's movements wait in its session until it commits, or until a balance
+# is read in it (decision 0314): then one upsert applies them all. So a consumer batch of refunds sends one
+# balance statement, not one per refund, and on PostgreSQL the sellers' balance rows, which every sale and
+# refund of a seller writes, are locked for the last statement and the commit only. They are also the last
+# locks a transaction takes (after its orders' rows): two transactions never wait for each other in a cycle.
+_PENDING_BALANCES = "payments_pending_balances"
+
+
+async def _apply_pending_balances(session: AsyncSession) -> None:
+    pending = session.info.pop(_PENDING_BALANCES, None)
+    if pending:
+        await _add_to_balances(session, pending)
+
+
+@event.listens_for(Session, "before_commit")
+def _apply_pending_balances_before_commit(session: Session) -> None:
+    pending = session.info.pop(_PENDING_BALANCES, None)
+    if pending:  # runs inside the AsyncSession's greenlet: the sync API reaches the async driver
+        connection = session.connection()
+        connection.execute(_ADD_TO_BALANCE["sqlite" if connection.dialect.name == "sqlite" else "postgresql"],
+                           _balance_rows(pending, utcnow()))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_pending_balances(session: Session, _previous_transaction: Any) -> None:
+    session.info.pop(_PENDING_BALANCES, None)
+
+
+def _balance_rows(amounts: dict[str, int], now: dt.datetime) -> list[dict[str, Any]]:
+    # Sellers in id order: transactions lock the same rows in the same order.
+    return [dict(seller_id=seller_id, balance_cents=amounts[seller_id], updated_at=now) for seller_id in sorted(amounts)]
+
+
+async def _add_to_balances(session: AsyncSession, amounts: dict[str, int]) -> None:
+    """balance += amount per seller in the database itself (one executemany INSERT ... ON CONFLICT DO UPDATE),
+    never read-modify-write in Python: two transactions crediting one seller at once must both count."""
     if not amounts:
         return
-    now = now or utcnow()
     connection = await session_connection(session)
-    await execute(connection, _ADD_TO_BALANCE[_dialect(connection)],
-                  [dict(seller_id=seller_id, balance_cents=amounts[seller_id], updated_at=now)
-                   for seller_id in sorted(amounts)])
+    await execute(connection, _ADD_TO_BALANCE[_dialect(connection)], _balance_rows(amounts, utcnow()))
 
 
 async def lock_order(session: AsyncSession, order_id: str) -> None:
@@ -105,7 +134,7 @@ async def lock_balances(session: AsyncSession, seller_ids: Iterable[str]) -> dic
     """The sellers' balances, their rows locked until commit (PostgreSQL), so two payouts never spend
     the same balance; SQLite serializes writers anyway."""
     ids = sorted(set(seller_ids))
-    await _add_to_balances(session, dict.fromkeys(ids, 0))
+    await _add_to_balances(session, {**dict.fromkeys(ids, 0), **session.info.pop(_PENDING_BALANCES, {})})
     query = select(SellerBalance).where(SellerBalance.seller_id.in_(ids)).order_by(SellerBalance.seller_id)
     if dialect_of(session) != "sqlite":
         query = query.with_for_update()
@@ -114,6 +143,7 @@ async def lock_balances(session: AsyncSession, seller_ids: Iterable[str]) -> dic
 
 
 async def balance(session: AsyncSession, seller_id: str) -> int:
+    await _apply_pending_balances(session)
     found = await session.scalar(select(SellerBalance.balance_cents).where(SellerBalance.seller_id == seller_id))
     return int(found or 0)
 
@@ -180,6 +210,7 @@ async def order_entries(session: AsyncSession, order_id: str, seller_id: str | N
 async def balances_against_entries(session: AsyncSession) -> dict[str, tuple[int, int]]:
     """seller -> (stored balance, Σ entries), read in ONE statement so both come from the same snapshot
     (two statements under READ COMMITTED could straddle a commit and show a difference that is not there)."""
+    await _apply_pending_balances(session)
     summed = (select(LedgerEntry.seller_id.label("seller_id"), func.sum(LedgerEntry.amount_cents).label("total"))
               .group_by(LedgerEntry.seller_id).subquery())
     rows = await session.execute(
