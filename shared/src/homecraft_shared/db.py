@@ -566,21 +566,26 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        # Enough pooled connections for a busy process's concurrent requests: past the pool, every
-        # overflow connection is opened (a thread and four pragmas) and closed again per checkout.
-        kwargs.setdefault("pool_size", 20)
+        if database and database != ":memory:":
+            # Enough pooled connections for a busy process's concurrent requests: past the pool, every
+            # overflow connection is opened (a thread and four pragmas) and closed again per checkout.
+            kwargs = _with_pool_defaults(kwargs, pool_size=20)
         engine = create_async_engine(parsed.set(drivername="sqlite+homecraft_aiosqlite"),
                                      connect_args={"timeout": SQLITE_LOCK_TIMEOUT_SECONDS, "check_same_thread": False}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         if database and database != ":memory:":  # the WAL checkpoint off the commit path (decision 0310)
             sqlite_checkpoint.attach(engine, str(Path(database).resolve()))
         return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 10)
-    engine = create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **_with_pool_defaults(kwargs, pool_size=10, max_overflow=10))
     if not kwargs.get("pool_pre_ping"):
         event.listen(engine.sync_engine, "checkout", _replace_closed_connection)
     return engine
+
+
+def _with_pool_defaults(kwargs: dict[str, Any], **defaults: int) -> dict[str, Any]:
+    """The pool sizes, unless the caller chose the pool (``NullPool`` and ``StaticPool`` take no size; nor
+    does the one connection SQLAlchemy keeps for an in-memory SQLite database, which gets no defaults)."""
+    return kwargs if "poolclass" in kwargs else {**defaults, **kwargs}
 
 
 def _replace_closed_connection(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
