@@ -9,7 +9,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, event, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from homecraft_shared.connections import execute, session_connection
 from homecraft_shared.db import dialect_of, utcnow
@@ -99,9 +99,12 @@ def _apply_pending_balances_before_commit(session: Session) -> None:
                            _balance_rows(pending, utcnow()))
 
 
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_pending_balances(session: Session, _previous_transaction: Any) -> None:
-    session.info.pop(_PENDING_BALANCES, None)
+@event.listens_for(Session, "after_transaction_end")
+def _forget_pending_balances(session: Session, transaction: SessionTransaction) -> None:
+    # The session's own transaction ended without applying them: a rollback, or closed without a commit.
+    # (A flush's inner transaction ends too; that is not the end of the database transaction.)
+    if transaction.parent is None:
+        session.info.pop(_PENDING_BALANCES, None)
 
 
 def _balance_rows(amounts: dict[str, int], now: dt.datetime) -> list[dict[str, Any]]:
