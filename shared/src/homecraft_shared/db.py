@@ -563,17 +563,16 @@ def runs_inline(connection: AsyncConnection) -> bool:
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if is_sqlite(url):
         parsed = make_url(url)
-        database = parsed.database
-        if database and database != ":memory:":
+        database = parsed.database if parsed.database != ":memory:" else None  # a file, or None: in memory
+        if database:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        if database and database != ":memory:":
             # Enough pooled connections for a busy process's concurrent requests: past the pool, every
             # overflow connection is opened (a thread and four pragmas) and closed again per checkout.
             kwargs = _with_pool_defaults(kwargs, pool_size=20)
         engine = create_async_engine(parsed.set(drivername="sqlite+homecraft_aiosqlite"),
                                      connect_args={"timeout": SQLITE_LOCK_TIMEOUT_SECONDS, "check_same_thread": False}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        if database and database != ":memory:":  # the WAL checkpoint off the commit path (decision 0310)
+        if database:  # the WAL checkpoint off the commit path (decision 0310)
             sqlite_checkpoint.attach(engine, str(Path(database).resolve()))
         return engine
     engine = create_async_engine(url, **_with_pool_defaults(kwargs, pool_size=10, max_overflow=10))

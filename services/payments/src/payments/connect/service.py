@@ -38,9 +38,10 @@ async def claim_stripe_account(session: AsyncSession, seller_id: str, stripe_acc
     call and their commit, and whichever commits second updates the row instead of failing on its
     unique keys. An account id already stored stays (the first one written wins)."""
     table = SellerAccount.__table__
+    now = utcnow()
     statement = insert_for(session, table).values(
         seller_id=seller_id, stripe_account_id=stripe_account_id, email=email, details_submitted=False,
-        charges_enabled=False, payouts_enabled=False, ready=False, created_at=utcnow(), updated_at=utcnow())
+        charges_enabled=False, payouts_enabled=False, ready=False, created_at=now, updated_at=now)
     await session.execute(statement.on_conflict_do_update(index_elements=[table.c.seller_id], set_={
         "stripe_account_id": func.coalesce(table.c.stripe_account_id, statement.excluded.stripe_account_id),
         "email": func.coalesce(table.c.email, statement.excluded.email),

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, event, func, insert, or_, select
+from sqlalchemy import Connection, Table, bindparam, event, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
@@ -42,7 +42,7 @@ _ADD_TO_BALANCE = {"sqlite": _add_to_balance(sqlite), "postgresql": _add_to_bala
 _INSERT_ENTRIES = insert(_ENTRIES)
 
 
-def _dialect(connection: AsyncConnection) -> str:
+def _dialect(connection: AsyncConnection | Connection) -> str:
     return "sqlite" if connection.dialect.name == "sqlite" else "postgresql"
 
 
@@ -95,8 +95,7 @@ def _apply_pending_balances_before_commit(session: Session) -> None:
     pending = session.info.pop(_PENDING_BALANCES, None)
     if pending:  # runs inside the AsyncSession's greenlet: the sync API reaches the async driver
         connection = session.connection()
-        connection.execute(_ADD_TO_BALANCE["sqlite" if connection.dialect.name == "sqlite" else "postgresql"],
-                           _balance_rows(pending, utcnow()))
+        connection.execute(_ADD_TO_BALANCE[_dialect(connection)], _balance_rows(pending, utcnow()))
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -95,7 +95,6 @@ class StoreEvent(WorkTogether[bool]):
             await insert_outbox_rows(connection, [m.envelope for event_id, m in first.items() if event_id in stored])
         return [member.values["event_id"] in stored and first[member.values["event_id"]] is member for member in members]
 
-
     @classmethod
     def of(cls, event: dict[str, Any], payload: bytes, endpoint: Endpoint) -> StoreEvent:
         now = utcnow()
