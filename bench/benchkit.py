@@ -135,6 +135,61 @@ async def paced_commit_latencies(database_url: str, rate: float, count: int) -> 
     return sorted(latencies)
 
 
+def _process_cpu_seconds(stat: str) -> tuple[str, float]:
+    """(command name, CPU seconds incl. reaped children) from a /proc/<pid>/stat line."""
+    name, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+    return name, sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuBudget:
+    """Whose CPU a phase used (Linux /proc; nothing elsewhere): each group's processes -- by pid, or by
+    command name -- and the whole machine's busy time, so that a figure bound by CPU says whose CPU it was.
+    A process's reaped children count towards it (PostgreSQL's ended backends towards the postmaster)."""
+
+    def __init__(self, pids: Mapping[str, int], names: Mapping[str, str]) -> None:
+        self.pids, self.names = pids, names
+        self.used: dict[str, float] = {}
+        self.busy = 0.0
+        self._start: tuple[dict[str, float], float] | None = None
+
+    def _sample(self) -> tuple[dict[str, float], float]:
+        groups = dict.fromkeys([*self.pids, *self.names], 0.0)
+        by_pid = {pid: group for group, pid in self.pids.items()}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                name, seconds = _process_cpu_seconds((entry / "stat").read_text())
+            except (OSError, ValueError):  # ended meanwhile
+                continue
+            group = by_pid.get(int(entry.name)) or next((g for g, n in self.names.items() if n == name), None)
+            if group is not None:
+                groups[group] += seconds
+        cpu = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+        busy = (sum(cpu) - cpu[3] - cpu[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+        return groups, busy
+
+    def __enter__(self) -> CpuBudget:
+        if Path("/proc/stat").exists():
+            self._start = self._sample()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._start is not None:
+            (groups, busy), (before, busy_before) = self._sample(), self._start
+            self.used = {group: seconds - before[group] for group, seconds in groups.items()}
+            self.busy = busy - busy_before
+
+    def summary(self, per: int, unit: str, elapsed: float) -> str:
+        """Each group's CPU in ms per ``unit``, the rest of the machine's, and how many CPUs were busy."""
+        if not self.used:
+            return "not measured (no /proc)"
+        parts = [f"{group} {seconds * 1000 / per:.2f}" for group, seconds in self.used.items()]
+        rest = self.busy - sum(self.used.values())
+        return (f"{', '.join(parts)}, everything else {rest * 1000 / per:.2f} ms per {unit}; the machine was busy "
+                f"{self.busy / elapsed:.2f} of {os.cpu_count()} CPUs")
+
+
 class DiskStalls:
     """The disk's own stalls while a phase runs: a thread writes 4 KiB into a scratch file in ``directory``
     (beside the database, same filesystem) and fdatasyncs it every ``every`` seconds, recording each sync

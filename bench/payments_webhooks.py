@@ -5,10 +5,11 @@ Starts a nats-server and the payments service as a real process (its own databas
 orders into its ``order.paid`` projection (two sellers each), then sends one signed ``refund.created``
 webhook per order (signed as Stripe signs, with the platform secret) over HTTP. End to end means:
 the webhook verified and stored with its outbox row (answered 2xx), published to JetStream, consumed,
-and the refund's ledger movement, entries, balances and ``payment.refunded`` committed (the stored
-event's ``processed`` status, which commits in that same transaction, is what is polled).
+and the refund's ledger movement, entries, balances and ``payment.refunded`` committed (the relay publishes
+that event from the outbox after the commit; the bench listens for it on JetStream instead of polling).
 
-1. flat out: N webhooks from C concurrent senders; webhooks/s = N / (first send -> last processed);
+1. flat out: N webhooks from C concurrent senders (aiohttp); webhooks/s = N / (first send -> the last
+   ``payment.refunded`` received);
 2. paced at half that rate (open loop) for about 10 s: latency per webhook = send -> its ``payment.refunded``
    received from JetStream by this bench (published by the relay after the commit that holds the ledger
    entries: no earlier than that commit), p50/p99 (sent on aiohttp, up to 64 connections: decision 0311);
@@ -48,7 +49,7 @@ import httpx
 import nats
 import nats.aio.msg
 import sqlalchemy as sa
-from benchkit import DiskStalls, commit_rate, paced_commit_latencies, wait_ready
+from benchkit import CpuBudget, DiskStalls, commit_rate, paced_commit_latencies, wait_ready
 
 from homecraft_shared.db import create_engine, utcnow
 from homecraft_shared.identity import generate_keypair
@@ -112,48 +113,54 @@ async def processed_times(database_url: str, ids: list[str]) -> dict[str, float]
             for event_id, at in rows}
 
 
-async def wait_processed(database_url: str, ids: list[str], within: float = 300) -> dict[str, float]:
+async def all_published(published: dict[str, float], refund_ids: list[str], within: float = 300) -> None:
+    """Until every one of these refunds' ``payment.refunded`` reached this process (``published_events``).
+    Listening costs the machine next to nothing; polling the database for 2,000 ids every 50 ms took as
+    much CPU as a third of the payments process's (decision 0315)."""
     deadline = time.monotonic() + within
-    while True:
-        done = await processed_times(database_url, ids)
-        if len(done) == len(ids):
-            return done
+    while any(refund_id not in published for refund_id in refund_ids):
         if time.monotonic() > deadline:
-            raise SystemExit(f"only {len(done)} of {len(ids)} webhooks processed within {within}s")
+            missing = [refund_id for refund_id in refund_ids if refund_id not in published]
+            raise SystemExit(f"{len(missing)} of {len(refund_ids)} payment.refunded events never arrived, e.g. {missing[0]}")
         await asyncio.sleep(0.05)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def refund_of(event_id: str) -> str:
+    return "re_" + event_id.removeprefix("evt_")
 
 
 def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-async def flat_out(url: str, database_url: str, indexes: range, concurrency: int) -> float:
+async def flat_out(url: str, database_url: str, nats_url: str, indexes: range, concurrency: int,
+                   client: str = "aiohttp") -> float:
+    """N webhooks from ``concurrency`` senders (aiohttp by default); webhooks/s = N / (first send -> the last one's
+    ``payment.refunded`` received, which the relay publishes after the commit holding its ledger entries).
+    (On httpx, the senders took ~5 ms of this machine's CPU per webhook, almost as much as the payments
+    process: decision 0315.)"""
     run = uuid.uuid4().hex[:8]
     events = [refund_event(i, run) for i in indexes]
     queue = list(reversed(events))
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=httpx.Limits(max_connections=concurrency)) as client:
+    async with published_events(nats_url) as (published, _), webhook_sender(url, client, concurrency) as post:
         async def sender() -> None:
             while queue:
                 _, payload = queue.pop()
-                response = await client.post("/webhooks/stripe", content=payload, headers={"Stripe-Signature": sign(payload)})
-                assert response.status_code == 200, response.text
+                status, text = await post(payload)
+                assert status == 200, text
 
-        started = time.perf_counter()
+        started = time.time()
         await asyncio.gather(*(sender() for _ in range(concurrency)))
-        intake = time.perf_counter() - started
-        await wait_processed(database_url, [event_id for event_id, _ in events])
-        print(f"  {len(events)} webhooks: all answered (stored) after {intake:.2f}s, all processed after "
-              f"{time.perf_counter() - started:.2f}s")
-        return len(events) / (time.perf_counter() - started)
+        intake = time.time() - started
+        refunds = [refund_of(event_id) for event_id, _ in events]
+        await all_published(published, refunds)
+        elapsed = max(published[refund_id] for refund_id in refunds) - started
+    done = await processed_times(database_url, [event_id for event_id, _ in events])
+    if len(done) != len(events):
+        raise SystemExit(f"{len(events) - len(done)} webhooks published their refund but are not marked processed")
+    print(f"  {len(events)} webhooks: all answered (stored) after {intake:.2f}s, all processed and published after "
+          f"{elapsed:.2f}s")
+    return len(events) / elapsed
 
 
 class LoopLag:
@@ -272,25 +279,18 @@ async def paced(url: str, database_url: str, nats_url: str, indexes: range, rate
             tasks.append(asyncio.create_task(send(event_id, payload)))
         await asyncio.gather(*tasks)
         lag_text = lag.stop()
-        done = await wait_processed(database_url, list(sent_at))
-        for _ in range(600):  # up to 30 s for the relay's last publishes
-            if len(published) >= len(sent_at):
-                break
-            await asyncio.sleep(0.05)
-    refund_of = {event_id: "re_" + event_id.removeprefix("evt_") for event_id in sent_at}
-    missing = [event_id for event_id in sent_at if refund_of[event_id] not in published]
-    if missing:
-        raise SystemExit(f"{len(missing)} of {len(sent_at)} payment.refunded events never arrived, e.g. {missing[0]}")
+        await all_published(published, [refund_of(event_id) for event_id in sent_at])
+    done = await processed_times(database_url, list(sent_at))
     if dump is not None:  # per webhook: sent, answered (2xx), relayed, stamped processed, published (epoch seconds)
         lines = "".join(json.dumps({"event": event_id, "sent": sent_at[event_id], "answered": answered_at[event_id],
                                     "relayed": relayed.get(event_id), "processed": done[event_id],
-                                    "published": published[refund_of[event_id]]}) + "\n"
+                                    "published": published[refund_of(event_id)]}) + "\n"
                         for event_id in sent_at)
         await asyncio.to_thread(dump.write_text, lines)
-    latencies = sorted((published[refund_of[event_id]] - sent_at[event_id]) * 1000 for event_id in sent_at)
-    slowest = sorted(sent_at, key=lambda event_id: published[refund_of[event_id]] - sent_at[event_id])
+    latencies = sorted((published[refund_of(event_id)] - sent_at[event_id]) * 1000 for event_id in sent_at)
+    slowest = sorted(sent_at, key=lambda event_id: published[refund_of(event_id)] - sent_at[event_id])
     slowest = slowest[len(slowest) - max(1, len(slowest) // 100):]
-    during_stalls = sum(disk.overlaps(sent_at[event_id], published[refund_of[event_id]]) for event_id in slowest)
+    during_stalls = sum(disk.overlaps(sent_at[event_id], published[refund_of(event_id)]) for event_id in slowest)
     stamped = sorted((done[event_id] - sent_at[event_id]) * 1000 for event_id in sent_at)
     answered.sort()
     return Paced(statistics.median(latencies), percentile99(latencies), len(latencies), statistics.median(answered),
@@ -363,7 +363,9 @@ def main() -> None:
                         "run it (default: fsync on, as in production)")
     parser.add_argument("--keep-log", type=Path, help="copy the payments process's log here")
     # aiohttp by default: httpx's pool turned the server's sub-second stalls into seconds-long backlogs of
-    # its own in 3 of 7 runs, aiohttp in none (decision 0311); the flat-out phase keeps httpx (16 connections).
+    # its own in 3 of 7 runs, aiohttp in none (decision 0311); and it costs this machine's CPU much less (0315).
+    parser.add_argument("--flat-client", choices=("httpx", "aiohttp"), default="aiohttp",
+                        help="the HTTP client of the flat-out phase (httpx: to compare with earlier figures)")
     parser.add_argument("--paced-client", choices=("httpx", "aiohttp"), default="aiohttp",
                         help="the HTTP client of the paced phase (httpx: to compare with earlier figures)")
     parser.add_argument("--dump", type=Path, help="write each paced webhook's send, 2xx and processed times here "
@@ -406,13 +408,19 @@ def main() -> None:
                                        stdout=log.open("wb"), stderr=subprocess.STDOUT)
             url = f"http://127.0.0.1:{port}"
             wait_ready(url, process, log)
-            asyncio.run(flat_out(url, database_url, range(0, 50), 4))  # warm-up (connections, streams, consumers)
-            load_before, cpu_before = load_average(), cpu_seconds(process.pid)
+            asyncio.run(flat_out(url, database_url, nats.url, range(0, 50), 4))  # warm-up (connections, streams, consumers)
+            load_before = load_average()
             sqlite_file = None if args.postgres else str(work / "payments.db")
             wal_flat, wal_paced = WalWatch(sqlite_file), WalWatch(sqlite_file)
-            with wal_flat:
-                rate = asyncio.run(flat_out(url, database_url, range(50, args.webhooks), args.concurrency))
-            cpu_ms = (cpu_seconds(process.pid) - cpu_before) * 1000 / (args.webhooks - 50)
+            names = {"PostgreSQL": "postgres", "nats-server": "nats-server"} if args.postgres \
+                else {"nats-server": "nats-server"}
+            budget = CpuBudget({"payments": process.pid, "this bench": os.getpid()}, names)
+            started = time.perf_counter()
+            with wal_flat, budget:
+                rate = asyncio.run(flat_out(url, database_url, nats.url, range(50, args.webhooks), args.concurrency,
+                                             args.flat_client))
+            flat_seconds = time.perf_counter() - started
+            cpu_ms = budget.used.get("payments", 0.0) * 1000 / (args.webhooks - 50)
             load_after = load_average()
             half = args.paced_rate or rate / 2
             count = min(paced_count, max(50, int(half * args.paced_seconds)))
@@ -440,6 +448,7 @@ def main() -> None:
             print(f"single-row commits:         {commits:8.1f} commits/s (same database and driver, {args.concurrency} writers)")
             print(f"ratio:                      {rate / commits:8.2f}  (target >= 0.3)")
             print(f"payments process CPU:       {cpu_ms:8.1f} ms per webhook during the flat-out run")
+            print(f"  all CPU of that run: {budget.summary(args.webhooks - 50, 'webhook', flat_seconds)}")
             print(f"load average (1/5/15 min):  {load_before} before the flat-out run, {load_after} after it")
             if not args.postgres:
                 print(f"SQLite WAL: longest {wal_flat.longest} frames flat out, {wal_paced.longest} at half load; started "
