@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import homecraft_shared.events  # noqa: F401  (registers every event contract)
 from homecraft_shared import heap
-from homecraft_shared.db import create_engine, create_sessionmaker, ping
+from homecraft_shared.db import create_engine, create_sessionmaker, is_sqlite, ping
 from homecraft_shared.group_commit import GroupCommit
 from homecraft_shared.identity import IdentityVerifier, ServiceSigner
 from homecraft_shared.messaging import jetstream
@@ -156,6 +156,8 @@ class ServiceRuntime:
             ack_wait_seconds=self.settings.consumer_ack_wait_seconds,
             backoff_seconds=self.settings.consumer_backoff_seconds,
             max_write_hold_seconds=self.settings.consumer_max_write_hold_seconds,
+            parallel_transactions={} if is_sqlite(self.settings.database_url)
+            else dict(self.settings.consumer_parallel_transactions),
         )
 
     def spawn(self, coro: Awaitable[None], name: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +47,9 @@ class ServiceSettings(BaseSettings):
     # SQLite: a consumer's batch commits early once its transaction has held the write lock this long
     # (decision 0309), so a request waiting to write (a webhook's 2xx) waits about this long at most.
     consumer_max_write_hold_seconds: float = Field(default=0.15, ge=0)
+    # PostgreSQL, per producer stream: a fetched batch of its events applied in up to this many transactions
+    # at once, e.g. {"payments": 4} (decision 0315); other streams, and every stream on SQLite: 1.
+    consumer_parallel_transactions: dict[str, Annotated[int, Field(ge=1, le=16)]] = {}
     relay_poll_seconds: float = 0.5
     # A JSON warning (and homecraft_event_loop_lag_warnings_total) when the event loop runs late by more
     # than this (decision 0309); 0 turns the watch off.

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
@@ -50,6 +50,14 @@ class PaymentsSettings(ServiceSettings):
 
     # How often Stripe events that wait for an order are checked again (decision 0302).
     waiting_sweep_seconds: float = Field(default=2.0, gt=0)
+
+    # PostgreSQL: a fetched batch of Stripe events (this service's own stream) is applied in up to 4
+    # transactions at once (decision 0315). Their handlers lock orders' rows and, at the commit, the sellers'
+    # balances in one statement in seller order, so two parts wait for each other in a cycle only when each
+    # holds an order the other wants next (PostgreSQL then fails one, whose part goes one by one). Not
+    # order.paid: its payouts lock sellers' balances in the middle of a batch, so two parts paying the same
+    # sellers would meet in cycles often. SQLite: 1, whatever this says.
+    consumer_parallel_transactions: dict[str, Annotated[int, Field(ge=1, le=16)]] = {"payments": 4}
 
     def secret_key(self) -> str:
         return _secret(self.stripe_secret_key, LOCAL_SECRET_KEY)
