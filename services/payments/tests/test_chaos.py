@@ -26,11 +26,13 @@ PERCENTS = ("0", "10", "12.5", "33.33", "7.25")
 
 
 async def settled(stand: Stand) -> None:
-    """Every stored Stripe event processed and nothing in flight for a moment."""
-    async def pending() -> list[tuple[str, str, str, str | None]]:
+    """Every stored Stripe event processed, every planned transfer made, and nothing in flight for a moment."""
+    async def pending() -> list[tuple[str, str, str | None, str | None]]:
         async with stand.payments.sessionmaker() as session:
             rows = (await session.scalars(select(StripeEvent).where(StripeEvent.status.in_(("received", "waiting"))))).all()
-            return [(row.type, row.status, row.outcome, row.waiting_for_order) for row in rows]
+            planned = (await session.scalars(select(Payout).where(Payout.status == "pending"))).all()
+        return ([(row.type, row.status, row.outcome, row.waiting_for_order) for row in rows]
+                + [("transfer", "pending", p.order_id, p.seller_id) for p in planned])
 
     for _ in range(2):  # chaos holds deliveries back for a moment: look twice
         await eventually(pending, lambda rows: not rows, within=60)

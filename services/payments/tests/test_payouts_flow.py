@@ -20,7 +20,9 @@ async def payouts_of(stand: Stand, order_id: str, count: int) -> dict[str, Payou
             rows = (await session.scalars(select(Payout).where(Payout.order_id == order_id))).all()
             return {row.seller_id: row for row in rows}
 
-    return await eventually(fetch, lambda rows: len(rows) == count, within=60)
+    # planned transfers are made right after their plan commits (decision 0316): wait for them too
+    return await eventually(fetch, lambda rows: len(rows) == count and all(r.status != "pending" for r in rows.values()),
+                            within=60)
 
 
 async def balances(stand: Stand) -> dict[str, int]:
@@ -68,8 +70,10 @@ async def test_p5_paid_purchase_pays_every_ready_seller_and_credits_the_unready_
                                                headers=owner)
     assert retried.status_code == 200, retried.text
     outcome = {r["order_id"]: r for r in retried.json()}
-    assert outcome["o1"]["outcome"] == "retried" and outcome["o1"]["transferred_cents"] == 700
+    assert outcome["o1"]["outcome"] == "retried" and outcome["o1"]["planned_cents"] == 700
+    assert outcome["o1"]["detail"] == "cy: pending"
     assert outcome["o2"]["outcome"] == "skipped" and outcome["nope"]["outcome"] == "skipped"
+    assert (await payouts_of(stand, "o1", 3))["cy"].amount_cents == 700
     assert await balances(stand) == {"ada": 0, "bob": 0, "cy": 0}
     again = await stand.payments.client.post("/operator/payouts/retry", json={"order_ids": ["o1"]}, headers=owner)
     assert again.json()[0]["outcome"] == "skipped"  # a transfer exists for every seller now

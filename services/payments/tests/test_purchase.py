@@ -134,7 +134,7 @@ async def test_purchase_paid_on_the_hosted_page_pays_the_seller(stand: Stand, sh
         async with stand.payments.sessionmaker() as s:
             return await s.get(Payout, (order["id"], "seller-ada"))
 
-    row = await eventually(payout, lambda p: p is not None, within=60)
+    row = await eventually(payout, lambda p: p is not None and p.status != "pending", within=60)
     net = sum(line["net_cents"] for line in order["lines"])
     assert (row.status, row.amount_cents) == ("transferred", net)
     transfer = await stand.stripe.v1.transfers.retrieve_async(row.transfer_id)

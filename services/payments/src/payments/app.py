@@ -16,6 +16,7 @@ from payments.connect.endpoints import router as connect_router
 from payments.deps import Deps, attach
 from payments.handlers import handlers
 from payments.ledger.endpoints import router as ledger_router
+from payments.payouts import transfers
 from payments.payouts.endpoints import router as payouts_router
 from payments.reconciliation import job as reconciliation_job
 from payments.reconciliation.endpoints import router as reconciliation_router
@@ -47,6 +48,7 @@ def create_runtime(settings: PaymentsSettings | None = None) -> ServiceRuntime:
         running.resources.add(WebhookIntake(running.group, deps.stripe.webhook_secret,
                                             deps.stripe.connect_webhook_secret, deps.stripe.tolerance_seconds))
         running.spawn(run_sweeper(running.sessionmaker, settings.waiting_sweep_seconds), "waiting-sweeper")
+        running.spawn(transfers.run_maker(running.sessionmaker, settings.transfer_poll_seconds), "transfer-maker")
         if settings.reconciliation_scheduled:
             running.spawn(reconciliation_job.run_loop(running.sessionmaker, deps), "reconciliation")
 

@@ -188,7 +188,7 @@ class Payout(Base):
 
     order_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     seller_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    status: Mapped[str] = mapped_column(sa.String(16))  # transferred | skipped
+    status: Mapped[str] = mapped_column(sa.String(16))  # pending (transfer planned) | transferred | skipped
     skip_reason: Mapped[str | None] = mapped_column(sa.String(32))
     net_cents: Mapped[int] = mapped_column(Cents)
     balance_before_cents: Mapped[int] = mapped_column(Cents)

@@ -50,6 +50,9 @@ class PaymentsSettings(ServiceSettings):
 
     # How often Stripe events that wait for an order are checked again (decision 0302).
     waiting_sweep_seconds: float = Field(default=2.0, gt=0)
+    # How often planned payout transfers are looked for besides the wake-up by their plan's commit in this
+    # process (other replicas' plans; a maker that died mid-way): decision 0316.
+    transfer_poll_seconds: float = Field(default=5.0, gt=0)
 
     # PostgreSQL: a fetched batch of Stripe events (this service's own stream) is applied in up to 4
     # transactions at once (decision 0315). Their handlers lock orders' rows and, at the commit, the sellers'

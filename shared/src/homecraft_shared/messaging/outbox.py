@@ -15,7 +15,6 @@ import contextlib
 import logging
 import time
 import uuid
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -28,6 +27,7 @@ from sqlalchemy import Table, Update, event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
+from homecraft_shared.commit_signal import CommitSignal
 from homecraft_shared.connections import execute, session_connection
 from homecraft_shared.db import dialect_of, utcnow
 from homecraft_shared.group_commit import GroupCommit
@@ -38,11 +38,10 @@ from homecraft_shared.observability import causation_id_var, current_correlation
 
 logger = logging.getLogger(__name__)
 
-_PENDING_FLAG = "outbox_pending"
 # The outbox rows stage_event keeps on a session until just before its commit (one INSERT for all).
 _STAGED_ROWS = "outbox_staged_rows"
-# Relays to wake when a session that recorded events commits (cuts latency below the poll interval).
-_wakers: weakref.WeakSet[asyncio.Event] = weakref.WeakSet()
+# Wakes this process's relays when a session that recorded events commits (cuts latency below the poll).
+EVENTS_COMMITTED = CommitSignal("outbox")
 
 
 def envelope_for(data: EventData, *, subject_id: str, event_id: uuid.UUID | None = None) -> EventEnvelope:
@@ -72,7 +71,7 @@ def record_event(session: AsyncSession, data: EventData, *, subject_id: str) -> 
     """Stage an event in the outbox, inside the caller's transaction."""
     envelope = envelope_for(data, subject_id=subject_id)
     session.add(OutboxEvent(**outbox_row(envelope)))
-    session.info[_PENDING_FLAG] = True
+    EVENTS_COMMITTED.flag(session)
     return envelope
 
 
@@ -101,7 +100,7 @@ async def stage_event(session: AsyncSession, data: EventData, *, subject_id: str
         await execute(await session_connection(session), _INSERT_OUTBOX, outbox_row(envelope))
     else:
         session.info.setdefault(_STAGED_ROWS, []).append(outbox_row(envelope))
-    session.info[_PENDING_FLAG] = True
+    EVENTS_COMMITTED.flag(session)
     return envelope
 
 
@@ -114,23 +113,15 @@ def _write_staged_rows(session: Session) -> None:
 
 def wake_relays() -> None:
     """Tell this process's relays that events were committed (cuts latency below their poll interval)."""
-    for waker in list(_wakers):
-        waker.set()
-
-
-def _wake_relays_after_commit(session: Session) -> None:
-    if session.info.pop(_PENDING_FLAG, False):
-        wake_relays()
+    EVENTS_COMMITTED.wake()
 
 
 def _forget_after_rollback(session: Session, savepoint: bool = False) -> None:
-    session.info.pop(_PENDING_FLAG, None)
     if not savepoint:  # a savepoint's rollback leaves the enclosing transaction's staged rows (staged outside it)
         session.info.pop(_STAGED_ROWS, None)
 
 
 event.listen(Session, "before_commit", _write_staged_rows)
-event.listen(Session, "after_commit", _wake_relays_after_commit)
 event.listen(Session, "after_soft_rollback", lambda session, tx: _forget_after_rollback(session, tx.nested))
 
 
@@ -195,8 +186,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
         self._publish_timeout = publish_timeout
-        self._wake = asyncio.Event()
-        _wakers.add(self._wake)
+        self._wake = EVENTS_COMMITTED.waiter()
         self.stats = RelayStats()
         # Events JetStream refused: event id -> (refusals so far, monotonic time of the next try).
         self._refused: dict[uuid.UUID, tuple[int, float]] = {}

@@ -62,6 +62,9 @@ async def _order_payout(session: AsyncSession, seller_id: str, order: PaidOrder,
         status, explanation = "free", "A free order: nothing to pay out."
     elif payout is None:
         status, explanation = "pending", "The payout is being prepared."
+    elif payout.status == "pending":
+        status = "pending"
+        explanation = f"A transfer of {payout.amount_cents} cents to your Stripe account is on its way."
     elif payout.status == "transferred":
         status = "transferred"
         transfer = TransferOut(transfer_id=payout.transfer_id or "", amount_cents=payout.amount_cents,

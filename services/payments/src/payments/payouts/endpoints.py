@@ -24,8 +24,8 @@ class RetryRequest(BaseModel):
 class RetryResult(BaseModel):
     order_id: str
     outcome: str  # retried | skipped
-    detail: str
-    transferred_cents: int = 0
+    detail: str  # per seller: pending (a transfer planned, made right after this request commits) or skipped
+    planned_cents: int = 0
 
 
 @router.post("/retry", summary="Retry payouts for paid orders with sellers not transferred yet (P9; owners)")
@@ -41,11 +41,11 @@ async def retry_payouts(body: RetryRequest, session: DbSession, identity: OwnerI
             payouts = await service.pay_out(session, order)
             if not payouts:
                 result = RetryResult(order_id=order_id, outcome="skipped",
-                                     detail="every seller of the order has a transfer already")
+                                     detail="every seller of the order has a transfer made or planned already")
             else:
-                done = [p for p in payouts if p.status == "transferred"]
+                planned = [p for p in payouts if p.status == "pending"]
                 result = RetryResult(
-                    order_id=order_id, outcome="retried", transferred_cents=sum(p.amount_cents for p in done),
+                    order_id=order_id, outcome="retried", planned_cents=sum(p.amount_cents for p in planned),
                     detail="; ".join(f"{p.seller_id}: {p.status}" + (f" ({p.skip_reason})" if p.skip_reason else "")
                                      for p in payouts))
         session.add(OperatorAction(actor_id=identity.user_id, actor_name=identity.username, action="payout_retry",

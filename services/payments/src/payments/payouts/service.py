@@ -1,27 +1,30 @@
 """Payouts on a paid order (P5), once per order and seller, and the operator's retry (P9).
 
-In one transaction: the order's SALE entries (+net per seller, whether ready or not), then per seller
-the domain's decision (payout = max(0, balance), within what the charge can still fund), a Stripe
-Transfer with an idempotency key per order, seller and attempt, the PAYOUT entry and the fact for
-orders. If anything fails before the commit, the retry asks Stripe again with the same key and gets
-the same transfer back: no transfer is ever made twice and none is lost.
+In the caller's transaction: the order's SALE entries (+net per seller, whether ready or not), then per
+seller the domain's decision (payout = max(0, balance), within what the charge can still fund). A
+skip is recorded at once; a transfer is planned: a ``pending`` payout row with its amount and attempt,
+which the transfer maker (``payouts.transfers``) makes at Stripe after this transaction commits, with an
+idempotency key per order, seller and attempt, and then records (the PAYOUT entry, the fact for
+orders). No Stripe call happens while this transaction holds its locks (decision 0316). Until it is
+made, a planned amount is reserved: the seller's later plans count it as paid out.
 """
 
 from __future__ import annotations
 
-import stripe as stripe_lib
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from homecraft_shared.commit_signal import CommitSignal
 from homecraft_shared.db import utcnow
-from homecraft_shared.events.payments import PayoutSkippedV1, PayoutTransferCreatedV1
+from homecraft_shared.events.payments import PayoutSkippedV1
 from homecraft_shared.messaging.outbox import record_event
-from payments.deps import deps
 from payments.ledger import domain
 from payments.ledger import repository as ledger
 from payments.models import Checkout, PaidOrder, Payout, SellerAccount, StripeRefund
 from payments.paid_orders import repository as orders
-from payments.stripe_gateway import idempotency
+
+# Raised by the commit of a transaction that planned transfers: this process's transfer makers run now.
+TRANSFERS_PLANNED = CommitSignal("payments_transfers")
 
 SKIP_REASONS = {
     domain.SkipReason.NOT_READY: "seller_not_ready",
@@ -47,13 +50,21 @@ async def fundable(session: AsyncSession, order: PaidOrder) -> int:
     charged = checkout.amount_total_cents if checkout is not None and checkout.amount_total_cents else order.total_cents
     refunded = await session.scalar(select(func.coalesce(func.sum(StripeRefund.amount_cents), 0)).where(
         StripeRefund.order_id == order.order_id, StripeRefund.status.in_(("succeeded", "pending"))))
-    transferred = await session.scalar(select(func.coalesce(func.sum(Payout.amount_cents), 0)).where(
-        Payout.order_id == order.order_id, Payout.status == "transferred"))
-    return max(0, charged - int(refunded or 0) - int(transferred or 0))
+    paid = await session.scalar(select(func.coalesce(func.sum(Payout.amount_cents), 0)).where(
+        Payout.order_id == order.order_id, Payout.status.in_(("transferred", "pending"))))
+    return max(0, charged - int(refunded or 0) - int(paid or 0))
+
+
+async def reserved(session: AsyncSession, seller_ids: list[str]) -> dict[str, int]:
+    """Per seller, the planned transfers not made yet: paid out as far as the next plan is concerned."""
+    rows = await session.execute(select(Payout.seller_id, func.sum(Payout.amount_cents)).where(
+        Payout.seller_id.in_(seller_ids), Payout.status == "pending").group_by(Payout.seller_id))
+    return {seller: int(total) for seller, total in rows.all()}
 
 
 async def pay_out(session: AsyncSession, order: PaidOrder) -> list[Payout]:
-    """Pay every seller of the order who has no transfer for it yet (first time, or an operator's retry)."""
+    """Decide the payout of every seller of the order with no transfer made or planned for it yet (first time,
+    or an operator's retry): skipped, or a transfer planned for the maker."""
     if is_free(order):
         return []
     await ledger.lock_order(session, order.order_id)
@@ -61,15 +72,18 @@ async def pay_out(session: AsyncSession, order: PaidOrder) -> list[Payout]:
     nets = domain.net_by_seller(lines)
     existing = {p.seller_id: p for p in (await session.scalars(
         select(Payout).where(Payout.order_id == order.order_id))).all()}
-    pending = [s for s, net in nets.items() if net > 0 and (s not in existing or existing[s].status != "transferred")]
-    if not pending:
+    deciding = [s for s, net in nets.items() if net > 0 and (s not in existing or existing[s].status == "skipped")]
+    if not deciding:
         return []
-    balances = await ledger.lock_balances(session, pending)
+    # The balances' rows locked (PostgreSQL) before the reservations are read: a plan of another order for
+    # these sellers commits before, or waits until this one did.
+    balances = await ledger.lock_balances(session, deciding)
+    held = await reserved(session, deciding)
     accounts = {a.seller_id: a for a in (await session.scalars(
-        select(SellerAccount).where(SellerAccount.seller_id.in_(pending)))).all()}
-    ready = {s: bool(accounts.get(s) and accounts[s].ready) for s in pending}
-    plans = domain.plan_payouts(lines, balances_before={s: balances.get(s, 0) - nets[s] for s in pending}, ready=ready,
-                                fundable_cents=await fundable(session, order), only_sellers=pending)
+        select(SellerAccount).where(SellerAccount.seller_id.in_(deciding)))).all()}
+    ready = {s: bool(accounts.get(s) and accounts[s].ready) for s in deciding}
+    plans = domain.plan_payouts(lines, balances_before={s: balances.get(s, 0) - held.get(s, 0) - nets[s] for s in deciding},
+                                ready=ready, fundable_cents=await fundable(session, order), only_sellers=deciding)
     results = []
     for plan in plans:
         row = existing.get(plan.seller_id)
@@ -79,46 +93,16 @@ async def pay_out(session: AsyncSession, order: PaidOrder) -> list[Payout]:
         row.attempts = (row.attempts or 0) + 1
         row.net_cents, row.balance_before_cents = plan.net_cents, plan.balance_before_cents + plan.net_cents
         if plan.transfers:
-            await _transfer(session, order, row, plan, accounts[plan.seller_id])
+            row.status, row.skip_reason, row.amount_cents = "pending", None, plan.amount_cents
+            TRANSFERS_PLANNED.flag(session)
         else:
-            _skip(session, order, row, SKIP_REASONS[plan.skip_reason or domain.SkipReason.NO_BALANCE],
-                  _skip_message(plan))
+            skip(session, order, row, SKIP_REASONS[plan.skip_reason or domain.SkipReason.NO_BALANCE], _skip_message(plan))
         results.append(row)
     return results
 
 
-async def _transfer(session: AsyncSession, order: PaidOrder, row: Payout, plan: domain.SellerPayout,
-                    account: SellerAccount) -> None:
-    charge_id = order.charge_id
-    if not charge_id:
-        checkout = await session.get(Checkout, order.order_id)
-        charge_id = checkout.charge_id if checkout is not None else None
-    params = {
-        "amount": plan.amount_cents, "currency": order.currency, "destination": account.stripe_account_id,
-        "transfer_group": order.order_id,
-        "metadata": {"order_id": order.order_id, "seller_id": plan.seller_id, "net_cents": str(plan.net_cents),
-                     "seller_balance_before": str(plan.balance_before_cents)},
-    }
-    if charge_id:
-        params["source_transaction"] = charge_id
-    try:
-        transfer = await deps(session).stripe.v1.transfers.create_async(
-            params, idempotency(f"transfer:{order.order_id}:{plan.seller_id}:{row.attempts}"))
-    except stripe_lib.InvalidRequestError as exc:  # Stripe refused it (e.g. the charge cannot fund it)
-        _skip(session, order, row, "transfer_failed", f"transfer to seller {plan.seller_id} refused by Stripe: "
-                                                       f"{exc.user_message or exc}")
-        return
-    await ledger.record(session, domain.payout(order.order_id, plan.seller_id, plan.amount_cents, transfer.id))
-    now = utcnow()
-    row.status, row.skip_reason, row.amount_cents = "transferred", None, plan.amount_cents
-    row.transfer_id, row.source_charge_id, row.transferred_at = transfer.id, charge_id, now
-    record_event(session, PayoutTransferCreatedV1(
-        order_id=order.order_id, seller_id=plan.seller_id, currency=order.currency, seller_net_cents=plan.net_cents,
-        balance_before_cents=row.balance_before_cents, transfer_id=transfer.id, amount_cents=plan.amount_cents,
-        source_charge_id=charge_id, created_at=now), subject_id=order.order_id)
-
-
-def _skip(session: AsyncSession, order: PaidOrder, row: Payout, reason: str, message: str) -> None:
+def skip(session: AsyncSession, order: PaidOrder, row: Payout, reason: str, message: str) -> None:
+    """Record a payout decided (or refused by Stripe) as skipped, and the fact for orders."""
     row.status, row.skip_reason, row.amount_cents = "skipped", reason, 0
     record_event(session, PayoutSkippedV1(
         order_id=order.order_id, seller_id=row.seller_id, currency=order.currency, seller_net_cents=row.net_cents,

@@ -1,0 +1,124 @@
+"""Making the Stripe Transfers that payouts planned (P5, P9), after the plan committed (decision 0316).
+
+A payout decision (``service.pay_out``) writes a ``pending`` payout row in the caller's transaction and
+no Stripe call happens there: a call of up to a minute (Stripe slow, the library's retries) would hold
+the order's and the sellers' rows locked (PostgreSQL) or the whole database's write lock (SQLite) that
+long. The transfer maker, a loop of each process, woken by the commit of a plan and polling besides:
+
+1. reads a pending row in a short read (the session is closed before the call);
+2. asks Stripe for the transfer with the row's idempotency key (order, seller, attempt): a second maker
+   (another replica, a retry after a crash) gets the same transfer back, never a second one;
+3. records the result in a new transaction: the PAYOUT entry and the fact, or the refusal
+   (``transfer_failed``), only if the row is still that pending attempt (the order's row locked).
+
+A failure that is not Stripe's refusal (network, Stripe's 5xx, a lost database) leaves the row pending
+for the next pass. Until then the planned amount is reserved: later plans count it as paid (``service``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import stripe as stripe_lib
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from homecraft_shared.db import utcnow
+from homecraft_shared.events.payments import PayoutTransferCreatedV1
+from homecraft_shared.messaging.outbox import record_event
+from payments.deps import deps
+from payments.ledger import domain
+from payments.ledger import repository as ledger
+from payments.models import Checkout, PaidOrder, Payout, SellerAccount
+from payments.payouts.service import TRANSFERS_PLANNED, skip
+from payments.stripe_gateway import idempotency
+
+logger = logging.getLogger(__name__)
+
+
+async def make_planned(sessionmaker: async_sessionmaker[AsyncSession], limit: int = 50) -> int:
+    """Make the pending transfers (oldest first, up to ``limit``); how many were settled (made or refused)."""
+    async with sessionmaker() as session:
+        keys = (await session.execute(select(Payout.order_id, Payout.seller_id).where(Payout.status == "pending")
+                                      .order_by(Payout.created_at).limit(limit))).all()
+    settled = 0
+    for order_id, seller_id in keys:
+        settled += await make_one(sessionmaker, order_id, seller_id)
+    return settled
+
+
+async def make_one(sessionmaker: async_sessionmaker[AsyncSession], order_id: str, seller_id: str) -> bool:
+    """Make one pending payout's transfer and record it; False when it is not pending (any more) or Stripe
+    could not be reached (it stays pending)."""
+    async with sessionmaker() as session:
+        row = await session.get(Payout, (order_id, seller_id))
+        order = await session.get(PaidOrder, order_id)
+        account = await session.get(SellerAccount, seller_id)
+        if row is None or row.status != "pending" or order is None or account is None or not account.stripe_account_id:
+            return False
+        attempt, amount = row.attempts, row.amount_cents
+        charge_id = order.charge_id
+        if not charge_id:
+            checkout = await session.get(Checkout, order_id)
+            charge_id = checkout.charge_id if checkout is not None else None
+        params: dict[str, Any] = {
+            "amount": amount, "currency": order.currency, "destination": account.stripe_account_id,
+            "transfer_group": order_id,
+            "metadata": {"order_id": order_id, "seller_id": seller_id, "net_cents": str(row.net_cents),
+                         "seller_balance_before": str(row.balance_before_cents)},
+        }
+        if charge_id:
+            params["source_transaction"] = charge_id
+        stripe = deps(session).stripe
+    # No transaction is open from here until Stripe answers.
+    transfer = None
+    refusal = None
+    try:
+        transfer = await stripe.v1.transfers.create_async(params, idempotency(f"transfer:{order_id}:{seller_id}:{attempt}"))
+    except stripe_lib.InvalidRequestError as exc:  # Stripe refused it (e.g. the charge cannot fund it)
+        refusal = f"transfer to seller {seller_id} refused by Stripe: {exc.user_message or exc}"
+    except stripe_lib.StripeError as exc:
+        logger.warning("a planned transfer could not be made; it stays pending", extra={
+            "order_id": order_id, "seller_id": seller_id, "error": repr(exc)})
+        return False
+    async with sessionmaker() as session:
+        await ledger.lock_order(session, order_id)
+        row = await session.get(Payout, (order_id, seller_id), populate_existing=True)
+        order = await session.get(PaidOrder, order_id)
+        if row is None or order is None or row.status != "pending" or row.attempts != attempt:
+            return False  # another maker recorded this attempt first
+        if refusal is not None:
+            skip(session, order, row, "transfer_failed", refusal)
+        else:
+            assert transfer is not None
+            await ledger.record(session, domain.payout(order_id, seller_id, amount, transfer.id))
+            now = utcnow()
+            row.status, row.skip_reason = "transferred", None
+            row.transfer_id, row.source_charge_id, row.transferred_at = transfer.id, charge_id, now
+            record_event(session, PayoutTransferCreatedV1(
+                order_id=order_id, seller_id=seller_id, currency=order.currency, seller_net_cents=row.net_cents,
+                balance_before_cents=row.balance_before_cents, transfer_id=transfer.id, amount_cents=amount,
+                source_charge_id=charge_id, created_at=now), subject_id=order_id)
+        await session.commit()
+    return True
+
+
+async def run_maker(sessionmaker: async_sessionmaker[AsyncSession], poll_seconds: float) -> None:
+    """Make planned transfers as their plans commit (``TRANSFERS_PLANNED``), and every ``poll_seconds``
+    (other replicas' plans; a plan whose maker died before it was made)."""
+    wake = TRANSFERS_PLANNED.waiter()
+    while True:
+        wake.clear()
+        try:
+            await make_planned(sessionmaker)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # e.g. the database busy; the next pass tries again
+            logger.warning("making planned transfers failed", extra={"error": repr(exc)})
+        try:
+            async with asyncio.timeout(poll_seconds):
+                await wake.wait()
+        except TimeoutError:
+            pass
