@@ -48,7 +48,8 @@ def create_runtime(settings: PaymentsSettings | None = None) -> ServiceRuntime:
         running.resources.add(WebhookIntake(running.group, deps.stripe.webhook_secret,
                                             deps.stripe.connect_webhook_secret, deps.stripe.tolerance_seconds))
         running.spawn(run_sweeper(running.sessionmaker, settings.waiting_sweep_seconds), "waiting-sweeper")
-        running.spawn(transfers.run_maker(running.sessionmaker, settings.transfer_poll_seconds), "transfer-maker")
+        running.spawn(transfers.run_maker(running.sessionmaker, settings.transfer_poll_seconds,
+                                          settings.transfers_at_once), "transfer-maker")
         if settings.reconciliation_scheduled:
             running.spawn(reconciliation_job.run_loop(running.sessionmaker, deps), "reconciliation")
 

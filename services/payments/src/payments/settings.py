@@ -53,6 +53,8 @@ class PaymentsSettings(ServiceSettings):
     # How often planned payout transfers are looked for besides the wake-up by their plan's commit in this
     # process (other replicas' plans; a maker that died mid-way): decision 0316.
     transfer_poll_seconds: float = Field(default=5.0, gt=0)
+    # Stripe calls of the transfer maker at a time (a call to Stripe takes hundreds of ms).
+    transfers_at_once: int = Field(default=8, ge=1, le=64)
 
     # PostgreSQL: a fetched batch of Stripe events (this service's own stream) is applied in up to 4
     # transactions at once (decision 0315). Their handlers lock orders' rows and, at the commit, the sellers'

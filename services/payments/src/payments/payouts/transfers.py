@@ -18,6 +18,7 @@ for the next pass. Until then the planned amount is reserved: later plans count 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -38,14 +39,29 @@ from payments.stripe_gateway import idempotency
 logger = logging.getLogger(__name__)
 
 
-async def make_planned(sessionmaker: async_sessionmaker[AsyncSession], limit: int = 50) -> int:
-    """Make the pending transfers (oldest first, up to ``limit``); how many were settled (made or refused)."""
+async def make_planned(sessionmaker: async_sessionmaker[AsyncSession], *, limit: int = 50, at_once: int = 8) -> int:
+    """Make the pending transfers (oldest first, up to ``limit``), ``at_once`` Stripe calls at a time (one
+    after another, calls of a few hundred ms each would cap payouts at a few a second); how many were
+    settled (made or refused)."""
     async with sessionmaker() as session:
         keys = (await session.execute(select(Payout.order_id, Payout.seller_id).where(Payout.status == "pending")
                                       .order_by(Payout.created_at).limit(limit))).all()
+    gate = asyncio.Semaphore(at_once)
+
+    async def make(order_id: str, seller_id: str) -> bool:
+        async with gate:
+            return await make_one(sessionmaker, order_id, seller_id)
+
     settled = 0
-    for order_id, seller_id in keys:
-        settled += await make_one(sessionmaker, order_id, seller_id)
+    for (order_id, seller_id), outcome in zip(keys, await asyncio.gather(
+            *(make(order_id, seller_id) for order_id, seller_id in keys), return_exceptions=True), strict=True):
+        if isinstance(outcome, BaseException):  # e.g. the database busy while recording: it stays pending
+            if isinstance(outcome, asyncio.CancelledError):
+                raise outcome
+            logger.warning("a planned transfer could not be recorded; it stays pending", extra={
+                "order_id": order_id, "seller_id": seller_id, "error": repr(outcome)})
+        else:
+            settled += outcome
     return settled
 
 
@@ -105,20 +121,18 @@ async def make_one(sessionmaker: async_sessionmaker[AsyncSession], order_id: str
     return True
 
 
-async def run_maker(sessionmaker: async_sessionmaker[AsyncSession], poll_seconds: float) -> None:
+async def run_maker(sessionmaker: async_sessionmaker[AsyncSession], poll_seconds: float, at_once: int) -> None:
     """Make planned transfers as their plans commit (``TRANSFERS_PLANNED``), and every ``poll_seconds``
     (other replicas' plans; a plan whose maker died before it was made)."""
     wake = TRANSFERS_PLANNED.waiter()
     while True:
         wake.clear()
         try:
-            await make_planned(sessionmaker)
+            await make_planned(sessionmaker, at_once=at_once)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # e.g. the database busy; the next pass tries again
             logger.warning("making planned transfers failed", extra={"error": repr(exc)})
-        try:
+        with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(poll_seconds):
                 await wake.wait()
-        except TimeoutError:
-            pass
