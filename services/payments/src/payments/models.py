@@ -198,6 +198,8 @@ class Payout(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     transferred_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     attempts: Mapped[int] = mapped_column(sa.Integer, default=1)
+    # When the pending attempt was first asked of Stripe (decision 0316): a later try looks for it first.
+    transfer_asked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
 
 class StripeRefund(Base):

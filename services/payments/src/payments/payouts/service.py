@@ -94,6 +94,7 @@ async def pay_out(session: AsyncSession, order: PaidOrder) -> list[Payout]:
         row.net_cents, row.balance_before_cents = plan.net_cents, plan.balance_before_cents + plan.net_cents
         if plan.transfers:
             row.status, row.skip_reason, row.amount_cents = "pending", None, plan.amount_cents
+            row.transfer_asked_at = None
             TRANSFERS_PLANNED.flag(session)
         else:
             skip(session, order, row, SKIP_REASONS[plan.skip_reason or domain.SkipReason.NO_BALANCE], _skip_message(plan))
