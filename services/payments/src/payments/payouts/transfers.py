@@ -152,18 +152,21 @@ async def _made_before(stripe: StripeGateway, order_id: str, seller_id: str, att
     return None
 
 
-async def run_maker(sessionmaker: async_sessionmaker[AsyncSession], poll_seconds: float, at_once: int) -> None:
+async def run_maker(sessionmaker: async_sessionmaker[AsyncSession], poll_seconds: float, at_once: int,
+                    limit: int = 50) -> None:
     """Make planned transfers as their plans commit (``TRANSFERS_PLANNED``), and every ``poll_seconds``
-    (other replicas' plans; a plan whose maker died before it was made)."""
+    (other replicas' plans; a plan whose maker died before it was made); at once again after a full pass."""
     wake = TRANSFERS_PLANNED.waiter()
     while True:
         wake.clear()
         try:
-            await make_planned(sessionmaker, at_once=at_once)
+            settled = await make_planned(sessionmaker, limit=limit, at_once=at_once)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # e.g. the database busy; the next pass tries again
             logger.warning("making planned transfers failed", extra={"error": repr(exc)})
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(poll_seconds):
-                await wake.wait()
+            settled = 0
+        if settled < limit:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(poll_seconds):
+                    await wake.wait()
