@@ -148,6 +148,9 @@ async def test_p5_a_planned_transfer_is_reserved_from_the_sellers_next_plan(
     monkeypatch.setattr(api, "create_async", unreachable_for_a_while)
     await pay(stand, "o1", [("ada", 1000)])
     assert (await payout(stand, "o1", "ada", "pending")).amount_cents == 875
+    seen = (await stand.payments.client.get("/payouts/me/orders/o1", headers=bearer(stand.private_key, "ada", "seller"))).json()
+    assert (seen["status"], seen["transfer"]) == ("pending", None)
+    assert "transfer of 875 cents to your Stripe account is on its way" in seen["explanation"]
     await pay(stand, "o2", [("ada", 2000)])
     second = await payout(stand, "o2", "ada", "pending")
     assert (second.amount_cents, second.balance_before_cents) == (1750, 1750)
