@@ -65,8 +65,8 @@ async def compare(session: AsyncSession, transfers: list[dict[str, Any]], refund
         select(LedgerEntry).where(LedgerEntry.reason == "payout"))).all()}
     # Planned payouts not recorded yet: a transfer of one may be made at Stripe while its answer was lost;
     # the transfer maker records it on its next pass (decision 0316), so it is no difference yet.
-    in_flight = set((await session.execute(select(Payout.order_id, Payout.seller_id)
-                                           .where(Payout.status == "pending"))).tuples().all())
+    in_flight = {(order_id, seller_id) for order_id, seller_id in (await session.execute(
+        select(Payout.order_id, Payout.seller_id).where(Payout.status == "pending"))).all()}
     seen: set[str] = set()
     for transfer in transfers:
         metadata = transfer.get("metadata") or {}
