@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Callable, Collection, Coroutine, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -142,11 +142,11 @@ def _process_cpu_seconds(stat: str) -> tuple[str, float]:
 
 
 class CpuBudget:
-    """Whose CPU a phase used (Linux /proc; nothing elsewhere): each group's processes -- by pid, or by
+    """Whose CPU a phase used (Linux /proc; nothing elsewhere): each group's processes -- by pid(s), or by
     command name -- and the whole machine's busy time, so that a figure bound by CPU says whose CPU it was.
     A process's reaped children count towards it (PostgreSQL's ended backends towards the postmaster)."""
 
-    def __init__(self, pids: Mapping[str, int], names: Mapping[str, str]) -> None:
+    def __init__(self, pids: Mapping[str, int | Collection[int]], names: Mapping[str, str]) -> None:
         self.pids, self.names = pids, names
         self.used: dict[str, float] = {}
         self.busy = 0.0
@@ -154,7 +154,8 @@ class CpuBudget:
 
     def _sample(self) -> tuple[dict[str, float], float]:
         groups = dict.fromkeys([*self.pids, *self.names], 0.0)
-        by_pid = {pid: group for group, pid in self.pids.items()}
+        by_pid = {pid: group for group, pids in self.pids.items()
+                  for pid in ([pids] if isinstance(pids, int) else pids)}
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue

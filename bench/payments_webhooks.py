@@ -31,6 +31,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import hmac
+import itertools
 import json
 import os
 import statistics
@@ -133,7 +134,7 @@ def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-async def flat_out(url: str, database_url: str, nats_url: str, indexes: range, concurrency: int,
+async def flat_out(urls: list[str], database_url: str, nats_url: str, indexes: range, concurrency: int,
                    client: str = "aiohttp") -> float:
     """N webhooks from ``concurrency`` senders (aiohttp by default); webhooks/s = N / (first send -> the last one's
     ``payment.refunded`` received, which the relay publishes after the commit holding its ledger entries).
@@ -142,7 +143,7 @@ async def flat_out(url: str, database_url: str, nats_url: str, indexes: range, c
     run = uuid.uuid4().hex[:8]
     events = [refund_event(i, run) for i in indexes]
     queue = list(reversed(events))
-    async with published_events(nats_url) as (published, _), webhook_sender(url, client, concurrency) as post:
+    async with published_events(nats_url) as (published, _), webhook_sender(urls, client, concurrency) as post:
         async def sender() -> None:
             while queue:
                 _, payload = queue.pop()
@@ -192,8 +193,18 @@ Post = Callable[[bytes], Awaitable[tuple[int, str]]]
 
 
 @contextlib.asynccontextmanager
-async def webhook_sender(url: str, client: str, connections: int) -> AsyncIterator[Post]:
-    """POST one signed webhook, on httpx (the default) or aiohttp, with at most ``connections`` open."""
+async def webhook_sender(urls: list[str], client: str, connections: int) -> AsyncIterator[Post]:
+    """POST one signed webhook, on aiohttp (the default) or httpx, with at most ``connections`` open; to the
+    payments replicas in turn when there are several (as a load balancer in front of them would)."""
+    async with contextlib.AsyncExitStack() as stack:
+        posts = [await stack.enter_async_context(_one_sender(url, client, max(1, connections // len(urls))))
+                 for url in urls]
+        turn = itertools.cycle(posts)
+        yield lambda payload: next(turn)(payload)
+
+
+@contextlib.asynccontextmanager
+async def _one_sender(url: str, client: str, connections: int) -> AsyncIterator[Post]:
     if client == "aiohttp":
         async with aiohttp.ClientSession(base_url=url, timeout=aiohttp.ClientTimeout(total=30),
                                          connector=aiohttp.TCPConnector(limit=connections)) as session:
@@ -253,14 +264,14 @@ async def published_events(nats_url: str) -> AsyncIterator[tuple[dict[str, float
         await connection.drain()
 
 
-async def paced(url: str, database_url: str, nats_url: str, indexes: range, rate: float, disk: DiskStalls,
+async def paced(urls: list[str], database_url: str, nats_url: str, indexes: range, rate: float, disk: DiskStalls,
                 dump: Path | None = None, client: str = "httpx") -> Paced:
     run = uuid.uuid4().hex[:8]
     events = [refund_event(i, run) for i in indexes]
     sent_at: dict[str, float] = {}
     answered_at: dict[str, float] = {}
     answered: list[float] = []
-    async with published_events(nats_url) as (published, relayed), webhook_sender(url, client, 64) as post:
+    async with published_events(nats_url) as (published, relayed), webhook_sender(urls, client, 64) as post:
         async def send(event_id: str, payload: bytes) -> None:
             sent_at[event_id] = time.time()
             status, text = await post(payload)
@@ -370,6 +381,8 @@ def main() -> None:
                         help="the HTTP client of the paced phase (httpx: to compare with earlier figures)")
     parser.add_argument("--dump", type=Path, help="write each paced webhook's send, 2xx and processed times here "
                                                    "(JSON lines), to see how a tail is spread over the run")
+    parser.add_argument("--replicas", type=int, default=1, help="run this many payments processes on the one "
+                        "database (as replicas behind a load balancer: the senders take them in turn)")
     parser.add_argument("--log-level", default="WARNING", help="the payments process's log level (default WARNING)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="payments-bench-") as tmp:
@@ -377,7 +390,7 @@ def main() -> None:
         nats = NatsServer(work / "nats")
         nats.start()
         cluster = None
-        process = None
+        processes: list[subprocess.Popen[bytes]] = []
         try:
             if args.postgres:
                 # Durable, as in production (every commit flushed), like SQLite's synchronous=FULL here;
@@ -395,7 +408,6 @@ def main() -> None:
                 database_url = cluster.admin_url("payments_bench")
             else:
                 database_url = f"sqlite+aiosqlite:///{work / 'payments.db'}"
-            port = free_port()
             env = {**os.environ, "PYTHONUNBUFFERED": "1", "PAYMENTS_DATABASE_URL": database_url,
                    "PAYMENTS_NATS_URL": nats.url, "PAYMENTS_IDENTITY_PUBLIC_KEY": generate_keypair()[1],
                    "PAYMENTS_STRIPE_WEBHOOK_SECRET": SECRET, "PAYMENTS_LOG_LEVEL": args.log_level,
@@ -403,21 +415,24 @@ def main() -> None:
             subprocess.run([sys.executable, "-m", "payments", "migrate"], env=env, check=True, capture_output=True)
             paced_count = 4000
             asyncio.run(load_orders(database_url, args.webhooks + paced_count))
-            log = work / "payments.log"
-            process = subprocess.Popen([sys.executable, "-m", "payments", "serve", "--port", str(port)], env=env,
-                                       stdout=log.open("wb"), stderr=subprocess.STDOUT)
-            url = f"http://127.0.0.1:{port}"
-            wait_ready(url, process, log)
-            asyncio.run(flat_out(url, database_url, nats.url, range(0, 50), 4))  # warm-up (connections, streams, consumers)
+            urls = []
+            for replica in range(args.replicas):  # one after another: the first one's start creates the streams
+                log = work / f"payments-{replica}.log"
+                port = free_port()
+                processes.append(subprocess.Popen([sys.executable, "-m", "payments", "serve", "--port", str(port)],
+                                                  env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT))
+                urls.append(f"http://127.0.0.1:{port}")
+                wait_ready(urls[-1], processes[-1], log)
+            asyncio.run(flat_out(urls, database_url, nats.url, range(0, 50), 4))  # warm-up (connections, streams, consumers)
             load_before = load_average()
             sqlite_file = None if args.postgres else str(work / "payments.db")
             wal_flat, wal_paced = WalWatch(sqlite_file), WalWatch(sqlite_file)
             names = {"PostgreSQL": "postgres", "nats-server": "nats-server"} if args.postgres \
                 else {"nats-server": "nats-server"}
-            budget = CpuBudget({"payments": process.pid, "this bench": os.getpid()}, names)
+            budget = CpuBudget({"payments": [process.pid for process in processes], "this bench": os.getpid()}, names)
             started = time.perf_counter()
             with wal_flat, budget:
-                rate = asyncio.run(flat_out(url, database_url, nats.url, range(50, args.webhooks), args.concurrency,
+                rate = asyncio.run(flat_out(urls, database_url, nats.url, range(50, args.webhooks), args.concurrency,
                                              args.flat_client))
             flat_seconds = time.perf_counter() - started
             cpu_ms = budget.used.get("payments", 0.0) * 1000 / (args.webhooks - 50)
@@ -426,14 +441,15 @@ def main() -> None:
             count = min(paced_count, max(50, int(half * args.paced_seconds)))
             with wal_paced, DiskStalls(work) as disk:
                 figures = asyncio.run(
-                    paced(url, database_url, nats.url, range(args.webhooks, args.webhooks + count), half, disk,
+                    paced(urls, database_url, nats.url, range(args.webhooks, args.webhooks + count), half, disk,
                           args.dump, args.paced_client))
-            checkpoints = checkpoint_counters(url)
+            checkpoints = checkpoint_counters(urls[0])
             commits = asyncio.run(commit_rate(database_url, 2000, args.concurrency))
             alone = asyncio.run(paced_commit_latencies(database_url, half, count))
             backend = ("PostgreSQL (fsync off)" if args.pg_fsync_off else "PostgreSQL (fsync on)") if args.postgres \
                 else "SQLite"
-            print(f"payments webhook path on {backend} ({os.cpu_count()} CPUs)")
+            replicas = f", {args.replicas} payments processes" if args.replicas > 1 else ""
+            print(f"payments webhook path on {backend} ({os.cpu_count()} CPUs{replicas})")
             print(f"signed webhooks end to end: {rate:8.1f} webhooks/s  ({args.webhooks - 50} refund.created, "
                   f"{args.concurrency} senders; each: verify, store, outbox, JetStream, consume, ledger + event commit)")
             print(f"at half load ({half:.0f}/s, {figures.count} webhooks), send -> payment.refunded published: "
@@ -447,22 +463,23 @@ def main() -> None:
                   f"p99 {percentile99(alone):7.1f} ms   max {alone[-1]:7.1f} ms (the disk's own tail in these minutes)")
             print(f"single-row commits:         {commits:8.1f} commits/s (same database and driver, {args.concurrency} writers)")
             print(f"ratio:                      {rate / commits:8.2f}  (target >= 0.3)")
-            print(f"payments process CPU:       {cpu_ms:8.1f} ms per webhook during the flat-out run")
+            print(f"payments CPU:               {cpu_ms:8.1f} ms per webhook during the flat-out run")
             print(f"  all CPU of that run: {budget.summary(args.webhooks - 50, 'webhook', flat_seconds)}")
             print(f"load average (1/5/15 min):  {load_before} before the flat-out run, {load_after} after it")
             if not args.postgres:
                 print(f"SQLite WAL: longest {wal_flat.longest} frames flat out, {wal_paced.longest} at half load; started "
                       f"again {wal_flat.restarts} + {wal_paced.restarts} times; payments' background checkpointer: {checkpoints}")
         except BaseException:
-            if (work / "payments.log").exists():
-                print((work / "payments.log").read_text()[-4000:])
+            for log in sorted(work.glob("payments-*.log")):
+                print(log.read_text()[-4000:])
             raise
         finally:
-            if process is not None:
+            for process in processes:
                 process.terminate()
+            for process in processes:
                 process.wait(timeout=30)
-            if args.keep_log is not None and (work / "payments.log").exists():
-                args.keep_log.write_bytes((work / "payments.log").read_bytes())
+            if args.keep_log is not None and (work / "payments-0.log").exists():
+                args.keep_log.write_bytes((work / "payments-0.log").read_bytes())
             if cluster is not None:
                 cluster.stop()
             nats.stop()
