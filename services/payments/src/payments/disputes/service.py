@@ -44,8 +44,8 @@ async def on_dispute(session: AsyncSession, fact: StripeFact) -> Outcome:
         row.status, row.stripe_as_of = status, fact.created  # an older update arriving late is not applied
     debits: list[LineDebit] = []
     if phase == "closed" and status == "lost":
-        lines = await orders.domain_lines(session, order.order_id)
-        movement = domain.chargeback(order.order_id, lines, dispute_id, await ledger.line_debits(session, order.order_id))
+        lines, debited = await ledger.lines_and_debits(session, order.order_id)
+        movement = domain.chargeback(order.order_id, lines, dispute_id, debited)
         if await ledger.record(session, movement):
             debits = [LineDebit(line_id=e.line_id or "", seller_id=e.seller_id, debit_cents=-e.amount_cents)
                       for e in movement.entries]

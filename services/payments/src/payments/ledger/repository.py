@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, event, func, insert, or_, select
+from sqlalchemy import ColumnElement, Connection, Row, Select, Table, bindparam, event, func, insert, literal_column, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
@@ -151,37 +151,43 @@ async def balance(session: AsyncSession, seller_id: str) -> int:
 
 
 _DEBIT_REASONS = [r.value for r in DEBIT_REASONS] + [Reason.ADJUSTMENT.value]
-# Built once (decision 0307).
-_LINE_DEBITS = (select(_ENTRIES.c.line_id, func.sum(_ENTRIES.c.amount_cents))
-                .where(_ENTRIES.c.order_id == bindparam("order_id"), _ENTRIES.c.reason.in_(_DEBIT_REASONS),
-                       _ENTRIES.c.line_id.is_not(None))
-                .group_by(_ENTRIES.c.line_id))
-
-
-async def line_debits(session: AsyncSession, order_id: str) -> dict[str, int]:
-    """Earlier refund and chargeback debits per line of an order (positive cents), less reversals of them
-    (line adjustments)."""
-    rows = await execute(await session_connection(session), _LINE_DEBITS, {"order_id": order_id})
-    return {str(line_id): -int(total) for line_id, total in rows.all()}
-
-
+# Written into the statement as SQL literals (our own enum words), not as an expanding list parameter, which
+# SQLAlchemy renders again at every execution of a statement otherwise built once.
+assert all(reason.isidentifier() for reason in _DEBIT_REASONS)
+_DEBIT_REASON_LITERALS = [literal_column(f"'{reason}'") for reason in _DEBIT_REASONS]
 _LINES = cast(Table, PaidOrderLine.__table__)
-# Built once (decision 0307): an order's lines with each line's earlier debits, in ONE statement.
-_LINES_AND_DEBITS = (
-    select(_LINES.c.line_id, _LINES.c.seller_id, _LINES.c.gross_cents, _LINES.c.fee_cents, _LINES.c.net_cents,
-           select(func.sum(_ENTRIES.c.amount_cents))
-           .where(_ENTRIES.c.order_id == _LINES.c.order_id, _ENTRIES.c.line_id == _LINES.c.line_id,
-                  _ENTRIES.c.reason.in_(_DEBIT_REASONS))
-           .correlate(_LINES).scalar_subquery())
-    .where(_LINES.c.order_id == bindparam("order_id")).order_by(_LINES.c.position))
+_ORDERS = cast(Table, PaidOrder.__table__)
+
+
+def lines_and_debits_statement(*leading: ColumnElement[Any]) -> Select[Any]:
+    """An order's lines with each line's earlier debits (``:order_id``), in ONE statement, after ``leading``
+    order-level columns (the same on every row; the order's one row, lines NULL, when it has no lines).
+    Build it once (decision 0307) and read it with ``lines_and_debits_of``."""
+    debits = (select(func.sum(_ENTRIES.c.amount_cents))
+              .where(_ENTRIES.c.order_id == _LINES.c.order_id, _ENTRIES.c.line_id == _LINES.c.line_id,
+                     _ENTRIES.c.reason.in_(_DEBIT_REASON_LITERALS))
+              .correlate(_LINES).scalar_subquery())
+    return (select(*leading, _LINES.c.line_id, _LINES.c.seller_id, _LINES.c.gross_cents, _LINES.c.fee_cents,
+                   _LINES.c.net_cents, debits)
+            .select_from(_ORDERS).outerjoin(_LINES, _LINES.c.order_id == _ORDERS.c.order_id)
+            .where(_ORDERS.c.order_id == bindparam("order_id")).order_by(_LINES.c.position))
+
+
+def lines_and_debits_of(rows: Sequence[Row[Any]], leading: int = 0) -> tuple[list[Line], dict[str, int]]:
+    """(the order's lines as the ledger's rules see them, each line's earlier refund and chargeback debits in
+    positive cents, less reversals of them (line adjustments)) from the rows of a ``lines_and_debits_statement``
+    with ``leading`` columns: a line with no debit entries has no key."""
+    lines = [Line(*row[leading:leading + 5]) for row in rows if row[leading] is not None]
+    return lines, {str(row[leading]): -int(row[-1]) for row in rows if row[leading] is not None and row[-1] is not None}
+
+
+_LINES_AND_DEBITS = lines_and_debits_statement()
 
 
 async def lines_and_debits(session: AsyncSession, order_id: str) -> tuple[list[Line], dict[str, int]]:
-    """(the order's lines as the ledger's rules see them, ``line_debits`` of those lines) in one statement:
-    a line with no debit entries has no key, as in ``line_debits``."""
+    """(the order's lines, their earlier debits) in one statement: see ``lines_and_debits_of``."""
     rows = (await execute(await session_connection(session), _LINES_AND_DEBITS, {"order_id": order_id})).all()
-    return ([Line(line_id, seller_id, gross, fee, net) for line_id, seller_id, gross, fee, net, _ in rows],
-            {str(line_id): -int(total) for line_id, *_, total in rows if total is not None})
+    return lines_and_debits_of(rows)
 
 
 async def entries_of_movement(session: AsyncSession, key: str) -> list[LedgerEntry]:

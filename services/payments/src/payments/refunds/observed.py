@@ -106,9 +106,13 @@ _UPDATE_REFUND = (update(_REFUNDS).where(_REFUNDS.c.refund_id == bindparam("key"
                   .values(status=bindparam("status"), published_status=bindparam("published_status"),
                           updated_at=bindparam("updated_at")))
 _CHECKOUTS = cast(Table, Checkout.__table__)
-_REFUNDED_AND_CHARGED = select(
+# Built once (decision 0307): the order's lines and earlier debits, with the order's OTHER succeeded refunds and
+# what its checkout charged, in one statement. Every writer of an order's refunds holds the order's lock
+# (``apply``), so "others + this one" is the order's refunded total without reading it again after the write.
+_LINES_AND_REFUNDS = ledger.lines_and_debits_statement(
     select(func.coalesce(func.sum(_REFUNDS.c.amount_cents), 0))
-    .where(_REFUNDS.c.order_id == bindparam("order_id"), _REFUNDS.c.status == "succeeded").scalar_subquery(),
+    .where(_REFUNDS.c.order_id == bindparam("order_id"), _REFUNDS.c.status == "succeeded",
+           _REFUNDS.c.refund_id != bindparam("refund_id")).scalar_subquery(),
     select(_CHECKOUTS.c.amount_total_cents).where(_CHECKOUTS.c.order_id == bindparam("order_id")).scalar_subquery())
 
 
@@ -143,7 +147,8 @@ async def apply(session: AsyncSession, order: orders.OrderMoney, *, refund_id: s
         if newer or publish:
             await execute(connection, _UPDATE_REFUND, {"key": refund_id, "status": status, "updated_at": now,
                                                        "published_status": status if publish else published_status})
-    lines, debited = await ledger.lines_and_debits(session, order.order_id)
+    picture = (await execute(connection, _LINES_AND_REFUNDS, {"order_id": order.order_id, "refund_id": refund_id})).all()
+    lines, debited = ledger.lines_and_debits_of(picture, leading=2)
     debits: dict[str, int] = {}
     if status == "succeeded":
         movement = domain.refund(order.order_id, lines, refund_id, amount_cents=row_amount, debited=debited,
@@ -158,8 +163,8 @@ async def apply(session: AsyncSession, order: orders.OrderMoney, *, refund_id: s
             await ledger.record(session, domain.reversal(f"refund:{refund_id}", order.order_id, refund_id, [
                 domain.Entry(e.key, e.seller_id, e.amount_cents, domain.Reason(e.reason), e.order_id, e.line_id,
                              e.stripe_object_id, e.note) for e in earlier]))
-    found = (await execute(connection, _REFUNDED_AND_CHARGED, {"order_id": order.order_id})).one()
-    refunded_total, charged = int(found[0] or 0), int(found[1]) if found[1] else order.total_cents
+    refunded_total = int(picture[0][0]) + (row_amount if status == "succeeded" else 0)
+    charged = int(picture[0][1]) if picture[0][1] else order.total_cents
     fully = charged > 0 and refunded_total >= charged
     if fully and order.refunded_cause is None:
         paid = await session.get(PaidOrder, order.order_id)
