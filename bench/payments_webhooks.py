@@ -13,8 +13,9 @@ that event from the outbox after the commit; the bench listens for it on JetStre
 2. paced at half that rate (open loop) for about 10 s: latency per webhook = send -> its ``payment.refunded``
    received from JetStream by this bench (published by the relay after the commit that holds the ledger
    entries: no earlier than that commit), p50/p99 (sent on aiohttp, up to 64 connections: decision 0311);
-3. the same database, same driver: single-row INSERT transactions per second with C writers, then
-   single-row transactions alone at the paced rate, each one's latency (the floor under the paced p99).
+3. the same database, same driver: single-row INSERT transactions per second with C writers, right before
+   and right after the flat-out run (their mean is the ratio's denominator), and single-row transactions
+   alone at the paced rate, each one's latency (the floor under the paced p99).
 
     .venv/bin/python bench/payments_webhooks.py              # SQLite file (the embedded default)
     .venv/bin/python bench/payments_webhooks.py --postgres   # a throwaway PostgreSQL 15 cluster, fsync on
@@ -424,6 +425,9 @@ def main() -> None:
                 urls.append(f"http://127.0.0.1:{port}")
                 wait_ready(urls[-1], processes[-1], log)
             asyncio.run(flat_out(urls, database_url, nats.url, range(0, 50), 4))  # warm-up (connections, streams, consumers)
+            # The commit rate of this VM's disk moves by half between runs minutes apart (decision 0317): measured
+            # right before and right after the flat-out run, the ratio's two sides share the same minutes.
+            commits_before = asyncio.run(commit_rate(database_url, 2000, args.concurrency))
             load_before = load_average()
             sqlite_file = None if args.postgres else str(work / "payments.db")
             wal_flat, wal_paced = WalWatch(sqlite_file), WalWatch(sqlite_file)
@@ -437,6 +441,8 @@ def main() -> None:
             flat_seconds = time.perf_counter() - started
             cpu_ms = budget.used.get("payments", 0.0) * 1000 / (args.webhooks - 50)
             load_after = load_average()
+            commits_after = asyncio.run(commit_rate(database_url, 2000, args.concurrency))
+            commits = (commits_before + commits_after) / 2
             half = args.paced_rate or rate / 2
             count = min(paced_count, max(50, int(half * args.paced_seconds)))
             with wal_paced, DiskStalls(work) as disk:
@@ -444,7 +450,6 @@ def main() -> None:
                     paced(urls, database_url, nats.url, range(args.webhooks, args.webhooks + count), half, disk,
                           args.dump, args.paced_client))
             checkpoints = checkpoint_counters(urls[0])
-            commits = asyncio.run(commit_rate(database_url, 2000, args.concurrency))
             alone = asyncio.run(paced_commit_latencies(database_url, half, count))
             backend = ("PostgreSQL (fsync off)" if args.pg_fsync_off else "PostgreSQL (fsync on)") if args.postgres \
                 else "SQLite"
@@ -461,7 +466,8 @@ def main() -> None:
             print(f"  the disk meanwhile (a probe beside the database): {figures.disk}")
             print(f"  beside it, one single-row commit alone at the same rate: p50 {statistics.median(alone):7.1f} ms   "
                   f"p99 {percentile99(alone):7.1f} ms   max {alone[-1]:7.1f} ms (the disk's own tail in these minutes)")
-            print(f"single-row commits:         {commits:8.1f} commits/s (same database and driver, {args.concurrency} writers)")
+            print(f"single-row commits:         {commits:8.1f} commits/s (same database and driver, {args.concurrency} writers; "
+                  f"{commits_before:.1f} right before the flat-out run, {commits_after:.1f} right after it)")
             print(f"ratio:                      {rate / commits:8.2f}  (target >= 0.3)")
             print(f"payments CPU:               {cpu_ms:8.1f} ms per webhook during the flat-out run")
             print(f"  all CPU of that run: {budget.summary(args.webhooks - 50, 'webhook', flat_seconds)}")
