@@ -1,0 +1,87 @@
+"""P4/A4: the outcome of each processed Stripe event is written with its transaction, one statement for all the
+events of that transaction (decision 0317): visible to later reads in the same transaction, committed with its
+effects, forgotten with a rollback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+from support import Payments, stripe_event
+
+from homecraft_shared.db import utcnow
+from payments.models import StripeEvent
+from payments.webhooks import processing
+
+
+def stored(event_type: str, obj: dict[str, Any]) -> StripeEvent:
+    """A stored event as the intake writes it, without its outbox fact: the consumer never runs it here."""
+    payload = stripe_event(event_type, obj)
+    return StripeEvent(event_id=payload["id"], type=event_type, endpoint="platform", account=None, livemode=False,
+                       stripe_created=utcnow(), payload=json.dumps(payload), received_at=utcnow(), status="received",
+                       outcome="")
+
+
+@contextmanager
+def outcome_statements(engine: AsyncEngine) -> Iterator[list[int]]:
+    """How many rows each UPDATE of stored events' outcomes carried, statement by statement."""
+    seen: list[int] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, executemany: bool) -> None:
+        if statement.startswith("UPDATE stripe_events"):
+            seen.append(len(parameters) if executemany else 1)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+
+async def statuses(payments: Payments, *event_ids: str) -> list[str]:
+    async with payments.sessionmaker() as session:
+        return [(await session.get(StripeEvent, event_id, populate_existing=True)).status  # type: ignore[union-attr]
+                for event_id in event_ids]
+
+
+async def test_p4_a_transactions_outcomes_are_written_together_at_its_commit(payments: Payments) -> None:
+    unknown = stored("payout.paid", {"id": "po_1", "object": "payout"})
+    orphan = stored("refund.created", {"id": "re_orphan", "object": "refund", "status": "succeeded", "amount": 100,
+                                       "currency": "usd", "metadata": {"order_id": "never-paid"}})
+    async with payments.sessionmaker() as session:
+        session.add_all([unknown, orphan])
+        await session.commit()
+    engine = payments.sessionmaker.kw["bind"]
+
+    with outcome_statements(engine) as updates:
+        async with payments.sessionmaker() as session:
+            for event_id in (unknown.event_id, orphan.event_id):
+                row = await processing.stored_event(session, event_id)
+                assert row is not None and await processing.process(session, row) is not None
+            # the same transaction sees the outcomes: a second run of an event already processed does nothing
+            again = await processing.stored_event(session, unknown.event_id)
+            assert again is not None and again.status == "ignored"
+            assert await processing.process(session, again) is None
+            assert updates == []  # nothing written yet ...
+            await session.commit()
+    assert updates == [2]  # ... then both outcomes in one statement, with the commit
+    assert await statuses(payments, unknown.event_id, orphan.event_id) == ["ignored", "waiting"]
+
+
+async def test_p4_a_rolled_back_transaction_leaves_no_outcome(payments: Payments) -> None:
+    unknown = stored("payout.paid", {"id": "po_2", "object": "payout"})
+    async with payments.sessionmaker() as session:
+        session.add(unknown)
+        await session.commit()
+    async with payments.sessionmaker() as session:
+        row = await processing.stored_event(session, unknown.event_id)
+        assert row is not None and await processing.process(session, row) is not None
+        await session.rollback()
+        # the session goes on in a new transaction: the outcome of the rolled back one is not written by it
+        assert (await processing.stored_event(session, unknown.event_id)).status == "received"  # type: ignore[union-attr]
+        await session.commit()
+    assert await statuses(payments, unknown.event_id) == ["received"]
