@@ -30,7 +30,7 @@ class CommitSignal:
         session.info[self._key] = True
 
     def waiter(self) -> asyncio.Event:
-        """An event set at each such commit in this process (the loop clears it before it waits again)."""
+        """An event set at each such commit in this process (the loop clears it before each pass)."""
         waiter = asyncio.Event()
         self._waiters.add(waiter)
         return waiter

@@ -11,7 +11,6 @@ skipped and retried while later ones go on.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -27,6 +26,7 @@ from sqlalchemy import Table, Update, event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
+from homecraft_shared.background import run_passes
 from homecraft_shared.commit_signal import CommitSignal
 from homecraft_shared.connections import execute, session_connection
 from homecraft_shared.db import dialect_of, utcnow
@@ -192,23 +192,10 @@ class OutboxRelay:
         self._refused: dict[uuid.UUID, tuple[int, float]] = {}
 
     async def run(self) -> None:
-        """Publish forever; errors (NATS down, database busy) are logged and retried."""
-        while True:
-            try:
-                published = await self.publish_pending()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                logger.warning("outbox relay pass failed; will retry", extra={"error": repr(exc)})
-                published = 0
-                await asyncio.sleep(self._poll_seconds)
-            if published < self._batch_size:
-                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
-                # that arrives as the wait completes, and the service would never stop.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._poll_seconds):
-                        await self._wake.wait()
-                self._wake.clear()
+        """Publish forever: woken by commits of events, polling besides, at once again after a full batch;
+        errors (NATS down, database busy) are logged and retried."""
+        await run_passes(self.publish_pending, poll_seconds=self._poll_seconds, wake=self._wake, full=self._batch_size,
+                         logger=logger, failure_message="outbox relay pass failed; will retry")
 
     async def publish_pending(self) -> int:
         """Publish one batch of unpublished events in ``seq`` order; returns how many were published.

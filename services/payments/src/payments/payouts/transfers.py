@@ -20,14 +20,16 @@ for the next pass. Until then the planned amount is reserved: later plans count 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import stripe as stripe_lib
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from homecraft_shared.background import run_passes
 from homecraft_shared.db import utcnow
 from homecraft_shared.events.payments import PayoutTransferCreatedV1
 from homecraft_shared.messaging.outbox import record_event
@@ -70,75 +72,120 @@ async def make_planned(sessionmaker: async_sessionmaker[AsyncSession], *, limit:
 
 async def make_one(sessionmaker: async_sessionmaker[AsyncSession], order_id: str, seller_id: str) -> bool:
     """Make one pending payout's transfer and record it; False when it is not pending (any more) or Stripe
-    could not be reached (it stays pending)."""
+    could not be reached (it stays pending). Its short transactions are opened and committed here, none
+    while Stripe is asked."""
     async with sessionmaker() as session:
-        row = await session.get(Payout, (order_id, seller_id))
-        order = await session.get(PaidOrder, order_id)
-        account = await session.get(SellerAccount, seller_id)
-        if row is None or row.status != "pending" or order is None or account is None or not account.stripe_account_id:
-            return False
-        attempt, amount, asked_before = row.attempts, row.amount_cents, row.transfer_asked_at is not None
-        charge_id = order.charge_id
-        if not charge_id:
-            checkout = await session.get(Checkout, order_id)
-            charge_id = checkout.charge_id if checkout is not None else None
-        params: dict[str, Any] = {
-            "amount": amount, "currency": order.currency, "destination": account.stripe_account_id,
-            "transfer_group": order_id,
-            "metadata": {"order_id": order_id, "seller_id": seller_id, "attempt": str(attempt),
-                         "net_cents": str(row.net_cents), "seller_balance_before": str(row.balance_before_cents)},
-        }
-        if charge_id:
-            params["source_transaction"] = charge_id
-        stripe = deps(session).stripe
-    # No transaction is open from here until Stripe answers.
-    if not asked_before and not await _note_asked(sessionmaker, order_id, seller_id, attempt):
+        planned = await _read_planned(session, order_id, seller_id)
+    if planned is None:
         return False
-    transfer_id = None
-    refusal = None
+    if not planned.asked_before:
+        async with sessionmaker() as session:
+            noted = await _note_asked(session, planned)
+            await session.commit()
+        if not noted:
+            return False
+    answer = await _ask_stripe(planned)
+    if answer is None:
+        return False
+    async with sessionmaker() as session:
+        recorded = await _record(session, planned, answer)
+        if recorded:
+            await session.commit()
+    return recorded
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """A pending payout's transfer as read before Stripe is asked for it."""
+
+    order_id: str
+    seller_id: str
+    attempt: int
+    amount_cents: int
+    asked_before: bool
+    charge_id: str | None
+    params: dict[str, Any]
+    stripe: StripeGateway
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """Stripe refused the transfer (e.g. the charge cannot fund it)."""
+
+    reason: str
+
+
+async def _read_planned(session: AsyncSession, order_id: str, seller_id: str) -> _Planned | None:
+    """The payout's transfer to ask for; None when it is not pending or its seller has no Stripe account."""
+    row = await session.get(Payout, (order_id, seller_id))
+    order = await session.get(PaidOrder, order_id)
+    account = await session.get(SellerAccount, seller_id)
+    if row is None or row.status != "pending" or order is None or account is None or not account.stripe_account_id:
+        return None
+    charge_id = order.charge_id
+    if not charge_id:
+        checkout = await session.get(Checkout, order_id)
+        charge_id = checkout.charge_id if checkout is not None else None
+    params: dict[str, Any] = {
+        "amount": row.amount_cents, "currency": order.currency, "destination": account.stripe_account_id,
+        "transfer_group": order_id,
+        "metadata": {"order_id": order_id, "seller_id": seller_id, "attempt": str(row.attempts),
+                     "net_cents": str(row.net_cents), "seller_balance_before": str(row.balance_before_cents)},
+    }
+    if charge_id:
+        params["source_transaction"] = charge_id
+    return _Planned(order_id, seller_id, row.attempts, row.amount_cents, row.transfer_asked_at is not None, charge_id,
+                    params, deps(session).stripe)
+
+
+async def _note_asked(session: AsyncSession, planned: _Planned) -> bool:
+    """Write down that this attempt is about to be asked of Stripe; False when the row moved on meanwhile
+    (another maker recorded it)."""
+    noted = await session.execute(update(Payout).where(
+        Payout.order_id == planned.order_id, Payout.seller_id == planned.seller_id, Payout.status == "pending",
+        Payout.attempts == planned.attempt).values(transfer_asked_at=utcnow()))
+    return bool(getattr(noted, "rowcount", 0))
+
+
+async def _ask_stripe(planned: _Planned) -> str | _Refused | None:
+    """The transfer Stripe made (or an earlier try of this attempt made), or its refusal; None when Stripe
+    could not be reached."""
+    order_id, seller_id, attempt = planned.order_id, planned.seller_id, planned.attempt
     try:
-        transfer_id = await _made_before(stripe, order_id, seller_id, attempt) if asked_before else None
+        transfer_id = await _made_before(planned.stripe, order_id, seller_id, attempt) if planned.asked_before else None
         if transfer_id is None:
-            transfer_id = (await stripe.v1.transfers.create_async(
-                params, idempotency(f"transfer:{order_id}:{seller_id}:{attempt}"))).id
+            transfer_id = (await planned.stripe.v1.transfers.create_async(
+                planned.params, idempotency(f"transfer:{order_id}:{seller_id}:{attempt}"))).id
     except stripe_lib.InvalidRequestError as exc:  # Stripe refused it (e.g. the charge cannot fund it)
-        refusal = f"transfer to seller {seller_id} refused by Stripe: {exc.user_message or exc}"
+        return _Refused(f"transfer to seller {seller_id} refused by Stripe: {exc.user_message or exc}")
     except stripe_lib.StripeError as exc:
         logger.warning("a planned transfer could not be made; it stays pending", extra={
             "order_id": order_id, "seller_id": seller_id, "error": repr(exc)})
+        return None
+    return transfer_id
+
+
+async def _record(session: AsyncSession, planned: _Planned, answer: str | _Refused) -> bool:
+    """Record Stripe's answer (the transfer id or its refusal), the order's row locked, if the row is still
+    that pending attempt; False when another maker recorded it first."""
+    order_id, seller_id = planned.order_id, planned.seller_id
+    await ledger.lock_order(session, order_id)
+    row = await session.get(Payout, (order_id, seller_id), populate_existing=True)
+    order = await session.get(PaidOrder, order_id)
+    if row is None or order is None or row.status != "pending" or row.attempts != planned.attempt:
         return False
-    async with sessionmaker() as session:
-        await ledger.lock_order(session, order_id)
-        row = await session.get(Payout, (order_id, seller_id), populate_existing=True)
-        order = await session.get(PaidOrder, order_id)
-        if row is None or order is None or row.status != "pending" or row.attempts != attempt:
-            return False  # another maker recorded this attempt first
-        if refusal is not None:
-            skip(session, order, row, "transfer_failed", refusal)
-        else:
-            assert transfer_id is not None
-            await ledger.record(session, domain.payout(order_id, seller_id, amount, transfer_id))
-            now = utcnow()
-            row.status, row.skip_reason = "transferred", None
-            row.transfer_id, row.source_charge_id, row.transferred_at = transfer_id, charge_id, now
-            record_event(session, PayoutTransferCreatedV1(
-                order_id=order_id, seller_id=seller_id, currency=order.currency, seller_net_cents=row.net_cents,
-                balance_before_cents=row.balance_before_cents, transfer_id=transfer_id, amount_cents=amount,
-                source_charge_id=charge_id, created_at=now), subject_id=order_id)
-        await session.commit()
+    if isinstance(answer, _Refused):
+        skip(session, order, row, "transfer_failed", answer.reason)
+        return True
+    await ledger.record(session, domain.payout(order_id, seller_id, planned.amount_cents, answer))
+    now = utcnow()
+    row.status, row.skip_reason = "transferred", None
+    row.transfer_id, row.source_charge_id, row.transferred_at = answer, planned.charge_id, now
+    record_event(session, PayoutTransferCreatedV1(
+        order_id=order_id, seller_id=seller_id, currency=order.currency, seller_net_cents=row.net_cents,
+        balance_before_cents=row.balance_before_cents, transfer_id=answer, amount_cents=planned.amount_cents,
+        source_charge_id=planned.charge_id, created_at=now), subject_id=order_id)
     return True
-
-
-async def _note_asked(sessionmaker: async_sessionmaker[AsyncSession], order_id: str, seller_id: str,
-                      attempt: int) -> bool:
-    """Write down, in a short transaction of its own, that this attempt is about to be asked of Stripe; False
-    when the row moved on meanwhile (another maker recorded it)."""
-    async with sessionmaker() as session:
-        noted = await session.execute(update(Payout).where(
-            Payout.order_id == order_id, Payout.seller_id == seller_id, Payout.status == "pending",
-            Payout.attempts == attempt).values(transfer_asked_at=utcnow()))
-        await session.commit()
-    return bool(getattr(noted, "rowcount", 0))
 
 
 async def _made_before(stripe: StripeGateway, order_id: str, seller_id: str, attempt: int) -> str | None:
@@ -156,17 +203,6 @@ async def run_maker(sessionmaker: async_sessionmaker[AsyncSession], poll_seconds
                     limit: int = 50) -> None:
     """Make planned transfers as their plans commit (``TRANSFERS_PLANNED``), and every ``poll_seconds``
     (other replicas' plans; a plan whose maker died before it was made); at once again after a full pass."""
-    wake = TRANSFERS_PLANNED.waiter()
-    while True:
-        wake.clear()
-        try:
-            settled = await make_planned(sessionmaker, limit=limit, at_once=at_once)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # e.g. the database busy; the next pass tries again
-            logger.warning("making planned transfers failed", extra={"error": repr(exc)})
-            settled = 0
-        if settled < limit:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(poll_seconds):
-                    await wake.wait()
+    await run_passes(partial(make_planned, sessionmaker, limit=limit, at_once=at_once), poll_seconds=poll_seconds,
+                     wake=TRANSFERS_PLANNED.waiter(), full=limit, logger=logger,
+                     failure_message="making planned transfers failed")

@@ -8,7 +8,6 @@ runs again when the order's ``order.paid`` arrives -- it is never dropped.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 import json
@@ -21,6 +20,7 @@ from sqlalchemy import Table, bindparam, event, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction
 
+from homecraft_shared.background import run_passes
 from homecraft_shared.connections import execute, flush_pending, session_connection
 from homecraft_shared.db import utcnow
 from payments.models import PaidOrder, StripeEvent
@@ -209,13 +209,14 @@ async def sweep_waiting(session: AsyncSession) -> int:
 
 
 async def run_sweeper(sessionmaker: async_sessionmaker[AsyncSession], interval_seconds: float) -> None:
-    while True:
-        try:
-            async with sessionmaker() as session:
-                if await sweep_waiting(session):
-                    await session.commit()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # e.g. the database busy; the next pass tries again
-            logger.warning("sweep of waiting Stripe events failed", extra={"error": repr(exc)})
-        await asyncio.sleep(interval_seconds)
+    """Sweep the waiting events every ``interval_seconds``, each sweep in a transaction of its own."""
+
+    async def sweep() -> int:
+        async with sessionmaker() as session:
+            resumed = await sweep_waiting(session)
+            if resumed:
+                await session.commit()
+        return resumed
+
+    await run_passes(sweep, poll_seconds=interval_seconds, logger=logger,
+                     failure_message="sweep of waiting Stripe events failed")
