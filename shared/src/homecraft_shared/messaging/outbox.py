@@ -22,13 +22,13 @@ import nats.errors
 import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
-from sqlalchemy import Table, Update, event, insert, select, update
+from sqlalchemy import Table, Update, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
 
+from homecraft_shared.at_commit import WrittenAtCommit
 from homecraft_shared.background import run_passes
 from homecraft_shared.commit_signal import CommitSignal
-from homecraft_shared.connections import execute, session_connection
+from homecraft_shared.connections import execute
 from homecraft_shared.db import dialect_of, utcnow
 from homecraft_shared.group_commit import GroupCommit
 from homecraft_shared.messaging.contracts import CONTRACTS, EventData
@@ -38,8 +38,6 @@ from homecraft_shared.observability import causation_id_var, current_correlation
 
 logger = logging.getLogger(__name__)
 
-# The outbox rows stage_event keeps on a session until just before its commit (one INSERT for all).
-_STAGED_ROWS = "outbox_staged_rows"
 # Wakes this process's relays when a session that recorded events commits (cuts latency below the poll).
 EVENTS_COMMITTED = CommitSignal("outbox")
 
@@ -77,6 +75,8 @@ def record_event(session: AsyncSession, data: EventData, *, subject_id: str) -> 
 
 # Built once: its compiled form is cached under one key (decision 0307).
 _INSERT_OUTBOX = insert(cast(Table, OutboxEvent.__table__))
+# The outbox rows stage_event keeps on a session until just before its commit (one INSERT for all).
+_STAGED_ROWS = WrittenAtCommit("outbox_staged_rows", _INSERT_OUTBOX)
 
 
 async def insert_outbox_rows(connection: AsyncConnection, envelopes: Sequence[EventEnvelope]) -> None:
@@ -96,33 +96,14 @@ async def stage_event(session: AsyncSession, data: EventData, *, subject_id: str
     Nothing may read the outbox inside the transaction expecting these rows (nothing does: only the relay
     reads it, after commits)."""
     envelope = envelope_for(data, subject_id=subject_id)
-    if session.in_nested_transaction():
-        await execute(await session_connection(session), _INSERT_OUTBOX, outbox_row(envelope))
-    else:
-        session.info.setdefault(_STAGED_ROWS, []).append(outbox_row(envelope))
+    await _STAGED_ROWS.keep(session, outbox_row(envelope))
     EVENTS_COMMITTED.flag(session)
     return envelope
-
-
-def _write_staged_rows(session: Session) -> None:
-    """Before a commit: the outbox rows ``stage_event`` kept, in one INSERT on the transaction's connection."""
-    rows = session.info.pop(_STAGED_ROWS, None)
-    if rows:
-        session.connection().execute(_INSERT_OUTBOX, rows)
 
 
 def wake_relays() -> None:
     """Tell this process's relays that events were committed (cuts latency below their poll interval)."""
     EVENTS_COMMITTED.wake()
-
-
-def _forget_after_rollback(session: Session, savepoint: bool = False) -> None:
-    if not savepoint:  # a savepoint's rollback leaves the enclosing transaction's staged rows (staged outside it)
-        session.info.pop(_STAGED_ROWS, None)
-
-
-event.listen(Session, "before_commit", _write_staged_rows)
-event.listen(Session, "after_soft_rollback", lambda session, tx: _forget_after_rollback(session, tx.nested))
 
 
 # Errors after which JetStream (or the client) refused this one event: other events can still go.

@@ -16,10 +16,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, event, or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session, SessionTransaction
 
+from homecraft_shared.at_commit import WrittenAtCommit
 from homecraft_shared.background import run_passes
 from homecraft_shared.connections import execute, flush_pending, session_connection
 from homecraft_shared.db import utcnow
@@ -111,35 +111,8 @@ _WAITING_ORDER = (_EVENTS.c.stripe_created, _EVENTS.c.received_at)
 
 # An event's outcome is written with the outcomes of the other events of its transaction, in one executemany
 # UPDATE just before the commit (decision 0317): a consumer batch of N events sends one statement, not N. Reads
-# of stored events in the same transaction see them: by id through ``_PENDING_MARKS``, by status after
-# ``_write_pending_marks``. A rollback forgets them; inside a savepoint (rolled back alone) one is written at once.
-_PENDING_MARKS = "payments_pending_event_marks"
-
-
-async def _mark(session: AsyncSession, values: dict[str, Any]) -> None:
-    if session.in_nested_transaction():
-        await execute(await session_connection(session), _MARK, values)
-    else:
-        session.info.setdefault(_PENDING_MARKS, {})[values["key"]] = values
-
-
-async def _write_pending_marks(session: AsyncSession) -> None:
-    marks = session.info.pop(_PENDING_MARKS, None)
-    if marks:
-        await execute(await session_connection(session), _MARK, list(marks.values()))
-
-
-@event.listens_for(Session, "before_commit")
-def _write_pending_marks_before_commit(session: Session) -> None:
-    marks = session.info.pop(_PENDING_MARKS, None)
-    if marks:  # runs inside the AsyncSession's greenlet: the sync API reaches the async driver
-        session.connection().execute(_MARK, list(marks.values()))
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_pending_marks(session: Session, transaction: SessionTransaction) -> None:
-    if not transaction.nested:  # a savepoint's rollback keeps the marks made outside it
-        session.info.pop(_PENDING_MARKS, None)
+# of stored events in the same transaction see them: by id through ``kept``, by status after ``write_now``.
+_OUTCOMES = WrittenAtCommit("stripe_event_outcomes", _MARK)
 
 
 async def stored_event(session: AsyncSession, event_id: str) -> StoredEvent | None:
@@ -147,7 +120,7 @@ async def stored_event(session: AsyncSession, event_id: str) -> StoredEvent | No
     if found is None:
         return None
     row = StoredEvent(*found)
-    pending = session.info.get(_PENDING_MARKS, {}).get(event_id)
+    pending = _OUTCOMES.kept(session).get(event_id)
     return dataclasses.replace(row, status=pending["status"]) if pending is not None else row
 
 
@@ -167,7 +140,7 @@ async def process(session: AsyncSession, row: StoredEvent) -> Outcome | None:
         outcome = await handler(session, fact)
     # Whatever the handler staged through the unit of work goes first (its reads ran on the same transaction).
     await flush_pending(session)
-    await _mark(session, {
+    await _OUTCOMES.keep(session, key=row.event_id, row={
         "key": row.event_id, "status": outcome.status, "outcome": outcome.message[:2000],
         "waiting_for_order": outcome.waiting_for,
         "processed_at": utcnow() if outcome.status != "waiting" else None})
@@ -177,7 +150,7 @@ async def process(session: AsyncSession, row: StoredEvent) -> Outcome | None:
 async def resume_waiting(session: AsyncSession, order: PaidOrder) -> int:
     """Run the events that waited for this order (by order id, payment intent or charge)."""
     keys = [key for key in (order.order_id, order.payment_intent_id, order.charge_id) if key]
-    await _write_pending_marks(session)
+    await _OUTCOMES.write_now(session)
     rows = (await execute(await session_connection(session), select(*_STORED_COLUMNS).where(
         _EVENTS.c.status == "waiting", _EVENTS.c.waiting_for_order.in_(keys)).order_by(*_WAITING_ORDER))).all()
     for row in rows:
@@ -192,7 +165,7 @@ async def sweep_waiting(session: AsyncSession) -> int:
     waiting concurrently (its transaction did not see the order yet; the order's did not see the
     event waiting yet). This sweep closes that window: nothing waits for a known order for long.
     """
-    await _write_pending_marks(session)
+    await _OUTCOMES.write_now(session)
     rows = (await execute(await session_connection(session), select(*_STORED_COLUMNS, _EVENTS.c.waiting_for_order)
                           .where(_EVENTS.c.status == "waiting").order_by(*_WAITING_ORDER).limit(200))).all()
     resumed = 0
