@@ -1,6 +1,6 @@
 """P4/A4: the outcome of each processed Stripe event is written with its transaction, one statement for all the
 events of that transaction (decision 0317): visible to later reads in the same transaction, committed with its
-effects, forgotten with a rollback."""
+effects, forgotten with a rollback. A consumer transaction reads its stored events ahead, in one statement."""
 
 from __future__ import annotations
 
@@ -27,12 +27,12 @@ def stored(event_type: str, obj: dict[str, Any]) -> StripeEvent:
 
 
 @contextmanager
-def outcome_statements(engine: AsyncEngine) -> Iterator[list[int]]:
-    """How many rows each UPDATE of stored events' outcomes carried, statement by statement."""
+def statements(engine: AsyncEngine, start: str) -> Iterator[list[int]]:
+    """How many rows each statement starting with ``start`` carried, statement by statement."""
     seen: list[int] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, executemany: bool) -> None:
-        if statement.startswith("UPDATE stripe_events"):
+        if statement.startswith(start):
             seen.append(len(parameters) if executemany else 1)
 
     event.listen(engine.sync_engine, "before_cursor_execute", count)
@@ -57,7 +57,7 @@ async def test_p4_a_transactions_outcomes_are_written_together_at_its_commit(pay
         await session.commit()
     engine = payments.sessionmaker.kw["bind"]
 
-    with outcome_statements(engine) as updates:
+    with statements(engine, "UPDATE stripe_events") as updates:
         async with payments.sessionmaker() as session:
             for event_id in (unknown.event_id, orphan.event_id):
                 row = await processing.stored_event(session, event_id)
@@ -85,3 +85,30 @@ async def test_p4_a_rolled_back_transaction_leaves_no_outcome(payments: Payments
         assert (await processing.stored_event(session, unknown.event_id)).status == "received"  # type: ignore[union-attr]
         await session.commit()
     assert await statuses(payments, unknown.event_id) == ["received"]
+
+
+async def test_p4_a_transactions_events_are_read_ahead_in_one_statement_for_that_transaction_only(
+        payments: Payments) -> None:
+    first, second = stored("payout.paid", {"id": "po_3", "object": "payout"}), stored("payout.paid", {"id": "po_4"})
+    async with payments.sessionmaker() as session:
+        session.add_all([first, second])
+        await session.commit()
+    engine = payments.sessionmaker.kw["bind"]
+    with statements(engine, "SELECT stripe_events.event_id") as reads:
+        async with payments.sessionmaker() as session:
+            await processing.read_ahead(session, [first.event_id, second.event_id])
+            rows = [await processing.stored_event(session, e) for e in (first.event_id, second.event_id)]
+    assert [(row.event_id, row.status) for row in rows if row is not None] == [
+        (first.event_id, "received"), (second.event_id, "received")]
+    assert reads == [1]  # one statement for both
+
+    # read ahead in one transaction, used in the next: by then another transaction processed the event
+    async with payments.sessionmaker() as session:
+        await processing.read_ahead(session, [first.event_id])
+        await session.commit()
+        async with payments.sessionmaker() as other:
+            row = await processing.stored_event(other, first.event_id)
+            assert row is not None and await processing.process(other, row) is not None
+            await other.commit()
+        again = await processing.stored_event(session, first.event_id)
+        assert again is not None and again.status == "ignored"

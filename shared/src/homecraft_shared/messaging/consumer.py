@@ -22,7 +22,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -58,6 +58,7 @@ TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57014"})
 HandlerFunc = Callable[[AsyncSession, EventData, EventEnvelope], Awaitable[None]]
 E = TypeVar("E", bound=EventData)
 TypedHandlerFunc = Callable[[AsyncSession, E, EventEnvelope], Awaitable[None]]
+ReadAheadFunc = Callable[[AsyncSession, Sequence[E]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class HandlerRegistry:
 
     consumer_name: str
     _handlers: dict[tuple[str, int], Handler] = field(default_factory=dict)
+    _read_aheads: dict[tuple[str, int], tuple[EventContract, ReadAheadFunc[Any]]] = field(default_factory=dict)
 
     def on(
         self, event: type[E], *, reads: Iterable[str]
@@ -92,6 +94,31 @@ class HandlerRegistry:
             return func
 
         return register
+
+    def read_ahead_for(self, event: type[E]) -> Callable[[ReadAheadFunc[E]], ReadAheadFunc[E]]:
+        """Register what reads ahead, for a batch's events of this contract, what their handlers will read one
+        by one (e.g. one SELECT for all their rows instead of one per handler: decision 0317). It runs in the
+        batch's transaction before the first handler, with the data of its events not applied yet. Only a
+        shortcut: a handler still works without it (an event handled on its own is not read ahead)."""
+        contract = CONTRACTS.for_model(event)
+
+        def register(func: ReadAheadFunc[E]) -> ReadAheadFunc[E]:
+            self._read_aheads[contract.key] = (contract, func)
+            return func
+
+        return register
+
+    async def read_ahead(self, session: AsyncSession, envelopes: Sequence[EventEnvelope]) -> None:
+        """Run the registered read-aheads for these events, one call per contract."""
+        if not self._read_aheads:
+            return
+        grouped: dict[tuple[str, int], list[EventData]] = {}
+        for envelope in envelopes:
+            key = (envelope.type, envelope.version)
+            if key in self._read_aheads:
+                grouped.setdefault(key, []).append(self._read_aheads[key][0].parse(envelope.data))
+        for key, events in grouped.items():
+            await self._read_aheads[key][1](session, events)
 
     def get(self, event_type: str, version: int) -> Handler | None:
         return self._handlers.get((event_type, version))
@@ -476,6 +503,7 @@ class EventConsumer:
             async with self._sessionmaker() as session:
                 # The inbox check for the whole rest of the batch in ONE statement (decision 0307).
                 done = await applied_among(session, self.registry.consumer_name, [e.id for e in envelopes[start:]])
+                await self.registry.read_ahead(session, [e for e in envelopes[start:] if e.id not in done])
                 inbox: list[EventEnvelope] = []
                 for position in range(start, len(messages)):
                     message = messages[position]
