@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -61,8 +62,9 @@ class StripeFact:
 Handler = Callable[[AsyncSession, StripeFact], Awaitable[Outcome]]
 
 
+@functools.cache
 def _registry() -> dict[str, Handler]:
-    # Imported here: the feature modules import this module's Outcome.
+    # Imported here, once: the feature modules import this module's Outcome.
     from payments.checkout.completion import on_checkout_completed
     from payments.connect.service import on_account_updated
     from payments.disputes.service import on_dispute
