@@ -96,8 +96,11 @@ class BatchDrain(Generic[T]):
         """The background loop; cancel it to stop (it flushes what is left first, bounded)."""
         try:
             while True:
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that arrives
+                # as the wait completes, and the loop would never stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.flush_seconds)
+                    async with asyncio.timeout(self.flush_seconds):
+                        await self._wake.wait()
                 self._wake.clear()
                 await self.flush()
         finally:

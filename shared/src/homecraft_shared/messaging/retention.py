@@ -8,7 +8,6 @@ that still await a replay are never pruned.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, delete, exists
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from homecraft_shared.background import run_passes
 from homecraft_shared.db import utcnow
 from homecraft_shared.messaging.jetstream import STREAM_MAX_AGE_SECONDS
 from homecraft_shared.messaging.tables import DeadLetter, InboxEvent, OutboxEvent
@@ -84,13 +84,12 @@ async def run_pruner(
     sessionmaker: async_sessionmaker[AsyncSession], policy: RetentionPolicy, interval_seconds: float
 ) -> None:
     """Prune now and then every ``interval_seconds``; a failed pass is logged and tried next time."""
-    while True:
-        try:
-            result = await prune_messaging_tables(sessionmaker, policy)
-            if result.outbox or result.inbox or result.dead_letters:
-                logger.info("pruned messaging tables", extra=vars(result))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            logger.warning("pruning messaging tables failed", extra={"error": repr(exc)})
-        await asyncio.sleep(interval_seconds)
+
+    async def prune() -> int:
+        result = await prune_messaging_tables(sessionmaker, policy)
+        if result.outbox or result.inbox or result.dead_letters:
+            logger.info("pruned messaging tables", extra=vars(result))
+        return result.outbox + result.inbox + result.dead_letters
+
+    await run_passes(prune, poll_seconds=interval_seconds, logger=logger,
+                     failure_message="pruning messaging tables failed")
