@@ -2,7 +2,8 @@
 exactly as ``session.connection()`` would, and ``flush_pending`` flushes exactly when there is something
 to write; a kept connection never outlives its transaction. ``execute`` (decision 0311) runs a written
 SQLite transaction's statements without the greenlet and everything else through ``connection.execute``,
-with the same results and errors."""
+with the same results and errors. A ``Prepared`` statement (decision 0318) runs straight on asyncpg on
+PostgreSQL, in the session's transaction, with its types' processing, SQLAlchemy's errors and the same rows."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, insert, select, text, update
+from sqlalchemy import Column, Integer, MetaData, String, Table, TypeDecorator, bindparam, event, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError, PendingRollbackError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from homecraft_shared.connections import execute, flush_pending, session_connection
+from homecraft_shared.connections import Prepared, execute, flush_pending, session_connection
 from homecraft_shared.db import runs_inline, utcnow
 from homecraft_shared.messaging.tables import InboxEvent
 
@@ -150,3 +152,91 @@ async def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(
         await asyncio.sleep(0.01)
     async with sessionmaker() as session:
         assert await session.scalar(text("SELECT pg_backend_pid()")) != pid
+
+
+class Shouted(TypeDecorator[str]):
+    """Stored upper-case with a "!" (bind), read back without it (result): shows both processings ran."""
+
+    impl = String(40)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return None if value is None else value.upper() + "!"
+
+    def process_result_value(self, value: str | None, dialect: Any) -> str | None:
+        return None if value is None else value.rstrip("!")
+
+
+NOTES = Table("prepared_notes", MetaData(), Column("id", Integer, primary_key=True), Column("word", Shouted()),
+              Column("kind", String(20)))
+ADD_NOTE = Prepared(insert(NOTES).values(id=bindparam("id"), word=bindparam("word"), kind="plain")
+                    .returning(NOTES.c.id, NOTES.c.word))
+# "plain" and 1 are literal values bound by the statement itself, not by the caller.
+PLAIN_NOTES = select(NOTES.c.id, NOTES.c.word, func.count().over().label("total")).where(
+    NOTES.c.kind == "plain", NOTES.c.id >= 1, NOTES.c.word != bindparam("unwanted")).order_by(NOTES.c.id)
+
+
+async def test_a_prepared_statement_runs_in_the_sessions_transaction_with_the_same_rows(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as session:
+        connection = await session_connection(session)
+        await connection.run_sync(NOTES.metadata.create_all)
+        await session.commit()
+    try:
+        async with sessionmaker() as session:
+            connection = await session_connection(session)
+            seen: list[str] = []
+
+            def note(*args: Any) -> None:
+                seen.append(args[2])
+
+            event.listen(connection.sync_engine, "before_cursor_execute", note)
+            try:
+                # The transaction's first statement: asyncpg's transaction is begun for it.
+                added = (await execute(connection, ADD_NOTE, {"id": 1, "word": "hello"})).one()
+                assert (added.id, added.word) == (1, "HELLO")
+                assert (await execute(connection, ADD_NOTE, {"id": 2, "word": "bye"})).scalar() == 2
+            finally:
+                event.remove(connection.sync_engine, "before_cursor_execute", note)
+            postgres = connection.dialect.name == "postgresql"
+            assert (seen == []) is postgres  # on PostgreSQL it went straight to asyncpg, not through the engine
+            stored = (await connection.execute(text("SELECT word FROM prepared_notes ORDER BY id"))).scalars().all()
+            assert stored == ["HELLO!", "BYE!"]
+            parameters = {"unwanted": "nothing"}
+            expected = (await connection.execute(PLAIN_NOTES, parameters)).all()
+            got = (await execute(connection, Prepared(PLAIN_NOTES), parameters)).all()
+            assert got == expected == [(1, "HELLO", 2), (2, "BYE", 2)]
+            assert [row.word for row in got] == ["HELLO", "BYE"]
+            await session.rollback()
+        async with sessionmaker() as session:  # rolled back with the transaction, the first statement too
+            assert await session.scalar(select(func.count()).select_from(NOTES)) == 0
+    finally:
+        async with sessionmaker() as session:
+            await (await session_connection(session)).run_sync(NOTES.metadata.drop_all)
+            await session.commit()
+
+
+async def test_a_prepared_statements_errors_are_sqlalchemys_and_the_transaction_must_be_rolled_back(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    taken = uuid.uuid4()
+    add = Prepared(insert(INBOX).values({column: bindparam(column) for column in inbox_row(taken)}))
+    async with sessionmaker() as session:
+        connection = await session_connection(session)
+        await execute(connection, add, inbox_row(taken))
+        with pytest.raises(IntegrityError):
+            await execute(connection, add, inbox_row(taken))
+        await session.rollback()
+        await execute(await session_connection(session), add, inbox_row(taken))  # usable again after the rollback
+        await session.commit()
+    assert await count(sessionmaker, taken) == 1
+    async with sessionmaker() as session:
+        await session.execute(INBOX.delete().where(INBOX.c.event_id == taken))
+        await session.commit()
+
+
+def test_prepared_refuses_what_it_cannot_run_straight_on_asyncpg() -> None:
+    expanding = Prepared(select(INBOX.c.event_id).where(INBOX.c.event_id.in_(bindparam("ids", expanding=True))))
+    with pytest.raises(TypeError, match="expanding"):
+        expanding.compiled_for(postgresql.asyncpg.dialect())  # type: ignore[attr-defined]

@@ -6,12 +6,12 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, Table, bindparam, event, func, insert, literal_column, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, Table, bindparam, event, func, insert, literal_column, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
-from homecraft_shared.connections import execute, session_connection
+from homecraft_shared.connections import Prepared, execute, session_connection
 from homecraft_shared.db import dialect_of, utcnow
 from payments.ledger.domain import DEBIT_REASONS, Line, Movement, Reason
 from payments.models import LedgerEntry, LedgerMovement, PaidOrder, PaidOrderLine, SellerBalance
@@ -36,8 +36,28 @@ def _add_to_balance(dialect: Any) -> Any:
 
 
 _MOVEMENT_COLUMNS = ("key", "kind", "order_id", "stripe_object_id", "total_cents", "created_at")
+_ENTRY_COLUMNS = ("key", "seller_id", "amount_cents", "reason", "order_id", "line_id", "stripe_object_id", "note")
+
+
+def _movement_with_entries() -> Any:
+    """PostgreSQL: the movement (once, by its key) and its entries in ONE statement (decision 0318): the
+    movement's INSERT is a CTE whose RETURNING row the entries are joined to, so they are written only when
+    the movement is new. The entries come as one array per column (``entry_<column>``), unnested in order."""
+    movement = (postgresql.insert(_MOVEMENTS).values({column: bindparam(column) for column in _MOVEMENT_COLUMNS})
+                .on_conflict_do_nothing(index_elements=["key"]).returning(_MOVEMENTS.c.key).cte("movement"))
+    entries = (func.unnest(*(bindparam(f"entry_{column}", type_=postgresql.ARRAY(_ENTRIES.c[column].type))
+                             for column in _ENTRY_COLUMNS))
+               .table_valued(*_ENTRY_COLUMNS, with_ordinality="position").render_derived().alias("entry"))
+    rows = (select(entries.c.key, movement.c.key, *(entries.c[column] for column in _ENTRY_COLUMNS[1:]),
+                   bindparam("created_at", type_=_ENTRIES.c.created_at.type))
+            .select_from(movement).join(entries, true()).order_by(entries.c.position))  # ids in the entries' order
+    return (insert(_ENTRIES).from_select(["key", "movement_key", *_ENTRY_COLUMNS[1:], "created_at"], rows)
+            .returning(_ENTRIES.c.id).add_cte(movement))
+
+
 # Built once per dialect (decisions 0306, 0307): their cache keys are computed once, not per movement.
 _MOVEMENT_ONCE = {"sqlite": _movement_once(sqlite), "postgresql": _movement_once(postgresql)}
+_MOVEMENT_WITH_ENTRIES = Prepared(_movement_with_entries())  # straight on asyncpg (decision 0318)
 _ADD_TO_BALANCE = {"sqlite": _add_to_balance(sqlite), "postgresql": _add_to_balance(postgresql)}
 _INSERT_ENTRIES = insert(_ENTRIES)
 
@@ -49,31 +69,40 @@ def _dialect(connection: AsyncConnection | Connection) -> str:
 async def record(session: AsyncSession, movement: Movement) -> bool:
     """Record a movement and its entries, or nothing when its key is already there (returns False).
 
-    Two statements whatever the number of entries (decision 0306), each built once and run on the
-    session's connection without the unit of work (0307): the movement
-    (``INSERT ... ON CONFLICT DO NOTHING RETURNING``: its key decides "once", also between two
-    transactions at once) and the entries in one executemany INSERT. The sellers' balances follow at the
-    transaction's commit, or before a balance is read in it (``_PENDING_BALANCES``, decision 0314).
+    Built once and run on the session's connection without the unit of work (decisions 0306, 0307); the
+    movement's ``INSERT ... ON CONFLICT DO NOTHING`` decides "once", also between two transactions at once.
+    PostgreSQL: one statement for the movement and its entries (0318); SQLite: the movement, then the
+    entries in one executemany INSERT. The sellers' balances follow at the transaction's commit, or before
+    a balance is read in it (``_PENDING_BALANCES``, decision 0314).
     """
     now = utcnow()
     connection = await session_connection(session)
-    inserted = (await execute(connection, _MOVEMENT_ONCE[_dialect(connection)], {
-        "key": movement.key, "kind": movement.kind, "order_id": movement.order_id,
-        "stripe_object_id": movement.stripe_object_id, "total_cents": movement.total_cents, "created_at": now,
-    })).scalar()
-    if inserted is None:
-        return False
-    if not movement.entries:
-        return True
-    await execute(connection, _INSERT_ENTRIES, [
-        dict(key=entry.key, movement_key=movement.key, seller_id=entry.seller_id, amount_cents=entry.amount_cents,
-             reason=entry.reason.value, order_id=entry.order_id, line_id=entry.line_id,
-             stripe_object_id=entry.stripe_object_id, note=entry.note, created_at=now)
-        for entry in movement.entries])
+    row = {"key": movement.key, "kind": movement.kind, "order_id": movement.order_id,
+           "stripe_object_id": movement.stripe_object_id, "total_cents": movement.total_cents, "created_at": now}
+    if movement.entries and _dialect(connection) == "postgresql":
+        written = (await execute(connection, _MOVEMENT_WITH_ENTRIES, {**row, **_entry_arrays(movement)})).all()
+        if not written:
+            return False
+    else:
+        if (await execute(connection, _MOVEMENT_ONCE[_dialect(connection)], row)).scalar() is None:
+            return False
+        if not movement.entries:
+            return True
+        await execute(connection, _INSERT_ENTRIES, [
+            dict(key=entry.key, movement_key=movement.key, seller_id=entry.seller_id, amount_cents=entry.amount_cents,
+                 reason=entry.reason.value, order_id=entry.order_id, line_id=entry.line_id,
+                 stripe_object_id=entry.stripe_object_id, note=entry.note, created_at=now)
+            for entry in movement.entries])
     pending: dict[str, int] = session.info.setdefault(_PENDING_BALANCES, {})
     for entry in movement.entries:
         pending[entry.seller_id] = pending.get(entry.seller_id, 0) + entry.amount_cents
     return True
+
+
+def _entry_arrays(movement: Movement) -> dict[str, list[Any]]:
+    """The movement's entries as one list per column, the parameters of ``_MOVEMENT_WITH_ENTRIES``."""
+    rows = [{**vars(entry), "reason": entry.reason.value} for entry in movement.entries]
+    return {f"entry_{column}": [row[column] for row in rows] for column in _ENTRY_COLUMNS}
 
 
 # The balance changes of a transaction's movements wait in its session until it commits, or until a balance
@@ -173,7 +202,7 @@ def lines_and_debits_statement(*leading: ColumnElement[Any]) -> Select[Any]:
             .where(_ORDERS.c.order_id == bindparam("order_id")).order_by(_LINES.c.position))
 
 
-def lines_and_debits_of(rows: Sequence[Row[Any]], leading: int = 0) -> tuple[list[Line], dict[str, int]]:
+def lines_and_debits_of(rows: Sequence[Sequence[Any]], leading: int = 0) -> tuple[list[Line], dict[str, int]]:
     """(the order's lines as the ledger's rules see them, each line's earlier refund and chargeback debits in
     positive cents, less reversals of them (line adjustments)) from the rows of a ``lines_and_debits_statement``
     with ``leading`` columns: a line with no debit entries has no key."""

@@ -8,7 +8,7 @@ from typing import Protocol, cast
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from homecraft_shared.connections import execute, session_connection
+from homecraft_shared.connections import Prepared, execute, session_connection
 from payments.ledger.domain import Line
 from payments.models import PaidOrder, PaidOrderLine
 
@@ -93,10 +93,12 @@ class PaidOrderFacts:
 _ORDERS = cast(Table, PaidOrder.__table__)
 _FACTS = select(_ORDERS.c.order_id, _ORDERS.c.currency, _ORDERS.c.total_cents, _ORDERS.c.payment_intent_id,
                 _ORDERS.c.charge_id, _ORDERS.c.refunded_cause)
-# Built once (decision 0307): by our order id, by payment intent, by charge; and the same locking the row.
+# Built once (decision 0307): by our order id, by payment intent, by charge; and the same locking the row. Run
+# straight on asyncpg on PostgreSQL (decision 0318): one per refund event.
 _FACTS_BY = {column: _FACTS.where(_ORDERS.c[column] == bindparam("key")).limit(1)
              for column in ("order_id", "payment_intent_id", "charge_id")}
-_FACTS_LOCKED_BY = {column: statement.with_for_update() for column, statement in _FACTS_BY.items()}
+_FACTS_LOCKED_BY = {column: Prepared(statement.with_for_update()) for column, statement in _FACTS_BY.items()}
+_FACTS_UNLOCKED_BY = {column: Prepared(statement) for column, statement in _FACTS_BY.items()}
 
 
 async def find_facts(session: AsyncSession, *, order_id: str | None, payment_intent_id: str | None,
@@ -105,7 +107,7 @@ async def find_facts(session: AsyncSession, *, order_id: str | None, payment_int
     its row locked until commit on PostgreSQL, as ``ledger.lock_order`` does, in the same round trip
     (SQLite serializes writers anyway)."""
     connection = await session_connection(session)
-    statements = _FACTS_LOCKED_BY if lock and connection.dialect.name != "sqlite" else _FACTS_BY
+    statements = _FACTS_LOCKED_BY if lock and connection.dialect.name != "sqlite" else _FACTS_UNLOCKED_BY
     for column, value in (("order_id", order_id), ("payment_intent_id", payment_intent_id), ("charge_id", charge_id)):
         if value:
             found = (await execute(connection, statements[column], {"key": value})).first()

@@ -8,13 +8,14 @@ when the refund has succeeded; one that fails or is canceled after that is credi
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from homecraft_shared.connections import execute, session_connection
+from homecraft_shared.connections import Prepared, execute, session_connection
 from homecraft_shared.db import utcnow
 from homecraft_shared.events.payments import LineDebit, PaymentRefundedV1
 from homecraft_shared.messaging.outbox import stage_event
@@ -98,7 +99,7 @@ def _refund_once(dialect: Any) -> Any:
 
 
 # Built once (decision 0307): their cache keys are computed once, not per refund.
-_REFUND_ONCE = {"sqlite": _refund_once(sqlite), "postgresql": _refund_once(postgresql)}
+_REFUND_ONCE_SQLITE = _refund_once(sqlite)
 _KNOWN_REFUND = select(_REFUNDS.c.status, _REFUNDS.c.amount_cents, _REFUNDS.c.currency, _REFUNDS.c.line_ids,
                        _REFUNDS.c.refund_request_id, _REFUNDS.c.published_status).where(
     _REFUNDS.c.refund_id == bindparam("refund_id"))
@@ -106,14 +107,20 @@ _UPDATE_REFUND = (update(_REFUNDS).where(_REFUNDS.c.refund_id == bindparam("key"
                   .values(status=bindparam("status"), published_status=bindparam("published_status"),
                           updated_at=bindparam("updated_at")))
 _CHECKOUTS = cast(Table, Checkout.__table__)
+_OTHERS_SUCCEEDED = (select(func.coalesce(func.sum(_REFUNDS.c.amount_cents), 0))
+                     .where(_REFUNDS.c.order_id == bindparam("order_id"), _REFUNDS.c.status == "succeeded",
+                            _REFUNDS.c.refund_id != bindparam("refund_id")).scalar_subquery())
+_CHARGED = select(_CHECKOUTS.c.amount_total_cents).where(_CHECKOUTS.c.order_id == bindparam("order_id")).scalar_subquery()
 # Built once (decision 0307): the order's lines and earlier debits, with the order's OTHER succeeded refunds and
 # what its checkout charged, in one statement. Every writer of an order's refunds holds the order's lock
 # (``apply``), so "others + this one" is the order's refunded total without reading it again after the write.
-_LINES_AND_REFUNDS = ledger.lines_and_debits_statement(
-    select(func.coalesce(func.sum(_REFUNDS.c.amount_cents), 0))
-    .where(_REFUNDS.c.order_id == bindparam("order_id"), _REFUNDS.c.status == "succeeded",
-           _REFUNDS.c.refund_id != bindparam("refund_id")).scalar_subquery(),
-    select(_CHECKOUTS.c.amount_total_cents).where(_CHECKOUTS.c.order_id == bindparam("order_id")).scalar_subquery())
+_LINES_AND_REFUNDS = ledger.lines_and_debits_statement(_OTHERS_SUCCEEDED, _CHARGED)
+# PostgreSQL: the refund's row (once) and that picture in ONE statement, the insert as a CTE, run straight on
+# asyncpg (decision 0318); its first column is the refund id when the row is new. The picture reads only OTHER
+# refunds, so it is the same whether it is read before or after the insert.
+_NEW_REFUND = _refund_once(postgresql).cte("new_refund")
+_REFUND_ONCE_AND_LINES = Prepared(ledger.lines_and_debits_statement(
+    select(_NEW_REFUND.c.refund_id).scalar_subquery(), _OTHERS_SUCCEEDED, _CHARGED).add_cte(_NEW_REFUND))
 
 
 async def apply(session: AsyncSession, order: orders.OrderMoney, *, refund_id: str, status: str, amount_cents: int,
@@ -130,11 +137,17 @@ async def apply(session: AsyncSession, order: orders.OrderMoney, *, refund_id: s
     now = utcnow()
     joined_lines = ",".join(line_ids or [])
     # A new row's fact is always published: it is inserted with published_status = status.
-    new_row = (await execute(connection, _REFUND_ONCE["sqlite" if connection.dialect.name == "sqlite" else "postgresql"], {
-        "refund_id": refund_id, "order_id": order.order_id, "amount_cents": amount_cents, "currency": currency,
-        "status": status, "line_ids": joined_lines, "refund_request_id": refund_request_id,
-        "payment_intent_id": payment_intent_id, "charge_id": charge_id, "published_status": status,
-        "created_at": now, "updated_at": now})).scalar() is not None
+    row = {"refund_id": refund_id, "order_id": order.order_id, "amount_cents": amount_cents, "currency": currency,
+           "status": status, "line_ids": joined_lines, "refund_request_id": refund_request_id,
+           "payment_intent_id": payment_intent_id, "charge_id": charge_id, "published_status": status,
+           "created_at": now, "updated_at": now}
+    if connection.dialect.name == "sqlite":
+        new_row = (await execute(connection, _REFUND_ONCE_SQLITE, row)).scalar() is not None
+        picture: Sequence[Sequence[Any]] = (await execute(connection, _LINES_AND_REFUNDS, row)).all()
+    else:
+        found = (await execute(connection, _REFUND_ONCE_AND_LINES, row)).all()
+        new_row = found[0][0] is not None
+        picture = [tuple(columns)[1:] for columns in found]
     if new_row:
         publish = True
         row_amount, row_currency, row_line_ids, row_request_id = amount_cents, currency, joined_lines, refund_request_id
@@ -147,7 +160,6 @@ async def apply(session: AsyncSession, order: orders.OrderMoney, *, refund_id: s
         if newer or publish:
             await execute(connection, _UPDATE_REFUND, {"key": refund_id, "status": status, "updated_at": now,
                                                        "published_status": status if publish else published_status})
-    picture = (await execute(connection, _LINES_AND_REFUNDS, {"order_id": order.order_id, "refund_id": refund_id})).all()
     lines, debited = ledger.lines_and_debits_of(picture, leading=2)
     debits: dict[str, int] = {}
     if status == "succeeded":
