@@ -182,7 +182,8 @@ async def balance(session: AsyncSession, seller_id: str) -> int:
 _DEBIT_REASONS = [r.value for r in DEBIT_REASONS] + [Reason.ADJUSTMENT.value]
 # Written into the statement as SQL literals (our own enum words), not as an expanding list parameter, which
 # SQLAlchemy renders again at every execution of a statement otherwise built once.
-assert all(reason.isidentifier() for reason in _DEBIT_REASONS)
+if not all(reason.isidentifier() for reason in _DEBIT_REASONS):  # safe to write as SQL literals
+    raise RuntimeError(f"ledger reasons must be plain words to be SQL literals: {_DEBIT_REASONS}")
 _DEBIT_REASON_LITERALS: list[ColumnElement[Any]] = [literal_column(f"'{reason}'") for reason in _DEBIT_REASONS]
 _LINES = cast(Table, PaidOrderLine.__table__)
 _ORDERS = cast(Table, PaidOrder.__table__)
