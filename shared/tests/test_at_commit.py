@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from testsvc import items
 
 from homecraft_shared.at_commit import WrittenAtCommit
+from homecraft_shared.testing.statements import rows_per_statement
 
 Maker = async_sessionmaker[AsyncSession]
 ITEMS = WrittenAtCommit("test_items", items.insert())
@@ -21,25 +22,14 @@ async def stored(sessionmaker: Maker) -> dict[str, int]:
 
 
 async def test_kept_rows_go_in_one_statement_with_the_commit_the_last_of_a_key_winning(sessionmaker: Maker) -> None:
-    inserts: list[int] = []
-
-    def count(_conn: object, _cursor: object, statement: str, parameters: object, _context: object,
-              executemany: bool) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO TEST_ITEMS"):
-            inserts.append(len(parameters) if executemany and isinstance(parameters, list | tuple) else 1)
-
     async with sessionmaker() as session:
-        engine = (await session.connection()).sync_engine
-        sa.event.listen(engine, "before_cursor_execute", count)
-        try:
+        with rows_per_statement((await session.connection()).sync_engine, "INSERT INTO test_items") as inserts:
             await ITEMS.keep(session, {"id": "a", "quantity": 1}, key="a")
             await ITEMS.keep(session, {"id": "b", "quantity": 1}, key="b")
             await ITEMS.keep(session, {"id": "a", "quantity": 2}, key="a")  # replaces a's first row
             assert dict(ITEMS.kept(session)) == {"a": {"id": "a", "quantity": 2}, "b": {"id": "b", "quantity": 1}}
             assert inserts == []
             await session.commit()
-        finally:
-            sa.event.remove(engine, "before_cursor_execute", count)
     assert inserts == [2]
     assert await stored(sessionmaker) == {"a": 2, "b": 1}
 

@@ -16,6 +16,7 @@ from testsvc import create_schema, items
 
 from homecraft_shared.db import create_engine
 from homecraft_shared.group_commit import GroupCommit, Inserts
+from homecraft_shared.testing.statements import rows_per_statement
 
 
 @pytest.fixture
@@ -168,10 +169,8 @@ async def test_requests_holding_every_pooled_connection_still_get_their_writes_c
 async def test_row_inserts_of_one_batch_go_as_one_multi_row_statement_and_a_clash_fails_only_its_own(
         engine: AsyncEngine, database_url: str) -> None:
     group = GroupCommit(engine)
-    inserts: list[str] = []
-    event.listen(engine.sync_engine, "before_cursor_execute",
-                 lambda _c, _cur, statement, *_: inserts.append(statement) if statement.startswith("INSERT") else None)
-    await asyncio.gather(*(group.run(Inserts((items, [{"id": f"row-{n}", "quantity": n}]))) for n in range(10)))
+    with rows_per_statement(engine, "INSERT") as inserts:
+        await asyncio.gather(*(group.run(Inserts((items, [{"id": f"row-{n}", "quantity": n}]))) for n in range(10)))
     assert await stored(database_url) == {f"row-{n}" for n in range(10)}
     assert len(inserts) == 1  # ten writers, one statement
     outcomes = await asyncio.gather(*(group.run(Inserts((items, [{"id": f"more-{n}", "quantity": n}]))) for n in range(3)),

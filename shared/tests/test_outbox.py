@@ -26,6 +26,7 @@ from homecraft_shared.messaging.envelope import EventEnvelope
 from homecraft_shared.messaging.outbox import record_event, stage_event
 from homecraft_shared.messaging.tables import InboxEvent, OutboxEvent
 from homecraft_shared.observability import correlation_scope
+from homecraft_shared.testing.statements import rows_per_statement
 
 Maker = async_sessionmaker[AsyncSession]
 
@@ -89,16 +90,8 @@ async def test_staged_events_are_written_in_one_insert_at_the_commit_and_forgott
 ) -> None:
     """stage_event (decision 0308): the rows wait on the session and go in ONE statement just before the
     commit, in the same transaction as the state change; a rollback takes them with it."""
-    inserts: list[int] = []
-
-    def count_outbox_inserts(conn: object, cursor: object, statement: str, parameters: object, context: object,
-                             executemany: bool) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO OUTBOX"):
-            inserts.append(len(parameters) if executemany and isinstance(parameters, list | tuple) else 1)
-
     async with sessionmaker() as session:
-        sa.event.listen((await session.connection()).sync_engine, "before_cursor_execute", count_outbox_inserts)
-        try:
+        with rows_per_statement((await session.connection()).sync_engine, "INSERT INTO outbox") as inserts:
             await session.execute(items.insert().values(id="a", quantity=1))
             staged = [await stage_event(session, ItemRecordedV1(item_id=f"a{n}", quantity=n), subject_id="a")
                       for n in range(3)]
@@ -111,8 +104,6 @@ async def test_staged_events_are_written_in_one_insert_at_the_commit_and_forgott
             await session.rollback()
             await session.commit()
             assert inserts == [3]
-        finally:
-            sa.event.remove((await session.connection()).sync_engine, "before_cursor_execute", count_outbox_inserts)
     rows = await outbox_rows(sessionmaker)
     assert sorted(row.event_id for row in rows) == sorted(envelope.id for envelope in staged)
     assert await count_rows(sessionmaker, items) == 1

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
-from collections.abc import Iterator
 
 from nats.js import JetStreamContext
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from testsvc import PRODUCER, STREAM, background, outbox_rows, record_item, stream_messages, wait_until
 
@@ -19,6 +16,7 @@ from homecraft_shared.messaging.envelope import EventEnvelope
 from homecraft_shared.messaging.jetstream import connect, ensure_stream
 from homecraft_shared.messaging.outbox import OutboxRelay
 from homecraft_shared.messaging.tables import OutboxEvent
+from homecraft_shared.testing.statements import rows_per_statement
 
 Maker = async_sessionmaker[AsyncSession]
 
@@ -101,28 +99,11 @@ async def test_an_event_jetstream_refuses_does_not_hold_up_later_events(sessionm
     assert relay.stats.refused == 1
 
 
-@contextlib.contextmanager
-def outbox_updates(sessionmaker: Maker) -> Iterator[list[str]]:
-    """The UPDATEs of the outbox table sent on the sessionmaker's own engine while inside."""
-    engine = sessionmaker.kw["bind"]
-    updates: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        if statement.lstrip().upper().startswith("UPDATE OUTBOX_EVENTS"):
-            updates.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield updates
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
-
-
 async def test_a_batch_is_marked_published_in_one_statement_after_its_acks(sessionmaker: Maker, js: JetStreamContext) -> None:
     """Issue 12: the relay pipelines a batch (sends every row, then awaits the acks together) and
     marks the acked rows in one UPDATE, not one per row."""
     envelopes = [await record_item(sessionmaker, f"item-{i}") for i in range(30)]
-    with outbox_updates(sessionmaker) as updates:
+    with rows_per_statement(sessionmaker.kw["bind"], "UPDATE outbox_events") as updates:
         assert await OutboxRelay(sessionmaker, js).publish_pending() == 30
     assert len(updates) == 1
     rows = await outbox_rows(sessionmaker)
@@ -140,7 +121,7 @@ async def test_marks_go_through_the_group_commit_with_the_other_writers(sessionm
     envelopes = [await record_item(sessionmaker, f"item-{i}") for i in range(7)]
     group = GroupCommit.own_pool(database_url)
     try:
-        with outbox_updates(sessionmaker) as relay_updates:
+        with rows_per_statement(sessionmaker.kw["bind"], "UPDATE outbox_events") as relay_updates:
             assert await OutboxRelay(sessionmaker, js, marks=group).publish_pending() == 7
     finally:
         await group.aclose()

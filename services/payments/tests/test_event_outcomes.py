@@ -5,15 +5,12 @@ effects, forgotten with a rollback. A consumer transaction reads its stored even
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 from support import Payments, stripe_event
 
 from homecraft_shared.db import utcnow
+from homecraft_shared.testing.statements import rows_per_statement
 from payments.models import StripeEvent
 from payments.webhooks import processing
 
@@ -24,22 +21,6 @@ def stored(event_type: str, obj: dict[str, Any]) -> StripeEvent:
     return StripeEvent(event_id=payload["id"], type=event_type, endpoint="platform", account=None, livemode=False,
                        stripe_created=utcnow(), payload=json.dumps(payload), received_at=utcnow(), status="received",
                        outcome="")
-
-
-@contextmanager
-def statements(engine: AsyncEngine, start: str) -> Iterator[list[int]]:
-    """How many rows each statement starting with ``start`` carried, statement by statement."""
-    seen: list[int] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, executemany: bool) -> None:
-        if statement.startswith(start):
-            seen.append(len(parameters) if executemany else 1)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
 
 
 async def statuses(payments: Payments, *event_ids: str) -> list[str]:
@@ -57,7 +38,7 @@ async def test_p4_a_transactions_outcomes_are_written_together_at_its_commit(pay
         await session.commit()
     engine = payments.sessionmaker.kw["bind"]
 
-    with statements(engine, "UPDATE stripe_events") as updates:
+    with rows_per_statement(engine, "UPDATE stripe_events") as updates:
         async with payments.sessionmaker() as session:
             for event_id in (unknown.event_id, orphan.event_id):
                 row = await processing.stored_event(session, event_id)
@@ -94,7 +75,7 @@ async def test_p4_a_transactions_events_are_read_ahead_in_one_statement_for_that
         session.add_all([first, second])
         await session.commit()
     engine = payments.sessionmaker.kw["bind"]
-    with statements(engine, "SELECT stripe_events.event_id") as reads:
+    with rows_per_statement(engine, "SELECT stripe_events.event_id") as reads:
         async with payments.sessionmaker() as session:
             await processing.read_ahead(session, [first.event_id, second.event_id])
             rows = [await processing.stored_event(session, e) for e in (first.event_id, second.event_id)]
