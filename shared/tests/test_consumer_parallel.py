@@ -81,3 +81,44 @@ async def test_the_runtime_applies_batches_in_parts_on_postgresql_only(tmp_path:
         finally:
             await runtime.engine.dispose()
             await runtime.group.aclose()
+
+
+async def test_an_event_does_not_wait_for_a_slow_transaction_fetched_before_it(
+    sessionmaker: Maker, js: JetStreamContext, database_url: str
+) -> None:
+    """Decision 0319: with transactions free, the consumer fetches while others are under way, so an event
+    arriving behind a slow one is applied in a free transaction at once, not after the slow one commits.
+    PostgreSQL only in its timing: SQLite's one writer makes the second transaction wait for the first."""
+    postgres = database_url.startswith("postgresql")
+    slow_running, release = asyncio.Event(), asyncio.Event()
+
+    async def hold_the_slow_one(session: AsyncSession, data: ItemRecordedV1, envelope: EventEnvelope) -> None:
+        if data.item_id == "slow" and postgres:
+            slow_running.set()
+            await asyncio.wait_for(release.wait(), timeout=20)
+
+    relay = OutboxRelay(sessionmaker, js)
+    slow = await record_item(sessionmaker, "slow")
+    assert await relay.publish_pending() == 1
+    consumer = EventConsumer(build_registry(hook=hold_the_slow_one), sessionmaker, js,
+                             ConsumerSettings(fetch_timeout_seconds=0.3, parallel_transactions={PRODUCER: 2}))
+    async with background() as tasks:
+        tasks.start(consumer.run(), "consumer")
+        if postgres:
+            await asyncio.wait_for(slow_running.wait(), timeout=10)
+        fast = await record_item(sessionmaker, "fast")
+        assert await relay.publish_pending() == 1
+
+        async def fast_applied() -> bool:
+            return fast.id in await effect_counts(sessionmaker)
+
+        await wait_until(fast_applied, within=10, what="the later event applied beside the slow one", tasks=tasks)
+        if postgres:
+            assert slow.id not in await effect_counts(sessionmaker)  # still under way
+        release.set()
+
+        async def both_applied() -> bool:
+            return len(await effect_counts(sessionmaker)) == 2 and await consumer_drained(js)
+
+        await wait_until(both_applied, within=10, what="both events applied and acked", tasks=tasks)
+    assert await effect_counts(sessionmaker) == {slow.id: 1, fast.id: 1}

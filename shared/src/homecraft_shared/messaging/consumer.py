@@ -369,48 +369,68 @@ class EventConsumer:
         return await self._js.pull_subscribe_bind(durable=durable, stream=stream)
 
     async def _fetch_loop(self, subscription: JetStreamContext.PullSubscription, parts: int = 1) -> None:
+        """Fetch and apply, up to ``parts`` transactions at once (decision 0319). A fetch takes what is there
+        for the transactions free at that moment and cuts it into that many parts; it does not wait for the
+        transactions still under way, so an event that arrives meanwhile waits for the first free one,
+        not for the slowest part of the batch before it."""
+        free = asyncio.Semaphore(parts)
+        part_size = max(1, -(-self.settings.fetch_batch // parts))
         failures = 0
         task = asyncio.current_task()
-        while True:
-            if task is not None and task.cancelling():
-                # nats-py's fetch can swallow a cancellation that races its own timeout; honour it.
-                raise asyncio.CancelledError
-            try:
-                messages = await subscription.fetch(self.settings.fetch_batch, timeout=self.settings.fetch_timeout_seconds)
-                failures = 0
-            except TimeoutError:  # nats' own, or the bare one nats-py raises when its probe used the deadline
-                if self._js._nc.is_connected:  # an idle stream, nothing to fetch
+        async with asyncio.TaskGroup() as running:
+            while True:
+                await free.acquire()
+                taken = 1
+                while not free.locked():  # every other transaction free right now
+                    await free.acquire()
+                    taken += 1
+                if task is not None and task.cancelling():
+                    # nats-py's fetch can swallow a cancellation that races its own timeout; honour it.
+                    raise asyncio.CancelledError
+                try:
+                    messages = await subscription.fetch(taken * part_size, timeout=self.settings.fetch_timeout_seconds)
                     failures = 0
+                except TimeoutError:  # nats' own, or the bare one nats-py raises when its probe used the deadline
+                    self._release(free, taken)
+                    if self._js._nc.is_connected:  # an idle stream, nothing to fetch
+                        failures = 0
+                        continue
+                    exc: Exception = ConnectionError("fetch timed out while disconnected from NATS")
+                    failures += 1
+                    self.stats.fetch_failures += 1
+                    if failures >= MAX_FETCH_FAILURES:
+                        raise exc from None
+                    logger.warning("fetch failed; retrying", extra={"error": repr(exc)})
                     continue
-                exc: Exception = ConnectionError("fetch timed out while disconnected from NATS")
-                failures += 1
-                self.stats.fetch_failures += 1
-                if failures >= MAX_FETCH_FAILURES:
-                    raise exc from None
-                logger.warning("fetch failed; retrying", extra={"error": repr(exc)})
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # connection lost, server restarting: keep trying for a while
-                failures += 1
-                self.stats.fetch_failures += 1
-                if failures >= MAX_FETCH_FAILURES:
+                except asyncio.CancelledError:
                     raise
-                logger.warning("fetch failed; retrying", extra={"error": repr(exc)})
-                await asyncio.sleep(0.5)
-                continue
-            await self._handle_fetched(messages, parts)
+                except Exception as exc:  # connection lost, server restarting: keep trying for a while
+                    self._release(free, taken)
+                    failures += 1
+                    self.stats.fetch_failures += 1
+                    if failures >= MAX_FETCH_FAILURES:
+                        raise
+                    logger.warning("fetch failed; retrying", extra={"error": repr(exc)})
+                    await asyncio.sleep(0.5)
+                    continue
+                # The parts are as independent as two replicas' batches: each commits, acks and falls back
+                # to one by one on its own.
+                size = -(-len(messages) // taken) or 1
+                batches = [messages[start:start + size] for start in range(0, len(messages), size)]
+                self._release(free, taken - len(batches))  # each part's task releases its own
+                for batch in batches:
+                    running.create_task(self._handle_part(batch, free))
 
-    async def _handle_fetched(self, messages: Sequence[Msg], parts: int) -> None:
-        """A fetched batch in ``parts`` consecutive parts at once, or whole. The parts are as independent as
-        two replicas' batches: each commits, acks and falls back to one by one on its own."""
-        parts = min(parts, len(messages))
-        if parts <= 1:
+    @staticmethod
+    def _release(free: asyncio.Semaphore, count: int) -> None:
+        for _ in range(count):
+            free.release()
+
+    async def _handle_part(self, messages: Sequence[Msg], free: asyncio.Semaphore) -> None:
+        try:
             await self.handle_batch(messages)
-            return
-        size = -(-len(messages) // parts)
-        await asyncio.gather(*(self.handle_batch(messages[start:start + size])
-                               for start in range(0, len(messages), size)))
+        finally:
+            free.release()
 
     async def handle_batch(self, messages: Sequence[Msg]) -> None:
         """Apply a fetched batch in one transaction; on failure, handle its messages one by one."""
