@@ -1,4 +1,5 @@
-"""A fetched batch applied in parts at once (``ConsumerSettings.parallel_transactions``, decision 0315)."""
+"""Events of one stream applied in several transactions at once (``ConsumerSettings.parallel_transactions``,
+decisions 0315, 0319)."""
 
 from __future__ import annotations
 

@@ -145,9 +145,10 @@ class ConsumerSettings:
     # event it is on, and the rest of the batch goes on in a new one, so the other writers of the process
     # (a webhook's group commit waiting to answer) wait at most about this long (decision 0309).
     max_write_hold_seconds: float = 0.15
-    # Per producer stream: a fetched batch of its events is applied in up to this many parts at once, each in
-    # its own transaction on its own connection, as by that many replicas, so that their statements' round
-    # trips overlap instead of queueing on one connection (decision 0315). Unnamed streams: 1. Only for
+    # Per producer stream: its events are applied in up to this many transactions at once, each on its own
+    # connection, as by that many replicas, so that their statements' round trips overlap instead of queueing
+    # on one connection (decision 0315); a fetch fills the transactions free at that moment, cut into parts,
+    # without waiting for those under way (decision 0319). Unnamed streams: 1. Only for
     # handlers whose transactions cannot wait for each other in a cycle; never on SQLite (one writer at a
     # time: the parts would only take turns).
     parallel_transactions: Mapping[str, int] = field(default_factory=dict)
