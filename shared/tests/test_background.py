@@ -1,4 +1,4 @@
-"""run_passes: the loop of the outbox relay and payments' transfer maker and sweeper.
+"""run_passes: the loop of every background worker that works in passes (the outbox relay, sweepers, pruners).
 
 The poll interval is 60 s wherever a test proves that something other than the poll ran the next pass; the
 guard timeouts only stop a broken loop from hanging the test, no test measures how long anything took.
@@ -63,9 +63,10 @@ class Passes:
 
 @asynccontextmanager
 async def running(passes: Passes, *, poll_seconds: float, wake: asyncio.Event | None = None,
-                  full: int | None = None) -> AsyncIterator[asyncio.Task[None]]:
+                  full: int | None = None, first_after_poll: bool = False) -> AsyncIterator[asyncio.Task[None]]:
     task = asyncio.create_task(run_passes(passes, poll_seconds=poll_seconds, logger=logger,
-                                          failure_message="test pass failed", wake=wake, full=full))
+                                          failure_message="test pass failed", wake=wake, full=full,
+                                          first_after_poll=first_after_poll))
     try:
         yield task
     finally:
@@ -160,3 +161,14 @@ async def test_cancelling_stops_the_loop_during_a_pass() -> None:
         task.cancel()
         await asyncio.wait([task], timeout=GUARD)
         assert task.cancelled()
+
+
+async def test_first_after_poll_waits_one_interval_before_the_first_pass() -> None:
+    """A pruner's first pass comes one interval after the start: nothing has expired yet."""
+    waiting = Passes()
+    async with running(waiting, poll_seconds=NEVER, first_after_poll=True):
+        await waiting.settle()
+        assert waiting.ran == 0
+    polled = Passes()
+    async with running(polled, poll_seconds=0.01, first_after_poll=True):
+        await polled.until(2)  # then one after another, every interval

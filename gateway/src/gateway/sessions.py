@@ -9,7 +9,6 @@ refused (403 page). Decision 0701.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import hmac
@@ -31,6 +30,7 @@ from wtforms.csrf.session import SessionCSRF
 
 from gateway.models import User, WebSession
 from gateway.settings import GatewaySettings
+from homecraft_shared.background import run_passes
 from homecraft_shared.db import utcnow
 from homecraft_shared.dependencies import DbSession, settings_of
 from homecraft_shared.identity import Identity, IdentitySigner
@@ -291,14 +291,13 @@ async def delete_expired_sessions(db: AsyncSession) -> int:
 async def sweep_expired_sessions(sessionmaker: async_sessionmaker[AsyncSession], every_seconds: float) -> None:
     """The background sweep: expired rows are deleted now and then every ``every_seconds``; a failed
     pass is logged and tried next time."""
-    while True:
-        try:
-            async with sessionmaker() as db, db.begin():
-                deleted = await delete_expired_sessions(db)
-            if deleted:
-                logger.info("expired sessions deleted", extra={"count": deleted})
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            logger.warning("the expired-session sweep failed", extra={"error": repr(exc)})
-        await asyncio.sleep(every_seconds)
+
+    async def one_pass() -> int:
+        async with sessionmaker() as db, db.begin():
+            deleted = await delete_expired_sessions(db)
+        if deleted:
+            logger.info("expired sessions deleted", extra={"count": deleted})
+        return deleted
+
+    await run_passes(one_pass, poll_seconds=every_seconds, logger=logger,
+                     failure_message="the expired-session sweep failed")

@@ -1,4 +1,5 @@
-"""The loop of a background worker that works in passes: the outbox relay, payments' transfer maker and sweeper.
+"""The loop of a background worker that works in passes: the outbox relay, payments' transfer maker, sweeper and
+reconciliation schedule, the retention and engagement pruners, trending, refund escalation, the session sweep.
 
 A pass does what is due and says how much it did. The loop runs the next pass at once when the last one
 did a full batch (more is likely waiting), else when a wake-up event is set (a ``CommitSignal`` waiter: work
@@ -21,11 +22,15 @@ async def run_passes(
     failure_message: str,
     wake: asyncio.Event | None = None,
     full: int | None = None,
+    first_after_poll: bool = False,
 ) -> None:
     """Run ``pass_`` until cancelled: again at once after a full pass (it returned ``full`` or more), else
     once ``wake`` is set or ``poll_seconds`` have passed. A pass that raises is logged on ``logger`` as a
     warning (``failure_message``, the error's repr) and the next one runs ``poll_seconds`` later, whatever
-    wakes meanwhile: a pass that failed (NATS down, the database busy) would fail again at every commit."""
+    wakes meanwhile: a pass that failed (NATS down, the database busy) would fail again at every commit.
+    ``first_after_poll``: the first pass ``poll_seconds`` after the start, not at once (nothing is due yet)."""
+    if first_after_poll:
+        await _wake_up_or_poll(None, poll_seconds)
     while True:
         if wake is not None:
             # Cleared before the pass, not after it: work committed during the pass sets it again and the

@@ -3,13 +3,13 @@ retention (the daily aggregates, which everything reads, are kept)."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engagement.ingestion import repository
+from homecraft_shared.background import run_passes
 from homecraft_shared.db import utcnow
 
 logger = logging.getLogger(__name__)
@@ -23,13 +23,14 @@ async def prune(session: AsyncSession, now: dt.datetime, raw_event_retention: dt
 
 async def run_pruner(sessionmaker: async_sessionmaker[AsyncSession], raw_event_retention: dt.timedelta,
                      interval_seconds: float) -> None:
-    while True:
-        await asyncio.sleep(interval_seconds)  # first after one interval: nothing has expired at start-up
-        try:
-            async with sessionmaker() as session:
-                marks, events = await prune(session, utcnow(), raw_event_retention)
-                await session.commit()
-            if marks or events:
-                logger.info("engagement pruned", extra={"throttle_marks": marks, "raw_events": events})
-        except Exception:
-            logger.exception("engagement pruning failed; retrying next round")
+    async def one_round() -> int:
+        async with sessionmaker() as session:
+            marks, events = await prune(session, utcnow(), raw_event_retention)
+            await session.commit()
+        if marks or events:
+            logger.info("engagement pruned", extra={"throttle_marks": marks, "raw_events": events})
+        return marks + events
+
+    # The first round after one interval: nothing has expired at start-up.
+    await run_passes(one_round, poll_seconds=interval_seconds, logger=logger, first_after_poll=True,
+                     failure_message="engagement pruning failed; retrying next round")

@@ -7,7 +7,6 @@ round, so new scores and their event commit together).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engagement.models import TrendingScore
 from engagement.trending import domain, repository
+from homecraft_shared.background import run_passes
 from homecraft_shared.db import utcnow
 from homecraft_shared.events.engagement import ProductScore, TrendingScoresUpdatedV1
 from homecraft_shared.messaging.outbox import record_event
@@ -85,11 +85,12 @@ async def run_loop(
 ) -> None:
     """Every ``interval_seconds``: one ``refresh`` in its own transaction. A failed round is logged and
     the next one retries (the dirty marks were rolled back with it)."""
-    while True:
-        try:
-            async with sessionmaker() as session:
-                await refresh(session, clock(), max_per_event=max_per_event)
-                await session.commit()
-        except Exception:
-            logger.exception("trending refresh failed; retrying next round")
-        await asyncio.sleep(interval_seconds)
+
+    async def one_round() -> int:
+        async with sessionmaker() as session:
+            await refresh(session, clock(), max_per_event=max_per_event)
+            await session.commit()
+        return 0
+
+    await run_passes(one_round, poll_seconds=interval_seconds, logger=logger,
+                     failure_message="trending refresh failed; retrying next round")

@@ -5,13 +5,13 @@ scheduled run per interval however many replicas there are."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from homecraft_shared.background import run_passes
 from homecraft_shared.db import utcnow
 from homecraft_shared.errors import Conflict
 from payments.deps import Deps
@@ -62,11 +62,13 @@ async def run_loop(sessionmaker: async_sessionmaker[AsyncSession], deps: Deps) -
     holder = lease.holder_id("schedule")
     interval = deps.settings.reconciliation_interval_seconds
     since = utcnow()
-    while True:
-        await asyncio.sleep(min(interval, 60.0))
-        try:
-            ran = await run_if_due(sessionmaker, deps, holder, since)
-            if ran is not None:
-                logger.info("scheduled reconciliation ran", extra={"run_id": ran.id, "clean": ran.clean})
-        except Exception:  # a database hiccup: try again at the next wake-up
-            logger.exception("scheduled reconciliation failed")
+    async def wake_up() -> int:
+        ran = await run_if_due(sessionmaker, deps, holder, since)
+        if ran is None:
+            return 0
+        logger.info("scheduled reconciliation ran", extra={"run_id": ran.id, "clean": ran.clean})
+        return 1
+
+    # A database hiccup is logged and tried again at the next wake-up.
+    await run_passes(wake_up, poll_seconds=min(interval, 60.0), logger=logger, first_after_poll=True,
+                     failure_message="scheduled reconciliation failed")

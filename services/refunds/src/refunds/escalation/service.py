@@ -4,12 +4,12 @@ visibly to everyone involved, and the staff queue lists escalated requests first
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from homecraft_shared.background import run_passes
 from homecraft_shared.db import utcnow
 from refunds import emails
 from refunds.models import RequestTransition
@@ -33,12 +33,12 @@ async def escalate_overdue(session: AsyncSession, settings: RefundsSettings, now
 
 
 async def run_loop(sessionmaker: async_sessionmaker[AsyncSession], settings: RefundsSettings) -> None:
-    while True:
-        try:
-            async with sessionmaker() as session:
-                if escalated := await escalate_overdue(session, settings):
-                    logger.info("refund requests escalated", extra={"count": escalated})
-                await session.commit()
-        except Exception:
-            logger.exception("escalation pass failed")
-        await asyncio.sleep(settings.escalation_interval_seconds)
+    async def one_pass() -> int:
+        async with sessionmaker() as session:
+            if escalated := await escalate_overdue(session, settings):
+                logger.info("refund requests escalated", extra={"count": escalated})
+            await session.commit()
+        return escalated
+
+    await run_passes(one_pass, poll_seconds=settings.escalation_interval_seconds, logger=logger,
+                     failure_message="escalation pass failed")
