@@ -108,17 +108,21 @@ class HandlerRegistry:
 
         return register
 
-    async def read_ahead(self, session: AsyncSession, envelopes: Sequence[EventEnvelope]) -> None:
-        """Run the registered read-aheads for these events, one call per contract."""
+    async def read_ahead(self, session: AsyncSession, envelopes: Sequence[EventEnvelope]) -> dict[uuid.UUID, EventData]:
+        """Run the registered read-aheads for these events, one call per contract; the data they were given, by
+        event id, for the handlers (parsed once)."""
+        parsed: dict[uuid.UUID, EventData] = {}
         if not self._read_aheads:
-            return
+            return parsed
         grouped: dict[tuple[str, int], list[EventData]] = {}
         for envelope in envelopes:
             key = (envelope.type, envelope.version)
             if key in self._read_aheads:
-                grouped.setdefault(key, []).append(self._read_aheads[key][0].parse(envelope.data))
+                data = parsed[envelope.id] = self._read_aheads[key][0].parse(envelope.data)
+                grouped.setdefault(key, []).append(data)
         for key, events in grouped.items():
             await self._read_aheads[key][1](session, events)
+        return parsed
 
     def get(self, event_type: str, version: int) -> Handler | None:
         return self._handlers.get((event_type, version))
@@ -225,9 +229,11 @@ async def add_inbox_rows(session: AsyncSession, registry: HandlerRegistry, envel
              "processed_at": now} for envelope in envelopes])
 
 
-async def run_handler(session: AsyncSession, registry: HandlerRegistry, envelope: EventEnvelope) -> bool:
+async def run_handler(session: AsyncSession, registry: HandlerRegistry, envelope: EventEnvelope,
+                      parsed: EventData | None = None) -> bool:
     """Run the registered handler and flush what it wrote, so its own errors (constraint violations
-    included) surface here, as the handler's; False when nothing is registered for the event."""
+    included) surface here, as the handler's; False when nothing is registered for the event. ``parsed``: the
+    event's data as its read-ahead parsed it (the same contract), not parsed again."""
     handler = registry.get(envelope.type, envelope.version)
     if handler is None:
         logger.warning(
@@ -236,7 +242,7 @@ async def run_handler(session: AsyncSession, registry: HandlerRegistry, envelope
                    "version": envelope.version},
         )
         return False
-    data = handler.contract.parse(envelope.data)
+    data = parsed if parsed is not None else handler.contract.parse(envelope.data)
     with correlation_scope(envelope.correlation_id, str(envelope.id)):
         await handler.func(session, data, envelope)
         await flush_pending(session)
@@ -524,7 +530,7 @@ class EventConsumer:
             async with self._sessionmaker() as session:
                 # The inbox check for the whole rest of the batch in ONE statement (decision 0307).
                 done = await applied_among(session, self.registry.consumer_name, [e.id for e in envelopes[start:]])
-                await self.registry.read_ahead(session, [e for e in envelopes[start:] if e.id not in done])
+                parsed = await self.registry.read_ahead(session, [e for e in envelopes[start:] if e.id not in done])
                 inbox: list[EventEnvelope] = []
                 for position in range(start, len(messages)):
                     message = messages[position]
@@ -535,7 +541,7 @@ class EventConsumer:
                     if self._attempt(message, envelope.id) > self.settings.max_attempts:
                         raise _NeedsOneByOne()
                     try:
-                        handled = await run_handler(session, self.registry, envelope)
+                        handled = await run_handler(session, self.registry, envelope, parsed.get(envelope.id))
                     except Exception as exc:
                         raise _HandlerFailed(exc) from exc
                     done.add(envelope.id)  # a second copy later in this batch is a duplicate
