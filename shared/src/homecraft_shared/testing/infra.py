@@ -152,13 +152,16 @@ class PostgresCluster:
 
     Test suites run it with ``fsync=off`` (fast, and a crash of the machine loses nothing they need);
     ``durable=True`` keeps PostgreSQL's defaults (every commit flushed to disk), as in production: for
-    benchmarks, whose figures must be the production ones."""
+    benchmarks, whose figures must be the production ones. ``settings`` are further server settings
+    (``-c name=value``), e.g. ``track_commit_timestamp`` for a benchmark that reads commit times."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, *, durable: bool = False) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, *, durable: bool = False,
+                 settings: Mapping[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.user = "homecraft"
         self.durable = durable
+        self.settings = dict(settings or {})
 
     @staticmethod
     def available() -> bool:
@@ -193,7 +196,8 @@ class PostgresCluster:
             check=True, capture_output=True, env=env,
         )
         options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir} -c max_connections=300"
-                   + ("" if self.durable else " -c fsync=off"))
+                   + ("" if self.durable else " -c fsync=off")
+                   + "".join(f" -c {name}={value}" for name, value in self.settings.items()))
         subprocess.run(
             self._as_owner(["pg_ctl", "-D", str(self.data_dir), "-o", options, "-l",
                             str(self.data_dir / "server.log"), "-w", "start"]),
