@@ -11,6 +11,7 @@ import contextlib
 import os
 import pwd
 import random
+import shlex
 import shutil
 import signal
 import socket
@@ -197,11 +198,13 @@ class PostgresCluster:
         )
         options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir} -c max_connections=300"
                    + ("" if self.durable else " -c fsync=off")
-                   + "".join(f" -c {name}={value}" for name, value in self.settings.items()))
+                   # pg_ctl starts postgres through a shell: a value such as log_line_prefix's "%p| " is quoted.
+                   + "".join(f" -c {shlex.quote(f'{name}={value}')}" for name, value in self.settings.items()))
         subprocess.run(
             self._as_owner(["pg_ctl", "-D", str(self.data_dir), "-o", options, "-l",
                             str(self.data_dir / "server.log"), "-w", "start"]),
-            check=True, capture_output=True, env=env,
+            # A server that never reports ready fails the caller instead of hanging it.
+            check=True, capture_output=True, env=env, timeout=120,
         )
 
     def stop(self) -> None:
