@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from standin_support import Stand, order_paid
-from support import eventually
+from support import Payments, eventually
 from test_payouts_flow import payouts_of
 
+from homecraft_shared.db import utcnow
 from homecraft_shared.testing import bearer
 from payments.ledger import domain
 from payments.ledger import repository as ledger
 from payments.models import StripeRefund
+from payments.reconciliation import service as reconciliation
 
 
 async def test_reconciliation_is_clean_after_a_flow_and_reports_each_injected_difference(stand: Stand) -> None:
@@ -62,3 +64,24 @@ async def test_reconciliation_is_clean_after_a_flow_and_reports_each_injected_di
     denied = await stand.payments.client.post("/operator/reconciliation/runs",
                                               headers=bearer(stand.private_key, "ada", "seller"))
     assert denied.status_code == 403
+
+
+async def test_what_the_ledger_records_while_a_run_walks_stripe_is_left_to_the_next_run(payments: Payments) -> None:
+    """A payout's transfer, a refund or a chargeback made while a run reads Stripe's lists is recorded after its
+    list was read: that run must not call it missing at Stripe (a false alarm seen in CI, a transfer made
+    mid-walk). A run whose lists were asked for after the recording must report what Stripe lacks."""
+    walk_started = utcnow()
+    async with payments.session() as session:
+        assert await ledger.record(session, domain.payout("w1", "ada", 5, "tr_made_during_the_walk"))
+        assert await ledger.record(session, domain.chargeback("w1", [], "dp_lost_during_the_walk", {}))
+        session.add(StripeRefund(refund_id="re_made_during_the_walk", order_id="w1", amount_cents=300, currency="usd",
+                                 status="succeeded", published_status="succeeded"))
+    async with payments.session() as session:
+        during = await reconciliation.compare(session, [], [], [], listed_from=walk_started)
+        later = await reconciliation.compare(session, [], [], [], listed_from=utcnow())
+    assert during == []
+    assert sorted((d.kind, d.object_type, d.object_id) for d in later) == [
+        ("entry_without_stripe", "dispute", "dp_lost_during_the_walk"),
+        ("entry_without_stripe", "refund", "re_made_during_the_walk"),
+        ("entry_without_stripe", "transfer", "tr_made_during_the_walk"),
+    ]
