@@ -119,8 +119,11 @@ async def compare(session: AsyncSession, transfers: list[dict[str, Any]], refund
                                   "a recorded refund Stripe does not have"))
 
     # disputes: lost ones must have a chargeback movement, and only they
-    chargebacks = set((await session.scalars(
-        select(LedgerMovement.stripe_object_id).where(LedgerMovement.kind == "chargeback"))).all())
+    # each charged-back dispute with the time its movement was recorded
+    charged_back_at = dict((await session.execute(
+        select(LedgerMovement.stripe_object_id, LedgerMovement.created_at)
+        .where(LedgerMovement.kind == "chargeback"))).tuples().all())
+    chargebacks = set(charged_back_at)
     known = {d.dispute_id: d for d in (await session.scalars(select(Dispute))).all()}
     seen = set()
     for dispute in disputes:
@@ -137,10 +140,7 @@ async def compare(session: AsyncSession, transfers: list[dict[str, Any]], refund
         elif dispute["id"] not in known:
             out.append(Difference("stripe_without_entry", "dispute", dispute["id"], dispute_order, dispute["amount"], None,
                                   "a dispute the service never recorded"))
-    settled_chargebacks = set((await session.scalars(
-        select(LedgerMovement.stripe_object_id).where(LedgerMovement.kind == "chargeback",
-                                                      LedgerMovement.created_at < listed_from))).all())
-    for dispute_id in settled_chargebacks - seen:
+    for dispute_id in {dispute_id for dispute_id, at in charged_back_at.items() if at < listed_from} - seen:
         out.append(Difference("entry_without_stripe", "dispute", dispute_id or "?", None, None, None,
                               "chargeback entries for a dispute Stripe does not have"))
 
