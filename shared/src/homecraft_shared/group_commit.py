@@ -45,7 +45,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Insert, Table
+from sqlalchemy import URL, Insert, Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from homecraft_shared.connections import execute
@@ -151,6 +151,11 @@ class GroupCommit:
         serves a run alone while the first is given back), closed with the group. Its connections are
         never among those the requests waiting for it hold."""
         return cls(create_engine(database_url, pool_size=2, max_overflow=0), max_batch=max_batch, owns_engine=True)
+
+    @property
+    def database(self) -> URL:
+        """The database its transactions write to."""
+        return self._engine.url
 
     async def run(self, work: Work[T]) -> T:
         """``work(connection)`` committed, together with the other writers' work of this moment; its result

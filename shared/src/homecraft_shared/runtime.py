@@ -27,7 +27,7 @@ from homecraft_shared.identity import IdentityVerifier, ServiceSigner
 from homecraft_shared.messaging import jetstream
 from homecraft_shared.messaging.consumer import ConsumerSettings, EventConsumer, HandlerRegistry
 from homecraft_shared.messaging.contracts import CONTRACTS
-from homecraft_shared.messaging.outbox import OutboxRelay
+from homecraft_shared.messaging.outbox import EagerPublisher, OutboxRelay
 from homecraft_shared.messaging.retention import RetentionPolicy, run_pruner
 from homecraft_shared.migrations import upgrade_to_head
 from homecraft_shared.observability import watch_loop_lag
@@ -123,8 +123,11 @@ class ServiceRuntime:
         self.js = self.nats.jetstream()
         if self.produces_events:
             await jetstream.ensure_stream(self.js, self.name, self.settings.stream_replicas)
+            eager = self.settings.outbox_eager_publishing
+            if eager:
+                self._spawn(EagerPublisher(self.engine.url, self.js, self.group).run(), "outbox-eager-publisher")
             relay = OutboxRelay(self.sessionmaker, self.js, poll_seconds=self.settings.relay_poll_seconds,
-                                marks=self.group)
+                                marks=self.group, grace_seconds=self.settings.relay_grace_seconds if eager else 0.0)
             self._spawn(relay.run(), "outbox-relay")
         if self.handlers and self.handlers.handlers():
             consumer = EventConsumer(self.handlers, self.sessionmaker, self.js, self.consumer_settings())

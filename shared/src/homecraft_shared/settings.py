@@ -51,6 +51,11 @@ class ServiceSettings(BaseSettings):
     # at once, e.g. {"payments": 4} (decision 0315); other streams, and every stream on SQLite: 1.
     consumer_parallel_transactions: dict[str, Annotated[int, Field(ge=1, le=16)]] = {}
     relay_poll_seconds: float = 0.5
+    # Events are published right after their commit by the process that committed them (decision 0323); the
+    # relay publishes the rows that are still unpublished this long after they were written (that process died
+    # or NATS was away meanwhile). False: the relay publishes everything, woken by this process's commits.
+    outbox_eager_publishing: bool = True
+    relay_grace_seconds: float = Field(default=2.0, gt=0)
     # A JSON warning (and homecraft_event_loop_lag_warnings_total) when the event loop runs late by more
     # than this (decision 0309); 0 turns the watch off.
     loop_lag_warning_seconds: float = Field(default=0.2, ge=0)

@@ -6,24 +6,32 @@ marks them published only after JetStream acked; if it dies in between, the row 
 with the same id and JetStream's duplicate window (then the consumer's inbox) drops the copy. The
 order is not a guarantee consumers may rely on (decision 0002): an event JetStream refuses is
 skipped and retried while later ones go on.
+
+A service's events do not wait for a relay pass, though: the ``EagerPublisher`` of its process publishes
+them as soon as the commit that holds them returns and marks them published (decision 0323). The relay then
+only takes rows older than a grace period: the events of a process that died between its commit and that
+publish, or of a moment NATS was away. Either way an event is published at least once, under its id.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import nats.errors
 import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
-from sqlalchemy import Table, Update, insert, select, update
+from sqlalchemy import URL, Table, Update, event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction
 
 from homecraft_shared.at_commit import WrittenAtCommit
 from homecraft_shared.background import run_passes
@@ -68,8 +76,9 @@ def outbox_row(envelope: EventEnvelope) -> dict[str, object]:
 def record_event(session: AsyncSession, data: EventData, *, subject_id: str) -> EventEnvelope:
     """Stage an event in the outbox, inside the caller's transaction."""
     envelope = envelope_for(data, subject_id=subject_id)
-    session.add(OutboxEvent(**outbox_row(envelope)))
-    EVENTS_COMMITTED.flag(session)
+    row = outbox_row(envelope)
+    session.add(OutboxEvent(**row))
+    _publish_after_commit(session, row)
     return envelope
 
 
@@ -79,12 +88,12 @@ _INSERT_OUTBOX = insert(cast(Table, OutboxEvent.__table__))
 _STAGED_ROWS = WrittenAtCommit("outbox_staged_rows", _INSERT_OUTBOX)
 
 
-async def insert_outbox_rows(connection: AsyncConnection, envelopes: Sequence[EventEnvelope]) -> None:
-    """Stage events in the outbox on a plain connection, inside its transaction (one INSERT, no
-    unit of work). Nothing wakes the relays on that connection's commit: the caller calls
-    ``wake_relays()`` once it has committed (the relays' poll finds the rows anyway, later)."""
-    if envelopes:
-        await execute(connection, _INSERT_OUTBOX, [outbox_row(envelope) for envelope in envelopes])
+async def insert_outbox_rows(connection: AsyncConnection, rows: Sequence[dict[str, object]]) -> None:
+    """Stage events (their ``outbox_row``) in the outbox on a plain connection, inside its transaction (one
+    INSERT, no unit of work). Nothing publishes them on that connection's commit: the caller calls
+    ``publish_committed`` once it has committed (else the relay publishes them after its grace period)."""
+    if rows:
+        await execute(connection, _INSERT_OUTBOX, list(rows))
 
 
 async def stage_event(session: AsyncSession, data: EventData, *, subject_id: str) -> EventEnvelope:
@@ -96,14 +105,53 @@ async def stage_event(session: AsyncSession, data: EventData, *, subject_id: str
     Nothing may read the outbox inside the transaction expecting these rows (nothing does: only the relay
     reads it, after commits)."""
     envelope = envelope_for(data, subject_id=subject_id)
-    await _STAGED_ROWS.keep(session, outbox_row(envelope))
-    EVENTS_COMMITTED.flag(session)
+    row = outbox_row(envelope)
+    await _STAGED_ROWS.keep(session, row)
+    _publish_after_commit(session, row)
     return envelope
 
 
-def wake_relays() -> None:
-    """Tell this process's relays that events were committed (cuts latency below their poll interval)."""
+# The outbox rows of a session's transaction, handed to the eager publisher of its database when it commits.
+_COMMITTING_ROWS = "outbox_rows_to_publish"
+# Put there instead when a savepoint of the transaction was rolled back: which of its rows went with the
+# savepoint is not tracked, so none is published eagerly (the relay publishes those that committed).
+_SAVEPOINT_ROLLED_BACK = "savepoint rolled back"
+
+
+def _publish_after_commit(session: AsyncSession, row: dict[str, object]) -> None:
+    EVENTS_COMMITTED.flag(session)
+    rows = session.info.setdefault(_COMMITTING_ROWS, [])
+    if isinstance(rows, list):
+        rows.append(row)
+
+
+@event.listens_for(Session, "after_commit")
+def _hand_committed_rows_over(session: Session) -> None:
+    rows = session.info.pop(_COMMITTING_ROWS, None)
+    if isinstance(rows, list) and rows and session.bind is not None:
+        _hand_to_publishers(session.bind.engine.url, rows)  # the session's flag wakes the relays
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back_rows(session: Session, transaction: SessionTransaction) -> None:
+    if not transaction.nested:
+        session.info.pop(_COMMITTING_ROWS, None)
+    elif _COMMITTING_ROWS in session.info:
+        session.info[_COMMITTING_ROWS] = _SAVEPOINT_ROLLED_BACK
+
+
+def publish_committed(database: URL, rows: Sequence[dict[str, object]]) -> None:
+    """Outbox rows (``outbox_row``) of ``database`` that were just committed: the eager publisher of that
+    database in this process publishes them now, and this process's relays are woken (when running
+    without an eager publisher, they publish at once)."""
+    _hand_to_publishers(database, rows)
     EVENTS_COMMITTED.wake()
+
+
+def _hand_to_publishers(database: URL, rows: Sequence[dict[str, object]]) -> None:
+    for publisher in _EAGER_PUBLISHERS:
+        if publisher.database == database:
+            publisher.take(rows)
 
 
 # Errors after which JetStream (or the client) refused this one event: other events can still go.
@@ -144,6 +192,110 @@ class _MarkPublished:
         await execute(connection, _mark_published_statement(self.seqs))
 
 
+def _mark_published_by_id_statement(event_ids: Sequence[uuid.UUID]) -> Update:
+    # Not a row the relay published meanwhile (it counted its own attempt).
+    return (update(OutboxEvent).where(OutboxEvent.event_id.in_(event_ids), OutboxEvent.published_at.is_(None))
+            .values(published_at=utcnow(), attempts=OutboxEvent.attempts + 1)
+            .execution_options(synchronize_session=False))
+
+
+@dataclass(frozen=True)
+class _MarkPublishedByEventId:
+    """A group commit's work: mark these eagerly published rows published."""
+
+    event_ids: list[uuid.UUID]
+
+    async def __call__(self, connection: AsyncConnection) -> None:
+        await execute(connection, _mark_published_by_id_statement(self.event_ids))
+
+
+# The eager publishers running in this process (one per service runtime), by the database they serve.
+_EAGER_PUBLISHERS: set[EagerPublisher] = set()
+
+
+class EagerPublisher:
+    """Publishes a process's events as soon as the commit holding their outbox rows returns (decision 0323).
+
+    Without it an event waits for the relay: for the pass under way to end (its acks, its marking commit),
+    then for the next pass's SELECT. This takes the rows the commit hook hands over (``publish_committed``,
+    and every session that recorded or staged events), sends them at once on the one NATS connection
+    (``Nats-Msg-Id`` = event id, pipelined like the relay's), and marks the acked ones published through the
+    group commit, with the other writers of that moment. It reads nothing from the database.
+
+    It is only a shortcut: the outbox row is committed before it gets here, and whatever it does not get
+    published (NATS away, the process dying, a full queue) the relay publishes after its grace period. A row
+    both publish is stored once by JetStream (the duplicate window) and applied once by the consumers (inbox).
+    """
+
+    def __init__(self, database: URL, js: JetStreamContext, marks: GroupCommit, *, batch_size: int = 200,
+                 publish_timeout: float = 5.0, max_waiting: int = 10_000) -> None:
+        self.database = database
+        self._js = js
+        self._marks = marks
+        self._batch_size = batch_size
+        self._publish_timeout = publish_timeout
+        # Beyond this many rows waiting (NATS slow or away) the oldest are left to the relay.
+        self._waiting: deque[dict[str, Any]] = deque(maxlen=max_waiting)
+        self._ready = asyncio.Event()
+        self.stats = RelayStats()
+
+    def take(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Committed outbox rows to publish now (called from the commit hook: no I/O)."""
+        self._waiting.extend(rows)
+        self._ready.set()
+
+    async def run(self) -> None:
+        """Publish what commits hand over, until cancelled; each failure is logged and left to the relay."""
+        _EAGER_PUBLISHERS.add(self)
+        try:
+            while True:
+                await self._ready.wait()
+                self._ready.clear()
+                while self._waiting:
+                    batch = [self._waiting.popleft() for _ in range(min(len(self._waiting), self._batch_size))]
+                    try:
+                        await self._publish(batch)
+                    except Exception as exc:
+                        logger.warning("publishing committed events at once failed; the relay publishes them",
+                                       extra={"events": len(batch), "error": repr(exc)})
+        finally:
+            _EAGER_PUBLISHERS.discard(self)
+
+    async def _publish(self, rows: Sequence[dict[str, Any]]) -> None:
+        sent: list[tuple[uuid.UUID, asyncio.Future[PubAck]]] = []
+        failure: Exception | None = None
+        for row in rows:
+            try:
+                future = await self._js.publish_async(str(row["subject"]), str(row["payload"]).encode(),
+                                                      headers={"Nats-Msg-Id": str(row["event_id"])})
+            except Exception as exc:  # e.g. NATS away: the rest of the batch is left to the relay too
+                failure = exc
+                break
+            sent.append((cast(uuid.UUID, row["event_id"]), future))
+        acked = await self._acked(sent)
+        if acked:
+            await self._marks.run(_MarkPublishedByEventId(acked))
+        if failure is not None:
+            raise failure
+
+    async def _acked(self, sent: Sequence[tuple[uuid.UUID, asyncio.Future[PubAck]]]) -> list[uuid.UUID]:
+        if not sent:
+            return []
+        _, late = await asyncio.wait([future for _, future in sent], timeout=self._publish_timeout)
+        for future in late:
+            future.cancel()
+        acked: list[uuid.UUID] = []
+        for event_id, future in sent:
+            if future.cancelled() or future.exception() is not None:
+                self.stats.publish_failures += 1
+                continue
+            acked.append(event_id)
+            self.stats.published += 1
+            if future.result().duplicate:
+                self.stats.duplicates += 1
+        return acked
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -154,8 +306,12 @@ class OutboxRelay:
         poll_seconds: float = 0.5,
         publish_timeout: float = 5.0,
         marks: GroupCommit | None = None,
+        grace_seconds: float = 0.0,
     ) -> None:
-        """``marks``: a group commit on the same database (the runtime's) through which, on SQLite, the
+        """``grace_seconds``: only rows at least this old, beside an ``EagerPublisher`` (which publishes the
+        newer ones; the relay is then not woken by commits either, it polls).
+
+        ``marks``: a group commit on the same database (the runtime's) through which, on SQLite, the
         acked rows are marked published together with the other writers of that moment (a webhook's or a
         placement's rows): one commit, one fsync and one turn of the write lock fewer per pass
         (decision 0311). Not used on PostgreSQL, where the relay's own transaction holds the rows it
@@ -167,7 +323,8 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
         self._publish_timeout = publish_timeout
-        self._wake = EVENTS_COMMITTED.waiter()
+        self._grace = dt.timedelta(seconds=grace_seconds)
+        self._wake = EVENTS_COMMITTED.waiter() if not grace_seconds else None
         self.stats = RelayStats()
         # Events JetStream refused: event id -> (refusals so far, monotonic time of the next try).
         self._refused: dict[uuid.UUID, tuple[int, float]] = {}
@@ -195,6 +352,8 @@ class OutboxRelay:
             query = select(OutboxEvent).where(OutboxEvent.published_at.is_(None))
             if waiting:
                 query = query.where(OutboxEvent.event_id.not_in(waiting))
+            if self._grace:
+                query = query.where(OutboxEvent.created_at <= utcnow() - self._grace)
             query = query.order_by(OutboxEvent.seq).limit(self._batch_size)
             if dialect_of(session) != "sqlite":
                 # Several relay replicas share the table without publishing the same row at once.

@@ -22,7 +22,7 @@ from homecraft_shared.errors import Problem
 from homecraft_shared.events.payments import StripeEventReceivedV1
 from homecraft_shared.group_commit import GroupCommit, WorkTogether
 from homecraft_shared.messaging.envelope import EventEnvelope
-from homecraft_shared.messaging.outbox import envelope_for, insert_outbox_rows, wake_relays
+from homecraft_shared.messaging.outbox import envelope_for, insert_outbox_rows, outbox_row, publish_committed
 from payments.webhooks import repository
 
 Endpoint = Literal["platform", "connect"]
@@ -83,7 +83,7 @@ class StoreEvent(WorkTogether[bool]):
 
     def __init__(self, values: dict[str, object], envelope: EventEnvelope) -> None:
         self.values = values
-        self.envelope = envelope
+        self.outbox_row = outbox_row(envelope)
 
     @classmethod
     async def run_together(cls, connection: AsyncConnection, members: Sequence[StoreEvent]) -> list[bool]:
@@ -92,7 +92,7 @@ class StoreEvent(WorkTogether[bool]):
             first.setdefault(member.values["event_id"], member)
         stored = await repository.insert_new(connection, [member.values for member in first.values()])
         if stored:
-            await insert_outbox_rows(connection, [m.envelope for event_id, m in first.items() if event_id in stored])
+            await insert_outbox_rows(connection, [m.outbox_row for event_id, m in first.items() if event_id in stored])
         return [member.values["event_id"] in stored and first[member.values["event_id"]] is member for member in members]
 
     @classmethod
@@ -112,7 +112,8 @@ class StoreEvent(WorkTogether[bool]):
 async def store(group: GroupCommit, event: dict[str, Any], payload: bytes, endpoint: Endpoint) -> Intake:
     """Store a verified event with its outbox row, committed together with the other webhooks of this
     moment (decision 0307); returns once that commit holds them (the 2xx only after the row is durable)."""
-    stored = await group.run(StoreEvent.of(event, payload, endpoint))
+    work = StoreEvent.of(event, payload, endpoint)
+    stored = await group.run(work)
     if stored:
-        wake_relays()
+        publish_committed(group.database, [work.outbox_row])
     return Intake(event["id"], event["type"], stored)
