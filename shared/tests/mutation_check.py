@@ -190,6 +190,18 @@ MUTATIONS: tuple[Mutation, ...] = (
         "                    if False:\n",
         ("test_relay.py::test_an_event_jetstream_refuses_does_not_hold_up_later_events",),
     ),
+    Mutation(  # decision 0323
+        "eager-publish-without-nats-msg-id", OUTBOX,
+        '                                                      headers={"Nats-Msg-Id": str(row["event_id"])})\n',
+        "                                                      headers=None)\n",
+        ("test_eager_publish.py::test_an_event_both_publish_is_stored_once",),
+    ),
+    Mutation(  # decision 0323
+        "eager-publish-of-a-rolled-back-savepoint", OUTBOX,
+        "        session.info[_COMMITTING_ROWS] = _SAVEPOINT_ROLLED_BACK\n",
+        "        pass\n",
+        ("test_eager_publish.py::test_a_rolled_back_savepoint_leaves_its_transaction_to_the_relay",),
+    ),
     Mutation(
         "retention-prunes-the-inbox-row-of-a-dead-letter", "messaging/retention.py",
         "InboxEvent.processed_at < now - dt.timedelta(days=policy.inbox_days), ~waiting_letter",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from nats.js import JetStreamContext
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from testsvc import PRODUCER, STREAM, ItemRecordedV1, background, items, outbox_rows, record_item, wait_until
 
@@ -16,6 +17,7 @@ from homecraft_shared.group_commit import GroupCommit
 from homecraft_shared.messaging.envelope import EventEnvelope
 from homecraft_shared.messaging.jetstream import connect, ensure_stream
 from homecraft_shared.messaging.outbox import EagerPublisher, OutboxRelay, record_event, stage_event
+from homecraft_shared.messaging.tables import OutboxEvent
 
 Maker = async_sessionmaker[AsyncSession]
 
@@ -167,3 +169,25 @@ async def test_a_commit_on_another_database_is_not_handed_to_this_publisher(
         assert await published_ids(js) == []
     finally:
         await other.aclose()
+
+
+async def test_an_event_both_publish_is_stored_once(sessionmaker: Maker, js: JetStreamContext, group: GroupCommit) -> None:
+    """The eager publisher's marking can lag past the relay's grace: the relay then publishes the row again,
+    under the same id, and JetStream keeps one copy."""
+    publisher = EagerPublisher(group.database, js, group)
+    async with background() as tasks:
+        tasks.start(publisher.run(), "eager-publisher")
+        await asyncio.sleep(0)
+        envelope = await record_item(sessionmaker, "a")
+
+        async def marked() -> bool:
+            return all(row.published_at is not None for row in await outbox_rows(sessionmaker))
+
+        await wait_until(marked, within=10, what="the row marked published", tasks=tasks)
+    async with sessionmaker() as session:  # as if the marking had not happened yet
+        await session.execute(update(OutboxEvent).values(published_at=None))
+        await session.commit()
+    relay = OutboxRelay(sessionmaker, js)
+    assert await relay.publish_pending() == 1
+    assert relay.stats.duplicates == 1
+    assert await published_ids(js) == [str(envelope.id)]
