@@ -4,6 +4,7 @@ by the process that committed it, without waiting for a relay pass; the relay pu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from nats.js import JetStreamContext
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from testsvc import PRODUCER, STREAM, ItemRecordedV1, background, items, outbox_rows, record_item, wait_until
+from testsvc import PRODUCER, STREAM, Background, ItemRecordedV1, background, items, outbox_rows, record_item, wait_until
 
 from homecraft_shared.group_commit import GroupCommit
 from homecraft_shared.messaging.envelope import EventEnvelope
@@ -31,6 +32,19 @@ async def group(database_url: str) -> AsyncIterator[GroupCommit]:
         await group.aclose()
 
 
+@contextlib.asynccontextmanager
+async def running(publisher: EagerPublisher) -> AsyncIterator[Background]:
+    """The publisher running as a background task, registered for the commits that follow."""
+    async with background() as tasks:
+        tasks.start(publisher.run(), "eager-publisher")
+        await asyncio.sleep(0)
+        yield tasks
+
+
+async def all_marked(sessionmaker: Maker) -> bool:
+    return all(row.published_at is not None for row in await outbox_rows(sessionmaker))
+
+
 async def published_ids(js: JetStreamContext) -> list[str]:
     """The event ids in the stream, in stream order."""
     count = (await js.stream_info(STREAM)).state.messages
@@ -40,15 +54,9 @@ async def published_ids(js: JetStreamContext) -> list[str]:
 async def test_a_committed_event_is_published_and_marked_with_no_relay(
         sessionmaker: Maker, js: JetStreamContext, group: GroupCommit) -> None:
     publisher = EagerPublisher(group.database, js, group)
-    async with background() as tasks:
-        tasks.start(publisher.run(), "eager-publisher")
-        await asyncio.sleep(0)  # registered
+    async with running(publisher) as tasks:
         envelope = await record_item(sessionmaker, "a")
-
-        async def marked() -> bool:
-            return all(row.published_at is not None for row in await outbox_rows(sessionmaker))
-
-        await wait_until(marked, within=10, what="the row marked published", tasks=tasks)
+        await wait_until(lambda: all_marked(sessionmaker), within=10, what="the row marked published", tasks=tasks)
     assert await published_ids(js) == [str(envelope.id)]
     message = await js.get_msg(STREAM, seq=1)
     assert message.subject == "test_item.recorded.v1"
@@ -61,9 +69,7 @@ async def test_a_committed_event_is_published_and_marked_with_no_relay(
 async def test_events_staged_until_the_commit_are_published_too(
         sessionmaker: Maker, js: JetStreamContext, group: GroupCommit) -> None:
     publisher = EagerPublisher(group.database, js, group)
-    async with background() as tasks:
-        tasks.start(publisher.run(), "eager-publisher")
-        await asyncio.sleep(0)
+    async with running(publisher) as tasks:
         async with sessionmaker() as session:
             staged = [await stage_event(session, ItemRecordedV1(item_id=f"s{i}", quantity=1), subject_id=f"s{i}")
                       for i in range(3)]
@@ -79,9 +85,7 @@ async def test_events_staged_until_the_commit_are_published_too(
 async def test_a_rolled_back_transaction_publishes_nothing(
         sessionmaker: Maker, js: JetStreamContext, group: GroupCommit) -> None:
     publisher = EagerPublisher(group.database, js, group)
-    async with background() as tasks:
-        tasks.start(publisher.run(), "eager-publisher")
-        await asyncio.sleep(0)
+    async with running(publisher) as tasks:
         async with sessionmaker() as session:
             await session.execute(items.insert().values(id="gone", quantity=1))
             record_event(session, ItemRecordedV1(item_id="gone", quantity=1), subject_id="gone")
@@ -101,9 +105,7 @@ async def test_a_rolled_back_savepoint_leaves_its_transaction_to_the_relay(
     """Which rows went with the savepoint is not tracked: none of the transaction is published eagerly (the
     savepoint's event must never be), and the relay publishes what committed."""
     publisher = EagerPublisher(group.database, js, group)
-    async with background() as tasks:
-        tasks.start(publisher.run(), "eager-publisher")
-        await asyncio.sleep(0)
+    async with running(publisher) as tasks:
         async with sessionmaker() as session:
             kept = record_event(session, ItemRecordedV1(item_id="kept", quantity=1), subject_id="kept")
             savepoint = await session.begin_nested()
@@ -129,9 +131,7 @@ async def test_what_nats_did_not_take_the_relay_publishes_after_its_grace(
         js = connection.jetstream()
         publisher = EagerPublisher(group.database, js, group, publish_timeout=0.5)
         relay = OutboxRelay(sessionmaker, js, grace_seconds=1.0)
-        async with background() as tasks:
-            tasks.start(publisher.run(), "eager-publisher")
-            await asyncio.sleep(0)
+        async with running(publisher) as tasks:
             envelope = await record_item(sessionmaker, "a")  # no stream yet: nobody stores the subject
 
             async def refused() -> bool:
@@ -160,9 +160,7 @@ async def test_a_commit_on_another_database_is_not_handed_to_this_publisher(
     other = GroupCommit.own_pool(f"sqlite+aiosqlite:///{tmp_path / 'other.db'}")
     try:
         publisher = EagerPublisher(other.database, js, other)
-        async with background() as tasks:
-            tasks.start(publisher.run(), "eager-publisher")
-            await asyncio.sleep(0)
+        async with running(publisher):
             await record_item(sessionmaker, "a")
             await asyncio.sleep(0.2)
         assert publisher.stats.published == publisher.stats.publish_failures == 0
@@ -175,15 +173,9 @@ async def test_an_event_both_publish_is_stored_once(sessionmaker: Maker, js: Jet
     """The eager publisher's marking can lag past the relay's grace: the relay then publishes the row again,
     under the same id, and JetStream keeps one copy."""
     publisher = EagerPublisher(group.database, js, group)
-    async with background() as tasks:
-        tasks.start(publisher.run(), "eager-publisher")
-        await asyncio.sleep(0)
+    async with running(publisher) as tasks:
         envelope = await record_item(sessionmaker, "a")
-
-        async def marked() -> bool:
-            return all(row.published_at is not None for row in await outbox_rows(sessionmaker))
-
-        await wait_until(marked, within=10, what="the row marked published", tasks=tasks)
+        await wait_until(lambda: all_marked(sessionmaker), within=10, what="the row marked published", tasks=tasks)
     async with sessionmaker() as session:  # as if the marking had not happened yet
         await session.execute(update(OutboxEvent).values(published_at=None))
         await session.commit()
