@@ -29,7 +29,7 @@ async def on_dispute(session: AsyncSession, fact: StripeFact) -> Outcome:
     order = await orders.find(session, order_id=text((obj.get("metadata") or {}).get("order_id")) or None,
                               payment_intent_id=payment_intent_id, charge_id=charge_id or None)
     if order is None:
-        key = orders.wait_key(order_id=None, payment_intent_id=payment_intent_id, charge_id=charge_id or None)
+        key = orders.wait_key(orders.OrderKeys(None, payment_intent_id, charge_id or None))
         return Outcome.wait(key or dispute_id, f"dispute {dispute_id}: its order is not known as paid yet")
     await ledger.lock_order(session, order.order_id)
     phase = fact.type.rsplit(".", 1)[-1]  # created | updated | closed

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import String, Table, any_, bindparam, or_, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from homecraft_shared.connections import Prepared, execute, session_connection
@@ -101,21 +103,74 @@ _FACTS_LOCKED_BY = {column: Prepared(statement.with_for_update()) for column, st
 _FACTS_UNLOCKED_BY = {column: Prepared(statement) for column, statement in _FACTS_BY.items()}
 
 
-async def find_facts(session: AsyncSession, *, order_id: str | None, payment_intent_id: str | None,
-                     charge_id: str | None, lock: bool = False) -> PaidOrderFacts | None:
+@dataclass(frozen=True)
+class OrderKeys:
+    """How a Stripe object names its paid order: our order id (its metadata), else its payment."""
+
+    order_id: str | None
+    payment_intent_id: str | None
+    charge_id: str | None
+
+    def in_lookup_order(self) -> list[tuple[str, str]]:
+        """(column, value) in the order ``find`` tries them, the empty ones left out."""
+        return [(column, value) for column, value in (("order_id", self.order_id),
+                                                      ("payment_intent_id", self.payment_intent_id),
+                                                      ("charge_id", self.charge_id)) if value]
+
+
+async def find_facts(session: AsyncSession, keys: OrderKeys, *, lock: bool = False) -> PaidOrderFacts | None:
     """``find``'s order as plain facts (Core statements built once, on the session's connection). ``lock``:
     its row locked until commit on PostgreSQL, as ``ledger.lock_order`` does, in the same round trip
-    (SQLite serializes writers anyway)."""
+    (SQLite serializes writers anyway). An order this transaction locked ahead (``lock_ahead``) is answered
+    from what that statement read, without a round trip."""
+    lookups = keys.in_lookup_order()
+    if not lookups:
+        return None
+    kept = session.info.get(_LOCKED_AHEAD)
+    if kept is not None and kept[0] is session.sync_session.get_transaction():
+        found_ahead: PaidOrderFacts | None = kept[1].get(lookups[0])
+        if found_ahead is not None:
+            return found_ahead
     connection = await session_connection(session)
     statements = _FACTS_LOCKED_BY if lock and connection.dialect.name != "sqlite" else _FACTS_UNLOCKED_BY
-    for column, value in (("order_id", order_id), ("payment_intent_id", payment_intent_id), ("charge_id", charge_id)):
-        if value:
-            found = (await execute(connection, statements[column], {"key": value})).first()
-            if found is not None:
-                return PaidOrderFacts(*found)
+    for column, value in lookups:
+        found = (await execute(connection, statements[column], {"key": value})).first()
+        if found is not None:
+            return PaidOrderFacts(*found)
     return None
 
 
-def wait_key(*, order_id: str | None, payment_intent_id: str | None, charge_id: str | None) -> str | None:
+# The paid orders of a consumer transaction's Stripe events, locked in ONE statement before its first handler
+# (decision 0324), in order id order (two transactions lock their common orders in the same order), with their
+# facts, kept for ``find_facts`` in that transaction by (column, value). Those facts do not change once the
+# order is projected, except ``refunded_cause``, which its writers read again from the ORM row they change.
+_LOCKED_AHEAD = "payments_paid_orders_locked_ahead"
+_KEY_ARRAY = postgresql.ARRAY(String)
+_FACTS_LOCKED_AMONG = Prepared(_FACTS.where(or_(*(
+    _ORDERS.c[column] == any_(bindparam(f"{column}s", type_=_KEY_ARRAY))
+    for column in ("order_id", "payment_intent_id", "charge_id")))).order_by(_ORDERS.c.order_id).with_for_update())
+
+
+async def lock_ahead(session: AsyncSession, wanted: Sequence[OrderKeys]) -> None:
+    """PostgreSQL: lock the paid orders these keys name and keep their facts for ``find_facts`` in this
+    transaction; a key that names no order is looked up again when it is asked for (the order may be projected
+    meanwhile). SQLite: nothing (it serializes writers, and its point reads cost no round trip)."""
+    connection = await session_connection(session)
+    if connection.dialect.name == "sqlite" or not wanted:
+        return
+    values: dict[str, set[str]] = {"order_ids": set(), "payment_intent_ids": set(), "charge_ids": set()}
+    for keys in wanted:
+        for column, value in keys.in_lookup_order():
+            values[f"{column}s"].add(value)
+    rows = (await execute(connection, _FACTS_LOCKED_AMONG, {name: sorted(found) for name, found in values.items()})).all()
+    kept: dict[tuple[str, str], PaidOrderFacts] = {}
+    for row in rows:
+        facts = PaidOrderFacts(*row)
+        for column, value in OrderKeys(facts.order_id, facts.payment_intent_id, facts.charge_id).in_lookup_order():
+            kept.setdefault((column, value), facts)
+    session.info[_LOCKED_AHEAD] = (session.sync_session.get_transaction(), kept)
+
+
+def wait_key(keys: OrderKeys) -> str | None:
     """What an event about a not-yet-projected order waits for (matched again on order.paid)."""
-    return order_id or payment_intent_id or charge_id
+    return keys.order_id or keys.payment_intent_id or keys.charge_id

@@ -37,6 +37,13 @@ def line_ids_of(refund: dict[str, Any]) -> list[str] | None:
     return ids or None
 
 
+def order_keys(refund: dict[str, Any]) -> orders.OrderKeys:
+    """The paid order a refund is about: our order id in its metadata, else its payment intent or charge."""
+    return orders.OrderKeys(order_id=text((refund.get("metadata") or {}).get("order_id")) or None,
+                            payment_intent_id=object_id(refund.get("payment_intent")) or None,
+                            charge_id=object_id(refund.get("charge")) or None)
+
+
 async def on_refund(session: AsyncSession, fact: StripeFact) -> Outcome:
     return await observe(session, fact.object, fact.created)
 
@@ -70,19 +77,17 @@ async def observe(session: AsyncSession, refund: dict[str, Any], observed_at: dt
     status = text(refund.get("status"))
     if status not in KNOWN_STATUSES:
         raise ValueError(f"refund {refund_id} has an unknown status {status!r}")
-    metadata = refund.get("metadata") or {}
-    payment_intent_id = object_id(refund.get("payment_intent")) or None
-    charge_id = object_id(refund.get("charge")) or None
-    # Found and locked (PostgreSQL) in one round trip: apply() need not lock it again.
-    order = await orders.find_facts(session, order_id=text(metadata.get("order_id")) or None,
-                                    payment_intent_id=payment_intent_id, charge_id=charge_id, lock=True)
+    keys = order_keys(refund)
+    # Found and locked (PostgreSQL) in one round trip, or locked ahead with the transaction's other events' orders
+    # (decision 0324): apply() need not lock it again.
+    order = await orders.find_facts(session, keys, lock=True)
     if order is None:
-        key = orders.wait_key(order_id=text(metadata.get("order_id")) or None, payment_intent_id=payment_intent_id,
-                              charge_id=charge_id)
-        return Outcome.wait(key or refund_id, f"refund {refund_id}: its order is not known as paid yet")
+        return Outcome.wait(orders.wait_key(keys) or refund_id, f"refund {refund_id}: its order is not known as paid yet")
+    metadata = refund.get("metadata") or {}
     return await apply(session, order, refund_id=refund_id, status=status, amount_cents=cents(refund.get("amount")),
                        currency=text(refund.get("currency")).lower() or order.currency,
-                       payment_intent_id=payment_intent_id or order.payment_intent_id, charge_id=charge_id or order.charge_id,
+                       payment_intent_id=keys.payment_intent_id or order.payment_intent_id,
+                       charge_id=keys.charge_id or order.charge_id,
                        line_ids=line_ids_of(refund), refund_request_id=text(metadata.get("refund_request_id")) or None,
                        observed_at=observed_at, order_locked=True)
 

@@ -25,6 +25,7 @@ from homecraft_shared.background import run_passes
 from homecraft_shared.connections import execute, flush_pending, session_connection
 from homecraft_shared.db import utcnow
 from payments.models import PaidOrder, StripeEvent
+from payments.paid_orders.repository import OrderKeys, lock_ahead
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +83,15 @@ def _registry() -> dict[str, Handler]:
     }
 
 
+@functools.cache
+def _order_keys_registry() -> dict[str, Callable[[dict[str, Any]], OrderKeys]]:
+    """The event types whose handler locks the paid order its object names: how to name it from the object.
+    A consumer transaction locks those orders ahead, all in one statement (decision 0324)."""
+    from payments.refunds.observed import order_keys
+
+    return {"refund.created": order_keys, "refund.updated": order_keys}
+
+
 HANDLED_TYPES = frozenset({
     "checkout.session.completed", "charge.refunded", "refund.created", "refund.updated", "charge.dispute.created",
     "charge.dispute.updated", "charge.dispute.closed", "account.updated",
@@ -98,6 +108,14 @@ class StoredEvent:
     payload: str
     stripe_created: dt.datetime
     account: str | None
+
+    @functools.cached_property
+    def data_object(self) -> dict[str, Any]:
+        """The Stripe object the event is about (``data.object``), parsed once."""
+        data_object = (json.loads(self.payload).get("data") or {}).get("object")
+        if not isinstance(data_object, dict):
+            raise ValueError(f"Stripe event {self.event_id} has no data.object")
+        return data_object
 
 
 _EVENTS = cast(Table, StripeEvent.__table__)
@@ -124,9 +142,19 @@ _STORED_AMONG = select(*_STORED_COLUMNS).where(_EVENTS.c.event_id.in_(bindparam(
 
 
 async def read_ahead(session: AsyncSession, event_ids: Sequence[str]) -> None:
+    """Read the stored events ahead, then lock the paid orders those still to be processed are about (0324)."""
     rows = await execute(await session_connection(session), _STORED_AMONG, {"event_ids": list(event_ids)})
-    session.info[_READ_AHEAD] = (session.sync_session.get_transaction(),
-                                 {found.event_id: StoredEvent(*found) for found in rows.all()})
+    stored = {found.event_id: StoredEvent(*found) for found in rows.all()}
+    session.info[_READ_AHEAD] = (session.sync_session.get_transaction(), stored)
+    keys_of = _order_keys_registry()
+    wanted = []
+    for row in stored.values():
+        if row.type in keys_of and row.status not in ("processed", "ignored"):
+            try:
+                wanted.append(keys_of[row.type](row.data_object))
+            except (ValueError, TypeError, AttributeError):  # unreadable: its own processing fails it, alone
+                continue
+    await lock_ahead(session, wanted)
 
 
 async def stored_event(session: AsyncSession, event_id: str) -> StoredEvent | None:
@@ -151,11 +179,7 @@ async def process(session: AsyncSession, row: StoredEvent) -> Outcome | None:
     if handler is None:
         outcome = Outcome.ignored(f"type {row.type} is not handled (stored for the record)")
     else:
-        payload = json.loads(row.payload)
-        data_object = (payload.get("data") or {}).get("object")
-        if not isinstance(data_object, dict):
-            raise ValueError(f"Stripe event {row.event_id} has no data.object")
-        fact = StripeFact(row.event_id, row.type, row.stripe_created, data_object, row.account)
+        fact = StripeFact(row.event_id, row.type, row.stripe_created, row.data_object, row.account)
         outcome = await handler(session, fact)
     # Whatever the handler staged through the unit of work goes first (its reads ran on the same transaction).
     await flush_pending(session)
