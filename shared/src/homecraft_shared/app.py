@@ -95,7 +95,10 @@ def create_service_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    # FastAPI's own OpenTelemetry instrumentation is off: our observability is JSON logs with correlation ids and
+    # /metrics, and left on, every request asks OpenTelemetry's global providers whether it is on (decision 0325).
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan,
+                  telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.runtime = runtime
     install_error_handlers(app)  # its 500 middleware must sit inside the correlation middleware
     app.add_middleware(CorrelationMiddleware)

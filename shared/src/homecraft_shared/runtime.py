@@ -140,7 +140,9 @@ class ServiceRuntime:
             self._spawn(watch_loop_lag(self.settings.loop_lag_warning_seconds), "loop-lag-watch")
         for hook in self._on_start:
             await hook(self)
-        # Full collections then skip what start-up built (decision 0312); once more after warm-up.
+        # Full collections then skip what start-up built (decision 0312); once more after warm-up. Young
+        # collections run less often (0325).
+        heap.collect_young_less_often()
         frozen = heap.freeze(full_collection=True)
         if self.settings.heap_freeze_after_seconds > 0:
             self._spawn(heap.freeze_after_warm_up(self.settings.heap_freeze_after_seconds), "heap-freeze")
