@@ -100,8 +100,9 @@ async def stage_event(session: AsyncSession, data: EventData, *, subject_id: str
     """``record_event`` without the unit of work, for hot paths (decisions 0307, 0308): the event's outbox
     row is kept on the session and every row kept in the transaction is written by ONE INSERT just before
     its commit (the session's ``before_commit``), so a consumer batch that stages one event per message
-    writes them all in one statement. Same transaction, same relay wake-up after the commit; a rollback
-    forgets them. Inside a savepoint (which could be rolled back alone) the row is written at once.
+    writes them all in one statement. Same transaction, and published the same way after the commit (eagerly,
+    else by the relay: decision 0323); a rollback forgets them. Inside a savepoint (which could be rolled
+    back alone) the row is written at once.
     Nothing may read the outbox inside the transaction expecting these rows (nothing does: only the relay
     reads it, after commits)."""
     envelope = envelope_for(data, subject_id=subject_id)
