@@ -1,7 +1,7 @@
 """P7 under concurrency (decision 0324): a consumer transaction of Stripe refund events locks the paid orders
-they are about in ONE statement, when it reads its stored events ahead, and its handlers take those orders'
-facts from that statement instead of reading and locking each order again. PostgreSQL only: SQLite has no
-row locks (it serializes writers), and there nothing is locked ahead."""
+they are about when it reads its stored events ahead (one statement per kind of key naming them), and its
+handlers take those orders' facts from there instead of reading and locking each order again. The lock proof is
+PostgreSQL only: SQLite has no row locks (it serializes writers), and there nothing is locked ahead."""
 
 from __future__ import annotations
 

@@ -86,7 +86,7 @@ def _registry() -> dict[str, Handler]:
 @functools.cache
 def _order_keys_registry() -> dict[str, Callable[[dict[str, Any]], OrderKeys]]:
     """The event types whose handler locks the paid order its object names: how to name it from the object.
-    A consumer transaction locks those orders ahead, all in one statement (decision 0324)."""
+    A consumer transaction locks those orders ahead, one statement per kind of key (decision 0324)."""
     from payments.refunds.observed import order_keys
 
     return {"refund.created": order_keys, "refund.updated": order_keys}
