@@ -6,8 +6,8 @@ session for its connection and wraps it: about 25 µs on this machine even when 
 already has its connection. Hot paths that run Core statements on the session's connection (the
 consumer's batch, the payments refund path: decision 0308) ask for it ten times per event.
 
-``session_connection`` keeps the answer in ``session.info`` together with the session's transaction
-it belongs to, and gives it back while that same transaction is still active; a new transaction (after
+``session_connection`` keeps the answer for the session's transaction (``KeptForTransaction``), and
+gives it back while that same transaction is still active; a new transaction (after
 a commit or rollback), or one that can no longer be used (a failed flush), goes through
 ``session.connection()`` again, so the behaviour is exactly that of ``session.connection()``.
 
@@ -42,20 +42,17 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.util.typing import TupleAny, Unpack
 
 from homecraft_shared.db import runs_inline
+from homecraft_shared.transaction_values import KeptForTransaction
 
-_KEY = "homecraft_transaction_connection"
+_CONNECTION: KeptForTransaction[AsyncConnection] = KeptForTransaction("connection")
 
 
 async def session_connection(session: AsyncSession) -> AsyncConnection:
     """``await session.connection()``, answered from the session's current transaction when it has one."""
-    transaction = session.sync_session.get_transaction()
-    if transaction is not None and transaction.is_active:
-        kept = session.info.get(_KEY)
-        if kept is not None and kept[0] is transaction:
-            connection: AsyncConnection = kept[1]
-            return connection
-    connection = await session.connection()
-    session.info[_KEY] = (session.sync_session.get_transaction(), connection)
+    connection = _CONNECTION.get(session)
+    if connection is None:
+        connection = await session.connection()
+        _CONNECTION.keep(session, connection)
     return connection
 
 

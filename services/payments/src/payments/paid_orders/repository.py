@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from homecraft_shared.connections import Prepared, execute, session_connection
+from homecraft_shared.transaction_values import KeptForTransaction
 from payments.ledger.domain import Line
 from payments.models import PaidOrder, PaidOrderLine
 
@@ -126,11 +127,9 @@ async def find_facts(session: AsyncSession, keys: OrderKeys, *, lock: bool = Fal
     lookups = keys.in_lookup_order()
     if not lookups:
         return None
-    kept = session.info.get(_LOCKED_AHEAD)
-    if kept is not None and kept[0] is session.sync_session.get_transaction():
-        found_ahead: PaidOrderFacts | None = kept[1].get(lookups[0])
-        if found_ahead is not None:
-            return found_ahead
+    found_ahead = (_LOCKED_AHEAD.get(session) or {}).get(lookups[0])
+    if found_ahead is not None:
+        return found_ahead
     connection = await session_connection(session)
     statements = _FACTS_LOCKED_BY if lock and connection.dialect.name != "sqlite" else _FACTS_UNLOCKED_BY
     for column, value in lookups:
@@ -146,7 +145,7 @@ async def find_facts(session: AsyncSession, keys: OrderKeys, *, lock: bool = Fal
 # statement per column, not one with three ORed conditions: PostgreSQL's generic plan for that scanned the whole
 # table (2.7 ms a batch). Those facts do not change once the order is projected, except ``refunded_cause``,
 # which its writers read again from the ORM row they change.
-_LOCKED_AHEAD = "payments_paid_orders_locked_ahead"
+_LOCKED_AHEAD: KeptForTransaction[dict[tuple[str, str], PaidOrderFacts]] = KeptForTransaction("paid_orders_locked_ahead")
 _FACTS_LOCKED_AMONG = {
     column: Prepared(_FACTS.where(_ORDERS.c[column] == any_(bindparam("keys", type_=postgresql.ARRAY(String))))
                      .order_by(_ORDERS.c.order_id).with_for_update())
@@ -173,7 +172,7 @@ async def lock_ahead(session: AsyncSession, wanted: Sequence[OrderKeys]) -> None
             facts = PaidOrderFacts(*row)
             for key in OrderKeys(facts.order_id, facts.payment_intent_id, facts.charge_id).in_lookup_order():
                 kept.setdefault(key, facts)
-    session.info[_LOCKED_AHEAD] = (session.sync_session.get_transaction(), kept)
+    _LOCKED_AHEAD.keep(session, kept)
 
 
 def wait_key(keys: OrderKeys) -> str | None:

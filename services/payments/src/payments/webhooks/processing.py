@@ -24,6 +24,7 @@ from homecraft_shared.at_commit import WrittenAtCommit
 from homecraft_shared.background import run_passes
 from homecraft_shared.connections import execute, flush_pending, session_connection
 from homecraft_shared.db import utcnow
+from homecraft_shared.transaction_values import KeptForTransaction
 from payments.models import PaidOrder, StripeEvent
 from payments.paid_orders.repository import OrderKeys, lock_ahead
 
@@ -137,7 +138,7 @@ _OUTCOMES = WrittenAtCommit("stripe_event_outcomes", _MARK)
 
 # The stored events a consumer transaction is about to process, read in one statement before its first
 # handler (decision 0317), with the transaction they were read in: each serves one ``stored_event``.
-_READ_AHEAD = "payments_stored_events_read_ahead"
+_READ_AHEAD: KeptForTransaction[dict[str, StoredEvent]] = KeptForTransaction("stored_events_read_ahead")
 _STORED_AMONG = select(*_STORED_COLUMNS).where(_EVENTS.c.event_id.in_(bindparam("event_ids", expanding=True)))
 
 
@@ -145,7 +146,7 @@ async def read_ahead(session: AsyncSession, event_ids: Sequence[str]) -> None:
     """Read the stored events ahead, then lock the paid orders those still to be processed are about (0324)."""
     rows = await execute(await session_connection(session), _STORED_AMONG, {"event_ids": list(event_ids)})
     stored = {found.event_id: StoredEvent(*found) for found in rows.all()}
-    session.info[_READ_AHEAD] = (session.sync_session.get_transaction(), stored)
+    _READ_AHEAD.keep(session, stored)
     keys_of = _order_keys_registry()
     wanted = []
     for row in stored.values():
@@ -160,8 +161,7 @@ async def read_ahead(session: AsyncSession, event_ids: Sequence[str]) -> None:
 async def stored_event(session: AsyncSession, event_id: str) -> StoredEvent | None:
     """The stored event: read ahead in this transaction, else read now; with its outcome if this transaction
     already processed it."""
-    read = session.info.get(_READ_AHEAD)
-    row = read[1].pop(event_id, None) if read is not None and read[0] is session.sync_session.get_transaction() else None
+    row = (_READ_AHEAD.get(session) or {}).pop(event_id, None)
     if row is None:
         found = (await execute(await session_connection(session), _STORED_BY_ID, {"event_id": event_id})).first()
         if found is None:
