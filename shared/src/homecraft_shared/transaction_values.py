@@ -41,7 +41,7 @@ class KeptForTransaction(Generic[T]):
         if kept is None:
             return None
         transaction = session.sync_session.get_transaction()
-        if kept[0] is not transaction or transaction is None or not transaction.is_active:
+        if transaction is None or kept[0] is not transaction or not transaction.is_active:
             return None
         value: T = kept[1]
         return value

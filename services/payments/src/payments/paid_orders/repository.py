@@ -94,12 +94,13 @@ class PaidOrderFacts:
 
 
 _ORDERS = cast(Table, PaidOrder.__table__)
+# The columns a Stripe object names its paid order by, in the order they are tried: our order id, then its payment.
+_KEY_COLUMNS = ("order_id", "payment_intent_id", "charge_id")
 _FACTS = select(_ORDERS.c.order_id, _ORDERS.c.currency, _ORDERS.c.total_cents, _ORDERS.c.payment_intent_id,
                 _ORDERS.c.charge_id, _ORDERS.c.refunded_cause)
 # Built once (decision 0307): by our order id, by payment intent, by charge; and the same locking the row. Run
 # straight on asyncpg on PostgreSQL (decision 0318): one per refund event.
-_FACTS_BY = {column: _FACTS.where(_ORDERS.c[column] == bindparam("key")).limit(1)
-             for column in ("order_id", "payment_intent_id", "charge_id")}
+_FACTS_BY = {column: _FACTS.where(_ORDERS.c[column] == bindparam("key")).limit(1) for column in _KEY_COLUMNS}
 _FACTS_LOCKED_BY = {column: Prepared(statement.with_for_update()) for column, statement in _FACTS_BY.items()}
 _FACTS_UNLOCKED_BY = {column: Prepared(statement) for column, statement in _FACTS_BY.items()}
 
@@ -114,9 +115,8 @@ class OrderKeys:
 
     def in_lookup_order(self) -> list[tuple[str, str]]:
         """(column, value) in the order ``find`` tries them, the empty ones left out."""
-        return [(column, value) for column, value in (("order_id", self.order_id),
-                                                      ("payment_intent_id", self.payment_intent_id),
-                                                      ("charge_id", self.charge_id)) if value]
+        return [(column, value) for column, value in zip(
+            _KEY_COLUMNS, (self.order_id, self.payment_intent_id, self.charge_id), strict=True) if value]
 
 
 async def find_facts(session: AsyncSession, keys: OrderKeys, *, lock: bool = False) -> PaidOrderFacts | None:
@@ -149,7 +149,7 @@ _LOCKED_AHEAD: KeptForTransaction[dict[tuple[str, str], PaidOrderFacts]] = KeptF
 _FACTS_LOCKED_AMONG = {
     column: Prepared(_FACTS.where(_ORDERS.c[column] == any_(bindparam("keys", type_=postgresql.ARRAY(String))))
                      .order_by(_ORDERS.c.order_id).with_for_update())
-    for column in ("order_id", "payment_intent_id", "charge_id")}
+    for column in _KEY_COLUMNS}
 
 
 async def lock_ahead(session: AsyncSession, wanted: Sequence[OrderKeys]) -> None:
