@@ -155,9 +155,9 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "consumer-creates-the-producers-stream", CONSUMER,
-        "                await self._wait_for_stream(producer)\n",
+        "                await self._wait_for_stream(stream)\n",
         "                from homecraft_shared.messaging.jetstream import ensure_stream\n"
-        "                await ensure_stream(self._js, producer)\n",
+        "                await ensure_stream(self._js, consumed.producer)\n",
         ("test_consumer_failures.py::test_a_consumer_waits_for_the_producers_stream_and_never_creates_it",),
     ),
     Mutation(

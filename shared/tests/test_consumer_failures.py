@@ -144,7 +144,7 @@ async def test_commit_failures_are_retried_without_using_up_the_events_attempts(
 
 async def _deliver_without_ack(js: JetStreamContext, consumer: EventConsumer, times: int) -> None:
     """Fetch the stream's one message ``times`` times without acking it (each fetch is a delivery)."""
-    subscription = await consumer._subscribe(PRODUCER, SUBJECTS)
+    subscription = await consumer._subscribe(STREAM, SUBJECTS)
     try:
         for _ in range(times):
             [message] = await subscription.fetch(1, timeout=5)
@@ -193,7 +193,7 @@ async def test_the_batch_inbox_check_skips_applied_events_and_copies_within_the_
         assert await apply_event(session, registry, envelopes[2]) is True
         await session.commit()
     consumer = EventConsumer(registry, sessionmaker, js, ConsumerSettings(ack_wait_seconds=10.0))
-    subscription = await consumer._subscribe(PRODUCER, SUBJECTS)
+    subscription = await consumer._subscribe(STREAM, SUBJECTS)
     try:
         messages = []
         while len(messages) < 4:
@@ -267,7 +267,7 @@ async def test_an_unreadable_message_delivered_twice_has_one_dead_letter(
     await js.publish("test_item.recorded.v1", b"not an envelope", headers={"Nats-Msg-Id": "garbage-1"})
     settings = ConsumerSettings(max_attempts=3, ack_wait_seconds=0.5, backoff_seconds=(0.05,))
     consumer = EventConsumer(build_registry(), sessionmaker, js, settings)
-    subscription = await consumer._subscribe(PRODUCER, SUBJECTS)
+    subscription = await consumer._subscribe(STREAM, SUBJECTS)
     try:
         [first] = await subscription.fetch(1, timeout=5)
 

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 from testsvc import ItemRecordedV1
 
-from homecraft_shared.messaging.consumer import HandlerRegistry
+from homecraft_shared.messaging.consumer import ConsumedStream, HandlerRegistry
 from homecraft_shared.messaging.contracts import CONTRACTS, ContractRegistry, EventContract, EventData
 from homecraft_shared.messaging.jetstream import stream_config
 
@@ -84,5 +84,5 @@ def test_a_consumer_registers_one_handler_per_contract() -> None:
 
     with pytest.raises(ValueError, match=r"already handles test_item\.recorded\.v1"):
         registry.on(ItemRecordedV1, reads=())(first)
-    assert registry.subjects_by_producer() == {"testsvc": ["test_item.recorded.v1"]}
+    assert registry.streams() == [ConsumedStream("testsvc", "EVENTS_TESTSVC", ["test_item.recorded.v1"])]
     assert registry.get("test_item.recorded", 1).reads == ("item_id",)  # type: ignore[union-attr]

@@ -17,7 +17,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from testsvc import (
-    PRODUCER,
+    STREAM,
     ItemRecordedV1,
     build_registry,
     consumer_drained,
@@ -41,7 +41,7 @@ SUBJECTS = ["test_item.recorded.v1"]
 
 
 async def fetched(consumer: EventConsumer, count: int) -> AsyncIterator[list[Msg]]:
-    subscription = await consumer._subscribe(PRODUCER, SUBJECTS)
+    subscription = await consumer._subscribe(STREAM, SUBJECTS)
     try:
         messages: list[Msg] = []
         while len(messages) < count:

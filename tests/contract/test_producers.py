@@ -12,7 +12,7 @@ from contractkit import META_PRODUCER, META_TYPE, SERVICES, contracts, load_json
 from nats.js.api import StorageType
 
 from homecraft_shared.messaging.contracts import CONTRACTS, EventContract
-from homecraft_shared.messaging.jetstream import stream_config, stream_name
+from homecraft_shared.messaging.jetstream import stream_config, stream_configs, stream_name
 
 CONTRACTS_NOW = contracts()
 EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
@@ -76,26 +76,40 @@ def test_importing_the_events_package_registers_every_contract() -> None:
 
 
 @pytest.mark.parametrize("producer", SERVICES)
-def test_stream_covers_exactly_the_producers_subjects(producer: str) -> None:
-    own = sorted(c.subject for c in CONTRACTS.for_producer(producer))
+def test_streams_cover_exactly_the_producers_subjects(producer: str) -> None:
+    """On disk unless the contract is held in memory (decision 0327); each of the producer's streams lists its
+    subjects exactly."""
+    own = CONTRACTS.for_producer(producer)
     if not own:
         with pytest.raises(ValueError):
-            stream_config(producer)
+            stream_configs(producer)
         return
-    config = stream_config(producer)
-    assert config.name == stream_name(producer) == f"EVENTS_{producer.upper()}"
-    assert config.subjects == own
-    assert all("*" not in s and ">" not in s for s in config.subjects), "streams list exact subjects"
-    assert config.storage == StorageType.FILE
-    assert config.duplicate_window and config.duplicate_window > 0
-    assert stream_config(producer, replicas=3).num_replicas == 3
+    configs = {config.storage: config for config in stream_configs(producer)}
+    on_disk = sorted(c.subject for c in own if not c.held_in_memory)
+    in_memory = sorted(c.subject for c in own if c.held_in_memory)
+    assert sorted(configs) == sorted(([StorageType.FILE] if on_disk else []) + ([StorageType.MEMORY] if in_memory else []))
+    if on_disk:
+        config = configs[StorageType.FILE]
+        assert config.name == stream_name(producer) == f"EVENTS_{producer.upper()}"
+        assert config.subjects == on_disk
+        assert stream_config(producer, replicas=3).num_replicas == 3
+    if in_memory:
+        config = configs[StorageType.MEMORY]
+        assert config.name == stream_name(producer, in_memory=True) == f"EVENTS_{producer.upper()}_IN_MEMORY"
+        assert config.subjects == in_memory
+        assert config.max_bytes and config.max_bytes > 0, "a stream in memory has a bound"
+    for config in configs.values():
+        assert all("*" not in s and ">" not in s for s in config.subjects or []), "streams list exact subjects"
+        assert config.duplicate_window and config.duplicate_window > 0
+        assert config.max_age and config.max_age >= config.duplicate_window
 
 
 def test_no_subject_is_in_two_streams() -> None:
     owners: dict[str, list[str]] = defaultdict(list)
     for producer in SERVICES:
         if CONTRACTS.for_producer(producer):
-            for subject in stream_config(producer).subjects or []:
-                owners[subject].append(producer)
+            for config in stream_configs(producer):
+                for subject in config.subjects or []:
+                    owners[subject].append(str(config.name))
     assert {s for s, names in owners.items() if len(names) > 1} == set()
     assert set(owners) == {c.subject for c in CONTRACTS}

@@ -123,6 +123,9 @@ class ServiceRuntime:
         self.js = self.nats.jetstream()
         if self.produces_events:
             await jetstream.ensure_stream(self.js, self.name, self.settings.stream_replicas)
+            if any(contract.held_in_memory for contract in CONTRACTS.for_producer(self.name)):
+                self._spawn(jetstream.keep_in_memory_streams(self.js, self.name, self.settings.stream_replicas),
+                            "in-memory-stream-keeper")
             eager = self.settings.outbox_eager_publishing
             if eager:
                 self._spawn(EagerPublisher(self.engine.url, self.js, self.group).run(), "outbox-eager-publisher")

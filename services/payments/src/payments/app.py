@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -26,7 +27,7 @@ from payments.stripe_gateway import StripeGateway
 from payments.webhooks.endpoints import intake_router as webhook_intake_router
 from payments.webhooks.endpoints import router as webhooks_router
 from payments.webhooks.processing import run_sweeper
-from payments.webhooks.service import WebhookIntake
+from payments.webhooks.service import LostFacts, WebhookIntake
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -48,6 +49,8 @@ def create_runtime(settings: PaymentsSettings | None = None) -> ServiceRuntime:
         running.resources.add(WebhookIntake(running.group, deps.stripe.webhook_secret,
                                             deps.stripe.connect_webhook_secret, deps.stripe.tolerance_seconds))
         running.spawn(run_sweeper(running.sessionmaker, settings.waiting_sweep_seconds), "waiting-sweeper")
+        lost_facts = LostFacts(handlers.consumer_name, dt.timedelta(seconds=settings.lost_fact_after_seconds))
+        running.spawn(lost_facts.run(running.sessionmaker), "lost-fact-sweeper")
         running.spawn(transfers.run_maker(running.sessionmaker, settings.transfer_poll_seconds,
                                           settings.transfers_at_once), "transfer-maker")
         if settings.reconciliation_scheduled:

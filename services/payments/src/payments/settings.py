@@ -50,6 +50,9 @@ class PaymentsSettings(ServiceSettings):
 
     # How often Stripe events that wait for an order are checked again (decision 0302).
     waiting_sweep_seconds: float = Field(default=2.0, gt=0)
+    # A stored Stripe event not processed this long after it arrived has its fact sent again (NATS holds the
+    # facts in memory and loses them when it restarts); looked for this often (decision 0327).
+    lost_fact_after_seconds: float = Field(default=60.0, gt=0)
     # How often planned payout transfers are looked for besides the wake-up by their plan's commit in this
     # process (other replicas' plans; a maker that died mid-way): decision 0316.
     transfer_poll_seconds: float = Field(default=5.0, gt=0)

@@ -159,9 +159,11 @@ class PaymentDisputeUpdatedV1(EventData):
     observed_at: dt.datetime
 
 
-@event_contract("stripe.event_received", 1, producer="payments",
+@event_contract("stripe.event_received", 1, producer="payments", held_in_memory=True,
                 description="Internal to payments: a verified Stripe webhook event was stored (P4); its processing "
-                            "runs from the store through the consumer (inbox, retries, dead letters).")
+                            "runs from the store through the consumer (inbox, retries, dead letters). Held in "
+                            "memory by NATS: the stored event is the durable record, and its fact is sent again "
+                            "when it was not processed in time (decision 0327).")
 class StripeEventReceivedV1(EventData):
     stripe_event_id: str = Field(description="Stripe event id (evt_...), the key of the stored event.")
     type: str = Field(description="Stripe event type, e.g. checkout.session.completed.")

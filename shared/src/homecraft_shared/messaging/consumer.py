@@ -38,7 +38,7 @@ from homecraft_shared.connections import Prepared, execute, flush_pending, sessi
 from homecraft_shared.db import utcnow, write_lock_held
 from homecraft_shared.messaging.contracts import CONTRACTS, EventContract, EventData
 from homecraft_shared.messaging.envelope import EventEnvelope
-from homecraft_shared.messaging.jetstream import stream_name
+from homecraft_shared.messaging.jetstream import stream_of
 from homecraft_shared.messaging.tables import DeadLetter, InboxEvent
 from homecraft_shared.observability import correlation_scope
 
@@ -131,11 +131,20 @@ class HandlerRegistry:
     def handlers(self) -> list[Handler]:
         return list(self._handlers.values())
 
-    def subjects_by_producer(self) -> dict[str, list[str]]:
-        grouped: dict[str, list[str]] = {}
+    def streams(self) -> list[ConsumedStream]:
+        """The streams this consumer reads, each with the subjects it handles there."""
+        grouped: dict[tuple[str, str], list[str]] = {}
         for handler in self._handlers.values():
-            grouped.setdefault(handler.contract.producer, []).append(handler.contract.subject)
-        return {producer: sorted(subjects) for producer, subjects in grouped.items()}
+            grouped.setdefault((handler.contract.producer, stream_of(handler.contract)), []).append(
+                handler.contract.subject)
+        return [ConsumedStream(producer, stream, sorted(subjects)) for (producer, stream), subjects in grouped.items()]
+
+
+@dataclass(frozen=True)
+class ConsumedStream:
+    producer: str
+    stream: str
+    subjects: list[str]
 
 
 @dataclass(frozen=True)
@@ -150,7 +159,7 @@ class ConsumerSettings:
     # event it is on, and the rest of the batch goes on in a new one, so the other writers of the process
     # (a webhook's group commit waiting to answer) wait at most about this long (decision 0309).
     max_write_hold_seconds: float = 0.15
-    # Per producer stream: its events are applied in up to this many transactions at once, each on its own
+    # Per producer (its streams): its events are applied in up to this many transactions at once, each on its own
     # connection, as by that many replicas, so that their statements' round trips overlap instead of queueing
     # on one connection (decision 0315); a fetch fills the transactions free at that moment, cut into parts,
     # without waiting for those under way (decision 0319). Unnamed streams: 1. Only for
@@ -326,38 +335,37 @@ class EventConsumer:
         self._not_attempts: OrderedDict[uuid.UUID, int] = OrderedDict()
 
     async def run(self) -> None:
-        await asyncio.gather(
-            *(self._consume(producer, subjects) for producer, subjects in self.registry.subjects_by_producer().items())
-        )
+        await asyncio.gather(*(self._consume(consumed) for consumed in self.registry.streams()))
 
-    async def _consume(self, producer: str, subjects: list[str]) -> None:
+    async def _consume(self, consumed: ConsumedStream) -> None:
         """Wait for the producer's stream, set up the durable consumer and fetch; set it up again
-        whenever that keeps failing (NATS not ready yet, the stream or consumer deleted on the server).
+        whenever that keeps failing (NATS not ready yet, the stream or consumer deleted on the server,
+        a stream held in memory lost by a restart of NATS).
 
         The consumer never creates or changes the producer's stream: only the producer knows its
         subjects and replica count (decision 0002)."""
         task = asyncio.current_task()
         if task is not None:  # named in the logs (e.g. as the holder of the SQLite write lock: decision 0309)
-            task.set_name(f"consumer:{self.registry.consumer_name}:{producer}")
+            task.set_name(f"consumer:{self.registry.consumer_name}:{consumed.stream}")
+        stream = consumed.stream
         while True:
             subscription = None
             try:
-                await self._wait_for_stream(producer)
-                subscription = await self._subscribe(producer, subjects)
-                await self._fetch_loop(subscription, self.settings.parallel_transactions.get(producer, 1))
+                await self._wait_for_stream(stream)
+                subscription = await self._subscribe(stream, consumed.subjects)
+                await self._fetch_loop(subscription, self.settings.parallel_transactions.get(consumed.producer, 1))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 logger.warning("consumer setup or fetch keeps failing; setting up again",
-                               extra={"stream": stream_name(producer), "error": repr(exc)})
+                               extra={"stream": stream, "error": repr(exc)})
                 await asyncio.sleep(1.0)
             finally:
                 if subscription is not None:
                     with contextlib.suppress(Exception):
                         await subscription.unsubscribe()
 
-    async def _wait_for_stream(self, producer: str) -> None:
-        stream = stream_name(producer)
+    async def _wait_for_stream(self, stream: str) -> None:
         last_log = -STREAM_WAIT_LOG_SECONDS
         loop = asyncio.get_running_loop()
         while True:
@@ -370,8 +378,7 @@ class EventConsumer:
                     logger.info("waiting for the producer to create its stream", extra={"stream": stream})
                 await asyncio.sleep(1.0)
 
-    async def _subscribe(self, producer: str, subjects: list[str]) -> JetStreamContext.PullSubscription:
-        stream = stream_name(producer)
+    async def _subscribe(self, stream: str, subjects: list[str]) -> JetStreamContext.PullSubscription:
         durable = self.registry.consumer_name
         config = ConsumerConfig(
             durable_name=durable,
@@ -720,6 +727,15 @@ def dead_letter_id(message: Msg) -> uuid.UUID:
         return uuid.UUID((message.headers or {}).get("Nats-Msg-Id", ""))
     metadata = message.metadata
     return uuid.uuid5(UNREADABLE_NAMESPACE, f"{metadata.stream}:{metadata.sequence.stream}")
+
+
+async def awaiting_replay_among(session: AsyncSession, consumer: str, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of ``event_ids`` that the consumer dead-lettered and nobody replayed yet."""
+    if not event_ids:
+        return set()
+    found = await session.scalars(select(DeadLetter.event_id).where(
+        DeadLetter.consumer == consumer, DeadLetter.event_id.in_(event_ids), DeadLetter.replayed_at.is_(None)))
+    return set(found)
 
 
 @dataclass(frozen=True)

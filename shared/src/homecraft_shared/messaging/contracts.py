@@ -31,6 +31,9 @@ class EventContract:
     producer: str
     data_model: builtins.type[EventData]  # "type" alone would be the field above
     description: str
+    # Held by NATS in memory, not on disk (no fsync before the ack): only for an event whose producer keeps
+    # what it says in a store of its own and sends it again when NATS lost it (decision 0327).
+    held_in_memory: bool = False
 
     @property
     def subject(self) -> str:
@@ -83,11 +86,12 @@ CONTRACTS = ContractRegistry()
 ModelT = TypeVar("ModelT", bound=type[EventData])
 
 
-def event_contract(event_type: str, version: int, *, producer: str, description: str) -> Callable[[ModelT], ModelT]:
+def event_contract(event_type: str, version: int, *, producer: str, description: str,
+                   held_in_memory: bool = False) -> Callable[[ModelT], ModelT]:
     """Class decorator registering an ``EventData`` model as the contract for type/version."""
 
     def register(model: ModelT) -> ModelT:
-        CONTRACTS.register(EventContract(event_type, version, producer, model, description))
+        CONTRACTS.register(EventContract(event_type, version, producer, model, description, held_in_memory))
         return model
 
     return register

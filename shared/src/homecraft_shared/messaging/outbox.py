@@ -96,6 +96,19 @@ async def insert_outbox_rows(connection: AsyncConnection, rows: Sequence[dict[st
         await execute(connection, _INSERT_OUTBOX, list(rows))
 
 
+async def publish_again(connection: AsyncConnection, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Have the relay publish these events again, under their ids, once the caller's transaction commits: for
+    events NATS holds in memory that their producer found never applied (decision 0327). JetStream drops the
+    copy of an event it still holds (the duplicate window) and stores again one it lost. Returns the ids that
+    have no outbox row any more (pruned): the caller stages those again."""
+    if not event_ids:
+        return set()
+    table = cast(Table, OutboxEvent.__table__)
+    found = await execute(connection, update(table).where(table.c.event_id.in_(event_ids))
+                          .values(published_at=None).returning(table.c.event_id))
+    return set(event_ids) - set(found.scalars())
+
+
 async def stage_event(session: AsyncSession, data: EventData, *, subject_id: str) -> EventEnvelope:
     """``record_event`` without the unit of work, for hot paths (decisions 0307, 0308): the event's outbox
     row is kept on the session and every row kept in the transaction is written by ONE INSERT just before

@@ -4,26 +4,44 @@ Nothing is processed here: the stored event's ``stripe.event_received`` fact goe
 outbox in the same transaction (shared, through the group commit, with the other webhooks of the
 moment: decision 0307), and the consumer processes it (inbox, retries, dead letters). So a
 Stripe retry of an event we already have changes nothing, and the answer is fast.
+
+NATS holds that fact in memory (no fsync): the stored event is the durable record, and ``LostFacts`` sends
+the fact again for a stored event still not processed a while after it arrived (decision 0327).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import stripe
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Table, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
+from homecraft_shared.background import run_passes
+from homecraft_shared.connections import execute, session_connection
 from homecraft_shared.db import utcnow
 from homecraft_shared.errors import Problem
 from homecraft_shared.events.payments import StripeEventReceivedV1
 from homecraft_shared.group_commit import GroupCommit, WorkTogether
+from homecraft_shared.messaging.consumer import awaiting_replay_among
 from homecraft_shared.messaging.envelope import EventEnvelope
-from homecraft_shared.messaging.outbox import envelope_for, insert_outbox_rows, outbox_row, publish_committed
+from homecraft_shared.messaging.outbox import (
+    envelope_for,
+    insert_outbox_rows,
+    outbox_row,
+    publish_again,
+    publish_committed,
+)
+from payments.models import StripeEvent
 from payments.webhooks import repository
+
+logger = logging.getLogger(__name__)
 
 Endpoint = Literal["platform", "connect"]
 
@@ -105,8 +123,23 @@ class StoreEvent(WorkTogether[bool]):
             "stripe_created": dt.datetime.fromtimestamp(event["created"], dt.UTC),
             "payload": payload.decode(), "received_at": now, "status": "received", "outcome": "",
         }
-        return cls(values, envelope_for(StripeEventReceivedV1(
-            stripe_event_id=event["id"], type=event["type"], endpoint=endpoint, received_at=now), subject_id=event["id"]))
+        return cls(values, received_fact(event["id"], event["type"], endpoint, now))
+
+
+# A stored event's ``stripe.event_received`` fact has an id derived from the Stripe event's, so that sent
+# again it is the same event to JetStream's duplicate window, to the consumer's inbox and to its dead letters.
+_FACT_NAMESPACE = uuid.UUID("3c0f5a52-8d4e-4f0b-9a61-7e2b9d1c4a85")
+
+
+def fact_id(stripe_event_id: str) -> uuid.UUID:
+    return uuid.uuid5(_FACT_NAMESPACE, stripe_event_id)
+
+
+def received_fact(stripe_event_id: str, event_type: str, endpoint: Endpoint, received_at: dt.datetime) -> EventEnvelope:
+    """The ``stripe.event_received`` fact of a stored event."""
+    return envelope_for(StripeEventReceivedV1(stripe_event_id=stripe_event_id, type=event_type, endpoint=endpoint,
+                                              received_at=received_at),
+                        subject_id=stripe_event_id, event_id=fact_id(stripe_event_id))
 
 
 async def store(group: GroupCommit, event: dict[str, Any], payload: bytes, endpoint: Endpoint) -> Intake:
@@ -117,3 +150,71 @@ async def store(group: GroupCommit, event: dict[str, Any], payload: bytes, endpo
     if stored:
         publish_committed(group.database, [work.outbox_row])
     return Intake(event["id"], event["type"], stored)
+
+
+_EVENTS = cast(Table, StripeEvent.__table__)
+
+
+class LostFacts:
+    """Sends the ``stripe.event_received`` fact of a stored event again when the event is still not processed
+    ``after`` it arrived (decision 0327): NATS holds those facts in memory and loses them when it restarts.
+
+    Sent again under its id: JetStream drops the copy of a fact it still holds (an event only slow to be
+    processed), the inbox of one already applied. Not a fact the consumer dead-lettered and nobody replayed:
+    an operator's call. Each pass reads forward from the oldest event it sent again last time (an index range
+    of the stored events, not the whole table); the first pass of a process reads from the beginning.
+    """
+
+    PAGE = 200
+
+    def __init__(self, consumer: str, after: dt.timedelta) -> None:
+        self.consumer = consumer
+        self.after = after
+        self._from: dt.datetime | None = None
+
+    async def send_again(self, session: AsyncSession) -> int:
+        """Stage the lost facts again in the session's transaction (the relay publishes them after its commit)."""
+        until = utcnow() - self.after
+        connection = await session_connection(session)
+        query = select(_EVENTS.c.event_id, _EVENTS.c.type, _EVENTS.c.endpoint, _EVENTS.c.received_at).where(
+            _EVENTS.c.status == "received", _EVENTS.c.received_at < until)
+        if self._from is not None:
+            query = query.where(_EVENTS.c.received_at >= self._from)
+        oldest: dt.datetime | None = None
+        sent = 0
+        page = query.order_by(_EVENTS.c.received_at, _EVENTS.c.event_id).limit(self.PAGE)
+        while rows := (await execute(connection, page)).all():
+            by_fact = {fact_id(row.event_id): row for row in rows}
+            parked = await awaiting_replay_among(session, self.consumer, list(by_fact))
+            lost = {fact: row for fact, row in by_fact.items() if fact not in parked}
+            if lost:
+                oldest = oldest or min(row.received_at for row in lost.values())
+                pruned = await publish_again(connection, list(lost))
+                await insert_outbox_rows(connection, [outbox_row(received_fact(
+                    lost[fact].event_id, lost[fact].type, lost[fact].endpoint, lost[fact].received_at))
+                    for fact in pruned])
+                sent += len(lost)
+            if len(rows) < self.PAGE:
+                break
+            last = rows[-1]
+            page = (query.where(tuple_(_EVENTS.c.received_at, _EVENTS.c.event_id) > (last.received_at, last.event_id))
+                    .order_by(_EVENTS.c.received_at, _EVENTS.c.event_id).limit(self.PAGE))
+        self._from = oldest or until
+        if sent:
+            logger.warning("stored Stripe events not processed in time: their facts are sent again",
+                           extra={"events": sent, "after_seconds": self.after.total_seconds()})
+        return sent
+
+    async def run(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        """A pass every ``after``, each in a transaction of its own, until cancelled (a backlog's facts are
+        sent again at most once per ``after``)."""
+
+        async def one_pass() -> int:
+            async with sessionmaker() as session:
+                sent = await self.send_again(session)
+                if sent:
+                    await session.commit()
+            return sent
+
+        await run_passes(one_pass, poll_seconds=self.after.total_seconds(), logger=logger,
+                         failure_message="looking for stored Stripe events whose fact was lost failed")

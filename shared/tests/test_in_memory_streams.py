@@ -1,0 +1,110 @@
+"""Decision 0327: a contract ``held_in_memory`` travels on a stream of its producer held in memory by NATS (no
+fsync before the ack), beside the producer's stream on disk; the producer creates that stream again when NATS
+lost it (a restart), and the consumers take it up again by themselves."""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from nats.js import JetStreamContext
+from nats.js.api import StorageType, StreamConfig
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from testsvc import CONSUMER, background, effects, wait_until
+
+from homecraft_shared.messaging.consumer import ConsumedStream, ConsumerSettings, EventConsumer, HandlerRegistry
+from homecraft_shared.messaging.contracts import EventData, event_contract
+from homecraft_shared.messaging.envelope import EventEnvelope
+from homecraft_shared.messaging.jetstream import (
+    ensure_stream,
+    keep_in_memory_streams,
+    stream_name,
+)
+from homecraft_shared.messaging.outbox import envelope_for
+
+PRODUCER = "memsvc"
+ON_DISK = stream_name(PRODUCER)
+IN_MEMORY = stream_name(PRODUCER, in_memory=True)
+
+
+@event_contract("test_record.kept", 1, producer=PRODUCER, description="Test only: kept on disk.")
+class RecordKeptV1(EventData):
+    item_id: str
+
+
+@event_contract("test_nudge.sent", 1, producer=PRODUCER, held_in_memory=True,
+                description="Test only: held in memory (its producer could send it again).")
+class NudgeSentV1(EventData):
+    item_id: str
+
+
+def nudge_registry() -> HandlerRegistry:
+    registry = HandlerRegistry(CONSUMER)
+
+    @registry.on(NudgeSentV1, reads=("item_id",))
+    async def on_nudge(session: AsyncSession, data: EventData, envelope: EventEnvelope) -> None:
+        assert isinstance(data, NudgeSentV1)
+        await session.execute(effects.insert().values(event_id=envelope.id, item_id=data.item_id))
+
+    return registry
+
+
+async def publish_nudge(js: JetStreamContext, item_id: str) -> uuid.UUID:
+    envelope = envelope_for(NudgeSentV1(item_id=item_id), subject_id=item_id)
+    await js.publish(envelope.subject, envelope.model_dump_json().encode(), headers={"Nats-Msg-Id": str(envelope.id)})
+    return envelope.id
+
+
+async def applied(sessionmaker: async_sessionmaker[AsyncSession]) -> set[str]:
+    async with sessionmaker() as session:
+        return set((await session.scalars(sa.select(effects.c.item_id))).all())
+
+
+async def test_a_contract_held_in_memory_gets_a_stream_in_memory_beside_the_one_on_disk(js: JetStreamContext) -> None:
+    await ensure_stream(js, PRODUCER)
+    on_disk, in_memory = await js.stream_info(ON_DISK), await js.stream_info(IN_MEMORY)
+    assert (on_disk.config.storage, on_disk.config.subjects) == (StorageType.FILE, ["test_record.kept.v1"])
+    assert (in_memory.config.storage, in_memory.config.subjects) == (StorageType.MEMORY, ["test_nudge.sent.v1"])
+    assert in_memory.config.max_bytes and in_memory.config.max_bytes > 0
+    await ensure_stream(js, PRODUCER)  # as wanted already: nothing changes, nothing fails
+    assert (await js.stream_info(IN_MEMORY)).config.subjects == ["test_nudge.sent.v1"]
+    assert nudge_registry().streams() == [ConsumedStream(PRODUCER, IN_MEMORY, ["test_nudge.sent.v1"])]
+
+
+async def test_a_subject_moved_into_memory_leaves_the_stream_on_disk(js: JetStreamContext) -> None:
+    """A deployment from before the contract was held in memory: its stream on disk holds the subject."""
+    await js.add_stream(StreamConfig(name=ON_DISK, subjects=["test_nudge.sent.v1", "test_record.kept.v1"],
+                                     duplicate_window=60))
+    await ensure_stream(js, PRODUCER)
+    assert (await js.stream_info(ON_DISK)).config.subjects == ["test_record.kept.v1"]
+    assert (await js.stream_info(IN_MEMORY)).config.subjects == ["test_nudge.sent.v1"]
+
+
+async def test_a_stream_in_memory_that_nats_lost_is_created_again_and_consumed_again(
+    sessionmaker: async_sessionmaker[AsyncSession], js: JetStreamContext
+) -> None:
+    await ensure_stream(js, PRODUCER)
+    consumer = EventConsumer(nudge_registry(), sessionmaker, js,
+                             ConsumerSettings(ack_wait_seconds=2.0, backoff_seconds=(0.1,), fetch_timeout_seconds=0.2))
+    async with background() as tasks:
+        tasks.start(keep_in_memory_streams(js, PRODUCER, check_seconds=0.1), "keeper")
+        tasks.start(consumer.run(), "consumer")
+        await publish_nudge(js, "before")
+
+        async def has(item: str) -> bool:
+            return item in await applied(sessionmaker)
+
+        await wait_until(lambda: has("before"), within=15, what="the first nudge applied", tasks=tasks)
+
+        await js.delete_stream(IN_MEMORY)  # what a restart of NATS does to it
+
+        async def recreated() -> bool:
+            try:
+                return (await js.stream_info(IN_MEMORY)).config.storage == StorageType.MEMORY
+            except Exception:
+                return False
+
+        await wait_until(recreated, within=10, what="the stream created again", tasks=tasks)
+        await publish_nudge(js, "after")
+        await wait_until(lambda: has("after"), within=30, what="a nudge after the loss applied", tasks=tasks)
+    assert await applied(sessionmaker) == {"before", "after"}
