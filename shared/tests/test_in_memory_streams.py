@@ -8,7 +8,7 @@ import uuid
 
 import sqlalchemy as sa
 from nats.js import JetStreamContext
-from nats.js.api import StorageType, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from testsvc import CONSUMER, background, effects, wait_until
 
@@ -72,9 +72,12 @@ async def test_a_contract_held_in_memory_gets_a_stream_in_memory_beside_the_one_
 
 
 async def test_a_subject_moved_into_memory_leaves_the_stream_on_disk(js: JetStreamContext) -> None:
-    """A deployment from before the contract was held in memory: its stream on disk holds the subject."""
+    """A deployment from before the contract was held in memory: its stream on disk holds the subject, and the
+    consumer's durable there reads it."""
     await js.add_stream(StreamConfig(name=ON_DISK, subjects=["test_nudge.sent.v1", "test_record.kept.v1"],
                                      duplicate_window=60))
+    await js.add_consumer(ON_DISK, ConsumerConfig(durable_name=CONSUMER, filter_subjects=["test_nudge.sent.v1"],
+                                                  ack_policy=AckPolicy.EXPLICIT))
     await ensure_stream(js, PRODUCER)
     assert (await js.stream_info(ON_DISK)).config.subjects == ["test_record.kept.v1"]
     assert (await js.stream_info(IN_MEMORY)).config.subjects == ["test_nudge.sent.v1"]

@@ -15,9 +15,9 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from homecraft_shared.at_commit import WrittenAtCommit
@@ -25,8 +25,9 @@ from homecraft_shared.background import run_passes
 from homecraft_shared.connections import execute, flush_pending, session_connection
 from homecraft_shared.db import utcnow
 from homecraft_shared.transaction_values import KeptForTransaction
-from payments.models import PaidOrder, StripeEvent
+from payments.models import PaidOrder
 from payments.paid_orders.repository import OrderKeys, lock_ahead
+from payments.webhooks import repository
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ class StoredEvent:
         return data_object
 
 
-_EVENTS = cast(Table, StripeEvent.__table__)
+_EVENTS = repository.STRIPE_EVENTS
 _STORED_COLUMNS = (_EVENTS.c.event_id, _EVENTS.c.type, _EVENTS.c.status, _EVENTS.c.payload, _EVENTS.c.stripe_created,
                    _EVENTS.c.account)
 # Built once (decision 0307): their cache keys are computed once, not per event.

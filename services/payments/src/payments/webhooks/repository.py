@@ -6,19 +6,20 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import Row, Table, bindparam, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from homecraft_shared.connections import execute
 from payments.models import StripeEvent
 
+STRIPE_EVENTS = cast(Table, StripeEvent.__table__)
+
 
 def _insert_once_statement(dialect: str) -> Any:
-    table = cast(Table, StripeEvent.__table__)
-    insert_ = sqlite.insert(table) if dialect == "sqlite" else postgresql.insert(table)
+    insert_ = sqlite.insert(STRIPE_EVENTS) if dialect == "sqlite" else postgresql.insert(STRIPE_EVENTS)
     return (insert_.values({column: bindparam(column) for column in _STORED_COLUMNS})
-            .on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.event_id))
+            .on_conflict_do_nothing(index_elements=["event_id"]).returning(STRIPE_EVENTS.c.event_id))
 
 
 _STORED_COLUMNS = ("event_id", "type", "endpoint", "account", "livemode", "stripe_created", "payload", "received_at",
@@ -33,6 +34,20 @@ async def insert_new(connection: AsyncConnection, rows: Sequence[dict[str, objec
     statement = _INSERT_ONCE["sqlite" if connection.dialect.name == "sqlite" else "postgresql"]
     result = await execute(connection, statement, [{column: row[column] for column in _STORED_COLUMNS} for row in rows])
     return set(result.scalars().all())
+
+
+async def still_received(connection: AsyncConnection, *, before: dt.datetime, since: dt.datetime | None,
+                         after: tuple[dt.datetime, str] | None, limit: int) -> Sequence[Row[Any]]:
+    """Stored events never processed (``received``) that arrived before ``before`` and, when given, at or after
+    ``since``; in arrival order, from after the key ``after`` (received_at, event_id)."""
+    table = STRIPE_EVENTS
+    query = select(table.c.event_id, table.c.type, table.c.endpoint, table.c.received_at).where(
+        table.c.status == "received", table.c.received_at < before)
+    if since is not None:
+        query = query.where(table.c.received_at >= since)
+    if after is not None:
+        query = query.where(tuple_(table.c.received_at, table.c.event_id) > after)
+    return (await execute(connection, query.order_by(table.c.received_at, table.c.event_id).limit(limit))).all()
 
 
 async def get(session: AsyncSession, event_id: str) -> StripeEvent | None:

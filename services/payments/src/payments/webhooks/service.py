@@ -17,14 +17,13 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import stripe
-from sqlalchemy import Table, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from homecraft_shared.background import run_passes
-from homecraft_shared.connections import execute, session_connection
+from homecraft_shared.connections import session_connection
 from homecraft_shared.db import utcnow
 from homecraft_shared.errors import Problem
 from homecraft_shared.events.payments import StripeEventReceivedV1
@@ -38,7 +37,6 @@ from homecraft_shared.messaging.outbox import (
     publish_again,
     publish_committed,
 )
-from payments.models import StripeEvent
 from payments.webhooks import repository
 
 logger = logging.getLogger(__name__)
@@ -152,9 +150,6 @@ async def store(group: GroupCommit, event: dict[str, Any], payload: bytes, endpo
     return Intake(event["id"], event["type"], stored)
 
 
-_EVENTS = cast(Table, StripeEvent.__table__)
-
-
 class LostFacts:
     """Sends the ``stripe.event_received`` fact of a stored event again when the event is still not processed
     ``after`` it arrived (decision 0327): NATS holds those facts in memory and loses them when it restarts.
@@ -176,14 +171,11 @@ class LostFacts:
         """Stage the lost facts again in the session's transaction (the relay publishes them after its commit)."""
         until = utcnow() - self.after
         connection = await session_connection(session)
-        query = select(_EVENTS.c.event_id, _EVENTS.c.type, _EVENTS.c.endpoint, _EVENTS.c.received_at).where(
-            _EVENTS.c.status == "received", _EVENTS.c.received_at < until)
-        if self._from is not None:
-            query = query.where(_EVENTS.c.received_at >= self._from)
         oldest: dt.datetime | None = None
         sent = 0
-        page = query.order_by(_EVENTS.c.received_at, _EVENTS.c.event_id).limit(self.PAGE)
-        while rows := (await execute(connection, page)).all():
+        after: tuple[dt.datetime, str] | None = None
+        while rows := await repository.still_received(connection, before=until, since=self._from, after=after,
+                                                      limit=self.PAGE):
             by_fact = {fact_id(row.event_id): row for row in rows}
             parked = await awaiting_replay_among(session, self.consumer, list(by_fact))
             lost = {fact: row for fact, row in by_fact.items() if fact not in parked}
@@ -196,9 +188,7 @@ class LostFacts:
                 sent += len(lost)
             if len(rows) < self.PAGE:
                 break
-            last = rows[-1]
-            page = (query.where(tuple_(_EVENTS.c.received_at, _EVENTS.c.event_id) > (last.received_at, last.event_id))
-                    .order_by(_EVENTS.c.received_at, _EVENTS.c.event_id).limit(self.PAGE))
+            after = (rows[-1].received_at, rows[-1].event_id)
         self._from = oldest or until
         if sent:
             logger.warning("stored Stripe events not processed in time: their facts are sent again",
