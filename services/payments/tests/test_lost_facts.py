@@ -85,18 +85,20 @@ async def test_a_fact_dead_lettered_is_left_to_the_operator_and_a_pending_one_is
                            livemode=False, stripe_created=long_ago, payload="{}", received_at=long_ago,
                            status="received", outcome="")
 
+    pending = [f"evt_pending_{n}" for n in range(4)]
     # One transaction, never committed: the running service's own passes never see these rows.
     async with payments.sessionmaker() as session:
-        session.add_all([stored("evt_parked"), stored("evt_pending")])
+        session.add_all([stored("evt_parked"), *(stored(event_id) for event_id in pending)])
         session.add(DeadLetter(consumer="payments", event_id=fact_id("evt_parked"), subject="stripe.event_received.v1",
                                payload="{}", error="boom", attempts=3, failed_at=long_ago))
         await session.flush()
         lost = LostFacts("payments", dt.timedelta(seconds=30))
+        lost.PAGE = 2  # the pass reads page after page
 
-        assert await lost.send_again(session) == 1
+        assert await lost.send_again(session) == len(pending)
         staged = (await session.scalars(select(OutboxEvent.event_id).where(
-            OutboxEvent.event_id.in_([fact_id("evt_parked"), fact_id("evt_pending")])))).all()
-        assert staged == [fact_id("evt_pending")]
+            OutboxEvent.event_id.in_([fact_id(event_id) for event_id in ["evt_parked", *pending]])))).all()
+        assert sorted(staged) == sorted(fact_id(event_id) for event_id in pending)
         # Still not processed: sent again at the next pass (the pass reads on from the oldest it sent).
-        assert await lost.send_again(session) == 1
+        assert await lost.send_again(session) == len(pending)
         await session.rollback()
