@@ -12,7 +12,13 @@ from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from testsvc import CONSUMER, background, effects, wait_until
 
-from homecraft_shared.messaging.consumer import ConsumedStream, ConsumerSettings, EventConsumer, HandlerRegistry
+from homecraft_shared.messaging.consumer import (
+    MAX_FETCH_FAILURES,
+    ConsumedStream,
+    ConsumerSettings,
+    EventConsumer,
+    HandlerRegistry,
+)
 from homecraft_shared.messaging.contracts import EventData, event_contract
 from homecraft_shared.messaging.envelope import EventEnvelope
 from homecraft_shared.messaging.jetstream import (
@@ -111,3 +117,5 @@ async def test_a_stream_in_memory_that_nats_lost_is_created_again_and_consumed_a
         await publish_nudge(js, "after")
         await wait_until(lambda: has("after"), within=30, what="a nudge after the loss applied", tasks=tasks)
     assert await applied(sessionmaker) == {"before", "after"}
+    # Set up again as soon as NATS said the durable was gone, not after a run of failed fetches.
+    assert consumer.stats.fetch_failures < MAX_FETCH_FAILURES

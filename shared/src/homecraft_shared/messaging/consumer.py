@@ -353,7 +353,8 @@ class EventConsumer:
             try:
                 await self._wait_for_stream(stream)
                 subscription = await self._subscribe(stream, consumed.subjects)
-                await self._fetch_loop(subscription, self.settings.parallel_transactions.get(consumed.producer, 1))
+                await self._fetch_loop(subscription, stream,
+                                       self.settings.parallel_transactions.get(consumed.producer, 1))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -393,11 +394,12 @@ class EventConsumer:
         await self._js.add_consumer(stream, config)
         return await self._js.pull_subscribe_bind(durable=durable, stream=stream)
 
-    async def _fetch_loop(self, subscription: JetStreamContext.PullSubscription, parts: int = 1) -> None:
+    async def _fetch_loop(self, subscription: JetStreamContext.PullSubscription, stream: str, parts: int = 1) -> None:
         """Fetch and apply, up to ``parts`` transactions at once (decision 0319). A fetch takes what is there
         for the transactions free at that moment and cuts it into that many parts; it does not wait for the
         transactions still under way, so an event that arrives meanwhile waits for the first free one,
-        not for the slowest part of the batch before it."""
+        not for the slowest part of the batch before it. Ends (to be set up again) after fetches kept failing,
+        or at once when NATS says the durable is gone."""
         free = asyncio.Semaphore(parts)
         part_size = max(1, -(-self.settings.fetch_batch // parts))
         failures = 0
@@ -433,7 +435,7 @@ class EventConsumer:
                     self._release(free, taken)
                     failures += 1
                     self.stats.fetch_failures += 1
-                    if failures >= MAX_FETCH_FAILURES:
+                    if failures >= MAX_FETCH_FAILURES or await self._durable_gone(stream):
                         raise
                     logger.warning("fetch failed; retrying", extra={"error": repr(exc)})
                     await asyncio.sleep(0.5)
@@ -445,6 +447,19 @@ class EventConsumer:
                 self._release(free, taken - len(batches))  # each part's task releases its own
                 for batch in batches:
                     running.create_task(self._handle_part(batch, free))
+
+    async def _durable_gone(self, stream: str) -> bool:
+        """NATS answers and says this consumer's durable, or its stream, is not there: a stream held in memory
+        that a restart of NATS lost (decision 0327), or a durable deleted. Not asked while disconnected."""
+        if not self._js._nc.is_connected:
+            return False
+        try:
+            await self._js.consumer_info(stream, self.registry.consumer_name, timeout=1.0)
+        except NotFoundError:
+            return True
+        except Exception:  # no answer: count it as one more failed fetch
+            return False
+        return False
 
     @staticmethod
     def _release(free: asyncio.Semaphore, count: int) -> None:
