@@ -4,7 +4,7 @@ p50/p99 latency at half of that load, beside the same database's single-row comm
 Starts a nats-server and the payments service as a real process (its own database), loads N paid
 orders into its ``order.paid`` projection (two sellers each), then sends one signed ``refund.created``
 webhook per order (signed as Stripe signs, with the platform secret) over HTTP. End to end means:
-the webhook verified and stored with its outbox row (answered 2xx), published to JetStream, consumed,
+the webhook verified and stored (answered 2xx), its fact published to JetStream, consumed,
 and the refund's ledger movement, entries, balances and ``payment.refunded`` committed (the relay publishes
 that event from the outbox after the commit; the bench listens for it on JetStream instead of polling).
 
@@ -493,7 +493,7 @@ def main() -> None:
             replicas = f", {args.replicas} payments processes" if args.replicas > 1 else ""
             print(f"payments webhook path on {backend} ({os.cpu_count()} CPUs{replicas})")
             print(f"signed webhooks end to end: {rate:8.1f} webhooks/s  ({args.webhooks - 50} refund.created, "
-                  f"{args.concurrency} senders; each: verify, store, outbox, JetStream, consume, ledger + event commit)")
+                  f"{args.concurrency} senders; each: verify, store, JetStream, consume, ledger + event commit)")
             if figures.committed_p50 is not None and figures.committed_p99 is not None:
                 print(f"at half load ({half:.0f}/s, {figures.count} webhooks), send -> ledger entries and events committed "
                       f"(PostgreSQL's commit timestamp): p50 {figures.committed_p50:7.1f} ms   "

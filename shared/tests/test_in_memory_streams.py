@@ -1,17 +1,21 @@
 """Decision 0327: a contract ``held_in_memory`` travels on a stream of its producer held in memory by NATS (no
 fsync before the ack), beside the producer's stream on disk; the producer creates that stream again when NATS
-lost it (a restart), and the consumers take it up again by themselves."""
+lost it (a restart), and the consumers take it up again by themselves. Decision 0328: such an event may be
+published with no outbox row at all."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
+import pytest
 import sqlalchemy as sa
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from testsvc import CONSUMER, background, effects, wait_until
+from testsvc import CONSUMER, background, effects, outbox_rows, wait_until
 
+from homecraft_shared.group_commit import GroupCommit
 from homecraft_shared.messaging.consumer import (
     MAX_FETCH_FAILURES,
     ConsumedStream,
@@ -26,7 +30,7 @@ from homecraft_shared.messaging.jetstream import (
     keep_in_memory_streams,
     stream_name,
 )
-from homecraft_shared.messaging.outbox import envelope_for
+from homecraft_shared.messaging.outbox import EagerPublisher, envelope_for, publish_unrecorded, record_event
 
 PRODUCER = "memsvc"
 ON_DISK = stream_name(PRODUCER)
@@ -119,3 +123,40 @@ async def test_a_stream_in_memory_that_nats_lost_is_created_again_and_consumed_a
     assert await applied(sessionmaker) == {"before", "after"}
     # Set up again as soon as NATS said the durable was gone, not after a run of failed fetches.
     assert consumer.stats.fetch_failures < MAX_FETCH_FAILURES
+
+
+async def test_an_event_held_in_memory_is_published_with_no_outbox_row_and_nothing_marked(
+        js: JetStreamContext, database_url: str, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """Decision 0328: ``publish_unrecorded`` hands the event to the eager publisher, which publishes it under its id
+    and has nothing to mark: the one group-commit batch is the marking of an event recorded after it. An event
+    kept on disk is refused (it needs its outbox row)."""
+    await ensure_stream(js, PRODUCER)
+    group = GroupCommit.own_pool(database_url)
+    try:
+        with pytest.raises(ValueError, match="kept on disk"):
+            publish_unrecorded(group.database, [envelope_for(RecordKeptV1(item_id="a"), subject_id="a")])
+        publisher = EagerPublisher(group.database, js, group)
+        async with background() as tasks:
+            tasks.start(publisher.run(), "eager-publisher")
+            await asyncio.sleep(0)  # registered for this database
+            nudge = envelope_for(NudgeSentV1(item_id="n"), subject_id="n")
+            publish_unrecorded(group.database, [nudge])
+
+            async def published() -> bool:
+                return publisher.stats.published == 1
+
+            await wait_until(published, within=10, what="the nudge published", tasks=tasks)
+            async with sessionmaker() as session:
+                record_event(session, RecordKeptV1(item_id="r"), subject_id="r")
+                await session.commit()
+
+            async def recorded_marked() -> bool:
+                return all(row.published_at is not None for row in await outbox_rows(sessionmaker))
+
+            await wait_until(recorded_marked, within=10, what="the recorded event marked", tasks=tasks)
+        message = await js.get_msg(IN_MEMORY, seq=1)
+        assert message.headers is not None and message.headers["Nats-Msg-Id"] == str(nudge.id)
+        assert EventEnvelope.model_validate_json(message.data or b"").id == nudge.id
+        assert group.stats.batches == 1  # the recorded event's marking only
+    finally:
+        await group.aclose()

@@ -1,6 +1,7 @@
-"""P4 and decision 0327: NATS holds a stored Stripe event's ``stripe.event_received`` fact in memory and loses
-it when it restarts; the stored event is processed all the same, because its fact is sent again (under its
-id) when the event is still not processed a while after it arrived. A fact the consumer dead-lettered is left
+"""P4 and decisions 0327, 0328: a stored Stripe event's ``stripe.event_received`` fact has no outbox row, and NATS
+holds it in memory and loses it when it restarts; the stored event is processed all the same, lost or never
+published, because its fact is sent again (under its id) when the event is still not processed a while after
+it arrived. A fact the consumer dead-lettered is left
 to the operator's replay."""
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from collections.abc import AsyncIterator
 
 import nats
 import pytest
+from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from support import Payments, eventually, payments_settings, running_payments, stripe_event
 
 from homecraft_shared.db import utcnow
@@ -31,12 +33,16 @@ async def payments(database_url: str, nats_url: str, identity_keys: tuple[str, s
         yield running
 
 
+async def facts_held(js: JetStreamContext) -> int:
+    return (await js.stream_info(FACTS)).state.messages
+
+
 async def outbox_row(payments: Payments, stripe_event_id: str) -> OutboxEvent | None:
     async with payments.sessionmaker() as session:
         return await session.scalar(select(OutboxEvent).where(OutboxEvent.event_id == fact_id(stripe_event_id)))
 
 
-async def test_p4_stored_events_whose_facts_nats_lost_are_processed_all_the_same(
+async def test_p4_stored_events_whose_facts_nats_lost_or_never_got_are_processed_all_the_same(
     payments: Payments, nats_url: str
 ) -> None:
     admin = await nats.connect(nats_url)
@@ -52,25 +58,27 @@ async def test_p4_stored_events_whose_facts_nats_lost_are_processed_all_the_same
 
         await eventually(consumer_ready, bool)
         # Nobody takes the facts for a while (the service's consumer sets itself up again only after its fetches
-        # have kept failing), so that NATS acks them and then loses them before they are processed.
+        # have kept failing), so that NATS acks one and then loses it before it is processed.
         await js.delete_consumer(FACTS, "payments")
-        events = [stripe_event("customer.created", {"id": f"cus_lost_{n}", "object": "customer"}) for n in range(2)]
-        for event in events:
-            assert (await payments.webhook(event)).status_code == 200
-        for event in events:
-            await eventually(lambda e=event: outbox_row(payments, e["id"]), lambda row: row and row.published_at)
-        # The second fact's outbox row is gone too (pruned after its retention): it is staged again.
+        published = stripe_event("customer.created", {"id": "cus_lost", "object": "customer"})
+        assert (await payments.webhook(published)).status_code == 200
+        await eventually(lambda: facts_held(js), lambda held: held == 1)
+        assert await outbox_row(payments, published["id"]) is None  # published with no outbox row (decision 0328)
+        # The other one was stored and never published: the process died right after its commit.
+        never_published = stripe_event("customer.created", {"id": "cus_never", "object": "customer"})
         async with payments.sessionmaker() as session:
-            await session.execute(delete(OutboxEvent).where(OutboxEvent.event_id == fact_id(events[1]["id"])))
+            session.add(StripeEvent(event_id=never_published["id"], type="customer.created", endpoint="platform",
+                                    account=None, livemode=False, stripe_created=utcnow(),
+                                    payload=json.dumps(never_published), received_at=utcnow(), status="received",
+                                    outcome=""))
             await session.commit()
-        await js.delete_stream(FACTS)  # what a restart of NATS does to it: both facts are lost
+        await js.delete_stream(FACTS)  # what a restart of NATS does to it: the published fact is lost
 
-        for event in events:
+        for event in (published, never_published):
             done = await payments.processed(event["id"], statuses=("ignored",), within=40)
             assert "customer.created is not handled" in done.outcome
-        first, second = [await outbox_row(payments, event["id"]) for event in events]
-        assert first is not None and first.attempts >= 2  # published again under the same id
-        assert second is not None and json.loads(second.payload)["data"]["stripe_event_id"] == events[1]["id"]
+            row = await outbox_row(payments, event["id"])  # sent again through the outbox, under the same id
+            assert row is not None and json.loads(row.payload)["data"]["stripe_event_id"] == event["id"]
     finally:
         await admin.close()
 

@@ -53,7 +53,8 @@ class ServiceSettings(BaseSettings):
     relay_poll_seconds: float = 0.5
     # Events are published right after their commit by the process that committed them (decision 0323); the
     # relay publishes the rows that are still unpublished this long after they were written (that process died
-    # or NATS was away meanwhile). False: the relay publishes everything, woken by this process's commits.
+    # or NATS was away meanwhile). False: the relay publishes everything, woken by this process's commits, and
+    # the events a producer publishes with no outbox row (decision 0328) wait for that producer's own sweep.
     outbox_eager_publishing: bool = True
     relay_grace_seconds: float = Field(default=2.0, gt=0)
     # A JSON warning (and homecraft_event_loop_lag_warnings_total) when the event loop runs late by more

@@ -11,6 +11,10 @@ A service's events do not wait for a relay pass, though: the ``EagerPublisher`` 
 them as soon as the commit that holds them returns and marks them published (decision 0323). The relay then
 only takes rows older than a grace period: the events of a process that died between its commit and that
 publish, or of a moment NATS was away. Either way an event is published at least once, under its id.
+
+An event of a contract held in memory (decision 0327) may skip the outbox altogether (``publish_unrecorded``,
+decision 0328): its producer's own store already says whether it was applied, and the producer sends it again
+(through the outbox) when it was not.
 """
 
 from __future__ import annotations
@@ -162,10 +166,22 @@ def publish_committed(database: URL, rows: Sequence[dict[str, object]]) -> None:
     EVENTS_COMMITTED.wake()
 
 
-def _hand_to_publishers(database: URL, rows: Sequence[dict[str, object]]) -> None:
+def publish_unrecorded(database: URL, envelopes: Sequence[EventEnvelope]) -> None:
+    """Publish events that have no outbox row (decision 0328): only events of contracts held in memory, whose
+    producer keeps what they say in its own store, committed before this call, and sends them again through
+    the outbox when they were not applied in time (decision 0327). The eager publisher of ``database`` in this
+    process sends them now and marks nothing. Whatever it does not get published (none runs, NATS is away,
+    the process dies, a full queue) is not published at all until the producer sends it again."""
+    for envelope in envelopes:
+        if not CONTRACTS.get(envelope.type, envelope.version).held_in_memory:
+            raise ValueError(f"{envelope.subject} is kept on disk: it is published through the outbox")
+    _hand_to_publishers(database, [outbox_row(envelope) for envelope in envelopes], recorded=False)
+
+
+def _hand_to_publishers(database: URL, rows: Sequence[dict[str, object]], *, recorded: bool = True) -> None:
     for publisher in _EAGER_PUBLISHERS:
         if publisher.database == database:
-            publisher.take(rows)
+            publisher.take(rows, recorded=recorded)
 
 
 # Errors after which JetStream (or the client) refused this one event: other events can still go.
@@ -239,6 +255,8 @@ class EagerPublisher:
     It is only a shortcut: the outbox row is committed before it gets here, and whatever it does not get
     published (NATS away, the process dying, a full queue) the relay publishes after its grace period. A row
     both publish is stored once by JetStream (the duplicate window) and applied once by the consumers (inbox).
+    The one exception is an event with no outbox row (``publish_unrecorded``): it is published here or not at
+    all, and has nothing to mark.
     """
 
     def __init__(self, database: URL, js: JetStreamContext, marks: GroupCommit, *, batch_size: int = 200,
@@ -248,14 +266,16 @@ class EagerPublisher:
         self._marks = marks
         self._batch_size = batch_size
         self._publish_timeout = publish_timeout
-        # Beyond this many rows waiting (NATS slow or away) the oldest are left to the relay.
-        self._waiting: deque[dict[str, Any]] = deque(maxlen=max_waiting)
+        # Beyond this many rows waiting (NATS slow or away) the oldest are left to the relay. Each row comes
+        # with whether it is in the outbox (to be marked published once acked).
+        self._waiting: deque[tuple[dict[str, Any], bool]] = deque(maxlen=max_waiting)
         self._ready = asyncio.Event()
         self.stats = RelayStats()
 
-    def take(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Committed outbox rows to publish now (called from the commit hook: no I/O)."""
-        self._waiting.extend(rows)
+    def take(self, rows: Sequence[dict[str, Any]], *, recorded: bool = True) -> None:
+        """Committed outbox rows to publish now (called from the commit hook: no I/O); not ``recorded``: the
+        same for events with no outbox row (``publish_unrecorded``)."""
+        self._waiting.extend((row, recorded) for row in rows)
         self._ready.set()
 
     async def run(self) -> None:
@@ -275,18 +295,22 @@ class EagerPublisher:
         finally:
             _EAGER_PUBLISHERS.discard(self)
 
-    async def _publish(self, rows: Sequence[dict[str, Any]]) -> None:
+    async def _publish(self, rows: Sequence[tuple[dict[str, Any], bool]]) -> None:
         sent: list[tuple[uuid.UUID, asyncio.Future[PubAck]]] = []
+        recorded: set[uuid.UUID] = set()
         failure: Exception | None = None
-        for row in rows:
+        for row, in_outbox in rows:
             try:
                 future = await self._js.publish_async(str(row["subject"]), str(row["payload"]).encode(),
                                                       headers={"Nats-Msg-Id": str(row["event_id"])})
             except Exception as exc:  # e.g. NATS away: the rest of the batch is left to the relay too
                 failure = exc
                 break
-            sent.append((cast(uuid.UUID, row["event_id"]), future))
-        acked = await self._acked(sent)
+            event_id = cast(uuid.UUID, row["event_id"])
+            sent.append((event_id, future))
+            if in_outbox:
+                recorded.add(event_id)
+        acked = [event_id for event_id in await self._acked(sent) if event_id in recorded]
         if acked:
             await self._marks.run(_MarkPublishedByEventId(acked))
         if failure is not None:

@@ -1,12 +1,14 @@
 """Webhook intake (P4): verify the signature on the raw body, store the event by its id, answer.
 
-Nothing is processed here: the stored event's ``stripe.event_received`` fact goes out through the
-outbox in the same transaction (shared, through the group commit, with the other webhooks of the
-moment: decision 0307), and the consumer processes it (inbox, retries, dead letters). So a
-Stripe retry of an event we already have changes nothing, and the answer is fast.
+Nothing is processed here: the event is stored (through the group commit, with the other webhooks of the
+moment: decision 0307), its ``stripe.event_received`` fact is published once that commit holds it, and the
+consumer processes it (inbox, retries, dead letters). So a Stripe retry of an event we already have changes
+nothing, and the answer is fast.
 
-NATS holds that fact in memory (no fsync): the stored event is the durable record, and ``LostFacts`` sends
-the fact again for a stored event still not processed a while after it arrived (decision 0327).
+The stored event is the durable record; its fact is not (decisions 0327, 0328). It has no outbox row, and
+NATS holds it in memory (no fsync). A fact never published (NATS away, the process dying after the commit)
+or lost (NATS restarted) is found by ``LostFacts``: a stored event still not processed a while after it
+arrived has its fact sent again, through the outbox.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from homecraft_shared.messaging.outbox import (
     insert_outbox_rows,
     outbox_row,
     publish_again,
-    publish_committed,
+    publish_unrecorded,
 )
 from payments.webhooks import repository
 
@@ -93,13 +95,12 @@ class WebhookIntake:
 
 
 class StoreEvent(WorkTogether[bool]):
-    """The group commit's work for one webhook: the event row once (by its id) and, when this call stored
-    it, its ``stripe.event_received`` fact in the outbox; True when stored, False for a duplicate. The
-    webhooks of one batch are stored together: one INSERT of their events, one of their facts."""
+    """The group commit's work for one webhook: the event row once (by its id); True when this call stored
+    it, False for a duplicate. The webhooks of one batch are stored together, in one INSERT."""
 
-    def __init__(self, values: dict[str, object], envelope: EventEnvelope) -> None:
+    def __init__(self, values: dict[str, object], fact: EventEnvelope) -> None:
         self.values = values
-        self.outbox_row = outbox_row(envelope)
+        self.fact = fact  # published once stored
 
     @classmethod
     async def run_together(cls, connection: AsyncConnection, members: Sequence[StoreEvent]) -> list[bool]:
@@ -107,8 +108,6 @@ class StoreEvent(WorkTogether[bool]):
         for member in members:
             first.setdefault(member.values["event_id"], member)
         stored = await repository.insert_new(connection, [member.values for member in first.values()])
-        if stored:
-            await insert_outbox_rows(connection, [m.outbox_row for event_id, m in first.items() if event_id in stored])
         return [member.values["event_id"] in stored and first[member.values["event_id"]] is member for member in members]
 
     @classmethod
@@ -141,12 +140,12 @@ def received_fact(stripe_event_id: str, event_type: str, endpoint: Endpoint, rec
 
 
 async def store(group: GroupCommit, event: dict[str, Any], payload: bytes, endpoint: Endpoint) -> Intake:
-    """Store a verified event with its outbox row, committed together with the other webhooks of this
-    moment (decision 0307); returns once that commit holds them (the 2xx only after the row is durable)."""
+    """Store a verified event, committed together with the other webhooks of this moment (decision 0307), and
+    publish its fact; returns once that commit holds the event (the 2xx only after it is durable)."""
     work = StoreEvent.of(event, payload, endpoint)
     stored = await group.run(work)
     if stored:
-        publish_committed(group.database, [work.outbox_row])
+        publish_unrecorded(group.database, [work.fact])
     return Intake(event["id"], event["type"], stored)
 
 
@@ -206,5 +205,6 @@ class LostFacts:
                     await session.commit()
             return sent
 
-        await run_passes(one_pass, poll_seconds=self.after.total_seconds(), logger=logger,
+        # The first pass too waits ``after``: nothing that arrived since the start is due before that.
+        await run_passes(one_pass, poll_seconds=self.after.total_seconds(), logger=logger, first_after_poll=True,
                          failure_message="looking for stored Stripe events whose fact was lost failed")
