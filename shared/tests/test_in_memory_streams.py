@@ -15,6 +15,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from testsvc import CONSUMER, background, effects, outbox_rows, wait_until
 
+from homecraft_shared.db import utcnow
 from homecraft_shared.group_commit import GroupCommit
 from homecraft_shared.messaging.consumer import (
     MAX_FETCH_FAILURES,
@@ -30,7 +31,15 @@ from homecraft_shared.messaging.jetstream import (
     keep_in_memory_streams,
     stream_name,
 )
-from homecraft_shared.messaging.outbox import EagerPublisher, envelope_for, publish_unrecorded, record_event
+from homecraft_shared.messaging.outbox import (
+    EagerPublisher,
+    envelope_for,
+    outbox_row,
+    publish_again,
+    publish_unrecorded,
+    record_event,
+)
+from homecraft_shared.messaging.tables import OutboxEvent
 
 PRODUCER = "memsvc"
 ON_DISK = stream_name(PRODUCER)
@@ -160,3 +169,22 @@ async def test_an_event_held_in_memory_is_published_with_no_outbox_row_and_nothi
         assert group.stats.batches == 1  # the recorded event's marking only
     finally:
         await group.aclose()
+
+
+async def test_publish_again_writes_a_missing_row_once_and_marks_an_existing_one_unpublished(
+        sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """Decision 0328: the events a producer sends again have a row (marked unpublished) or none (written), and
+    a second producer replica doing the same afterwards neither fails nor writes a second row."""
+    kept = envelope_for(NudgeSentV1(item_id="kept"), subject_id="kept")
+    missing = envelope_for(NudgeSentV1(item_id="missing"), subject_id="missing")
+    async with sessionmaker() as session:
+        session.add(OutboxEvent(**outbox_row(kept), published_at=utcnow()))
+        await session.commit()
+    for _replica in range(2):
+        async with sessionmaker() as session:
+            await publish_again(await session.connection(), [kept, missing])
+            await session.commit()
+    rows = {row.event_id: row for row in await outbox_rows(sessionmaker)}
+    assert sorted(rows) == sorted([kept.id, missing.id])
+    assert [rows[kept.id].published_at, rows[missing.id].published_at] == [None, None]
+    assert EventEnvelope.model_validate_json(rows[missing.id].payload) == missing

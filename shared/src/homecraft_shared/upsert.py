@@ -10,14 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from homecraft_shared.db import dialect_of
 
 
-def insert_for(session: AsyncSession, table: Any) -> Any:
+def insert_for(bind: AsyncSession | AsyncConnection, table: Any) -> Any:
     """A dialect ``insert(table)`` supporting ``on_conflict_do_update`` / ``on_conflict_do_nothing``."""
-    dialect = dialect_of(session)
+    dialect = dialect_of(bind) if isinstance(bind, AsyncSession) else bind.dialect.name
     if dialect == "postgresql":
         return postgresql.insert(table)
     if dialect == "sqlite":

@@ -47,6 +47,7 @@ from homecraft_shared.messaging.contracts import CONTRACTS, EventData
 from homecraft_shared.messaging.envelope import EventEnvelope
 from homecraft_shared.messaging.tables import OutboxEvent
 from homecraft_shared.observability import causation_id_var, current_correlation_id
+from homecraft_shared.upsert import insert_for
 
 logger = logging.getLogger(__name__)
 
@@ -92,25 +93,19 @@ _INSERT_OUTBOX = insert(cast(Table, OutboxEvent.__table__))
 _STAGED_ROWS = WrittenAtCommit("outbox_staged_rows", _INSERT_OUTBOX)
 
 
-async def insert_outbox_rows(connection: AsyncConnection, rows: Sequence[dict[str, object]]) -> None:
-    """Stage events (their ``outbox_row``) in the outbox on a plain connection, inside its transaction (one
-    INSERT, no unit of work). Nothing publishes them on that connection's commit: the caller calls
-    ``publish_committed`` once it has committed (else the relay publishes them after its grace period)."""
-    if rows:
-        await execute(connection, _INSERT_OUTBOX, list(rows))
-
-
-async def publish_again(connection: AsyncConnection, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-    """Have the relay publish these events again, under their ids, once the caller's transaction commits: for
-    events NATS holds in memory that their producer found never applied (decision 0327). JetStream drops the
-    copy of an event it still holds (the duplicate window) and stores again one it lost. Returns the ids that
-    have no outbox row any more (pruned): the caller stages those again."""
-    if not event_ids:
-        return set()
+async def publish_again(connection: AsyncConnection, envelopes: Sequence[EventEnvelope]) -> None:
+    """Have the relay publish these events again, under their ids, once the caller's transaction commits: events
+    NATS holds in memory that their producer found never applied (decisions 0327, 0328). JetStream drops the copy
+    of an event it still holds (the duplicate window) and stores again one it lost. An outbox row that is there is
+    marked unpublished; one that is not (never written, decision 0328, or pruned) is written, once even when
+    several replicas of the producer do this at the same moment."""
+    if not envelopes:
+        return
     table = cast(Table, OutboxEvent.__table__)
-    found = await execute(connection, update(table).where(table.c.event_id.in_(event_ids))
-                          .values(published_at=None).returning(table.c.event_id))
-    return set(event_ids) - set(found.scalars())
+    await execute(connection, update(table).where(table.c.event_id.in_([envelope.id for envelope in envelopes]))
+                  .values(published_at=None))
+    await execute(connection, insert_for(connection, table).on_conflict_do_nothing(index_elements=["event_id"]),
+                  [outbox_row(envelope) for envelope in envelopes])
 
 
 async def stage_event(session: AsyncSession, data: EventData, *, subject_id: str) -> EventEnvelope:
@@ -156,14 +151,6 @@ def _forget_rolled_back_rows(session: Session, transaction: SessionTransaction) 
         session.info.pop(_COMMITTING_ROWS, None)
     elif _COMMITTING_ROWS in session.info:
         session.info[_COMMITTING_ROWS] = _SAVEPOINT_ROLLED_BACK
-
-
-def publish_committed(database: URL, rows: Sequence[dict[str, object]]) -> None:
-    """Outbox rows (``outbox_row``) of ``database`` that were just committed: the eager publisher of that
-    database in this process publishes them now, and this process's relays are woken (when running
-    without an eager publisher, they publish at once)."""
-    _hand_to_publishers(database, rows)
-    EVENTS_COMMITTED.wake()
 
 
 def publish_unrecorded(database: URL, envelopes: Sequence[EventEnvelope]) -> None:
@@ -247,8 +234,8 @@ class EagerPublisher:
     """Publishes a process's events as soon as the commit holding their outbox rows returns (decision 0323).
 
     Without it an event waits for the relay: for the pass under way to end (its acks, its marking commit),
-    then for the next pass's SELECT. This takes the rows the commit hook hands over (``publish_committed``,
-    and every session that recorded or staged events), sends them at once on the one NATS connection
+    then for the next pass's SELECT. This takes the rows the commit hook hands over (every session that recorded
+    or staged events), sends them at once on the one NATS connection
     (``Nats-Msg-Id`` = event id, pipelined like the relay's), and marks the acked ones published through the
     group commit, with the other writers of that moment. It reads nothing from the database.
 

@@ -120,9 +120,9 @@ async def compare(session: AsyncSession, transfers: list[dict[str, Any]], refund
 
     # disputes: lost ones must have a chargeback movement, and only they
     # each charged-back dispute with the time its movement was recorded
-    charged_back_at = dict((await session.execute(
+    charged_back_at = {stripe_object_id: created_at for stripe_object_id, created_at in (await session.execute(
         select(LedgerMovement.stripe_object_id, LedgerMovement.created_at)
-        .where(LedgerMovement.kind == "chargeback"))).tuples().all())
+        .where(LedgerMovement.kind == "chargeback"))).all()}
     chargebacks = set(charged_back_at)
     known = {d.dispute_id: d for d in (await session.scalars(select(Dispute))).all()}
     seen = set()

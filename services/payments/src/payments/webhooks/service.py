@@ -34,8 +34,6 @@ from homecraft_shared.messaging.consumer import awaiting_replay_among
 from homecraft_shared.messaging.envelope import EventEnvelope
 from homecraft_shared.messaging.outbox import (
     envelope_for,
-    insert_outbox_rows,
-    outbox_row,
     publish_again,
     publish_unrecorded,
 )
@@ -180,10 +178,8 @@ class LostFacts:
             lost = {fact: row for fact, row in by_fact.items() if fact not in parked}
             if lost:
                 oldest = oldest or min(row.received_at for row in lost.values())
-                pruned = await publish_again(connection, list(lost))
-                await insert_outbox_rows(connection, [outbox_row(received_fact(
-                    lost[fact].event_id, lost[fact].type, lost[fact].endpoint, lost[fact].received_at))
-                    for fact in pruned])
+                await publish_again(connection, [received_fact(row.event_id, row.type, row.endpoint, row.received_at)
+                                                 for row in lost.values()])
                 sent += len(lost)
             if len(rows) < self.PAGE:
                 break
