@@ -1,8 +1,7 @@
 """P4 and decisions 0327, 0328: a stored Stripe event's ``stripe.event_received`` fact has no outbox row, and NATS
 holds it in memory and loses it when it restarts; the stored event is processed all the same, lost or never
 published, because its fact is sent again (under its id) when the event is still not processed a while after
-it arrived. A fact the consumer dead-lettered is left
-to the operator's replay."""
+it arrived. A fact the consumer dead-lettered is left to the operator's replay."""
 
 from __future__ import annotations
 

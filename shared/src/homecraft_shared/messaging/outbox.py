@@ -96,16 +96,13 @@ _STAGED_ROWS = WrittenAtCommit("outbox_staged_rows", _INSERT_OUTBOX)
 async def publish_again(connection: AsyncConnection, envelopes: Sequence[EventEnvelope]) -> None:
     """Have the relay publish these events again, under their ids, once the caller's transaction commits: events
     NATS holds in memory that their producer found never applied (decisions 0327, 0328). JetStream drops the copy
-    of an event it still holds (the duplicate window) and stores again one it lost. An outbox row that is there is
-    marked unpublished; one that is not (never written, decision 0328, or pruned) is written, once even when
-    several replicas of the producer do this at the same moment."""
-    if not envelopes:
-        return
-    table = cast(Table, OutboxEvent.__table__)
-    await execute(connection, update(table).where(table.c.event_id.in_([envelope.id for envelope in envelopes]))
-                  .values(published_at=None))
-    await execute(connection, insert_for(connection, table).on_conflict_do_nothing(index_elements=["event_id"]),
-                  [outbox_row(envelope) for envelope in envelopes])
+    of an event it still holds (the duplicate window) and stores again one it lost. One upsert: an outbox row that
+    is there is marked unpublished, one that is not (never written, decision 0328, or pruned) is written; once,
+    even when several replicas of the producer do this at the same moment."""
+    if envelopes:
+        upsert = insert_for(connection, OutboxEvent.__table__).on_conflict_do_update(
+            index_elements=["event_id"], set_={"published_at": None})
+        await execute(connection, upsert, [outbox_row(envelope) for envelope in envelopes])
 
 
 async def stage_event(session: AsyncSession, data: EventData, *, subject_id: str) -> EventEnvelope:
